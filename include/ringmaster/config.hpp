@@ -1,0 +1,91 @@
+// Run configuration (SPEC §9): TOML files read with toml++, every key overridable with
+// `--set section.key=value`. Loading validates everything (unknown keys, types, ranges, contradictions)
+// and throws Error naming the key, with file:line when the value came from a file, before any run
+// directory exists.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ringmaster/lmo.hpp"
+#include "ringmaster/optimizer.hpp"
+
+namespace ringmaster {
+
+struct RunConfig {
+  std::string method = "ringmaster";  // SPEC §4
+  std::uint64_t seed = 0;
+  int workers = 8;                    // simulator; under MPI workers = ranks − 1
+  double time_budget_s = 60.0;        // training clock (wall under MPI, virtual in the simulator)
+  std::int64_t max_updates = 0;       // 0 = no limit
+  double target_loss = 0.0;           // 0 = off
+  double eval_every_s = 1.0;
+  double log_every_s = 5.0;           // progress line period (wall seconds)
+  std::string out;                    // empty = runs/<date>-<time>-<method>
+};
+
+struct MethodConfig {
+  double stepsize = 0.01;   // γ (η for ringmaster-pa)
+  double momentum = 0.95;   // β = 1 − α
+  int threshold = 4;        // R
+  int batch = 4;            // B (rennala)
+  std::string stale = "interrupt";  // or "discard"
+  bool nesterov = true;
+};
+
+struct LmoConfig {
+  Geometry geometry = Geometry::spectral;        // matrix blocks
+  Geometry vector_geometry = Geometry::none;     // vector blocks
+  SpectralBackend backend = SpectralBackend::newton_schulz;
+  int ns_steps = 5;
+  NsCoefficients ns_coefficients = NsCoefficients::polar_express;
+  StepScale scale = StepScale::muon;
+
+  LmoOptions options() const { return {backend, ns_steps, ns_coefficients}; }
+};
+
+struct ObjectiveConfig {
+  std::string kind = "quadratic";
+  int rows = 64;
+  int cols = 64;
+  double mu = 0.001;
+  std::string rhs = "gaussian";  // or "e1"
+  double noise = 0.1;            // σ
+};
+
+struct HeterogeneityConfig {
+  std::string profile = "sqrt";  // uniform | sqrt | linear | power | list
+  double power = 1.0;
+  std::vector<double> list;      // s_i for profile = "list" (one per worker)
+  double base_s = 0.01;
+  std::string noise = "halfnormal";  // none | halfnormal | exponential | lognormal
+  double noise_scale = 0.05;
+  std::string mode = "additive";     // or "multiplicative"
+  // Dynamics (SPEC §5): outages arrive per worker as a Poisson process of this rate (1/s) of busy time,
+  // each silencing the worker for outage_s seconds.
+  double outage_rate = 0.0;
+  double outage_s = 0.0;
+};
+
+struct Config {
+  RunConfig run;
+  MethodConfig method;
+  LmoConfig lmo;
+  ObjectiveConfig objective;
+  HeterogeneityConfig heterogeneity;
+};
+
+// Loads `path` (empty = defaults only), applies `overrides` ("section.key=value", in order), validates.
+// Throws Error on any problem. `workers_from_engine` > 0 fixes run.workers (MPI: ranks − 1) before
+// validation, so that list lengths are checked against the real number of workers.
+Config load_config(const std::string& path, const std::vector<std::string>& overrides,
+                   int workers_from_engine = 0);
+
+// The resolved configuration as TOML (written to <run>/config.toml; load_config reads it back).
+std::string to_toml(const Config& config);
+
+// The methods of SPEC §4, for validation and help.
+const std::vector<std::string>& known_methods();
+
+}  // namespace ringmaster

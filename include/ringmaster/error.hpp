@@ -1,0 +1,20 @@
+// The one error type of Ringmaster: a message meant for the user (which key, which file and line,
+// which rank, what was expected). main() turns it into one log line and exit code 2 (SPEC §10).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace ringmaster {
+
+class Error : public std::runtime_error {
+ public:
+  explicit Error(const std::string& message) : std::runtime_error(message) {}
+};
+
+// Exit codes (SPEC §10).
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRuntime = 1;
+inline constexpr int kExitBadInput = 2;
+
+}  // namespace ringmaster

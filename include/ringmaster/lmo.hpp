@@ -1,0 +1,79 @@
+// Linear minimization oracles (SPEC §3): lmo(u) = argmin_{‖d‖≤1} <u, d> for the norm of a block's
+// geometry. Each geometry is one function over a row-major rows×cols block. Spectral back-ends need
+// scratch space: an LmoWorkspace is allocated once per block and reused, so no call allocates.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ringmaster {
+
+enum class Geometry { spectral, l2, sign, colnorm, rownorm, none };
+enum class SpectralBackend { newton_schulz, svd };
+enum class NsCoefficients { polar_express, muon };
+
+Geometry parse_geometry(const std::string& name);  // throws Error naming the accepted values
+std::string to_string(Geometry g);
+SpectralBackend parse_backend(const std::string& name);
+std::string to_string(SpectralBackend b);
+NsCoefficients parse_ns_coefficients(const std::string& name);
+std::string to_string(NsCoefficients c);
+
+struct LmoOptions {
+  SpectralBackend backend = SpectralBackend::newton_schulz;
+  int ns_steps = 5;
+  NsCoefficients coefficients = NsCoefficients::polar_express;
+};
+
+// Quintic Newton–Schulz coefficients (a, b, c) of step `step` (0-based) for a coefficient set.
+struct NsStep {
+  double a, b, c;
+};
+NsStep ns_coefficients(NsCoefficients set, int step);
+
+// Scratch buffers for the spectral LMO of one rows×cols block.
+class LmoWorkspace {
+ public:
+  LmoWorkspace() = default;
+  LmoWorkspace(int rows, int cols, Geometry geometry, const LmoOptions& options);
+
+  int rows() const { return rows_; }
+  int cols() const { return cols_; }
+  const LmoOptions& options() const { return options_; }
+
+  // Newton–Schulz on the wide orientation (s = min(rows, cols), l = max(rows, cols)):
+  std::vector<float> x;    // (s, l) current iterate
+  std::vector<float> y;    // (s, l) next iterate
+  std::vector<float> gram; // (s, s) A = X Xᵀ
+  std::vector<float> poly; // (s, s) bA + cA²
+  // SVD (LAPACKE gesdd), also used for the nuclear norm:
+  std::vector<float> a;    // (rows, cols) copy destroyed by gesdd
+  std::vector<float> sv;   // (s) singular values
+  std::vector<float> u;    // (rows, s)
+  std::vector<float> vt;   // (s, cols)
+
+ private:
+  int rows_ = 0;
+  int cols_ = 0;
+  LmoOptions options_{};
+};
+
+// d = lmo(u) for one row-major rows×cols block; u and d must not alias. A zero u gives d = 0.
+// ws is only touched by the spectral geometry and must have been built for (rows, cols).
+void lmo(Geometry geometry, const float* u, float* d, int rows, int cols, LmoWorkspace& ws);
+
+// The individual oracles (each a pure function of its input, d = lmo(u)).
+void lmo_spectral_newton_schulz(const float* u, float* d, int rows, int cols, LmoWorkspace& ws);
+void lmo_spectral_svd(const float* u, float* d, int rows, int cols, LmoWorkspace& ws);
+void lmo_l2(const float* u, float* d, int rows, int cols);
+void lmo_sign(const float* u, float* d, int rows, int cols);
+void lmo_colnorm(const float* u, float* d, int rows, int cols);
+void lmo_rownorm(const float* u, float* d, int rows, int cols);
+void lmo_none(const float* u, float* d, int rows, int cols);
+
+// ‖u‖ in the geometry's norm, and its dual norm ‖u‖_* (the stationarity measure of SPEC §3).
+// For spectral, the norm is the largest singular value and the dual the nuclear norm (SVD in ws).
+double geometry_norm(Geometry geometry, const float* u, int rows, int cols, LmoWorkspace& ws);
+double dual_norm(Geometry geometry, const float* u, int rows, int cols, LmoWorkspace& ws);
+
+}  // namespace ringmaster

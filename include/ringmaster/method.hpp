@@ -1,0 +1,42 @@
+// Server policies (SPEC §4). A method is a small class: given the server state and one arrival it
+// decides accept / discard, applies the update through the Server's primitives, and says who gets
+// the current point next. Pure: no MPI, no clock, no I/O, so both engines and the unit tests share it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "ringmaster/config.hpp"
+
+namespace ringmaster {
+
+class Server;
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string name() const = 0;
+
+  // A gradient from `worker`, computed at the version it was last handed (the Server has already
+  // filtered superseded arrivals and set outcome().delay). Fill server.outcome().action.
+  virtual void on_gradient(Server& server, int worker, std::span<const float> g) = 0;
+
+  // Delay threshold in force for the next arrival (thresholded methods), for logging and tests.
+  virtual std::int64_t threshold(const Server&) const { return 0; }
+};
+
+// The method named by config.run.method, with its parameters from config.method.
+std::unique_ptr<Method> make_method(const Config& config, std::size_t params, int workers);
+
+// ringmaster-pa schedule (SPEC §4): for step k, γ_k = η/(k+1)^{3/4}, α_0 = 1, α_k = 1/√k,
+// R_k = max(1, ⌊1/α_k⌋).
+struct PaSchedule {
+  double stepsize;
+  double alpha;
+  std::int64_t threshold;
+};
+PaSchedule pa_schedule(double eta, std::int64_t k);
+
+}  // namespace ringmaster

@@ -1,0 +1,39 @@
+// An objective (SPEC §6) is a parameter layout plus a stochastic gradient oracle and an evaluator.
+// New objectives (mlp, gpt) are one file each in src/objectives/ and one line in make_objective.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <span>
+
+#include "ringmaster/config.hpp"
+#include "ringmaster/layout.hpp"
+#include "ringmaster/rng.hpp"
+
+namespace ringmaster {
+
+struct Evaluation {
+  double loss = 0.0;                    // f(x) − f* where f* is known, else f(x)
+  std::optional<double> accuracy;       // classifiers only
+};
+
+class Objective {
+ public:
+  virtual ~Objective() = default;
+
+  // Blocks with their geometries (from [lmo] geometry / vector_geometry).
+  virtual const ParamLayout& layout() const = 0;
+  // x0 (SPEC §6: zero for the quadratic).
+  virtual void initial_point(std::span<float> x) const = 0;
+  // g = ∇f(x; ξ) for a fresh sample ξ drawn from rng; returns the sample's loss f(x; ξ) − f*.
+  virtual double stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) = 0;
+  // Full (deterministic) gradient, for the stationarity measure.
+  virtual void full_gradient(std::span<const float> x, std::span<float> g) = 0;
+  // Full loss (and accuracy) at x; not charged to the training clock (SPEC §7).
+  virtual Evaluation evaluate(std::span<const float> x) = 0;
+};
+
+// Builds the objective of config.objective; data that needs randomness (B) comes from config.run.seed.
+std::unique_ptr<Objective> make_objective(const Config& config);
+
+}  // namespace ringmaster

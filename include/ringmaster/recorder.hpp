@@ -1,0 +1,77 @@
+// The run directory (SPEC §8) and the run-level logic both engines share: evaluation schedule,
+// stopping rule, progress lines, counters, summary. Engines call it; it never calls them.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ringmaster/config.hpp"
+#include "ringmaster/objective.hpp"
+#include "ringmaster/server.hpp"
+
+namespace ringmaster {
+
+// Picks the run directory: `out` if given (refused with Error when it exists and is not empty, unless
+// force), else runs/<date>-<time>-<method>[-N], unique. Creates nothing.
+std::filesystem::path choose_run_dir(const Config& config, const std::string& out, bool force);
+
+// Per-worker time accounting reported by the engine (workers.csv).
+struct WorkerTimes {
+  double busy_s = 0.0;      // real compute seconds (including abandoned work)
+  double injected_s = 0.0;  // injected delay seconds (including abandoned work)
+};
+
+class Recorder {
+ public:
+  // Creates `dir`, writes config.toml and the CSV headers.
+  Recorder(std::filesystem::path dir, const Config& config, std::string engine, int workers);
+  ~Recorder();
+  Recorder(const Recorder&) = delete;
+  Recorder& operator=(const Recorder&) = delete;
+
+  const std::filesystem::path& dir() const { return dir_; }
+
+  // One events.csv row per arrival, plus one per interrupt in the outcome.
+  void arrival(double time_s, const Server& server, int worker, std::int64_t version, const Outcome& outcome,
+               double loss);
+  // Evaluates at the server's x, appends to eval.csv, updates best loss and time-to-target.
+  // Returns the evaluated loss.
+  double evaluate(double time_s, const Server& server, Objective& objective);
+
+  // True when the run must stop: time budget, max_updates, or target loss reached.
+  bool should_stop(double time_s, const Server& server) const;
+  // Next training-clock time at which an evaluation is due.
+  double next_eval_s() const { return next_eval_s_; }
+  // A progress line (elapsed, k, loss, accepted / discarded / interrupted, updates/s) if due.
+  void progress(double wall_s, double time_s, const Server& server);
+
+  // Writes workers.csv and summary.json (after a final evaluate()).
+  void finish(const Server& server, const std::vector<WorkerTimes>& times, double wall_time_s,
+              double train_time_s, double server_busy_fraction, double eval_time_s);
+
+  std::int64_t arrivals() const { return arrivals_; }
+
+ private:
+  std::filesystem::path dir_;
+  Config config_;
+  std::string engine_;
+  int workers_;
+  std::FILE* events_ = nullptr;
+  std::FILE* eval_ = nullptr;
+  std::vector<double> gradient_;  // (layout.size) scratch for the full gradient
+  double next_eval_s_ = 0.0;
+  double next_progress_s_ = 0.0;
+  double last_loss_ = 0.0;
+  double initial_loss_ = -1.0;
+  double best_loss_ = 0.0;
+  bool target_reached_ = false;
+  std::int64_t arrivals_ = 0;
+  std::map<std::string, std::optional<double>> time_to_target_;
+};
+
+}  // namespace ringmaster

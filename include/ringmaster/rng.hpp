@@ -1,0 +1,32 @@
+// Random streams. Every random draw in a run comes from the run seed: stream `id` of seed s is an
+// independent generator, so worker i's noise and delays never depend on scheduling (SPEC §5).
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <span>
+
+namespace ringmaster {
+
+// Stream ids: one namespace per consumer so that no two share a generator.
+enum class Stream : std::uint64_t { objective_data = 1, gradient_noise = 2, delays = 3, faults = 4 };
+
+class Rng {
+ public:
+  Rng(std::uint64_t seed, Stream stream, std::uint64_t index = 0);
+
+  std::uint64_t next() { return engine_(); }
+  double uniform();           // [0, 1)
+  double normal();            // N(0, 1)
+  double exponential();       // Exp(1)
+  // Fills out with N(0, scale²) samples.
+  void fill_normal(std::span<float> out, float scale);
+
+  std::mt19937_64& engine() { return engine_; }
+
+ private:
+  std::mt19937_64 engine_;
+  std::normal_distribution<double> normal_{0.0, 1.0};
+};
+
+}  // namespace ringmaster

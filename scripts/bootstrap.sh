@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install exactly the Debian 12 packages Ringmaster needs. Idempotent: when every package is already
+# installed it only checks (dpkg-query) and exits, without touching apt.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config time
+  # MPI, BLAS/LAPACKE
+  openmpi-bin libopenmpi-dev libopenblas-dev liblapacke-dev
+  # libraries: CLI, logging, config, JSON, compression
+  libcxxopts-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev zlib1g-dev
+  # tests and benchmarks
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+if ((${#missing[@]} == 0)); then
+  echo "bootstrap: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo_cmd=()
+if ((EUID != 0)); then sudo_cmd=(sudo); fi
+echo "bootstrap: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
