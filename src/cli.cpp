@@ -1,0 +1,127 @@
+#include "ringmaster/cli.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdlib>
+#include <cxxopts.hpp>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "ringmaster/bench.hpp"
+#include "ringmaster/engine.hpp"
+#include "ringmaster/error.hpp"
+
+namespace ringmaster {
+namespace {
+
+constexpr const char* kUsage =
+    "usage:\n"
+    "  mpirun -np N+1 ringmaster train -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
+    "  ringmaster simulate -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
+    "  ringmaster bench lmo [--shape MxN]... [--json]\n"
+    "  ringmaster COMMAND --help\n";
+
+// Under mpirun or srun every rank parses the same arguments: only the first rank reports problems.
+bool first_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
+    if (const char* v = std::getenv(var)) return std::string(v) == "0";
+  }
+  return true;
+}
+
+cxxopts::Options run_options(const std::string& command, const std::string& what) {
+  cxxopts::Options options("ringmaster " + command, what);
+  options.add_options()                                                          //
+      ("c,config", "TOML configuration file (SPEC §9)", cxxopts::value<std::string>())  //
+      ("set", "override one key: section.key=value (repeatable)", cxxopts::value<std::vector<std::string>>())  //
+      ("out", "run directory (default runs/<date>-<time>-<method>)", cxxopts::value<std::string>())  //
+      ("force", "write into an existing non-empty --out directory")                 //
+      ("h,help", "show this help");
+  return options;
+}
+
+RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
+  const auto args = options.parse(argc, argv);
+  if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched().front() + "'");
+  RunRequest r;
+  if (!args.count("config")) throw Error("missing -c/--config FILE");
+  r.config_path = args["config"].as<std::string>();
+  if (args.count("set")) r.overrides = args["set"].as<std::vector<std::string>>();
+  if (args.count("out")) r.out = args["out"].as<std::string>();
+  r.force = args.count("force") > 0;
+  return r;
+}
+
+int bench(int argc, char** argv) {
+  cxxopts::Options options("ringmaster bench lmo", "LMO back-ends against plain sgemm, in the same run");
+  options.add_options()                                                                       //
+      ("shape", "matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
+      ("json", "print JSON (SPEC §10)")                                                       //
+      ("h,help", "show this help");
+  options.positional_help("lmo");
+  options.add_options()("what", "what to benchmark", cxxopts::value<std::string>());
+  options.parse_positional({"what"});
+  const auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    return kExitOk;
+  }
+  if (!args.count("what") || args["what"].as<std::string>() != "lmo")
+    throw Error("bench: what to benchmark? (available: lmo)");
+  std::vector<std::string> shapes;
+  if (args.count("shape")) shapes = args["shape"].as<std::vector<std::string>>();
+  return bench_lmo(shapes, args.count("json") > 0);
+}
+
+int dispatch(int argc, char** argv) {
+  if (argc < 2) throw Error(std::string("missing command\n") + kUsage);
+  const std::string command = argv[1];
+  if (command == "-h" || command == "--help") {
+    std::cout << kUsage;
+    return kExitOk;
+  }
+  if (command == "train" || command == "simulate") {
+    auto options = run_options(command, command == "train" ? "Train with the MPI engine (rank 0 serves, ranks 1..N work)"
+                                                           : "Simulate on a virtual clock, in one process");
+    if (command == "train") {
+      // Parse first; MPI starts only for a valid command line.
+      RunRequest request;
+      bool help = false;
+      for (int i = 2; i < argc; ++i) help = help || std::string(argv[i]) == "-h" || std::string(argv[i]) == "--help";
+      if (help) {
+        std::cout << options.help() << "\n";
+        return kExitOk;
+      }
+      request = parse_run(options, argc - 1, argv + 1);
+      return run_mpi(request, argc, argv);
+    }
+    const auto peek = options.parse(argc - 1, argv + 1);
+    if (peek.count("help")) {
+      std::cout << options.help() << "\n";
+      return kExitOk;
+    }
+    return run_sim(parse_run(options, argc - 1, argv + 1));
+  }
+  if (command == "bench") return bench(argc - 1, argv + 1);
+  throw Error("unknown command '" + command + "'\n" + kUsage);
+}
+
+}  // namespace
+
+int cli_main(int argc, char** argv) {
+  try {
+    return dispatch(argc, argv);
+  } catch (const Error& e) {
+    if (first_rank()) spdlog::error("{}", e.what());
+    return kExitBadInput;
+  } catch (const cxxopts::exceptions::exception& e) {
+    if (first_rank()) spdlog::error("{}\n{}", e.what(), kUsage);
+    return kExitBadInput;
+  } catch (const std::exception& e) {
+    spdlog::critical("{}", e.what());
+    return kExitRuntime;
+  }
+}
+
+}  // namespace ringmaster

@@ -1,0 +1,163 @@
+// The virtual-clock engine (SPEC §7, §10): `ringmaster simulate`. One process, the same Server,
+// methods, LMO, objective and heterogeneity model as the MPI engine; time comes from an event queue
+// of gradient completions ordered by (virtual time, worker index) — ties go to the lower index, as in
+// SPEC §2. A worker's gradient is computed when it is handed its point (x is current then), so only
+// in-flight gradients are stored, never old copies of x.
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <queue>
+#include <vector>
+
+#include "ringmaster/engine.hpp"
+#include "ringmaster/error.hpp"
+#include "ringmaster/heterogeneity.hpp"
+#include "ringmaster/objective.hpp"
+#include "ringmaster/recorder.hpp"
+#include "ringmaster/server.hpp"
+
+namespace ringmaster {
+namespace {
+
+struct Completion {
+  double time;
+  int worker;
+  std::uint64_t job;  // which of the worker's computations; stale if the worker was interrupted since
+
+  bool operator>(const Completion& o) const { return time != o.time ? time > o.time : worker > o.worker; }
+};
+
+// What the simulator keeps per worker: its one computation in flight.
+struct SimWorker {
+  std::uint64_t job = 0;      // id of the computation in flight
+  std::int64_t version = 0;   // version of x it was computed at
+  double started_s = 0.0;     // virtual time it was handed its point
+  double injected_s = 0.0;    // its injected delay
+  double loss = 0.0;          // sample loss of the gradient
+  std::vector<float> gradient;  // (layout.size) allocated on first use
+  Rng noise;
+  double injected_total_s = 0.0;  // elapsed injected time, abandoned work included
+};
+
+class SimLoop {
+ public:
+  SimLoop(const Config& config, Objective& objective, Recorder& recorder)
+      : config_(config),
+        objective_(objective),
+        recorder_(recorder),
+        n_(config.run.workers),
+        delays_(config.heterogeneity, n_, config.run.seed) {
+    std::vector<float> x0(objective.layout().size());
+    objective.initial_point(x0);
+    server_ = std::make_unique<Server>(config, objective.layout(), x0, n_);
+    workers_.reserve(static_cast<std::size_t>(n_));
+    for (int w = 1; w <= n_; ++w)
+      workers_.push_back({0, 0, 0.0, 0.0, 0.0, {}, Rng(config.run.seed, Stream::gradient_noise,
+                                                          static_cast<std::uint64_t>(w)), 0.0});
+  }
+
+  void run() {
+    const auto wall_begin = std::chrono::steady_clock::now();
+    auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count(); };
+    double eval_s = 0.0;
+    auto evaluate = [&](double t) {
+      const auto begin = std::chrono::steady_clock::now();
+      recorder_.evaluate(t, *server_, objective_);
+      eval_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    };
+
+    double t = 0.0;
+    evaluate(t);
+    launch(server_->start(), t);
+    while (!recorder_.should_stop(t, *server_)) {
+      const double next = queue_.empty() ? INFINITY : queue_.top().time;
+      // x is constant between arrivals: evaluations due before the next one see the current x.
+      const double due = recorder_.next_eval_s();
+      if (due <= next && due <= config_.run.time_budget_s) {
+        t = due;
+        evaluate(t);
+        continue;
+      }
+      if (next > config_.run.time_budget_s) {
+        t = config_.run.time_budget_s;
+        break;
+      }
+      const Completion c = queue_.top();
+      queue_.pop();
+      SimWorker& w = worker(c.worker);
+      if (c.job != w.job) continue;  // abandoned: its worker was interrupted
+      t = c.time;
+      w.injected_total_s += w.injected_s;
+      const std::int64_t version = w.version;
+      const Outcome& outcome = server_->on_gradient(c.worker, version, w.gradient);
+      recorder_.arrival(t, *server_, c.worker, version, outcome, w.loss, 0.0, w.injected_s);
+      launch(outcome, t);
+      recorder_.progress(wall(), t, *server_);
+    }
+    evaluate(t);  // final_loss on the final parameters (SPEC §8)
+    std::vector<WorkerTimes> times;
+    for (const SimWorker& w : workers_) times.push_back({0.0, w.injected_total_s});
+    // The simulated server is instantaneous: it is never busy on the virtual clock.
+    recorder_.finish(*server_, times, wall(), t, 0.0, eval_s);
+    spdlog::info("simulated {:.2f}s in {:.2f}s wall: {} updates, {} arrivals; run directory {}", t, wall(),
+                 server_->k(), recorder_.arrivals(), recorder_.dir().string());
+  }
+
+ private:
+  SimWorker& worker(int w) { return workers_[static_cast<std::size_t>(w - 1)]; }
+
+  // Every worker in the outcome's assign list starts a computation at the current (x, k) at time t.
+  void launch(const Outcome& outcome, double t) {
+    for (const Interrupt& i : outcome.interrupted) {
+      SimWorker& w = worker(i.worker);
+      w.injected_total_s += t - w.started_s;  // the part of its delay that elapsed
+    }
+    for (int id : outcome.assign) {
+      SimWorker& w = worker(id);
+      w.gradient.resize(server_->x().size());
+      w.version = server_->version(id);
+      w.loss = objective_.stochastic_gradient(server_->x(), w.gradient, w.noise);
+      // Compute cost is zero on the virtual clock (SPEC §7); the injected delay is the whole time.
+      w.injected_s = delays_.next_delay(id, 0.0);
+      w.started_s = t;
+      queue_.push({t + w.injected_s, id, ++w.job});
+    }
+  }
+
+  const Config& config_;
+  Objective& objective_;
+  Recorder& recorder_;
+  int n_;
+  DelayModel delays_;
+  std::unique_ptr<Server> server_;
+  std::vector<SimWorker> workers_;
+  std::priority_queue<Completion, std::vector<Completion>, std::greater<>> queue_;
+};
+
+// With zero compute cost, a worker whose every delay can be zero would complete infinitely many
+// gradients at one instant: refuse such a configuration instead of hanging.
+void check_time_advances(const Config& config) {
+  const auto& h = config.heterogeneity;
+  if (h.mode == "multiplicative")
+    throw Error("heterogeneity.mode: 'multiplicative' needs a measured compute time, which the simulator "
+                "does not have (compute cost is zero on the virtual clock); use mode = \"additive\"");
+  if (h.base_s <= 0.0)
+    throw Error("heterogeneity.base_s: must be > 0 in the simulator (compute cost is zero on the virtual "
+                "clock, so base_s · s_i is all the time a gradient takes)");
+}
+
+}  // namespace
+
+int run_sim(const RunRequest& request) {
+  Config config = load_config(request.config_path, request.overrides);
+  check_time_advances(config);
+  std::unique_ptr<Objective> objective = make_objective(config);
+  Recorder recorder(choose_run_dir(config, request.out, request.force), config, "sim", config.run.workers);
+  spdlog::info("simulating {} with {} workers on {}; run directory {}", config.run.method, config.run.workers,
+               config.objective.kind, recorder.dir().string());
+  SimLoop(config, *objective, recorder).run();
+  return kExitOk;
+}
+
+}  // namespace ringmaster

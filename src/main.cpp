@@ -1,0 +1,3 @@
+#include "ringmaster/cli.hpp"
+
+int main(int argc, char** argv) { return ringmaster::cli_main(argc, argv); }

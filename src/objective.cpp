@@ -1,0 +1,13 @@
+#include "ringmaster/objective.hpp"
+
+#include "objectives/quadratic.hpp"
+#include "ringmaster/error.hpp"
+
+namespace ringmaster {
+
+std::unique_ptr<Objective> make_objective(const Config& config) {
+  if (config.objective.kind == "quadratic") return std::make_unique<Quadratic>(config);
+  throw Error("objective.kind: '" + config.objective.kind + "' is not implemented (available: quadratic)");
+}
+
+}  // namespace ringmaster

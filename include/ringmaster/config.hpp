@@ -23,6 +23,8 @@ struct RunConfig {
   double eval_every_s = 1.0;
   double log_every_s = 5.0;           // progress line period (wall seconds)
   std::string out;                    // empty = runs/<date>-<time>-<method>
+
+  bool operator==(const RunConfig&) const = default;
 };
 
 struct MethodConfig {
@@ -32,6 +34,8 @@ struct MethodConfig {
   int batch = 4;            // B (rennala)
   std::string stale = "interrupt";  // or "discard"
   bool nesterov = true;
+
+  bool operator==(const MethodConfig&) const = default;
 };
 
 struct LmoConfig {
@@ -43,6 +47,8 @@ struct LmoConfig {
   StepScale scale = StepScale::muon;
 
   LmoOptions options() const { return {backend, ns_steps, ns_coefficients}; }
+
+  bool operator==(const LmoConfig&) const = default;
 };
 
 struct ObjectiveConfig {
@@ -52,6 +58,8 @@ struct ObjectiveConfig {
   double mu = 0.001;
   std::string rhs = "gaussian";  // or "e1"
   double noise = 0.1;            // σ
+
+  bool operator==(const ObjectiveConfig&) const = default;
 };
 
 struct HeterogeneityConfig {
@@ -66,6 +74,8 @@ struct HeterogeneityConfig {
   // each silencing the worker for outage_s seconds.
   double outage_rate = 0.0;
   double outage_s = 0.0;
+
+  bool operator==(const HeterogeneityConfig&) const = default;
 };
 
 struct Config {
@@ -74,6 +84,8 @@ struct Config {
   LmoConfig lmo;
   ObjectiveConfig objective;
   HeterogeneityConfig heterogeneity;
+
+  bool operator==(const Config&) const = default;
 };
 
 // Loads `path` (empty = defaults only), applies `overrides` ("section.key=value", in order), validates.
@@ -87,5 +99,9 @@ std::string to_toml(const Config& config);
 
 // The methods of SPEC §4, for validation and help.
 const std::vector<std::string>& known_methods();
+
+// A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with run.out cleared: where a run
+// writes is not part of what it computes). Checkpoints record it so a resume can refuse another config.
+std::uint64_t config_hash(const Config& config);
 
 }  // namespace ringmaster

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "ringmaster/config.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/server.hpp"
@@ -36,12 +38,13 @@ class Recorder {
 
   const std::filesystem::path& dir() const { return dir_; }
 
-  // One events.csv row per arrival, plus one per interrupt in the outcome.
+  // One events.csv row per arrival, plus one per interrupt in the outcome; one delays.csv row with
+  // the arrival's realized compute and injected seconds (SPEC §5: realized draws are recorded).
   void arrival(double time_s, const Server& server, int worker, std::int64_t version, const Outcome& outcome,
-               double loss);
+               double loss, double compute_s, double injected_s);
   // Evaluates at the server's x, appends to eval.csv, updates best loss and time-to-target.
   // Returns the evaluated loss.
-  double evaluate(double time_s, const Server& server, Objective& objective);
+  double evaluate(double time_s, Server& server, Objective& objective);
 
   // True when the run must stop: time budget, max_updates, or target loss reached.
   bool should_stop(double time_s, const Server& server) const;
@@ -57,13 +60,16 @@ class Recorder {
   std::int64_t arrivals() const { return arrivals_; }
 
  private:
+  nlohmann::json time_to_target_json() const;
+
   std::filesystem::path dir_;
   Config config_;
   std::string engine_;
   int workers_;
   std::FILE* events_ = nullptr;
   std::FILE* eval_ = nullptr;
-  std::vector<double> gradient_;  // (layout.size) scratch for the full gradient
+  std::FILE* delays_ = nullptr;
+  std::vector<float> gradient_;  // (layout.size) scratch for the full gradient
   double next_eval_s_ = 0.0;
   double next_progress_s_ = 0.0;
   double last_loss_ = 0.0;
@@ -71,7 +77,9 @@ class Recorder {
   double best_loss_ = 0.0;
   bool target_reached_ = false;
   std::int64_t arrivals_ = 0;
-  std::map<std::string, std::optional<double>> time_to_target_;
+  std::int64_t evaluations_ = 0;
+  std::optional<double> time_to_target_;            // run.target_loss reached (training clock)
+  std::map<double, std::optional<double>> relative_;  // (f − f*)/(f(x0) − f*) ≤ key reached
 };
 
 }  // namespace ringmaster

@@ -1,0 +1,39 @@
+#include "mpi/protocol.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <ctime>
+#include <string>
+
+#include "ringmaster/error.hpp"
+
+namespace ringmaster::mpi {
+
+void Backoff::sleep() {
+  timespec ts{};
+  ts.tv_sec = static_cast<time_t>(current_);
+  ts.tv_nsec = static_cast<long>((current_ - static_cast<double>(ts.tv_sec)) * 1e9);
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+  current_ = std::min(current_ * 2.0, max_);
+}
+
+void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff) {
+  backoff.reset();
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&request, &done, status ? status : MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return;
+    backoff.sleep();
+  }
+}
+
+void check(int code, const char* call) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  throw Error(std::string(call) + " failed: " + std::string(text, static_cast<std::size_t>(length)));
+}
+
+}  // namespace ringmaster::mpi

@@ -1,0 +1,105 @@
+// The MPI protocol between the server (rank 0) and the workers (ranks 1..n): tags, message layouts
+// and the preallocated buffers they travel in. Declared here once; nothing else defines a message.
+//
+//   server → worker  kTagPoint     PointHeader    + x        (layout.size floats)
+//   worker → server  kTagGradient  GradientHeader + g        (layout.size floats)
+//   worker → server  kTagStats     StatsMessage              (after a stop)
+//   both ways        kTagClock     double                    (clock offset handshake at start)
+//
+// A point sent while the worker is still computing is an interrupt: the worker abandons its
+// computation and starts on the new point (SPEC §4). The last point a worker gets has command stop.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <span>
+
+namespace ringmaster::mpi {
+
+enum Tag : int { kTagPoint = 101, kTagGradient = 102, kTagStats = 103, kTagClock = 104 };
+
+enum Command : std::int32_t { kCommandWork = 1, kCommandStop = 2 };
+
+struct PointHeader {
+  std::int64_t version;   // k of the point that follows
+  std::int32_t command;   // kCommandWork or kCommandStop (then no work follows)
+  std::int32_t reserved;
+};
+
+struct GradientHeader {
+  std::int64_t version;   // version of the point the gradient was computed at
+  double loss;            // sample loss f(x; ξ) − f*
+  double compute_s;       // real compute seconds of this gradient
+  double injected_s;      // injected delay seconds of this gradient
+  double sent_at;         // MPI_Wtime of the worker when sent (the server corrects for clock offset)
+};
+
+struct StatsMessage {
+  double busy_s;      // total real compute seconds, abandoned work included
+  double injected_s;  // total injected seconds, abandoned work included
+  std::int64_t interrupted;  // computations the worker abandoned
+};
+
+// One message: a header followed by `floats` parameters, in one 64-byte aligned allocation so a
+// message is a single MPI_BYTE transfer and nothing is allocated per message.
+template <class Header>
+class Message {
+ public:
+  explicit Message(std::size_t floats)
+      : floats_(floats),
+        bytes_(sizeof(Header) + floats * sizeof(float)),
+        storage_(new (std::align_val_t(64)) std::byte[bytes_]) {
+    static_assert(sizeof(Header) % alignof(float) == 0);
+    std::memset(storage_.get(), 0, bytes_);
+  }
+
+  Header header() const {
+    Header h;
+    std::memcpy(&h, storage_.get(), sizeof h);
+    return h;
+  }
+  void set_header(const Header& h) { std::memcpy(storage_.get(), &h, sizeof h); }
+  std::span<float> payload() { return {reinterpret_cast<float*>(storage_.get() + sizeof(Header)), floats_}; }
+  std::span<const float> payload() const {
+    return {reinterpret_cast<const float*>(storage_.get() + sizeof(Header)), floats_};
+  }
+  void* data() { return storage_.get(); }
+  int bytes() const { return static_cast<int>(bytes_); }
+
+ private:
+  struct Free {
+    void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t(64)); }
+  };
+  std::size_t floats_;
+  std::size_t bytes_;
+  std::unique_ptr<std::byte[], Free> storage_;
+};
+
+using PointMessage = Message<PointHeader>;
+using GradientMessage = Message<GradientHeader>;
+
+// Open MPI's blocking waits busy-poll (on sched_yield when oversubscribed), burning a core per waiting
+// rank. Every wait in Ringmaster goes through this instead: test, and sleep between tests, backing off
+// from `min_sleep_s` to `max_sleep_s`. reset() after activity brings the latency back down.
+class Backoff {
+ public:
+  Backoff(double min_sleep_s, double max_sleep_s) : min_(min_sleep_s), max_(max_sleep_s), current_(min_sleep_s) {}
+  void sleep();
+  void reset() { current_ = min_; }
+
+ private:
+  double min_, max_, current_;
+};
+
+// Waits until `request` completes, without spinning.
+void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff);
+
+// Throws Error naming the call when an MPI call fails.
+void check(int code, const char* call);
+
+}  // namespace ringmaster::mpi

@@ -1,0 +1,152 @@
+// Ranks 1..n: compute a gradient at the point the server sent, add the injected delay of SPEC §5,
+// send it, repeat. A receive for the next point is always posted (double-buffered), so a point that
+// arrives mid-computation interrupts it within one polling slice, even inside a long injected delay.
+#include <algorithm>
+
+#include "mpi/loops.hpp"
+#include "mpi/protocol.hpp"
+#include "ringmaster/heterogeneity.hpp"
+#include "ringmaster/rng.hpp"
+
+namespace ringmaster::mpi {
+namespace {
+
+// While idle, the worker polls for its next point from 20 µs backing off to 1 ms; inside an injected
+// delay it sleeps in slices of at most 1 ms, so an interrupt or stop is honoured within ~1 ms (< 10 ms).
+constexpr double kMinPollS = 20e-6;
+constexpr double kMaxPollS = 1e-3;
+constexpr double kSliceS = 1e-3;
+
+class WorkerLoop {
+ public:
+  WorkerLoop(const Config& config, Objective& objective, int worker, int workers)
+      : objective_(objective),
+        worker_(worker),
+        points_{PointMessage(objective.layout().size()), PointMessage(objective.layout().size())},
+        gradient_(objective.layout().size()),
+        delays_(config.heterogeneity, workers, config.run.seed),
+        noise_(config.run.seed, Stream::gradient_noise, static_cast<std::uint64_t>(worker)),
+        backoff_(kMinPollS, kMaxPollS) {}
+
+  void run() {
+    answer_clock_handshake();
+    post_receive();
+    next_message();
+    while (!stopped_) {
+      if (compute()) continue;  // interrupted: the new point (or a stop) is already current
+      next_message();
+    }
+    finish();
+  }
+
+ private:
+  void answer_clock_handshake() {
+    double ping = 0.0;
+    MPI_Request request;
+    check(MPI_Irecv(&ping, 1, MPI_DOUBLE, 0, kTagClock, MPI_COMM_WORLD, &request), "MPI_Irecv");
+    wait(request, nullptr, backoff_);
+    double mine = MPI_Wtime();
+    check(MPI_Isend(&mine, 1, MPI_DOUBLE, 0, kTagClock, MPI_COMM_WORLD, &request), "MPI_Isend");
+    wait(request, nullptr, backoff_);
+  }
+
+  void post_receive() {
+    PointMessage& m = points_[receiving_];
+    check(MPI_Irecv(m.data(), m.bytes(), MPI_BYTE, 0, kTagPoint, MPI_COMM_WORLD, &receive_request_), "MPI_Irecv");
+  }
+
+  // True when a new message has arrived in the posted receive.
+  bool arrived() {
+    int done = 0;
+    check(MPI_Test(&receive_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    return done != 0;
+  }
+
+  // Waits (without spinning) for the next message and makes it current.
+  void next_message() {
+    wait(receive_request_, nullptr, backoff_);
+    take();
+  }
+
+  // The message that just arrived becomes current; the other buffer takes the next receive.
+  void take() {
+    current_ = receiving_;
+    receiving_ = 1 - receiving_;
+    if (points_[current_].header().command == kCommandStop) {
+      stopped_ = true;
+      return;
+    }
+    post_receive();
+  }
+
+  // One gradient at the current point. Returns true when interrupted by a new message (then current).
+  bool compute() {
+    const PointMessage& point = points_[current_];
+    if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);  // gradient_ is free
+    const double begin = MPI_Wtime();
+    const double loss = objective_.stochastic_gradient(point.payload(), gradient_.payload(), noise_);
+    const double compute_s = MPI_Wtime() - begin;
+    busy_s_ += compute_s;
+    // Drawn for every started computation, interrupted or not, exactly as the simulator does, so the
+    // k-th draw of worker i is the same in both engines.
+    const double delay = delays_.next_delay(worker_, compute_s);
+    if (sleep_interruptibly(delay)) {
+      ++interrupted_;
+      take();
+      return true;
+    }
+    gradient_.set_header({point.header().version, loss, compute_s, delay, MPI_Wtime()});
+    check(MPI_Isend(gradient_.data(), gradient_.bytes(), MPI_BYTE, 0, kTagGradient, MPI_COMM_WORLD,
+                    &send_request_),
+          "MPI_Isend");
+    return false;
+  }
+
+  // Sleeps `seconds` in slices, testing for a new point between slices. Returns true if one arrived.
+  bool sleep_interruptibly(double seconds) {
+    const double end = MPI_Wtime() + seconds;
+    const double begin = MPI_Wtime();
+    for (;;) {
+      if (arrived()) {
+        injected_s_ += MPI_Wtime() - begin;
+        return true;
+      }
+      const double left = end - MPI_Wtime();
+      if (left <= 0.0) break;
+      Backoff(std::min(left, kSliceS), kSliceS).sleep();
+    }
+    injected_s_ += MPI_Wtime() - begin;
+    return false;
+  }
+
+  // After the stop: let the last gradient land, report totals, leave nothing pending.
+  void finish() {
+    if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);
+    StatsMessage stats{busy_s_, injected_s_, interrupted_};
+    MPI_Request request;
+    check(MPI_Isend(&stats, sizeof stats, MPI_BYTE, 0, kTagStats, MPI_COMM_WORLD, &request), "MPI_Isend");
+    wait(request, nullptr, backoff_);
+  }
+
+  Objective& objective_;
+  int worker_;
+  PointMessage points_[2];       // double buffer: one being worked on, one receiving
+  int current_ = 0, receiving_ = 0;
+  MPI_Request receive_request_ = MPI_REQUEST_NULL;
+  GradientMessage gradient_;     // the gradient being computed / sent
+  MPI_Request send_request_ = MPI_REQUEST_NULL;
+  DelayModel delays_;
+  Rng noise_;
+  Backoff backoff_;
+  bool stopped_ = false;
+  double busy_s_ = 0.0, injected_s_ = 0.0;
+  std::int64_t interrupted_ = 0;
+};
+
+}  // namespace
+
+void work(const Config& config, Objective& objective, int worker, int workers) {
+  WorkerLoop(config, objective, worker, workers).run();
+}
+
+}  // namespace ringmaster::mpi

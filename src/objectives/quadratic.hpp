@@ -1,0 +1,40 @@
+// The stochastic quadratic of SPEC §6:
+//   f(X) = ½ tr(Xᵀ A X) − tr(Bᵀ X),  X ∈ R^{m×k},  A = tridiag(−1, 2, −1)/4 + μ I  (m×m),
+//   ∇f(X; ξ) = A X − B + σ ξ,  ξ standard normal;  X0 = 0;  f* from A X* = B (LAPACKE).
+#pragma once
+
+#include <vector>
+
+#include "ringmaster/objective.hpp"
+
+namespace ringmaster {
+
+class Quadratic final : public Objective {
+ public:
+  explicit Quadratic(const Config& config);
+
+  const ParamLayout& layout() const override { return layout_; }
+  void initial_point(std::span<float> x) const override;
+  double stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) override;
+  void full_gradient(std::span<const float> x, std::span<float> g) override;
+  Evaluation evaluate(std::span<const float> x) override;
+
+  // f(x) − f* = ½ <X − X*, A (X − X*)>, in double (exact to rounding of x, not of a difference of two
+  // large numbers).
+  double suboptimality(std::span<const float> x) const;
+  const std::vector<double>& solution() const { return x_star_; }
+
+ private:
+  // y = A x for a row-major m×k x (A is tridiagonal, so O(mk)).
+  template <class In, class Out>
+  void apply_a(const In* x, Out* y) const;
+
+  int m_, k_;
+  double mu_, sigma_;
+  ParamLayout layout_;
+  std::vector<float> b_;        // (m, k) right-hand side
+  std::vector<double> x_star_;  // (m, k) minimizer
+  std::vector<float> noise_;    // (m, k) ξ scratch
+};
+
+}  // namespace ringmaster
