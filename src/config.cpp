@@ -1,0 +1,643 @@
+// Configuration loading (SPEC §9). toml++ parses the file and every `--set` value; this file maps the
+// resulting table onto Config with strict checks. Every error names the key and where its value came
+// from, so a user can fix it without reading code:
+//   FILE:LINE:COL: syntax error: <toml++ description>
+//   FILE:LINE: section.key: <what is wrong>             (value from the file)
+//   --set section.key=value: section.key: <what is wrong>  (value from the command line)
+//   section.key: <what is wrong>                          (cross-check on a default value)
+#include "ringmaster/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+
+#include "ringmaster/error.hpp"
+
+namespace ringmaster {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------
+// The schema: every section and key load_config accepts, in the order of SPEC §9 (to_toml writes the
+// same order). Adding a key means: a field in config.hpp, a line here, a line in read_*(), a line in
+// to_toml(), a row in docs/configuration.md.
+
+struct Section {
+  std::string_view name;
+  std::vector<std::string_view> keys;
+};
+
+const std::vector<Section>& schema() {
+  static const std::vector<Section> sections = {
+      {"run",
+       {"method", "seed", "workers", "time_budget_s", "max_updates", "target_loss", "eval_every_s",
+        "log_every_s", "out"}},
+      {"method", {"stepsize", "momentum", "threshold", "batch", "stale", "nesterov"}},
+      {"lmo", {"geometry", "vector_geometry", "backend", "ns_steps", "ns_coefficients", "scale"}},
+      {"objective", {"kind", "rows", "cols", "mu", "rhs", "noise"}},
+      {"heterogeneity",
+       {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s"}},
+  };
+  return sections;
+}
+
+const Section* find_section(std::string_view name) {
+  for (const Section& s : schema())
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+bool has_key(const Section& section, std::string_view key) {
+  return std::find(section.keys.begin(), section.keys.end(), key) != section.keys.end();
+}
+
+// The string-valued choices of SPEC §4–§6 (geometry, back-end, coefficients and scale are parsed by
+// lmo.cpp / optimizer.cpp, which own those enums).
+const std::vector<std::string> kStale = {"interrupt", "discard"};
+const std::vector<std::string> kObjectivesImplemented = {"quadratic"};
+const std::vector<std::string> kObjectivesPlanned = {"mlp", "gpt"};
+const std::vector<std::string> kRhs = {"gaussian", "e1"};
+const std::vector<std::string> kProfiles = {"uniform", "sqrt", "linear", "power", "list"};
+const std::vector<std::string> kDelayNoises = {"none", "halfnormal", "exponential", "lognormal"};
+const std::vector<std::string> kModes = {"additive", "multiplicative"};
+
+// ---------------------------------------------------------------------------------------------------
+// Small text helpers.
+
+std::string join(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : ", ") + w;
+  return out;
+}
+
+std::string join(const std::vector<std::string_view>& words) {
+  std::string out;
+  for (std::string_view w : words) (out += out.empty() ? "" : ", ") += w;
+  return out;
+}
+
+std::string trim(std::string_view s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = s.find_last_not_of(" \t");
+  return std::string(s.substr(first, last - first + 1));
+}
+
+// Shortest text that reads back as the same double (also what to_toml writes): TOML floats need a '.'
+// or an exponent, so "60" becomes "60.0".
+std::string format_double(double x) {
+  char buffer[64];
+  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
+  std::string text(buffer, result.ptr);
+  if (std::isfinite(x) && text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+// Edit distance with adjacent transpositions counted as one edit ("rnu" → "run" is 1), for suggestions.
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
+  for (std::size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (std::size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.size()][b.size()];
+}
+
+// The candidate closest to `word`, if it is close enough to be a plausible typo.
+std::optional<std::string_view> closest(std::string_view word, const std::vector<std::string_view>& candidates) {
+  const std::size_t limit = std::clamp<std::size_t>(word.size() / 3, 1, 3);
+  std::optional<std::string_view> best;
+  std::size_t best_distance = limit + 1;
+  for (std::string_view c : candidates) {
+    const std::size_t d = edit_distance(word, c);
+    if (d < best_distance) best = c, best_distance = d;
+  }
+  return best;
+}
+
+// "integer 5", "string \"abc\"", "float 0.5", "array", ... for "expected X, got Y" messages.
+std::string describe(const toml::node& node) {
+  switch (node.type()) {
+    case toml::node_type::string: return "string " + quote(**node.as_string());
+    case toml::node_type::integer: return "integer " + std::to_string(**node.as_integer());
+    case toml::node_type::floating_point: return "float " + format_double(**node.as_floating_point());
+    case toml::node_type::boolean: return std::string("boolean ") + (**node.as_boolean() ? "true" : "false");
+    case toml::node_type::array: return "array";
+    case toml::node_type::table: return "table";
+    case toml::node_type::date: return "date";
+    case toml::node_type::time: return "time";
+    case toml::node_type::date_time: return "date-time";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+// Bounds of a floating-point key, e.g. momentum ∈ [0, 1).
+struct Bounds {
+  double lo = -std::numeric_limits<double>::infinity();
+  bool lo_strict = false;
+  double hi = std::numeric_limits<double>::infinity();
+  bool hi_strict = false;
+
+  bool contains(double x) const {
+    return (lo_strict ? x > lo : x >= lo) && (hi_strict ? x < hi : x <= hi);
+  }
+  std::string describe() const {
+    if (std::isinf(hi)) return std::string(lo_strict ? "> " : ">= ") + format_double(lo);
+    return std::string(lo_strict ? "in (" : "in [") + format_double(lo) + ", " + format_double(hi) +
+           (hi_strict ? ")" : "]");
+  }
+};
+
+constexpr Bounds kPositive{0.0, true};
+constexpr Bounds kNonNegative{0.0, false};
+constexpr Bounds kMomentumRange{0.0, false, 1.0, true};  // β ∈ [0, 1): α = 1 − β must be > 0
+
+constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
+constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
+
+// ---------------------------------------------------------------------------------------------------
+// Overrides: "section.key=value" with the value parsed as TOML, else taken as a bare string.
+
+struct Override {
+  std::string origin;  // "--set section.key=value", the prefix of its error messages
+  std::string raw;     // the value text as typed (used as-is for string keys)
+};
+using Overrides = std::map<std::string, Override, std::less<>>;  // by "section.key"; the last one wins
+
+void apply_override(toml::table& root, const std::string& text, Overrides& applied) {
+  const std::string origin = "--set " + text;
+  const auto eq = text.find('=');
+  if (eq == std::string::npos) throw Error(origin + ": expected section.key=value");
+  const std::string key = trim(std::string_view(text).substr(0, eq));
+  const std::string raw = trim(std::string_view(text).substr(eq + 1));
+  const auto dot = key.find('.');
+  if (dot == std::string::npos || dot == 0 || dot + 1 == key.size() || key.find('.', dot + 1) != std::string::npos)
+    throw Error(origin + ": the key must be section.key with exactly one dot, got " + quote(key));
+  const std::string section = key.substr(0, dot);
+  const std::string name = key.substr(dot + 1);
+
+  // `3`, `1e-3`, `true`, `[1, 2]`, `"text"` are TOML values; text that is not (`sync`, `runs/a`) is a
+  // bare string, so `--set run.method=sync` needs no shell quoting.
+  toml::table parsed;
+  try {
+    parsed = toml::parse("v = " + raw, std::string_view(origin));
+  } catch (const toml::parse_error&) {
+    parsed = toml::table{};
+  }
+  toml::node* value = parsed.size() == 1 ? parsed.get("v") : nullptr;
+
+  if (!root.contains(section)) root.insert(section, toml::table{});
+  toml::table* target = root.get_as<toml::table>(section);
+  if (target == nullptr)
+    throw Error(origin + ": cannot set " + key + ": " + section + " is not a table in the config file (it is " +
+                describe(*root.get(section)) + ")");
+  if (value != nullptr)
+    value->visit([&](auto& v) { target->insert_or_assign(name, std::move(v)); });
+  else
+    target->insert_or_assign(name, raw);
+  applied[key] = Override{origin, raw};
+}
+
+toml::table parse_file(const std::string& path) {
+  if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not a config file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(path + ": cannot open config file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  const std::string document = text.str();
+  try {
+    return toml::parse(document, std::string_view(path));
+  } catch (const toml::parse_error& e) {
+    const auto& at = e.source().begin;
+    throw Error(path + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
+                ": syntax error: " + std::string(e.description()));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Reader: typed, located access to the merged table.
+
+struct Key {
+  std::string_view section;
+  std::string_view name;
+  std::string full() const { return std::string(section) + "." + std::string(name); }
+};
+
+class Reader {
+ public:
+  Reader(const toml::table& root, std::string file, Overrides overrides)
+      : root_(root), file_(std::move(file)), overrides_(std::move(overrides)) {}
+
+  // Unknown sections and keys, checked before any value so that a typo is reported as a typo.
+  void check_known_keys() const {
+    std::vector<std::string_view> section_names;
+    for (const Section& s : schema()) section_names.push_back(s.name);
+    for (auto&& [name, node] : root_) {
+      const Section* section = find_section(name.str());
+      if (section == nullptr) {
+        const auto guess = closest(name.str(), section_names);
+        throw Error(where_section(name.str(), node) + "unknown section [" + std::string(name.str()) + "] " +
+                    (guess ? "(did you mean [" + std::string(*guess) + "]?)"
+                           : "(known sections: " + join(section_names) + ")"));
+      }
+      const toml::table* table = node.as_table();
+      if (table == nullptr)
+        throw Error(where_section(name.str(), node) + "[" + std::string(name.str()) +
+                    "] must be a table, got " + describe(node));
+      for (auto&& [key, value] : *table) {
+        if (has_key(*section, key.str())) continue;
+        fail(Key{section->name, key.str()}, "unknown key " + suggest_key(*section, key.str()), &value);
+      }
+    }
+  }
+
+  // "FILE:LINE: " for a file value (or `at`, an element of it), "--set k=v: " for an override, "" for a
+  // default.
+  std::string where(Key key, const toml::node* at = nullptr) const {
+    if (auto it = overrides_.find(key.full()); it != overrides_.end()) return it->second.origin + ": ";
+    const toml::node* node = at != nullptr ? at : find(key);
+    if (node != nullptr && node->source().begin.line > 0)
+      return file_ + ":" + std::to_string(node->source().begin.line) + ": ";
+    return "";
+  }
+
+  [[noreturn]] void fail(Key key, const std::string& message, const toml::node* at = nullptr) const {
+    throw Error(where(key, at) + key.full() + ": " + message);
+  }
+
+  bool present(Key key) const { return find(key) != nullptr; }
+
+  // --- typed access: nullopt when the key is absent (the default stays) ---
+
+  std::optional<std::string> text(Key key) const {
+    const toml::node* node = known(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* s = node->as_string()) return **s;
+    // On the command line a string key takes the text as typed, even when it happens to be valid TOML
+    // of another type (`--set run.out=2024-06-01`).
+    if (auto it = overrides_.find(key.full()); it != overrides_.end()) return it->second.raw;
+    fail(key, "expected a string, got " + describe(*node));
+  }
+
+  std::optional<bool> boolean(Key key) const {
+    const toml::node* node = known(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* b = node->as_boolean()) return **b;
+    fail(key, "expected a boolean (true or false), got " + describe(*node));
+  }
+
+  // Integers are also accepted where floats are expected; nan and inf never are.
+  std::optional<double> number(Key key) const {
+    const toml::node* node = known(key);
+    if (node == nullptr) return std::nullopt;
+    return number_of(key, *node);
+  }
+
+  // Floats are accepted where integers are expected only if integral and exact (`1e6` for max_updates).
+  std::optional<std::int64_t> integer(Key key) const {
+    const toml::node* node = known(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* i = node->as_integer()) return **i;
+    if (const auto* f = node->as_floating_point()) {
+      const double x = **f;
+      constexpr double kExact = 9007199254740992.0;  // 2^53: every integer up to here is a double
+      if (std::isfinite(x) && x == std::floor(x) && std::abs(x) <= kExact) return static_cast<std::int64_t>(x);
+    }
+    fail(key, "expected an integer, got " + describe(*node));
+  }
+
+  std::optional<std::vector<double>> numbers(Key key, Bounds bounds) const {
+    const toml::node* node = known(key);
+    if (node == nullptr) return std::nullopt;
+    const toml::array* array = node->as_array();
+    if (array == nullptr) fail(key, "expected an array of numbers, got " + describe(*node));
+    std::vector<double> values;
+    for (std::size_t i = 0; i < array->size(); ++i) {
+      const toml::node& element = *array->get(i);
+      const double x = number_of(key, element, i);
+      if (!bounds.contains(x))
+        fail(key, "entry " + std::to_string(i) + " must be " + bounds.describe() + ", got " + format_double(x),
+             &element);
+      values.push_back(x);
+    }
+    return values;
+  }
+
+  // --- read-and-check into a Config field (absent key: the default stays, and is valid) ---
+
+  void set(Key key, double& out, Bounds bounds) const {
+    if (auto x = number(key)) {
+      if (!bounds.contains(*x)) fail(key, "must be " + bounds.describe() + ", got " + format_double(*x));
+      out = *x;
+    }
+  }
+
+  template <class Int>
+  void set(Key key, Int& out, std::int64_t lo, std::int64_t hi) const {
+    if (auto x = integer(key)) {
+      // "must be >= 1" when only the lower bound matters; the full range when there is a real upper one
+      // or the value is above the representable maximum.
+      const bool open_above = (hi == kInt64Max || hi == kIntMax) && *x < lo;
+      if (*x < lo || *x > hi)
+        fail(key, "must be " +
+                      (open_above ? ">= " + std::to_string(lo)
+                                  : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]") +
+                      ", got " + std::to_string(*x));
+      out = static_cast<Int>(*x);
+    }
+  }
+
+  void set(Key key, bool& out) const {
+    if (auto b = boolean(key)) out = *b;
+  }
+
+  void set(Key key, std::string& out) const {
+    if (auto s = text(key)) out = *s;
+  }
+
+  void set_choice(Key key, std::string& out, const std::vector<std::string>& choices) const {
+    if (auto s = text(key)) {
+      if (std::find(choices.begin(), choices.end(), *s) == choices.end())
+        fail(key, "unknown value " + quote(*s) + " (accepted: " + join(choices) + ")");
+      out = *s;
+    }
+  }
+
+  // Enums owned by other modules: their parse_* throws Error listing the accepted names; we add the key
+  // and the location.
+  template <class Enum, class Parse>
+  void set_enum(Key key, Enum& out, Parse parse) const {
+    if (auto s = text(key)) {
+      try {
+        out = parse(*s);
+      } catch (const Error& e) {
+        fail(key, e.what());
+      }
+    }
+  }
+
+ private:
+  const toml::node* find(Key key) const {
+    const auto* section = root_.get_as<toml::table>(key.section);
+    return section != nullptr ? section->get(key.name) : nullptr;
+  }
+
+  // find() for keys the reading code asks for: they must be in the schema (catches drift between the
+  // schema, read_*() and to_toml()).
+  const toml::node* known(Key key) const {
+    const Section* section = find_section(key.section);
+    if (section == nullptr || !has_key(*section, key.name))
+      throw std::logic_error("config.cpp reads " + key.full() + ", which is not in schema()");
+    return find(key);
+  }
+
+  double number_of(Key key, const toml::node& node, std::optional<std::size_t> index = std::nullopt) const {
+    const std::string what = index ? "entry " + std::to_string(*index) + ": " : "";
+    double x = 0.0;
+    if (const auto* i = node.as_integer())
+      x = static_cast<double>(**i);
+    else if (const auto* f = node.as_floating_point())
+      x = **f;
+    else
+      fail(key, what + "expected a number, got " + describe(node), &node);
+    if (!std::isfinite(x)) fail(key, what + "must be a finite number, got " + format_double(x), &node);
+    return x;
+  }
+
+  std::string where_section(std::string_view section, const toml::node& node) const {
+    const std::string prefix = std::string(section) + ".";
+    for (const auto& [key, o] : overrides_)
+      if (key.starts_with(prefix)) return o.origin + ": ";
+    if (node.source().begin.line > 0) return file_ + ":" + std::to_string(node.source().begin.line) + ": ";
+    return "";
+  }
+
+  // "(did you mean run.method?)": a close key in the same section, or the same key in another section.
+  static std::string suggest_key(const Section& section, std::string_view key) {
+    if (auto guess = closest(key, section.keys))
+      return "(did you mean " + std::string(section.name) + "." + std::string(*guess) + "?)";
+    for (const Section& other : schema())
+      if (has_key(other, key))
+        return "(did you mean " + std::string(other.name) + "." + std::string(key) + "? it belongs in [" +
+               std::string(other.name) + "])";
+    return "(known keys in [" + std::string(section.name) + "]: " + join(section.keys) + ")";
+  }
+
+  const toml::table& root_;
+  std::string file_;
+  Overrides overrides_;
+};
+
+// ---------------------------------------------------------------------------------------------------
+// The sections, in the order of SPEC §9.
+
+void read_run(const Reader& r, RunConfig& run) {
+  r.set_choice({"run", "method"}, run.method, known_methods());
+  r.set({"run", "seed"}, run.seed, 0, kInt64Max);
+  r.set({"run", "workers"}, run.workers, 1, kIntMax);
+  r.set({"run", "time_budget_s"}, run.time_budget_s, kPositive);
+  r.set({"run", "max_updates"}, run.max_updates, 0, kInt64Max);
+  r.set({"run", "target_loss"}, run.target_loss, kNonNegative);
+  r.set({"run", "eval_every_s"}, run.eval_every_s, kPositive);
+  r.set({"run", "log_every_s"}, run.log_every_s, kPositive);
+  r.set({"run", "out"}, run.out);
+}
+
+void read_method(const Reader& r, MethodConfig& method) {
+  r.set({"method", "stepsize"}, method.stepsize, kPositive);
+  r.set({"method", "momentum"}, method.momentum, kMomentumRange);
+  r.set({"method", "threshold"}, method.threshold, 1, kIntMax);
+  r.set({"method", "batch"}, method.batch, 1, kIntMax);
+  r.set_choice({"method", "stale"}, method.stale, kStale);
+  r.set({"method", "nesterov"}, method.nesterov);
+}
+
+void read_lmo(const Reader& r, LmoConfig& lmo) {
+  r.set_enum({"lmo", "geometry"}, lmo.geometry, parse_geometry);
+  r.set_enum({"lmo", "vector_geometry"}, lmo.vector_geometry, parse_geometry);
+  r.set_enum({"lmo", "backend"}, lmo.backend, parse_backend);
+  r.set({"lmo", "ns_steps"}, lmo.ns_steps, 1, 100);
+  r.set_enum({"lmo", "ns_coefficients"}, lmo.ns_coefficients, parse_ns_coefficients);
+  r.set_enum({"lmo", "scale"}, lmo.scale, parse_step_scale);
+}
+
+void read_objective(const Reader& r, ObjectiveConfig& objective) {
+  const Key kind{"objective", "kind"};
+  if (auto name = r.text(kind)) {
+    // mlp and gpt are part of the design (SPEC §6) but not built yet: say so rather than "unknown".
+    if (std::find(kObjectivesPlanned.begin(), kObjectivesPlanned.end(), *name) != kObjectivesPlanned.end())
+      r.fail(kind, quote(*name) + " is not implemented yet (available: " + join(kObjectivesImplemented) + ")");
+    r.set_choice(kind, objective.kind, kObjectivesImplemented);
+  }
+  r.set({"objective", "rows"}, objective.rows, 1, kIntMax);
+  r.set({"objective", "cols"}, objective.cols, 1, kIntMax);
+  r.set({"objective", "mu"}, objective.mu, kNonNegative);  // A = tridiag/4 + μI is positive definite for μ ≥ 0
+  r.set_choice({"objective", "rhs"}, objective.rhs, kRhs);
+  r.set({"objective", "noise"}, objective.noise, kNonNegative);
+}
+
+void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
+  r.set_choice({"heterogeneity", "profile"}, h.profile, kProfiles);
+  r.set({"heterogeneity", "power"}, h.power, kNonNegative);
+  if (auto list = r.numbers({"heterogeneity", "list"}, kPositive)) h.list = *list;
+  r.set({"heterogeneity", "base_s"}, h.base_s, kNonNegative);
+  r.set_choice({"heterogeneity", "noise"}, h.noise, kDelayNoises);
+  r.set({"heterogeneity", "noise_scale"}, h.noise_scale, kNonNegative);
+  r.set_choice({"heterogeneity", "mode"}, h.mode, kModes);
+  r.set({"heterogeneity", "outage_rate"}, h.outage_rate, kNonNegative);
+  r.set({"heterogeneity", "outage_s"}, h.outage_s, kNonNegative);
+}
+
+// Settings that are each valid but contradict one another.
+void check_consistency(const Reader& r, const Config& c, bool workers_from_engine) {
+  const Key list{"heterogeneity", "list"};
+  const Key profile{"heterogeneity", "profile"};
+  const HeterogeneityConfig& h = c.heterogeneity;
+  if (h.profile == "list") {
+    if (h.list.size() != static_cast<std::size_t>(c.run.workers)) {
+      const std::string where = r.present(list) ? r.where(list) : r.where(profile);
+      throw Error(where + list.full() + ": has " + std::to_string(h.list.size()) + " entries but there are " +
+                  std::to_string(c.run.workers) + " workers (" +
+                  (workers_from_engine ? "MPI ranks - 1" : "run.workers") +
+                  "); profile = \"list\" needs one s_i per worker");
+    }
+  } else if (!h.list.empty()) {
+    r.fail(list, "is only used with profile = \"list\" (profile is " + quote(h.profile) + ")");
+  }
+  if (h.outage_rate > 0.0 && h.outage_s <= 0.0)
+    r.fail({"heterogeneity", "outage_s"}, "must be > 0 when heterogeneity.outage_rate > 0 (outage_rate = " +
+                                              format_double(h.outage_rate) + ")");
+  const std::int64_t size = static_cast<std::int64_t>(c.objective.rows) * c.objective.cols;
+  if (size > kIntMax)
+    r.fail({"objective", "cols"}, "rows x cols = " + std::to_string(size) + " exceeds " + std::to_string(kIntMax));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// to_toml: values formatted so toml++ reads them back bit-exactly.
+
+std::string toml_string(const std::string& s) {
+  // toml++ does the escaping; basic (double-quoted) strings, with non-ASCII text kept as it is.
+  const toml::value<std::string> value(s);
+  std::ostringstream out;
+  out << toml::toml_formatter{value, toml::format_flags::allow_unicode_strings};
+  return out.str();
+}
+
+std::string toml_array(const std::vector<double>& xs) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < xs.size(); ++i) out += (i ? ", " : "") + format_double(xs[i]);
+  return out + "]";
+}
+
+}  // namespace
+
+const std::vector<std::string>& known_methods() {
+  static const std::vector<std::string> methods = {
+      "ringmaster", "ringmaster-pa", "ringmaster-sgd", "async", "async-delay-adaptive", "rennala", "sync"};
+  return methods;
+}
+
+Config load_config(const std::string& path, const std::vector<std::string>& overrides, int workers_from_engine) {
+  toml::table root = path.empty() ? toml::table{} : parse_file(path);
+  Overrides applied;
+  for (const std::string& text : overrides) apply_override(root, text, applied);
+
+  const Reader reader(root, path, std::move(applied));
+  reader.check_known_keys();
+  Config config;
+  read_run(reader, config.run);
+  read_method(reader, config.method);
+  read_lmo(reader, config.lmo);
+  read_objective(reader, config.objective);
+  read_heterogeneity(reader, config.heterogeneity);
+  if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (SPEC §1)
+  check_consistency(reader, config, workers_from_engine > 0);
+  return config;
+}
+
+std::string to_toml(const Config& c) {
+  std::ostringstream out;
+  const auto line = [&out](std::string_view key, const std::string& value) { out << key << " = " << value << "\n"; };
+  const auto real = [](double x) { return format_double(x); };
+  const auto boolean = [](bool b) { return std::string(b ? "true" : "false"); };
+
+  out << "# Ringmaster configuration, fully resolved (SPEC §9; keys in docs/configuration.md).\n";
+  out << "\n[run]\n";
+  line("method", toml_string(c.run.method));
+  line("seed", std::to_string(c.run.seed));
+  line("workers", std::to_string(c.run.workers));
+  line("time_budget_s", real(c.run.time_budget_s));
+  line("max_updates", std::to_string(c.run.max_updates));
+  line("target_loss", real(c.run.target_loss));
+  line("eval_every_s", real(c.run.eval_every_s));
+  line("log_every_s", real(c.run.log_every_s));
+  line("out", toml_string(c.run.out));
+
+  out << "\n[method]\n";
+  line("stepsize", real(c.method.stepsize));
+  line("momentum", real(c.method.momentum));
+  line("threshold", std::to_string(c.method.threshold));
+  line("batch", std::to_string(c.method.batch));
+  line("stale", toml_string(c.method.stale));
+  line("nesterov", boolean(c.method.nesterov));
+
+  out << "\n[lmo]\n";
+  line("geometry", toml_string(to_string(c.lmo.geometry)));
+  line("vector_geometry", toml_string(to_string(c.lmo.vector_geometry)));
+  line("backend", toml_string(to_string(c.lmo.backend)));
+  line("ns_steps", std::to_string(c.lmo.ns_steps));
+  line("ns_coefficients", toml_string(to_string(c.lmo.ns_coefficients)));
+  line("scale", toml_string(to_string(c.lmo.scale)));
+
+  out << "\n[objective]\n";
+  line("kind", toml_string(c.objective.kind));
+  line("rows", std::to_string(c.objective.rows));
+  line("cols", std::to_string(c.objective.cols));
+  line("mu", real(c.objective.mu));
+  line("rhs", toml_string(c.objective.rhs));
+  line("noise", real(c.objective.noise));
+
+  out << "\n[heterogeneity]\n";
+  line("profile", toml_string(c.heterogeneity.profile));
+  line("power", real(c.heterogeneity.power));
+  line("list", toml_array(c.heterogeneity.list));
+  line("base_s", real(c.heterogeneity.base_s));
+  line("noise", toml_string(c.heterogeneity.noise));
+  line("noise_scale", real(c.heterogeneity.noise_scale));
+  line("mode", toml_string(c.heterogeneity.mode));
+  line("outage_rate", real(c.heterogeneity.outage_rate));
+  line("outage_s", real(c.heterogeneity.outage_s));
+  return out.str();
+}
+
+std::uint64_t config_hash(const Config& config) {
+  Config experiment = config;
+  experiment.run.out.clear();
+  const std::string text = to_toml(experiment);
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit offset basis
+  for (unsigned char byte : text) {
+    hash ^= byte;
+    hash *= 1099511628211ull;  // FNV prime
+  }
+  return hash;
+}
+
+}  // namespace ringmaster
