@@ -1,0 +1,502 @@
+// Tests of configuration loading (SPEC §9): defaults, files, `--set` overrides in order, the to_toml
+// round trip, and that every bad input is rejected with a message naming the key and where the value
+// came from (FILE:LINE for files, "--set key=value" for overrides).
+#include "ringmaster/config.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "ringmaster/error.hpp"
+
+namespace ringmaster {
+namespace {
+
+namespace fs = std::filesystem;
+
+const fs::path kSource = RINGMASTER_SOURCE_DIR;
+
+// A fresh directory per test, removed afterwards.
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = fs::temp_directory_path() /
+           ("ringmaster_test_config_" + std::string(info->name()) + "_" + std::to_string(::getpid()));
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+
+  std::string write(const std::string& name, const std::string& text) const {
+    const fs::path path = dir_ / name;
+    std::ofstream(path) << text;
+    return path.string();
+  }
+
+  fs::path dir_;
+};
+
+// The message of the Error `load` throws; fails the test if it throws nothing.
+std::string error_of(const std::function<void()>& load) {
+  try {
+    load();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected ringmaster::Error, nothing was thrown";
+  return "";
+}
+
+#define EXPECT_CONTAINS(text, fragment) \
+  EXPECT_NE(std::string(text).find(fragment), std::string::npos) << "message: " << (text) << "\nmissing: " << (fragment)
+
+// A configuration in which every field differs from its default, with doubles that have no short
+// decimal form, for the round trip.
+Config unusual_config() {
+  Config c;
+  c.run.method = "rennala";
+  c.run.seed = 1234567890123ull;
+  c.run.workers = 3;
+  c.run.time_budget_s = 1.0 / 3.0;
+  c.run.max_updates = 77;
+  c.run.target_loss = 1e-7;
+  c.run.eval_every_s = 0.1;
+  c.run.log_every_s = 2.5e10;
+  c.run.out = "runs/with \"quotes\", \\ backslash, tab\t, newline\n and \u00e9";
+  c.method.stepsize = 0.1 + 0.2;
+  c.method.momentum = 0.0;
+  c.method.threshold = 17;
+  c.method.batch = 9;
+  c.method.stale = "discard";
+  c.method.nesterov = false;
+  c.lmo.geometry = Geometry::colnorm;
+  c.lmo.vector_geometry = Geometry::sign;
+  c.lmo.backend = SpectralBackend::svd;
+  c.lmo.ns_steps = 7;
+  c.lmo.ns_coefficients = NsCoefficients::muon;
+  c.lmo.scale = StepScale::none;
+  c.objective.rows = 5;
+  c.objective.cols = 300;
+  c.objective.mu = 0.0;
+  c.objective.rhs = "e1";
+  c.objective.noise = std::nextafter(0.1, 1.0);
+  c.heterogeneity.profile = "list";
+  c.heterogeneity.power = 0.5;
+  c.heterogeneity.list = {1.0, 2.0 / 3.0, 1e-300};
+  c.heterogeneity.base_s = 0.0;
+  c.heterogeneity.noise = "lognormal";
+  c.heterogeneity.noise_scale = 123456.789;
+  c.heterogeneity.mode = "multiplicative";
+  c.heterogeneity.outage_rate = 0.25;
+  c.heterogeneity.outage_s = 3.0;
+  return c;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Loading and overriding
+
+TEST_F(ConfigTest, NoFileGivesDefaults) {
+  const Config c = load_config("", {});
+  EXPECT_EQ(c, Config{});
+  EXPECT_EQ(c.run.method, "ringmaster");
+  EXPECT_EQ(c.run.workers, 8);
+  EXPECT_EQ(c.method.threshold, 4);
+  EXPECT_EQ(c.lmo.geometry, Geometry::spectral);
+}
+
+TEST_F(ConfigTest, EmptyFileGivesDefaults) {
+  EXPECT_EQ(load_config(write("empty.toml", "# nothing\n"), {}), Config{});
+}
+
+TEST_F(ConfigTest, FileValuesThenOverridesInOrder) {
+  const std::string path = write("a.toml",
+                                 "[run]\n"
+                                 "method = \"async\"\n"
+                                 "seed = 3\n"
+                                 "[method]\n"
+                                 "threshold = 2\n"
+                                 "stepsize = 1\n"  // an integer where a float is expected
+                                 "[lmo]\n"
+                                 "geometry = \"sign\"\n");
+  const Config c = load_config(path, {"method.threshold=3", "run.seed=11", "method.threshold=5", "lmo.ns_steps=3"});
+  EXPECT_EQ(c.run.method, "async");
+  EXPECT_EQ(c.run.seed, 11u);
+  EXPECT_EQ(c.method.threshold, 5);  // the last override wins
+  EXPECT_EQ(c.method.stepsize, 1.0);
+  EXPECT_EQ(c.lmo.geometry, Geometry::sign);
+  EXPECT_EQ(c.lmo.ns_steps, 3);
+  EXPECT_EQ(c.run.workers, 8);  // untouched keys keep their defaults
+}
+
+TEST_F(ConfigTest, OverrideBareStringAndTomlString) {
+  EXPECT_EQ(load_config("", {"run.method=sync"}).run.method, "sync");
+  EXPECT_EQ(load_config("", {"run.method=\"ringmaster-pa\""}).run.method, "ringmaster-pa");
+  EXPECT_EQ(load_config("", {" run.method = rennala "}).run.method, "rennala");
+  EXPECT_EQ(load_config("", {"run.out=runs/my run"}).run.out, "runs/my run");
+  EXPECT_EQ(load_config("", {"run.out="}).run.out, "");
+  // String keys take the text as typed even if it is valid TOML of another type.
+  EXPECT_EQ(load_config("", {"run.out=2024-06-01"}).run.out, "2024-06-01");
+  EXPECT_EQ(load_config("", {"run.out=42"}).run.out, "42");
+}
+
+TEST_F(ConfigTest, OverrideTomlValues) {
+  const Config c = load_config("", {"method.nesterov=false", "method.momentum=0.5", "run.max_updates=1e6",
+                                    "heterogeneity.profile=list", "heterogeneity.list=[1, 2.5]", "run.workers=2"});
+  EXPECT_FALSE(c.method.nesterov);
+  EXPECT_EQ(c.method.momentum, 0.5);
+  EXPECT_EQ(c.run.max_updates, 1000000);  // an integral float is accepted for an integer
+  EXPECT_EQ(c.heterogeneity.list, (std::vector<double>{1.0, 2.5}));
+}
+
+TEST_F(ConfigTest, OverrideMayAddASectionTheFileLacks) {
+  const std::string path = write("run_only.toml", "[run]\nworkers = 2\n");
+  EXPECT_EQ(load_config(path, {"objective.rows=3"}).objective.rows, 3);
+}
+
+TEST_F(ConfigTest, MalformedOverridesAreNamed) {
+  for (const std::string bad : {"nokey", "a.b.c=1", "=1", ".x=1", "run.=1", "run=1"}) {
+    SCOPED_TRACE(bad);
+    const std::string message = error_of([&] { load_config("", {bad}); });
+    EXPECT_CONTAINS(message, "--set " + bad);
+  }
+}
+
+TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
+  std::string m = error_of([] { load_config("", {"run.method=nope"}); });
+  EXPECT_CONTAINS(m, "--set run.method=nope: run.method: unknown value \"nope\"");
+  EXPECT_CONTAINS(m, "rennala");  // the accepted values are listed
+  m = error_of([] { load_config("", {"foo.bar=1"}); });
+  EXPECT_CONTAINS(m, "--set foo.bar=1");
+  EXPECT_CONTAINS(m, "unknown section [foo]");
+  m = error_of([] { load_config("", {"run.metod=sync"}); });
+  EXPECT_CONTAINS(m, "--set run.metod=sync: run.metod: unknown key (did you mean run.method?)");
+  m = error_of([] { load_config("", {"method.nesterov=yes"}); });
+  EXPECT_CONTAINS(m, "--set method.nesterov=yes: method.nesterov: expected a boolean");
+}
+
+TEST_F(ConfigTest, OverrideIntoANonTableIsAnError) {
+  const std::string path = write("flat.toml", "run = 5\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {"run.seed=1"}); }), "--set run.seed=1");
+}
+
+TEST_F(ConfigTest, SyntaxErrorHasLineAndColumn) {
+  const std::string path = write("syntax.toml", "[run]\nseed = = 3\n");
+  const std::string m = error_of([&] { load_config(path, {}); });
+  EXPECT_CONTAINS(m, path + ":2:");
+  EXPECT_CONTAINS(m, "syntax error");
+}
+
+TEST_F(ConfigTest, MissingFile) {
+  const std::string path = (dir_ / "absent.toml").string();
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }), path + ": cannot open config file");
+  EXPECT_CONTAINS(error_of([&] { load_config(dir_.string(), {}); }), "is a directory");
+}
+
+TEST_F(ConfigTest, UnknownSectionAndKeySuggestions) {
+  std::string path = write("s.toml", "# c\n\n[rnu]\nseed = 1\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }), path + ":3: unknown section [rnu] (did you mean [run]?)");
+  path = write("k.toml", "[method]\nstepsize = 0.1\ntreshold = 3\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }),
+                  path + ":3: method.treshold: unknown key (did you mean method.threshold?)");
+  path = write("w.toml", "[run]\nthreshold = 3\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }), path + ":2: run.threshold: unknown key (did you mean method.threshold?");
+  path = write("z.toml", "[lmo]\nzzzzzzzz = 3\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }), "known keys in [lmo]: geometry");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Every validation rule, from a file (FILE:LINE) and from an override (--set key=value).
+
+struct Rule {
+  const char* section;
+  const char* key;
+  const char* value;     // TOML value text
+  const char* fragment;  // the message must contain "<section>.<key>: " and this
+  bool override_too = true;  // string keys take override text as-is, so a type error cannot happen there
+};
+
+const std::vector<Rule> kRules = {
+    {"run", "method", "\"nope\"", "unknown value \"nope\""},
+    {"run", "method", "1", "expected a string, got integer 1", false},
+    {"run", "seed", "-1", "must be >= 0, got -1"},
+    {"run", "seed", "1.5", "expected an integer, got float 1.5"},
+    {"run", "seed", "\"zero\"", "expected an integer, got string \"zero\""},
+    {"run", "workers", "0", "must be >= 1, got 0"},
+    {"run", "workers", "3000000000", "must be in [1, 2147483647], got 3000000000"},
+    {"run", "time_budget_s", "0", "must be > 0.0, got 0.0"},
+    {"run", "time_budget_s", "inf", "must be a finite number, got inf"},
+    {"run", "max_updates", "-5", "must be >= 0, got -5"},
+    {"run", "target_loss", "-0.5", "must be >= 0.0, got -0.5"},
+    {"run", "target_loss", "nan", "must be a finite number"},
+    {"run", "eval_every_s", "0", "must be > 0.0"},
+    {"run", "log_every_s", "-1", "must be > 0.0"},
+    {"run", "out", "[1]", "expected a string, got array", false},
+    {"method", "stepsize", "0", "must be > 0.0, got 0.0"},
+    {"method", "stepsize", "-inf", "must be a finite number"},
+    {"method", "stepsize", "\"0.01\"", "expected a number, got string \"0.01\""},
+    {"method", "momentum", "1.0", "must be in [0.0, 1.0), got 1.0"},
+    {"method", "momentum", "-0.1", "must be in [0.0, 1.0)"},
+    {"method", "threshold", "0", "must be >= 1, got 0"},
+    {"method", "threshold", "\"four\"", "expected an integer, got string \"four\""},
+    {"method", "threshold", "2.5", "expected an integer, got float 2.5"},
+    {"method", "batch", "0", "must be >= 1"},
+    {"method", "stale", "\"sometimes\"", "unknown value \"sometimes\" (accepted: interrupt, discard)"},
+    {"method", "nesterov", "1", "expected a boolean (true or false), got integer 1"},
+    {"lmo", "geometry", "\"frobenius\"", "frobenius"},
+    {"lmo", "vector_geometry", "\"nuclear\"", "nuclear"},
+    {"lmo", "backend", "\"qr\"", "qr"},
+    {"lmo", "ns_steps", "0", "must be in [1, 100], got 0"},
+    {"lmo", "ns_steps", "101", "must be in [1, 100], got 101"},
+    {"lmo", "ns_coefficients", "\"jordan\"", "jordan"},
+    {"lmo", "scale", "\"adam\"", "adam"},
+    {"objective", "kind", "\"mlp\"", "\"mlp\" is not implemented yet"},
+    {"objective", "kind", "\"gpt\"", "\"gpt\" is not implemented yet"},
+    {"objective", "kind", "\"cnn\"", "unknown value \"cnn\" (accepted: quadratic)"},
+    {"objective", "rows", "0", "must be >= 1"},
+    {"objective", "cols", "-3", "must be >= 1, got -3"},
+    {"objective", "mu", "-0.001", "must be >= 0.0, got -0.001"},
+    {"objective", "rhs", "\"e2\"", "unknown value \"e2\" (accepted: gaussian, e1)"},
+    {"objective", "noise", "-0.1", "must be >= 0.0"},
+    {"heterogeneity", "profile", "\"cubic\"", "unknown value \"cubic\""},
+    {"heterogeneity", "power", "-1", "must be >= 0.0, got -1.0"},
+    {"heterogeneity", "list", "1.0", "expected an array of numbers, got float 1.0"},
+    {"heterogeneity", "list", "[1, \"x\"]", "entry 1: expected a number, got string \"x\""},
+    {"heterogeneity", "list", "[1, 0]", "entry 1 must be > 0.0, got 0.0"},
+    {"heterogeneity", "list", "[-2]", "entry 0 must be > 0.0, got -2.0"},
+    {"heterogeneity", "list", "[1, nan]", "entry 1: must be a finite number, got nan"},
+    {"heterogeneity", "base_s", "-0.01", "must be >= 0.0"},
+    {"heterogeneity", "noise", "\"gaussian\"", "unknown value \"gaussian\" (accepted: none, halfnormal"},
+    {"heterogeneity", "noise_scale", "-1", "must be >= 0.0"},
+    {"heterogeneity", "mode", "\"both\"", "(accepted: additive, multiplicative)"},
+    {"heterogeneity", "outage_rate", "-1", "must be >= 0.0"},
+    {"heterogeneity", "outage_s", "-1", "must be >= 0.0"},
+};
+
+TEST_F(ConfigTest, EveryRuleFromAFileNamesFileLineAndKey) {
+  for (const Rule& rule : kRules) {
+    const std::string key = std::string(rule.section) + "." + rule.key;
+    SCOPED_TRACE(key + " = " + rule.value);
+    // Line 1 a comment, line 2 the header, line 3 blank, line 4 the bad value.
+    const std::string path =
+        write("rule.toml", std::string("# a rule\n[") + rule.section + "]\n\n" + rule.key + " = " + rule.value + "\n");
+    const std::string message = error_of([&] { load_config(path, {}); });
+    EXPECT_CONTAINS(message, path + ":4: " + key + ": ");
+    EXPECT_CONTAINS(message, rule.fragment);
+  }
+}
+
+TEST_F(ConfigTest, EveryRuleFromAnOverrideNamesTheOverride) {
+  for (const Rule& rule : kRules) {
+    if (!rule.override_too) continue;
+    const std::string text = std::string(rule.section) + "." + rule.key + "=" + rule.value;
+    SCOPED_TRACE(text);
+    const std::string message = error_of([&] { load_config("", {text}); });
+    EXPECT_CONTAINS(message, "--set " + text + ": " + rule.section + "." + rule.key + ": ");
+    EXPECT_CONTAINS(message, rule.fragment);
+  }
+}
+
+TEST_F(ConfigTest, ListEntryErrorPointsAtTheEntryLine) {
+  const std::string path = write("list.toml",
+                                 "[heterogeneity]\n"
+                                 "profile = \"list\"\n"
+                                 "list = [\n"
+                                 "  1.0,\n"
+                                 "  -3.0,\n"
+                                 "]\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }), path + ":5: heterogeneity.list: entry 1 must be > 0.0");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Contradictions and the number of workers
+
+TEST_F(ConfigTest, ListLengthMustMatchWorkers) {
+  const std::string path = write("list.toml",
+                                 "[run]\nworkers = 3\n"
+                                 "[heterogeneity]\nprofile = \"list\"\nlist = [1.0, 2.0, 4.0]\n");
+  EXPECT_EQ(load_config(path, {}).heterogeneity.list.size(), 3u);
+
+  // The engine's number of workers overrides the file's, and the list is checked against it.
+  std::string m = error_of([&] { load_config(path, {}, 4); });
+  EXPECT_CONTAINS(m, path + ":5: heterogeneity.list: has 3 entries but there are 4 workers");
+  EXPECT_CONTAINS(m, "MPI");
+
+  m = error_of([&] { load_config(path, {"run.workers=5"}); });
+  EXPECT_CONTAINS(m, "heterogeneity.list: has 3 entries but there are 5 workers (run.workers)");
+}
+
+TEST_F(ConfigTest, WorkersFromEngineWins) {
+  const std::string path = write("w.toml",
+                                 "[run]\nworkers = 8\n"
+                                 "[heterogeneity]\nprofile = \"list\"\nlist = [1.0, 2.0]\n");
+  const Config c = load_config(path, {}, 2);
+  EXPECT_EQ(c.run.workers, 2);
+  EXPECT_EQ(load_config("", {}, 5).run.workers, 5);
+  EXPECT_EQ(load_config("", {"run.workers=3"}, 0).run.workers, 3);
+}
+
+TEST_F(ConfigTest, ListProfileWithoutListPointsAtProfile) {
+  const std::string path = write("p.toml", "[heterogeneity]\n\nprofile = \"list\"\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }),
+                  path + ":3: heterogeneity.list: has 0 entries but there are 8 workers");
+}
+
+TEST_F(ConfigTest, ListWithoutListProfileIsAnError) {
+  const std::string path = write("l.toml", "[heterogeneity]\nprofile = \"linear\"\nlist = [1.0]\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }),
+                  path + ":3: heterogeneity.list: is only used with profile = \"list\" (profile is \"linear\")");
+}
+
+TEST_F(ConfigTest, OutagesNeedADuration) {
+  EXPECT_CONTAINS(error_of([] { load_config("", {"heterogeneity.outage_rate=0.5"}); }),
+                  "heterogeneity.outage_s: must be > 0 when heterogeneity.outage_rate > 0");
+  EXPECT_NO_THROW(load_config("", {"heterogeneity.outage_rate=0.5", "heterogeneity.outage_s=2"}));
+}
+
+TEST_F(ConfigTest, BlockSizeMustFitAnInt) {
+  EXPECT_CONTAINS(error_of([] { load_config("", {"objective.rows=65536", "objective.cols=65536"}); }),
+                  "--set objective.cols=65536: objective.cols: rows x cols = 4294967296 exceeds");
+}
+
+TEST_F(ConfigTest, AllMethodsLoad) {
+  ASSERT_EQ(known_methods().size(), 7u);
+  for (const std::string& method : known_methods())
+    EXPECT_EQ(load_config("", {"run.method=" + method}).run.method, method);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// to_toml and the hash
+
+TEST_F(ConfigTest, RoundTripDefaults) {
+  const Config defaults;
+  EXPECT_EQ(load_config(write("d.toml", to_toml(defaults)), {}), defaults);
+}
+
+TEST_F(ConfigTest, RoundTripEveryField) {
+  const Config c = unusual_config();
+  ASSERT_NE(c, Config{});
+  const std::string text = to_toml(c);
+  const Config back = load_config(write("u.toml", text), {});
+  EXPECT_EQ(back.run, c.run);
+  EXPECT_EQ(back.method, c.method);
+  EXPECT_EQ(back.lmo, c.lmo);
+  EXPECT_EQ(back.objective, c.objective);
+  EXPECT_EQ(back.heterogeneity, c.heterogeneity);
+  EXPECT_EQ(to_toml(back), text);
+}
+
+TEST_F(ConfigTest, RoundTripAfterOverrides) {
+  const Config c = load_config(fs::path(kSource / "configs/quadratic.toml").string(),
+                               {"run.method=async-delay-adaptive", "method.stepsize=0.0123", "run.workers=4"});
+  EXPECT_EQ(load_config(write("r.toml", to_toml(c)), {}), c);
+}
+
+// to_toml writes the shortest decimal that reads back as the same double; toml++ must read it back
+// bit-exactly, across magnitudes.
+TEST_F(ConfigTest, RoundTripIsBitExactForDoubles) {
+  std::mt19937_64 engine(7);
+  std::uniform_real_distribution<double> mantissa(1.0, 10.0);
+  std::uniform_int_distribution<int> exponent(-300, 300);
+  std::vector<double> values;
+  for (int i = 0; i < 200; ++i) values.push_back(mantissa(engine) * std::pow(10.0, exponent(engine)));
+  Config c;
+  c.heterogeneity.profile = "list";
+  c.heterogeneity.list = values;
+  c.run.workers = static_cast<int>(values.size());
+  const Config back = load_config(write("doubles.toml", to_toml(c)), {});
+  ASSERT_EQ(back.heterogeneity.list.size(), values.size());
+  for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(back.heterogeneity.list[i], values[i]) << i;
+}
+
+TEST_F(ConfigTest, ToTomlHasEverySectionInSpecOrder) {
+  const std::string text = to_toml(Config{});
+  std::size_t last = 0;
+  for (const char* header : {"[run]", "[method]", "[lmo]", "[objective]", "[heterogeneity]"}) {
+    const std::size_t at = text.find(header);
+    ASSERT_NE(at, std::string::npos) << header;
+    EXPECT_GT(at, last) << header;
+    last = at;
+  }
+  EXPECT_CONTAINS(text, "time_budget_s = 60.0\n");
+  EXPECT_CONTAINS(text, "geometry = \"spectral\"\n");
+  EXPECT_CONTAINS(text, "list = []\n");
+}
+
+TEST_F(ConfigTest, HashIsDeterministicAndSeesTheExperiment) {
+  const Config a = unusual_config();
+  Config b = a;
+  EXPECT_EQ(config_hash(a), config_hash(b));
+  b.run.out = "elsewhere";  // where a run writes is not part of the experiment
+  EXPECT_EQ(config_hash(a), config_hash(b));
+  b.method.stepsize = std::nextafter(a.method.stepsize, 1.0);
+  EXPECT_NE(config_hash(a), config_hash(b));
+  EXPECT_NE(config_hash(Config{}), config_hash(a));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The shipped config files
+
+// Files of `dir` with extension .toml, sorted by name.
+std::vector<fs::path> toml_files(const fs::path& dir) {
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.path().extension() == ".toml") files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+TEST_F(ConfigTest, DefaultExperimentLoads) {
+  const Config c = load_config((kSource / "configs/quadratic.toml").string(), {});
+  EXPECT_EQ(c.run.method, "ringmaster");
+  EXPECT_EQ(c.run.time_budget_s, 60.0);
+  EXPECT_EQ(c.run.workers, 8);
+  EXPECT_EQ(c.objective.kind, "quadratic");
+  EXPECT_EQ(c.objective.rows, 64);
+  EXPECT_EQ(c.objective.cols, 64);
+  EXPECT_EQ(c.heterogeneity.profile, "sqrt");
+  EXPECT_EQ(c.heterogeneity.base_s, 0.01);
+  EXPECT_EQ(c.heterogeneity.noise, "halfnormal");
+  EXPECT_EQ(c.method.threshold, 4);
+}
+
+TEST_F(ConfigTest, GoodConfigsLoad) {
+  const auto files = toml_files(kSource / "tests/configs/good");
+  ASSERT_GE(files.size(), 2u);
+  for (const fs::path& file : files) {
+    SCOPED_TRACE(file.string());
+    Config c;
+    ASSERT_NO_THROW(c = load_config(file.string(), {}));
+    EXPECT_EQ(load_config(write("back.toml", to_toml(c)), {}), c);
+  }
+}
+
+// Each file in tests/configs/bad starts with "# expect: <substring of the error>".
+TEST_F(ConfigTest, BadConfigsAreRejectedWithTheExpectedMessage) {
+  const auto files = toml_files(kSource / "tests/configs/bad");
+  ASSERT_GE(files.size(), 30u);
+  const std::string marker = "# expect: ";
+  for (const fs::path& file : files) {
+    SCOPED_TRACE(file.filename().string());
+    std::ifstream in(file);
+    std::string first;
+    std::getline(in, first);
+    ASSERT_EQ(first.rfind(marker, 0), 0u) << "first line must be '" << marker << "...'";
+    const std::string expected = first.substr(marker.size());
+    ASSERT_FALSE(expected.empty());
+    const std::string message = error_of([&] { load_config(file.string(), {}); });
+    EXPECT_CONTAINS(message, expected);
+  }
+}
+
+}  // namespace
+}  // namespace ringmaster
