@@ -31,11 +31,16 @@ struct NsStep {
 };
 NsStep ns_coefficients(NsCoefficients set, int step);
 
-// Scratch buffers for the spectral LMO of one rows×cols block.
+// Scratch buffers for the spectral LMO of one rows×cols block. The constructor allocates only what the
+// geometry and back-end need (nothing for non-spectral geometries); the SVD buffers that a spectral
+// geometry_norm/dual_norm needs are allocated by the first such call (reserve_svd_values) and reused.
 class LmoWorkspace {
  public:
   LmoWorkspace() = default;
   LmoWorkspace(int rows, int cols, Geometry geometry, const LmoOptions& options);
+
+  // Allocates (once) a, sv, work, iwork for singular values only (gesdd jobz = 'N'); no-op afterwards.
+  void reserve_svd_values();
 
   int rows() const { return rows_; }
   int cols() const { return cols_; }
@@ -51,11 +56,18 @@ class LmoWorkspace {
   std::vector<float> sv;   // (s) singular values
   std::vector<float> u;    // (rows, s)
   std::vector<float> vt;   // (s, cols)
+  std::vector<float> work; // (lwork) gesdd scratch, size queried once in the constructor
+  std::vector<int> iwork;  // (8 s) gesdd integer scratch
+
+  int lwork_vectors() const { return lwork_vectors_; }  // gesdd jobz = 'S' (the svd back-end)
+  int lwork_values() const { return lwork_values_; }    // gesdd jobz = 'N' (norms)
 
  private:
   int rows_ = 0;
   int cols_ = 0;
   LmoOptions options_{};
+  int lwork_vectors_ = 0;
+  int lwork_values_ = 0;
 };
 
 // d = lmo(u) for one row-major rows×cols block; u and d must not alias. A zero u gives d = 0.

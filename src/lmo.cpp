@@ -1,0 +1,391 @@
+// Linear minimization oracles, one function per geometry (SPEC §3). Every block is a row-major
+// rows×cols float32 matrix; every oracle maps u to d = lmo(u) = argmin_{‖d‖≤1} <u, d>, and a zero u
+// gives d = 0 (never NaN). Heavy lifting goes to BLAS/LAPACK (OpenBLAS, LAPACKE); the spectral
+// oracles use only buffers of an LmoWorkspace built once per block, so no call allocates.
+#include "ringmaster/lmo.hpp"
+
+#include <cblas.h>
+#include <lapacke.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+
+#include "ringmaster/error.hpp"
+
+namespace ringmaster {
+
+static_assert(sizeof(lapack_int) == sizeof(int), "LmoWorkspace::iwork assumes a 32-bit lapack_int");
+
+// ---------------------------------------------------------------------------------------------
+// Names (config values of SPEC §9)
+
+namespace {
+
+template <typename Enum, std::size_t N>
+using NameTable = std::array<std::pair<Enum, const char*>, N>;
+
+constexpr NameTable<Geometry, 6> kGeometryNames{{{Geometry::spectral, "spectral"},
+                                                 {Geometry::l2, "l2"},
+                                                 {Geometry::sign, "sign"},
+                                                 {Geometry::colnorm, "colnorm"},
+                                                 {Geometry::rownorm, "rownorm"},
+                                                 {Geometry::none, "none"}}};
+constexpr NameTable<SpectralBackend, 2> kBackendNames{
+    {{SpectralBackend::newton_schulz, "newton-schulz"}, {SpectralBackend::svd, "svd"}}};
+constexpr NameTable<NsCoefficients, 2> kCoefficientNames{
+    {{NsCoefficients::polar_express, "polar-express"}, {NsCoefficients::muon, "muon"}}};
+
+// Looks `name` up in `table`; the error lists every accepted value so the user can fix the config.
+template <typename Enum, std::size_t N>
+Enum parse_name(const char* what, const std::string& name, const NameTable<Enum, N>& table) {
+  std::string accepted;
+  for (const auto& [value, text] : table) {
+    if (name == text) return value;
+    accepted += accepted.empty() ? "" : ", ";
+    accepted += text;
+  }
+  throw Error("unknown " + std::string(what) + " '" + name + "'; expected one of: " + accepted);
+}
+
+template <typename Enum, std::size_t N>
+std::string name_of(Enum value, const NameTable<Enum, N>& table) {
+  for (const auto& [v, text] : table) {
+    if (v == value) return text;
+  }
+  return "?";
+}
+
+}  // namespace
+
+Geometry parse_geometry(const std::string& name) { return parse_name("geometry", name, kGeometryNames); }
+std::string to_string(Geometry g) { return name_of(g, kGeometryNames); }
+SpectralBackend parse_backend(const std::string& name) { return parse_name("lmo backend", name, kBackendNames); }
+std::string to_string(SpectralBackend b) { return name_of(b, kBackendNames); }
+NsCoefficients parse_ns_coefficients(const std::string& name) {
+  return parse_name("ns_coefficients", name, kCoefficientNames);
+}
+std::string to_string(NsCoefficients c) { return name_of(c, kCoefficientNames); }
+
+// ---------------------------------------------------------------------------------------------
+// Newton–Schulz coefficients (SPEC §3)
+
+NsStep ns_coefficients(NsCoefficients set, int step) {
+  // Polar Express: one tuned (a, b, c) per step; steps past the table repeat its last entry.
+  static constexpr std::array<NsStep, 5> kPolarExpress{{
+      {8.156554524902461, -22.48329292557795, 15.878769915207462},
+      {4.042929935166739, -2.808917465908714, 0.5000178451051316},
+      {3.8916678022926607, -2.772484153217685, 0.5060648178503393},
+      {3.285753657755655, -2.3681294933425376, 0.46449024233003106},
+      {2.3465413258596377, -1.7097828382687081, 0.42323551169305323},
+  }};
+  // Muon (Keller Jordan): the same coefficients every step.
+  static constexpr NsStep kMuon{3.4445, -4.7750, 2.0315};
+
+  if (step < 0) throw Error("Newton–Schulz step must be >= 0, got " + std::to_string(step));
+  if (set == NsCoefficients::muon) return kMuon;
+  return kPolarExpress[std::min<std::size_t>(static_cast<std::size_t>(step), kPolarExpress.size() - 1)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workspace
+
+namespace {
+
+std::size_t elements(int rows, int cols) { return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols); }
+
+// gesdd runs in column-major on M = uᵀ (cols×rows), which is the row-major u's memory as is, so no
+// transposed copy (LAPACKE's row-major path would allocate one per call). Returns the optimal lwork.
+int query_gesdd_lwork(char jobz, int rows, int cols) {
+  const int s = std::min(rows, cols);
+  float optimal = 0.0f;
+  lapack_int idummy = 0;
+  const lapack_int info = LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, jobz, cols, rows, nullptr, cols, nullptr, nullptr,
+                                              cols, nullptr, std::max(1, s), &optimal, -1, &idummy);
+  if (info != 0) throw std::runtime_error("LAPACK sgesdd workspace query failed (info " + std::to_string(info) + ")");
+  return std::max(1, static_cast<int>(std::ceil(optimal)));
+}
+
+}  // namespace
+
+LmoWorkspace::LmoWorkspace(int rows, int cols, Geometry geometry, const LmoOptions& options)
+    : rows_(rows), cols_(cols), options_(options) {
+  if (rows <= 0 || cols <= 0) {
+    throw Error("LMO block shape " + std::to_string(rows) + "x" + std::to_string(cols) + " must be positive");
+  }
+  if (options.ns_steps < 0) throw Error("lmo.ns_steps must be >= 0, got " + std::to_string(options.ns_steps));
+  if (geometry != Geometry::spectral) return;  // the other oracles need no scratch
+
+  const std::size_t s = static_cast<std::size_t>(std::min(rows, cols));
+  const std::size_t l = static_cast<std::size_t>(std::max(rows, cols));
+  lwork_values_ = query_gesdd_lwork('N', rows, cols);
+  if (options.backend == SpectralBackend::newton_schulz) {
+    x.assign(s * l, 0.0f);
+    y.assign(s * l, 0.0f);
+    gram.assign(s * s, 0.0f);
+    poly.assign(s * s, 0.0f);
+  } else {
+    lwork_vectors_ = query_gesdd_lwork('S', rows, cols);
+    a.assign(elements(rows, cols), 0.0f);
+    sv.assign(s, 0.0f);
+    u.assign(elements(rows, static_cast<int>(s)), 0.0f);
+    vt.assign(s * static_cast<std::size_t>(cols), 0.0f);
+    work.assign(static_cast<std::size_t>(std::max(lwork_vectors_, lwork_values_)), 0.0f);
+    iwork.assign(8 * s, 0);
+  }
+}
+
+void LmoWorkspace::reserve_svd_values() {
+  const std::size_t s = static_cast<std::size_t>(std::min(rows_, cols_));
+  if (a.size() < elements(rows_, cols_)) a.assign(elements(rows_, cols_), 0.0f);
+  if (sv.size() < s) sv.assign(s, 0.0f);
+  if (work.size() < static_cast<std::size_t>(lwork_values_)) work.assign(static_cast<std::size_t>(lwork_values_), 0.0f);
+  if (iwork.size() < 8 * s) iwork.assign(8 * s, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared by the oracles and the norms
+
+namespace {
+
+// ‖u‖_F with double accumulation (dsdot), so the norm is exact to float rounding for any block size.
+double frobenius(const float* u, std::size_t n) { return std::sqrt(cblas_dsdot(static_cast<int>(n), u, 1, u, 1)); }
+
+void fill_zero(float* d, std::size_t n) { std::fill(d, d + n, 0.0f); }
+
+// d = factor · u, elementwise.
+void scaled_copy(const float* u, float* d, std::size_t n, float factor) {
+  cblas_scopy(static_cast<int>(n), u, 1, d, 1);
+  cblas_sscal(static_cast<int>(n), factor, d, 1);
+}
+
+// The workspace must have been built for this shape and (has_buffers) for this back-end.
+void check_workspace(const LmoWorkspace& ws, int rows, int cols, bool has_buffers, const char* oracle) {
+  if (ws.rows() != rows || ws.cols() != cols || !has_buffers) {
+    throw Error(std::string(oracle) + ": workspace built for " + std::to_string(ws.rows()) + "x" +
+                std::to_string(ws.cols()) + " (or another back-end) used for a " + std::to_string(rows) + "x" +
+                std::to_string(cols) + " block");
+  }
+}
+
+// Fills in the triangle of a symmetric s×s matrix that ssyrk (uplo = Upper) left untouched, because
+// the next BLAS call reads the matrix as a general one. Read as row-major, Upper is the upper
+// triangle under CblasRowMajor and the lower one under CblasColMajor. The copy runs over 32×32 tiles
+// (2 × 4 KiB, L1-resident): a plain transposed walk misses cache on every write and cost ~15% of a
+// 1024×1024 Newton–Schulz step.
+void mirror_upper(CBLAS_ORDER order, int s, float* a) {
+  constexpr std::size_t kTile = 32;
+  const std::size_t n = static_cast<std::size_t>(s);
+  const bool row_major_upper = order == CblasRowMajor;
+  for (std::size_t i0 = 0; i0 < n; i0 += kTile) {
+    for (std::size_t j0 = i0; j0 < n; j0 += kTile) {
+      for (std::size_t i = i0; i < std::min(i0 + kTile, n); ++i) {
+        for (std::size_t j = std::max(j0, i + 1); j < std::min(j0 + kTile, n); ++j) {
+          if (row_major_upper) {
+            a[j * n + i] = a[i * n + j];
+          } else {
+            a[i * n + j] = a[j * n + i];
+          }
+        }
+      }
+    }
+  }
+}
+
+// One quintic Newton–Schulz step on an s×l iterate X (SPEC §3):
+//   out ← alpha · (aX + (bA + cA²)X),  A = X Xᵀ.
+// Written as out = alpha · P X with P = aI + bA + cA² (s×s, symmetric): the aX term rides on P's
+// diagonal instead of a separate pass over X, so the step is three BLAS calls:
+//   A  = X Xᵀ            ssyrk   s²l flops  (symmetric: half of a gemm)
+//   P += c A Aᵀ (= cA²)  ssyrk   s³ flops   (A symmetric, so A² = A Aᵀ)
+//   out = alpha P X      sgemm   2s²l flops
+void newton_schulz_step(CBLAS_ORDER order, int s, int l, int ldx, const NsStep& k, const float* x, float* out,
+                        float alpha, float* gram, float* poly) {
+  const std::size_t ss = static_cast<std::size_t>(s) * static_cast<std::size_t>(s);
+  cblas_ssyrk(order, CblasUpper, CblasNoTrans, s, l, 1.0f, x, ldx, 0.0f, gram, s);  // gram: (s, s) = X Xᵀ
+  mirror_upper(order, s, gram);
+  // poly: (s, s) = aI + bA, then += cA² on the upper triangle.
+  scaled_copy(gram, poly, ss, static_cast<float>(k.b));
+  for (std::size_t i = 0; i < ss; i += static_cast<std::size_t>(s) + 1) poly[i] += static_cast<float>(k.a);  // diagonal
+  cblas_ssyrk(order, CblasUpper, CblasNoTrans, s, s, static_cast<float>(k.c), gram, s, 1.0f, poly, s);
+  mirror_upper(order, s, poly);
+  cblas_sgemm(order, CblasNoTrans, CblasNoTrans, s, l, s, alpha, poly, s, x, ldx, 0.0f, out, ldx);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Spectral geometry: lmo(u) = −U Vᵀ (SPEC §3)
+
+void lmo_spectral_newton_schulz(const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
+  const std::size_t n = elements(rows, cols);
+  check_workspace(ws, rows, cols, ws.x.size() >= n, "newton-schulz LMO");
+  const double norm = frobenius(u, n);
+  if (norm == 0.0) return fill_zero(d, n);
+
+  // Wide orientation X (s×l, s ≤ l) without a transposed copy: a tall row-major u (rows > cols) read
+  // in column-major order *is* uᵀ (cols×rows, ld = cols), and the result written the same way is
+  // the row-major rows×cols d. So only the BLAS storage order changes, not the data.
+  const bool tall = rows > cols;
+  const CBLAS_ORDER order = tall ? CblasColMajor : CblasRowMajor;
+  const int s = std::min(rows, cols);
+  const int l = std::max(rows, cols);
+  const int ldx = tall ? s : l;
+
+  float* x = ws.x.data();  // (s, l) iterate
+  float* y = ws.y.data();  // (s, l) next iterate
+  scaled_copy(u, x, n, static_cast<float>(1.0 / (norm + 1e-7)));  // X0 = u / (‖u‖_F + 1e-7), σ ≤ 1
+  const int steps = ws.options().ns_steps;
+  if (steps == 0) return scaled_copy(x, d, n, -1.0f);
+  for (int step = 0; step < steps; ++step) {
+    const bool last = step == steps - 1;
+    // The last step writes d directly with alpha = −1: the LMO is the *negated* polar factor.
+    newton_schulz_step(order, s, l, ldx, ns_coefficients(ws.options().coefficients, step), x, last ? d : y,
+                       last ? -1.0f : 1.0f, ws.gram.data(), ws.poly.data());
+    std::swap(x, y);
+  }
+}
+
+void lmo_spectral_svd(const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
+  const std::size_t n = elements(rows, cols);
+  check_workspace(ws, rows, cols, !ws.u.empty(), "svd LMO");
+  if (frobenius(u, n) == 0.0) return fill_zero(d, n);  // gesdd would return arbitrary U, V for u = 0
+
+  // Column-major gesdd of M = uᵀ (cols×rows): M = U_M Σ VT_M, so u = VT_Mᵀ Σ U_Mᵀ. Handing LAPACK
+  // ws.vt as U_M and ws.u as VT_M leaves U (rows×s) in ws.u and Vᵀ (s×cols) in ws.vt, both row-major.
+  const int s = std::min(rows, cols);
+  std::copy(u, u + n, ws.a.begin());  // gesdd destroys its input
+  const lapack_int info =
+      LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'S', cols, rows, ws.a.data(), cols, ws.sv.data(), ws.vt.data(), cols,
+                          ws.u.data(), s, ws.work.data(), ws.lwork_vectors(), ws.iwork.data());
+  if (info != 0) throw std::runtime_error("LAPACK sgesdd failed to converge (info " + std::to_string(info) + ")");
+  // d = −U Vᵀ. Zero singular values (rank-deficient u) keep their singular vectors: d still has
+  // spectral norm 1 and attains <u, d> = −Σσ, so it is a valid LMO.
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, cols, s, -1.0f, ws.u.data(), s, ws.vt.data(), cols,
+              0.0f, d, cols);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise and per-vector geometries (SPEC §3)
+
+void lmo_l2(const float* u, float* d, int rows, int cols) {
+  const std::size_t n = elements(rows, cols);
+  const double norm = frobenius(u, n);
+  if (norm == 0.0) return fill_zero(d, n);
+  scaled_copy(u, d, n, static_cast<float>(-1.0 / norm));
+}
+
+void lmo_sign(const float* u, float* d, int rows, int cols) {
+  // −sign(u); a zero entry contributes nothing to <u, d>, so 0 is optimal there (and keeps lmo(0) = 0).
+  const std::size_t n = elements(rows, cols);
+  for (std::size_t i = 0; i < n; ++i) d[i] = u[i] > 0.0f ? -1.0f : (u[i] < 0.0f ? 1.0f : 0.0f);
+}
+
+void lmo_colnorm(const float* u, float* d, int rows, int cols) {
+  // Column j of d is −u_j / ‖u_j‖ (a zero column stays zero). Columns are strided in row-major memory.
+  for (int j = 0; j < cols; ++j) {
+    const float norm = cblas_snrm2(rows, u + j, cols);
+    const float factor = norm > 0.0f ? -1.0f / norm : 0.0f;
+    for (std::size_t i = 0; i < static_cast<std::size_t>(rows); ++i) {
+      d[i * static_cast<std::size_t>(cols) + j] = factor * u[i * static_cast<std::size_t>(cols) + j];
+    }
+  }
+}
+
+void lmo_rownorm(const float* u, float* d, int rows, int cols) {
+  // Row i of d is −u_i / ‖u_i‖ (a zero row stays zero).
+  for (int i = 0; i < rows; ++i) {
+    const std::size_t offset = static_cast<std::size_t>(i) * static_cast<std::size_t>(cols);
+    const float norm = cblas_snrm2(cols, u + offset, 1);
+    if (norm > 0.0f) {
+      scaled_copy(u + offset, d + offset, static_cast<std::size_t>(cols), -1.0f / norm);
+    } else {
+      fill_zero(d + offset, static_cast<std::size_t>(cols));
+    }
+  }
+}
+
+void lmo_none(const float* u, float* d, int rows, int cols) { scaled_copy(u, d, elements(rows, cols), -1.0f); }
+
+void lmo(Geometry geometry, const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
+  switch (geometry) {
+    case Geometry::spectral:
+      if (ws.options().backend == SpectralBackend::svd) return lmo_spectral_svd(u, d, rows, cols, ws);
+      return lmo_spectral_newton_schulz(u, d, rows, cols, ws);
+    case Geometry::l2: return lmo_l2(u, d, rows, cols);
+    case Geometry::sign: return lmo_sign(u, d, rows, cols);
+    case Geometry::colnorm: return lmo_colnorm(u, d, rows, cols);
+    case Geometry::rownorm: return lmo_rownorm(u, d, rows, cols);
+    case Geometry::none: return lmo_none(u, d, rows, cols);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Norms: ‖u‖ of the geometry and its dual ‖u‖_* (the stationarity measure of SPEC §3)
+
+namespace {
+
+// Singular values of u (descending) in ws.sv, via gesdd without vectors.
+const float* singular_values(const float* u, int rows, int cols, LmoWorkspace& ws) {
+  check_workspace(ws, rows, cols, true, "spectral norm");
+  ws.reserve_svd_values();
+  std::copy(u, u + elements(rows, cols), ws.a.begin());
+  const lapack_int info = LAPACKE_sgesdd_work(LAPACK_COL_MAJOR, 'N', cols, rows, ws.a.data(), cols, ws.sv.data(),
+                                              nullptr, cols, nullptr, std::min(rows, cols), ws.work.data(),
+                                              ws.lwork_values(), ws.iwork.data());
+  if (info != 0) throw std::runtime_error("LAPACK sgesdd failed to converge (info " + std::to_string(info) + ")");
+  return ws.sv.data();
+}
+
+// ℓ2 norm of column j (stride cols) or row i (contiguous); `combine` folds them into the norm.
+template <typename Combine>
+double fold_vector_norms(const float* u, int rows, int cols, bool by_column, Combine combine) {
+  double acc = 0.0;
+  const int count = by_column ? cols : rows;
+  for (int k = 0; k < count; ++k) {
+    const float norm = by_column ? cblas_snrm2(rows, u + k, cols)
+                                 : cblas_snrm2(cols, u + static_cast<std::size_t>(k) * static_cast<std::size_t>(cols), 1);
+    acc = combine(acc, static_cast<double>(norm));
+  }
+  return acc;
+}
+
+double max_of(double a, double b) { return std::max(a, b); }
+double sum_of(double a, double b) { return a + b; }
+
+}  // namespace
+
+double geometry_norm(Geometry geometry, const float* u, int rows, int cols, LmoWorkspace& ws) {
+  const std::size_t n = elements(rows, cols);
+  switch (geometry) {
+    case Geometry::spectral: return singular_values(u, rows, cols, ws)[0];  // σ_max
+    case Geometry::sign: return std::fabs(u[cblas_isamax(static_cast<int>(n), u, 1)]);  // ℓ∞
+    case Geometry::colnorm: return fold_vector_norms(u, rows, cols, true, max_of);
+    case Geometry::rownorm: return fold_vector_norms(u, rows, cols, false, max_of);
+    case Geometry::l2:
+    case Geometry::none: return frobenius(u, n);
+  }
+  return 0.0;
+}
+
+double dual_norm(Geometry geometry, const float* u, int rows, int cols, LmoWorkspace& ws) {
+  const std::size_t n = elements(rows, cols);
+  switch (geometry) {
+    case Geometry::spectral: {  // nuclear norm Σσ_i
+      const float* sigma = singular_values(u, rows, cols, ws);
+      double sum = 0.0;
+      for (int i = 0; i < std::min(rows, cols); ++i) sum += sigma[i];
+      return sum;
+    }
+    case Geometry::sign: return cblas_sasum(static_cast<int>(n), u, 1);  // ℓ1
+    case Geometry::colnorm: return fold_vector_norms(u, rows, cols, true, sum_of);
+    case Geometry::rownorm: return fold_vector_norms(u, rows, cols, false, sum_of);
+    case Geometry::l2:
+    case Geometry::none: return frobenius(u, n);
+  }
+  return 0.0;
+}
+
+}  // namespace ringmaster
