@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+
+// cxxopts splits repeated-option values on ',' by default, which would cut `--set list=[1.0,2.0]`
+// in two: --set values are whole TOML values, never lists of options.
+#define CXXOPTS_VECTOR_DELIMITER '\0'
 #include <cxxopts.hpp>
 #include <iostream>
 #include <string>

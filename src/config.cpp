@@ -102,7 +102,12 @@ std::string format_double(double x) {
   return text;
 }
 
-std::string quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quote(std::string_view s) {
+  // Built by appending: GCC 12 warns falsely (-Wrestrict, PR 105329) on "\"" + std::string(s) + "\"".
+  std::string q(1, '"');
+  q.append(s).push_back('"');
+  return q;
+}
 
 // Edit distance with adjacent transpositions counted as one edit ("rnu" → "run" is 1), for suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b) {

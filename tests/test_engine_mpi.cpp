@@ -1,0 +1,189 @@
+// The MPI engine under a real mpirun (SPEC §1, §4, §8, §10; issue "The MPI runtime").
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include "objectives/quadratic.hpp"
+#include "support.hpp"
+
+namespace ringmaster {
+namespace {
+
+using namespace ringmaster::testing;
+
+// A small, well-conditioned quadratic (μ = 0.1: cond(A) ≤ 11) on which the spectral LMO step with
+// γ = 0.02 converges within seconds; sqrt heterogeneity with 5 ms base delay.
+const char* kSmallQuadratic = R"(
+[run]
+method = "ringmaster"
+seed = 3
+time_budget_s = 40.0
+eval_every_s = 0.25
+[method]
+stepsize = 0.02
+momentum = 0.9
+threshold = 4
+[objective]
+kind = "quadratic"
+rows = 24
+cols = 24
+mu = 0.1
+noise = 0.01
+[heterogeneity]
+profile = "sqrt"
+base_s = 0.005
+noise = "halfnormal"
+)";
+
+std::string small_config(const TempDir& dir) {
+  const std::string path = dir / "small.toml";
+  write_file(path, kSmallQuadratic);
+  return path;
+}
+
+// f − f* falls 100× below f(X0) − f* (the run stops once the evaluated loss reaches the target).
+TEST(MpiEngine, ConvergesHundredfoldWithFourWorkers) {
+  TempDir dir("converge");
+  const std::string config = small_config(dir);
+  Config c = load_config(config, {});
+  const double initial = Quadratic(c).evaluate(std::vector<float>(24 * 24, 0.0f)).loss;
+  const std::string out = dir / "run";
+  const Command cmd = run(mpirun(5, "-c " + config + " --set run.target_loss=" + std::to_string(initial / 100.0) +
+                                        " --out " + out));
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_EQ(summary["engine"], "mpi");
+  EXPECT_EQ(summary["n_workers"], 4);
+  EXPECT_NEAR(summary["initial_loss"].get<double>(), initial, 1e-9 * initial);
+  EXPECT_LE(summary["final_loss"].get<double>(), initial / 100.0) << cmd.output;
+  for (const char* file : {"config.toml", "events.csv", "eval.csv", "workers.csv", "delays.csv"})
+    EXPECT_TRUE(fs::exists(fs::path(out) / file)) << file;
+  // The last eval.csv row is the final loss.
+  const auto eval = read_csv(fs::path(out) / "eval.csv");
+  ASSERT_FALSE(eval.empty());
+  EXPECT_NEAR(std::stod(eval.back().at("loss")), summary["final_loss"].get<double>(),
+              1e-6 * summary["final_loss"].get<double>());
+}
+
+// R = 1 and linear heterogeneity: every update makes every other worker stale, so slow workers are
+// interrupted over and over, while the fastest worker's fresh gradients are accepted.
+TEST(MpiEngine, ThresholdOneInterruptsSlowWorkers) {
+  TempDir dir("interrupt");
+  const std::string out = dir / "run";
+  const Command cmd = run(mpirun(5, "-c " + small_config(dir) +
+                                        " --set method.threshold=1 --set heterogeneity.profile=\"linear\""
+                                        " --set heterogeneity.base_s=0.01 --set run.time_budget_s=3 --out " + out));
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  const auto workers = read_csv(fs::path(out) / "workers.csv");
+  ASSERT_EQ(workers.size(), 4u);
+  EXPECT_GT(std::stoi(workers[0].at("accepted")), 50);
+  EXPECT_GT(std::stoi(workers[3].at("interrupted")), 20);
+  EXPECT_GT(std::stoi(workers[3].at("interrupted")), std::stoi(workers[3].at("accepted")));
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_EQ(summary["discarded"], 0);  // interrupt mode: stale work is stopped, not sent
+  // events.csv: every accepted gradient has delay 0 < R = 1.
+  for (const auto& row : read_csv(fs::path(out) / "events.csv"))
+    if (row.at("action") == "accept") {
+      ASSERT_EQ(row.at("delay"), "0");
+    }
+}
+
+// discard mode: no interrupts; every discarded row has delay ≥ R and every accepted row delay < R.
+TEST(MpiEngine, DiscardModeSplitsByDelay) {
+  TempDir dir("discard");
+  const std::string out = dir / "run";
+  const Command cmd = run(mpirun(5, "-c " + small_config(dir) +
+                                        " --set method.threshold=2 --set method.stale=\"discard\""
+                                        " --set heterogeneity.profile=\"linear\" --set run.time_budget_s=3"
+                                        " --out " + out));
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  int accepted = 0, discarded = 0;
+  for (const auto& row : read_csv(fs::path(out) / "events.csv")) {
+    const int delay = std::stoi(row.at("delay"));
+    const std::string& action = row.at("action");
+    ASSERT_NE(action, "interrupt");
+    ASSERT_NE(action, "superseded");
+    if (action == "accept") {
+      ++accepted;
+      ASSERT_LT(delay, 2);
+      ASSERT_EQ(std::stoi(row.at("k")) - std::stoi(row.at("version")), delay);
+    }
+    if (action == "discard") {
+      ++discarded;
+      ASSERT_GE(delay, 2);
+    }
+  }
+  EXPECT_GT(accepted, 100);
+  EXPECT_GT(discarded, 10);
+}
+
+// A stop reaches a worker 60 s into an injected delay: every rank still exits within 2 s of it.
+TEST(MpiEngine, StopsWithinTwoSecondsDuringLongDelay) {
+  TempDir dir("stop");
+  const std::string out = dir / "run";
+  const Command cmd = run(mpirun(3, "-c " + small_config(dir) +
+                                        " --set heterogeneity.profile=\"list\" --set heterogeneity.list=[1.0,12000.0]"
+                                        " --set heterogeneity.noise=\"none\" --set run.time_budget_s=1.5 --out " + out));
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  // summary.json is written after every worker acknowledged the stop; mpirun returns when all ranks
+  // have exited. Both after the stop at 1.5 s of training time.
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_LT(summary["wall_time_s"].get<double>() - summary["train_time_s"].get<double>(), 2.0);
+  struct stat st {};
+  ASSERT_EQ(stat((fs::path(out) / "summary.json").c_str(), &st), 0);
+  const double written = static_cast<double>(st.st_mtim.tv_sec) + 1e-9 * static_cast<double>(st.st_mtim.tv_nsec);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  EXPECT_LT(now - written, 2.0) << "ranks took too long to exit after the summary was written";
+  const auto workers = read_csv(fs::path(out) / "workers.csv");
+  EXPECT_EQ(workers[1].at("computed"), "0");  // the 60 s worker never finished a gradient
+}
+
+TEST(MpiEngine, RefusesFewerThanTwoRanks) {
+  TempDir dir("ranks");
+  const Command cmd = run(mpirun(1, "-c " + small_config(dir) + " --out " + (dir / "run")));
+  EXPECT_EQ(cmd.exit_code, 2) << cmd.output;
+  EXPECT_NE(cmd.output.find("at least 2 MPI ranks"), std::string::npos) << cmd.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+// Bad input is found on every rank before any run directory exists; all ranks exit 2.
+TEST(MpiEngine, BadConfigsExitTwoNamingTheKeyAndLeaveNoRunDirectory) {
+  TempDir dir("bad");
+  const std::string config = small_config(dir);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"method.threshold=0", "method.threshold"},
+      {"method.stepsize=0.0", "method.stepsize"},
+      {"method.momentum=1.0", "method.momentum"},
+      {"heterogeneity.base_s=-1.0", "heterogeneity.base_s"},
+      {"heterogeneity.profile=\"list\" --set heterogeneity.list=[1.0,2.0,3.0]", "heterogeneity.list"},
+      {"run.no_such_key=1", "run.no_such_key"},
+      {"method.threshold=\"four\"", "method.threshold"},
+  };
+  for (const auto& [override_, key] : cases) {
+    const std::string out = dir / "run";
+    const Command cmd = run(mpirun(3, "-c " + config + " --set " + override_ + " --out " + out));
+    EXPECT_EQ(cmd.exit_code, 2) << override_ << "\n" << cmd.output;
+    EXPECT_NE(cmd.output.find(key), std::string::npos) << override_ << "\n" << cmd.output;
+    EXPECT_FALSE(fs::exists(out)) << override_;
+  }
+  // From a file: the error names the file and line.
+  write_file(dir / "bad.toml", "[run]\nseed = 1\n[method]\nthreshold = 0\n");
+  const Command cmd = run(mpirun(3, "-c " + (dir / "bad.toml") + " --out " + (dir / "run")));
+  EXPECT_EQ(cmd.exit_code, 2);
+  EXPECT_NE(cmd.output.find("bad.toml:4"), std::string::npos) << cmd.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+TEST(MpiEngine, RefusesToOverwriteARunDirectory) {
+  TempDir dir("overwrite");
+  const std::string out = dir / "run";
+  fs::create_directories(out);
+  write_file(fs::path(out) / "keep.txt", "precious");
+  const Command cmd = run(mpirun(3, "-c " + small_config(dir) + " --set run.time_budget_s=0.5 --out " + out));
+  EXPECT_EQ(cmd.exit_code, 2) << cmd.output;
+  EXPECT_NE(cmd.output.find("--force"), std::string::npos) << cmd.output;
+  EXPECT_FALSE(fs::exists(fs::path(out) / "summary.json"));
+}
+
+}  // namespace
+}  // namespace ringmaster

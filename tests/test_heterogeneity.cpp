@@ -1,0 +1,104 @@
+// The heterogeneity model of SPEC §5.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <numbers>
+
+#include "ringmaster/heterogeneity.hpp"
+
+namespace ringmaster {
+namespace {
+
+HeterogeneityConfig make(const std::string& profile, const std::string& noise, double power = 1.0) {
+  HeterogeneityConfig h;
+  h.profile = profile;
+  h.noise = noise;
+  h.power = power;
+  h.base_s = 0.01;
+  h.noise_scale = 0.05;
+  return h;
+}
+
+TEST(Heterogeneity, ProfilesGiveSpecSlowdowns) {
+  EXPECT_DOUBLE_EQ(DelayModel(make("uniform", "none"), 9, 0).slowdown(9), 1.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("sqrt", "none"), 9, 0).slowdown(9), 3.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("linear", "none"), 9, 0).slowdown(7), 7.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("power", "none", 1.5), 9, 0).slowdown(4), 8.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("power", "none", 0.0), 9, 0).slowdown(4), 1.0);
+  HeterogeneityConfig list = make("list", "none");
+  list.list = {2.0, 0.5};
+  DelayModel m(list, 2, 0);
+  EXPECT_DOUBLE_EQ(m.next_delay(2, 0.0), 0.01 * 0.5);
+}
+
+TEST(Heterogeneity, NoNoiseIsDeterministic) {
+  DelayModel m(make("sqrt", "none"), 4, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(m.next_delay(4, 0.123), 0.02);
+}
+
+// E|N(0, s²)| = s·√(2/π): the sample mean of N draws is within 5 standard errors.
+TEST(Heterogeneity, HalfnormalNoiseHasItsMean) {
+  HeterogeneityConfig h = make("linear", "halfnormal");
+  h.noise_scale = 0.5;
+  DelayModel m(h, 3, 11);
+  const int n = 20000;
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += m.next_delay(3, 0.0);
+  const double scale = 0.5 * 0.01 * 3;  // c · base_s · s_i
+  const double mean = 0.03 + scale * std::sqrt(2.0 / std::numbers::pi);
+  const double sd = scale * std::sqrt(1.0 - 2.0 / std::numbers::pi);
+  EXPECT_NEAR(sum / n, mean, 5.0 * sd / std::sqrt(n));
+}
+
+TEST(Heterogeneity, LognormalNoiseKeepsTheMeanAndPositivity) {
+  HeterogeneityConfig h = make("uniform", "lognormal");
+  h.noise_scale = 0.3;
+  DelayModel m(h, 1, 5);
+  const int n = 20000;
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) {
+    const double d = m.next_delay(1, 0.0);
+    EXPECT_GT(d, 0.0);
+    sum += d;
+  }
+  // Var of base·exp(cZ − c²/2) is base²(e^{c²} − 1).
+  EXPECT_NEAR(sum / n, 0.01, 5.0 * 0.01 * std::sqrt(std::exp(0.09) - 1.0) / std::sqrt(n));
+}
+
+TEST(Heterogeneity, MultiplicativeSleepsSlowdownMinusOneTimesCompute) {
+  HeterogeneityConfig h = make("linear", "none");
+  h.mode = "multiplicative";
+  DelayModel m(h, 4, 0);
+  EXPECT_DOUBLE_EQ(m.next_delay(4, 0.5), 1.5);  // (4 − 1) × 0.5
+  EXPECT_DOUBLE_EQ(m.next_delay(1, 0.5), 0.0);
+}
+
+// Worker i's k-th draw depends on the seed and i only, not on how draws of workers interleave.
+TEST(Heterogeneity, StreamsAreIndependentOfInterleaving) {
+  DelayModel a(make("sqrt", "exponential"), 3, 42), b(make("sqrt", "exponential"), 3, 42);
+  const double a2 = a.next_delay(2, 0.0);
+  b.next_delay(1, 0.0);
+  b.next_delay(3, 0.0);
+  EXPECT_DOUBLE_EQ(b.next_delay(2, 0.0), a2);
+  DelayModel c(make("sqrt", "exponential"), 3, 43);
+  EXPECT_NE(c.next_delay(2, 0.0), a2);
+}
+
+TEST(Heterogeneity, OutagesAddWholeOutageDurations) {
+  HeterogeneityConfig h = make("uniform", "none");
+  h.outage_rate = 50.0;  // per second of busy time: ~0.5 outages per 0.01 s gradient
+  h.outage_s = 1.0;
+  DelayModel m(h, 1, 9);
+  int with_outage = 0;
+  for (int i = 0; i < 2000; ++i) {
+    const double d = m.next_delay(1, 0.0);
+    const double outages = d - 0.01;
+    EXPECT_NEAR(outages, std::round(outages), 1e-9);
+    with_outage += outages > 0.5;
+  }
+  // P(at least one) = 1 − e^{−0.5} ≈ 0.393; 2000 draws: sd ≈ 0.011.
+  EXPECT_NEAR(with_outage / 2000.0, 1.0 - std::exp(-0.5), 0.06);
+}
+
+}  // namespace
+}  // namespace ringmaster
