@@ -17,9 +17,9 @@ namespace ringmaster::mpi {
 namespace {
 
 // Polling period of the server: starts short after activity (low latency while arrivals stream in),
-// backs off to 1 ms when idle (a few hundred cheap wake-ups per second, not a busy core).
+// backs off to 2 ms when idle (500 wake-ups per second at most, not a busy core).
 constexpr double kMinPollS = 20e-6;
-constexpr double kMaxPollS = 1e-3;
+constexpr double kMaxPollS = 2e-3;
 // How long stopped workers get to answer before the job is aborted as hung.
 constexpr double kShutdownDeadlineS = 10.0;
 
