@@ -8,8 +8,8 @@
 //                  so its ratio compares directly with the newton-schulz row: ratio_ns / ratio_svd
 //                  is how many times faster Newton–Schulz is.
 //   sgemm          C (s×l) = A (s×s) · B (s×l), 2s²l flops: the largest product of one NS step.
-// Times are medians over repeated calls (≥ 0.3 s of samples per measurement); BLAS uses its default
-// thread count (all cores unless OPENBLAS_NUM_THREADS says otherwise).
+// Times are the fastest of repeated, interleaved samples (≥ 0.3 s of samples per measurement); BLAS
+// uses its default thread count (all cores unless OPENBLAS_NUM_THREADS says otherwise).
 #include "ringmaster/bench.hpp"
 
 #include <cblas.h>
@@ -49,10 +49,11 @@ Shape parse_shape(const std::string& text) {
   return {number(text.substr(0, x)), number(text.substr(x + 1))};
 }
 
-// Median seconds per call of each function. Calls are batched so one sample lasts ≥ 1 ms (clock
-// overhead is then negligible even for 64×64), and the functions take turns, one batch each, until
-// each has ≥ 0.3 s (and ≥ 3) of samples: load from other processes then hits the LMO and its sgemm
-// reference alike, so their ratio stays honest on a shared machine.
+// Seconds per call of each function: the fastest of many samples, i.e. the one least disturbed by
+// other processes on the machine (the median moves with their load). Calls are batched so one sample
+// lasts ≥ 1 ms (clock overhead is then negligible even for 64×64), and the functions take turns, one
+// batch each, until each has ≥ 0.3 s (and ≥ 3) of samples, so the LMO and its sgemm reference are
+// measured over the same stretch of time.
 std::vector<double> seconds_per_call(const std::vector<std::function<void()>>& fs) {
   using clock = std::chrono::steady_clock;
   const auto since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
@@ -78,12 +79,9 @@ std::vector<double> seconds_per_call(const std::vector<std::function<void()>>& f
       samples[i].push_back(t / batch[i]);
     }
   }
-  std::vector<double> medians;
-  for (auto& v : samples) {
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    medians.push_back(v[v.size() / 2]);
-  }
-  return medians;
+  std::vector<double> fastest;
+  for (const auto& v : samples) fastest.push_back(*std::min_element(v.begin(), v.end()));
+  return fastest;
 }
 
 struct Result {
