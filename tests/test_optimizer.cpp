@@ -149,6 +149,32 @@ TEST(LmoOptimizerTest, StepOverLayoutWithTallBlockScale) {
   EXPECT_NEAR(x[7], -0.1f, kHand);
 }
 
+// The default back-end (newton-schulz, polar-express) through the step: for g = diag(3, −2), m0 = 0,
+// α = 1 (u = g), Newton–Schulz maps each normalized singular value σ̂ = σ/(‖g‖_F + 1e-7), here
+// (3, 2)/√13, through the five-step polynomial p, keeping the singular vectors:
+// lmo(u) = −diag(p(3/√13), −p(2/√13)). γ = 0.1, x0 = 0.
+TEST(LmoOptimizerTest, NewtonSchulzStepFollowsScalarMap) {
+  ParamLayout layout;
+  layout.add("w", 2, 2, Geometry::spectral);
+  LmoOptimizer opt(layout, {}, true, StepScale::muon);
+  std::vector<float> x(4, 0.0f), m(4, 0.0f);
+  const std::vector<float> g{3, 0, 0, -2};
+  opt.step(x, m, g, 0.1, 1.0);
+  const auto p = [](double v) {
+    for (int k = 0; k < 5; ++k) {
+      const NsStep c = ns_coefficients(NsCoefficients::polar_express, k);
+      v = c.a * v + c.b * v * v * v + c.c * v * v * v * v * v;
+    }
+    return v;
+  };
+  const double norm = std::sqrt(13.0) + 1e-7;
+  // float32 Newton–Schulz on a 2×2 block: a few ε per step, amplified ≲ 10× by the polynomials.
+  EXPECT_NEAR(x[0], -0.1 * p(3.0 / norm), 1e-5);
+  EXPECT_NEAR(x[3], 0.1 * p(2.0 / norm), 1e-5);
+  EXPECT_NEAR(x[1], 0.0, 1e-6);
+  EXPECT_NEAR(x[2], 0.0, 1e-6);
+}
+
 // A zero gradient with zero momentum must leave x unchanged and finite for every geometry and both
 // spectral back-ends (the LMO of 0 is 0, not 0/0).
 TEST(LmoOptimizerTest, ZeroGradientNoNaN) {
