@@ -10,6 +10,8 @@ packages=(
   openmpi-bin libopenmpi-dev libopenblas-dev liblapacke-dev
   # libraries: CLI, logging, config, JSON, compression
   libcxxopts-dev libspdlog-dev libtomlplusplus-dev nlohmann-json3-dev zlib1g-dev
+  # Boost.Random (header-only): ziggurat normal sampling for stochastic gradients
+  libboost-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "mpi/loops.hpp"
+#include "mpi/protocol.hpp"
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/objective.hpp"
@@ -43,6 +44,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   // N+1 ranks share the node's cores: one BLAS thread each, or OpenBLAS's spinning threads would
   // fight over them.
   openblas_set_num_threads(1);
+  mpi::tighten_timer_slack();
 
   std::unique_ptr<Recorder> recorder;
   if (rank == 0) {

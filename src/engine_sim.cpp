@@ -1,13 +1,15 @@
 // The virtual-clock engine (SPEC §7, §10): `ringmaster simulate`. One process, the same Server,
 // methods, LMO, objective and heterogeneity model as the MPI engine; time comes from an event queue
 // of gradient completions ordered by (virtual time, worker index) — ties go to the lower index, as in
-// SPEC §2. A worker's gradient is computed when it is handed its point (x is current then), so only
-// in-flight gradients are stored, never old copies of x.
+// SPEC §2. A gradient is computed when its computation completes, at a snapshot of the x its worker was
+// handed; snapshots are shared by all workers handed the same version and freed when none is left, so
+// interrupted computations cost nothing and memory grows with the versions in flight, not with time.
 #include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <cmath>
 #include <queue>
+#include <unordered_map>
 #include <vector>
 
 #include "ringmaster/engine.hpp"
@@ -31,13 +33,49 @@ struct Completion {
 // What the simulator keeps per worker: its one computation in flight.
 struct SimWorker {
   std::uint64_t job = 0;      // id of the computation in flight
-  std::int64_t version = 0;   // version of x it was computed at
+  std::int64_t version = 0;   // version of x it is computing at
   double started_s = 0.0;     // virtual time it was handed its point
   double injected_s = 0.0;    // its injected delay
-  double loss = 0.0;          // sample loss of the gradient
-  std::vector<float> gradient;  // (layout.size) allocated on first use
   Rng noise;
   double injected_total_s = 0.0;  // elapsed injected time, abandoned work included
+};
+
+// Copies of x for the versions some worker is computing at, reference-counted; freed buffers are kept
+// for reuse, so steady state allocates nothing.
+class Snapshots {
+ public:
+  explicit Snapshots(std::size_t size) : size_(size) {}
+
+  void hold(std::int64_t version, std::span<const float> x) {
+    auto [it, fresh] = live_.try_emplace(version);
+    if (fresh) {
+      if (spare_.empty()) {
+        it->second.x.resize(size_);
+      } else {
+        it->second.x = std::move(spare_.back());
+        spare_.pop_back();
+      }
+      std::copy(x.begin(), x.end(), it->second.x.begin());
+    }
+    ++it->second.holders;
+  }
+  void release(std::int64_t version) {
+    auto it = live_.find(version);
+    if (--it->second.holders == 0) {
+      spare_.push_back(std::move(it->second.x));
+      live_.erase(it);
+    }
+  }
+  std::span<const float> at(std::int64_t version) const { return live_.at(version).x; }
+
+ private:
+  struct Snapshot {
+    std::vector<float> x;  // (layout.size)
+    int holders = 0;
+  };
+  std::size_t size_;
+  std::unordered_map<std::int64_t, Snapshot> live_;
+  std::vector<std::vector<float>> spare_;
 };
 
 class SimLoop {
@@ -47,14 +85,16 @@ class SimLoop {
         objective_(objective),
         recorder_(recorder),
         n_(config.run.workers),
-        delays_(config.heterogeneity, n_, config.run.seed) {
+        delays_(config.heterogeneity, n_, config.run.seed),
+        snapshots_(objective.layout().size()),
+        gradient_(objective.layout().size()) {
     std::vector<float> x0(objective.layout().size());
     objective.initial_point(x0);
     server_ = std::make_unique<Server>(config, objective.layout(), x0, n_);
     workers_.reserve(static_cast<std::size_t>(n_));
     for (int w = 1; w <= n_; ++w)
-      workers_.push_back({0, 0, 0.0, 0.0, 0.0, {}, Rng(config.run.seed, Stream::gradient_noise,
-                                                          static_cast<std::uint64_t>(w)), 0.0});
+      workers_.push_back(
+          {0, 0, 0.0, 0.0, Rng(config.run.seed, Stream::gradient_noise, static_cast<std::uint64_t>(w)), 0.0});
   }
 
   void run() {
@@ -90,8 +130,10 @@ class SimLoop {
       t = c.time;
       w.injected_total_s += w.injected_s;
       const std::int64_t version = w.version;
-      const Outcome& outcome = server_->on_gradient(c.worker, version, w.gradient);
-      recorder_.arrival(t, *server_, c.worker, version, outcome, w.loss, 0.0, w.injected_s);
+      const double loss = objective_.stochastic_gradient(snapshots_.at(version), gradient_, w.noise);
+      snapshots_.release(version);
+      const Outcome& outcome = server_->on_gradient(c.worker, version, gradient_);
+      recorder_.arrival(t, *server_, c.worker, version, outcome, loss, 0.0, w.injected_s);
       launch(outcome, t);
       recorder_.progress(wall(), t, *server_);
     }
@@ -112,13 +154,15 @@ class SimLoop {
     for (const Interrupt& i : outcome.interrupted) {
       SimWorker& w = worker(i.worker);
       w.injected_total_s += t - w.started_s;  // the part of its delay that elapsed
+      snapshots_.release(i.version);
     }
     for (int id : outcome.assign) {
       SimWorker& w = worker(id);
-      w.gradient.resize(server_->x().size());
       w.version = server_->version(id);
-      w.loss = objective_.stochastic_gradient(server_->x(), w.gradient, w.noise);
+      snapshots_.hold(w.version, server_->x());
       // Compute cost is zero on the virtual clock (SPEC §7); the injected delay is the whole time.
+      // Drawn at the start of every computation, as the MPI worker does, so both engines see the
+      // same sequence of delays per worker.
       w.injected_s = delays_.next_delay(id, 0.0);
       w.started_s = t;
       queue_.push({t + w.injected_s, id, ++w.job});
@@ -130,6 +174,8 @@ class SimLoop {
   Recorder& recorder_;
   int n_;
   DelayModel delays_;
+  Snapshots snapshots_;
+  std::vector<float> gradient_;  // (layout.size) the arriving gradient
   std::unique_ptr<Server> server_;
   std::vector<SimWorker> workers_;
   std::priority_queue<Completion, std::vector<Completion>, std::greater<>> queue_;

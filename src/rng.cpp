@@ -21,7 +21,7 @@ double Rng::exponential() {
 }
 
 void Rng::fill_normal(std::span<float> out, float scale) {
-  for (float& v : out) v = scale * static_cast<float>(normal_(engine_));
+  for (float& v : out) v = scale * normal_float_(engine_);
 }
 
 }  // namespace ringmaster

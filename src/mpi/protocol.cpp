@@ -1,6 +1,8 @@
 #include "mpi/protocol.hpp"
 
 #include <algorithm>
+#include <sys/prctl.h>
+
 #include <cerrno>
 #include <ctime>
 #include <string>
@@ -15,8 +17,10 @@ void Backoff::sleep() {
   ts.tv_nsec = static_cast<long>((current_ - static_cast<double>(ts.tv_sec)) * 1e9);
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
-  current_ = std::min(current_ * 2.0, max_);
+  current_ = std::min(current_ * growth_, max_);
 }
+
+void tighten_timer_slack() { prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL); }  // 1 µs
 
 void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff) {
   backoff.reset();

@@ -84,17 +84,24 @@ using PointMessage = Message<PointHeader>;
 using GradientMessage = Message<GradientHeader>;
 
 // Open MPI's blocking waits busy-poll (on sched_yield when oversubscribed), burning a core per waiting
-// rank. Every wait in Ringmaster goes through this instead: test, and sleep between tests, backing off
-// from `min_sleep_s` to `max_sleep_s`. reset() after activity brings the latency back down.
+// rank. Every wait in Ringmaster goes through this instead: test, and sleep between tests, the sleep
+// growing by `growth` from `min_sleep_s` to `max_sleep_s`. A message that lands during a sleep is seen
+// at most (growth − 1) × the time already waited late. reset() after activity starts over.
 class Backoff {
  public:
-  Backoff(double min_sleep_s, double max_sleep_s) : min_(min_sleep_s), max_(max_sleep_s), current_(min_sleep_s) {}
+  Backoff(double min_sleep_s, double max_sleep_s, double growth = 1.25)
+      : min_(min_sleep_s), max_(max_sleep_s), growth_(growth), current_(min_sleep_s) {}
   void sleep();
   void reset() { current_ = min_; }
+  void set_max(double max_sleep_s) { max_ = max_sleep_s; }
 
  private:
-  double min_, max_, current_;
+  double min_, max_, growth_, current_;
 };
+
+// Makes this process's sleeps end on time: the default 50 µs timer slack would add that much to every
+// poll interval and injected-delay slice.
+void tighten_timer_slack();
 
 // Waits until `request` completes, without spinning.
 void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff);

@@ -16,10 +16,12 @@
 namespace ringmaster::mpi {
 namespace {
 
-// Polling period of the server: starts short after activity (low latency while arrivals stream in),
-// backs off to 2 ms when idle (500 wake-ups per second at most, not a busy core).
+// Polling period of the server: starts short after activity and backs off while idle, up to a tenth
+// of the mean time between arrivals (so polling adds ~5% of an inter-arrival time of latency, and its
+// wake-ups scale with the traffic), within [50 µs, 2 ms] (500 wake-ups a second at most when idle).
 constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 2e-3;
+constexpr double kMinPollCapS = 50e-6;
 // How long stopped workers get to answer before the job is aborted as hung.
 constexpr double kShutdownDeadlineS = 10.0;
 
@@ -50,6 +52,7 @@ class ServerLoop {
   void run() {
     estimate_clock_offsets();
     start_wall_ = MPI_Wtime();
+    last_arrival_ = start_wall_;
     evaluate();  // f(x0), at training time 0
     for (int w = 1; w <= workers_; ++w) post_receive(w);
     send_points(server_->start());
@@ -134,6 +137,11 @@ class ServerLoop {
     });
     for (int i = 0; i < count; ++i) serve(completed_[static_cast<std::size_t>(i)] + 1);
     busy_s_ += MPI_Wtime() - begin;
+    // Mean time between arrivals (exponentially weighted over the last ~20 batches) sets the poll cap.
+    const double interval = (begin - last_arrival_) / count;
+    last_arrival_ = begin;
+    mean_interval_ = mean_interval_ > 0.0 ? 0.95 * mean_interval_ + 0.05 * interval : interval;
+    backoff_.set_max(std::clamp(0.1 * mean_interval_, kMinPollCapS, kMaxPollS));
     backoff_.reset();
     return true;
   }
@@ -205,6 +213,8 @@ class ServerLoop {
   double start_wall_ = 0.0;
   double eval_s_ = 0.0;  // wall seconds spent evaluating (not charged to training)
   double busy_s_ = 0.0;  // wall seconds spent serving arrivals
+  double last_arrival_ = 0.0;   // MPI_Wtime of the last served batch
+  double mean_interval_ = 0.0;  // smoothed seconds between arrivals
 };
 
 }  // namespace

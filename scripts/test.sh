@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The test command (README, .ci/run): installs what is missing, builds Ringmaster twice — optimized, and
+# with AddressSanitizer + UndefinedBehaviorSanitizer — and runs every ctest test in both builds.
+# Unit tests run two at a time; the tests that start mpirun jobs run one at a time (they oversubscribe
+# the cores, and some measure how fast ranks react).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh
+
+jobs=$(nproc)
+run_suite() {
+  local dir=$1
+  shift
+  (cd "$dir" && "$@" ctest --output-on-failure -L unit -j"$jobs" && "$@" ctest --output-on-failure -L mpi)
+}
+
+echo "== optimized build"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$jobs"
+run_suite build env
+
+echo "== sanitizer build (ASan + UBSan)"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGMASTER_SANITIZE=ON
+cmake --build build-asan -j"$jobs"
+run_suite build-asan env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1

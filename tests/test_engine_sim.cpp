@@ -1,0 +1,166 @@
+// The virtual-clock engine (SPEC §7, §10; issue "Every method ... and a virtual-clock simulator"), and
+// its agreement with the MPI engine.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "support.hpp"
+
+namespace ringmaster {
+namespace {
+
+using namespace ringmaster::testing;
+
+const char* kConfig = R"(
+[run]
+method = "ringmaster"
+seed = 5
+workers = 8
+time_budget_s = 6.0
+eval_every_s = 0.5
+[method]
+stepsize = 0.02
+momentum = 0.9
+threshold = 4
+[objective]
+kind = "quadratic"
+rows = 16
+cols = 16
+mu = 0.1
+noise = 0.01
+[heterogeneity]
+profile = "sqrt"
+base_s = 0.02
+noise = "none"
+)";
+
+std::string write_config(const TempDir& dir) {
+  const std::string path = dir / "sim.toml";
+  write_file(path, kConfig);
+  return path;
+}
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+Command simulate(const std::string& args) {
+  return run("ASAN_OPTIONS=detect_leaks=0 " + binary() + " simulate " + args);
+}
+
+TEST(SimEngine, SameSeedGivesByteIdenticalRuns) {
+  TempDir dir("determinism");
+  const std::string config = write_config(dir);
+  for (const char* method : {"ringmaster", "rennala", "async-delay-adaptive"}) {
+    const std::string set = std::string(" --set run.method=") + method +
+                            " --set heterogeneity.noise=\"halfnormal\" --set run.time_budget_s=3 --out ";
+    ASSERT_EQ(simulate("-c " + config + set + (dir / (std::string(method) + "-a"))).exit_code, 0);
+    ASSERT_EQ(simulate("-c " + config + set + (dir / (std::string(method) + "-b"))).exit_code, 0);
+    for (const char* file : {"events.csv", "eval.csv"}) {
+      const std::string a = slurp(fs::path(dir / (std::string(method) + "-a")) / file);
+      EXPECT_GT(a.size(), 100u);
+      EXPECT_EQ(a, slurp(fs::path(dir / (std::string(method) + "-b")) / file)) << method << " " << file;
+    }
+  }
+  // A different seed gives a different run.
+  ASSERT_EQ(simulate("-c " + config + " --set run.seed=6 --set heterogeneity.noise=\"halfnormal\" "
+                     "--set run.time_budget_s=3 --out " + (dir / "other")).exit_code, 0);
+  EXPECT_NE(slurp(fs::path(dir / "other") / "events.csv"), slurp(fs::path(dir / "ringmaster-a") / "events.csv"));
+}
+
+TEST(SimEngine, WritesTheRunDirectoryWithSimEngine) {
+  TempDir dir("files");
+  const std::string out = dir / "run";
+  ASSERT_EQ(simulate("-c " + write_config(dir) + " --out " + out).exit_code, 0);
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_EQ(summary["engine"], "sim");
+  EXPECT_EQ(summary["n_workers"], 8);
+  EXPECT_DOUBLE_EQ(summary["train_time_s"].get<double>(), 6.0);
+  EXPECT_LT(summary["final_loss"].get<double>(), summary["initial_loss"].get<double>() / 5.0);
+  // Noise-free delays: worker i completes a gradient every 0.02·√i s exactly, so in 6 s worker 1
+  // computes ⌊6/0.02⌋ = 300 gradients, minus the ones interrupted (which restart the clock).
+  const auto workers = read_csv(fs::path(out) / "workers.csv");
+  ASSERT_EQ(workers.size(), 8u);
+  EXPECT_EQ(std::stoi(workers[0].at("computed")) + std::stoi(workers[0].at("interrupted")), 300);
+  for (const char* file : {"config.toml", "events.csv", "eval.csv", "delays.csv"})
+    EXPECT_TRUE(fs::exists(fs::path(out) / file)) << file;
+}
+
+// sync: all n gradients of a round arrive, one update per round; with noise-free delays a round lasts
+// as long as the slowest worker, 0.02·√8 s.
+TEST(SimEngine, SyncRoundsLastAsLongAsTheSlowestWorker) {
+  TempDir dir("sync");
+  const std::string out = dir / "run";
+  ASSERT_EQ(simulate("-c " + write_config(dir) + " --set run.method=sync --out " + out).exit_code, 0);
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  const int rounds = static_cast<int>(std::floor(6.0 / (0.02 * std::sqrt(8.0))));
+  EXPECT_EQ(summary["updates"], rounds);
+  EXPECT_EQ(summary["arrivals"], 8 * rounds);
+}
+
+// 10,000 workers: state per worker stays small, and the run completes.
+TEST(SimEngine, ScalesToTenThousandWorkers) {
+  TempDir dir("scale");
+  const std::string out = dir / "run";
+  const Command cmd = simulate("-c " + write_config(dir) +
+                               " --set run.workers=10000 --set run.time_budget_s=2 --set method.stale=\"discard\""
+                               " --set objective.rows=8 --set objective.cols=8 --out " + out);
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_EQ(summary["n_workers"], 10000);
+  // Worker i needs 0.02·√i s per gradient, so in 2 s every worker finishes at least one (worker 10,000
+  // needs exactly 2 s): Σ_i ⌊2/(0.02√i)⌋ ≈ 19,700 arrivals if nobody were interrupted.
+  EXPECT_GT(summary["arrivals"].get<int>(), 10000);
+}
+
+TEST(SimEngine, RefusesAZeroTimeModel) {
+  TempDir dir("zero");
+  const Command cmd = simulate("-c " + write_config(dir) + " --set heterogeneity.base_s=0.0 --out " + (dir / "run"));
+  EXPECT_EQ(cmd.exit_code, 2);
+  EXPECT_NE(cmd.output.find("heterogeneity.base_s"), std::string::npos) << cmd.output;
+  EXPECT_FALSE(fs::exists(dir / "run"));
+}
+
+// The two engines agree (noise-free sqrt delays, 8 workers, compute negligible): accepted fraction
+// within 5 percentage points, and the loss within a factor 1.5 at every evaluation after the first second.
+TEST(EnginesAgree, MpiAndSimulationOfTheSameConfig) {
+  TempDir dir("agree");
+  const std::string config = write_config(dir);
+  const std::string sim_out = dir / "sim", mpi_out = dir / "mpi";
+  ASSERT_EQ(simulate("-c " + config + " --out " + sim_out).exit_code, 0);
+  const Command mpi = run(mpirun(9, "-c " + config + " --out " + mpi_out));
+  ASSERT_EQ(mpi.exit_code, 0) << mpi.output;
+
+  // The share of started computations whose gradient was applied. Under MPI a computation abandoned
+  // too late to stop (its gradient already on the wire) arrives as "superseded"; on the virtual clock the
+  // same computation is simply "interrupted": counting both as started-and-wasted compares like with like.
+  auto accepted_fraction = [](const fs::path& out) {
+    const auto s = read_json(out / "summary.json");
+    return s["accepted"].get<double>() / (s["arrivals"].get<double>() + s["interrupted"].get<double>());
+  };
+  const double sim_accept = accepted_fraction(sim_out), mpi_accept = accepted_fraction(mpi_out);
+  EXPECT_NEAR(mpi_accept, sim_accept, 0.05);
+
+  const auto sim_eval = read_csv(fs::path(sim_out) / "eval.csv");
+  const auto mpi_eval = read_csv(fs::path(mpi_out) / "eval.csv");
+  // The simulator evaluates on the exact grid 0, 0.5, 1, ...; the MPI server at the first poll past
+  // each grid point. Compare each MPI evaluation with the simulator's loss at the same time: the loss
+  // is constant between simulated arrivals, so take the last simulated evaluation at or before it.
+  int compared = 0;
+  for (const auto& row : mpi_eval) {
+    const double t = std::stod(row.at("time_s"));
+    if (t <= 1.0 || t > 6.0) continue;
+    double sim_loss = NAN;
+    for (const auto& s : sim_eval)
+      if (std::stod(s.at("time_s")) <= t + 1e-9) sim_loss = std::stod(s.at("loss"));
+    const double mpi_loss = std::stod(row.at("loss"));
+    EXPECT_LE(mpi_loss, 1.5 * sim_loss) << "t = " << t;
+    EXPECT_GE(mpi_loss, sim_loss / 1.5) << "t = " << t;
+    ++compared;
+  }
+  EXPECT_GE(compared, 8);
+}
+
+}  // namespace
+}  // namespace ringmaster
