@@ -8,7 +8,7 @@
 //                  so its ratio compares directly with the newton-schulz row: ratio_ns / ratio_svd
 //                  is how many times faster Newton–Schulz is.
 //   sgemm          C (s×l) = A (s×s) · B (s×l), 2s²l flops: the largest product of one NS step.
-// Times are the fastest of repeated, interleaved samples (≥ 0.3 s of samples per measurement); BLAS
+// Times are the fastest of repeated, interleaved ≥ 10 ms samples (≥ 0.3 s per measurement); BLAS
 // uses its default thread count (all cores unless OPENBLAS_NUM_THREADS says otherwise).
 #include "ringmaster/bench.hpp"
 
@@ -50,10 +50,11 @@ Shape parse_shape(const std::string& text) {
 }
 
 // Seconds per call of each function: the fastest of many samples, i.e. the one least disturbed by
-// other processes on the machine (the median moves with their load). Calls are batched so one sample
-// lasts ≥ 1 ms (clock overhead is then negligible even for 64×64), and the functions take turns, one
-// batch each, until each has ≥ 0.3 s (and ≥ 3) of samples, so the LMO and its sgemm reference are
-// measured over the same stretch of time.
+// other processes on the machine (the median moves with their load). Calls are batched so every
+// sample lasts ≥ 10 ms: the clock's overhead vanishes even for 64×64, and a short sgemm is not given
+// more chances than a long LMO to land in a quiet moment. The functions take turns, one sample each,
+// until each has ≥ 0.3 s and ≥ 5 samples, so the LMO and its sgemm reference share the same stretch
+// of time.
 std::vector<double> seconds_per_call(const std::vector<std::function<void()>>& fs) {
   using clock = std::chrono::steady_clock;
   const auto since = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
@@ -62,11 +63,11 @@ std::vector<double> seconds_per_call(const std::vector<std::function<void()>>& f
     f();  // warm-up: first touch of buffers, BLAS thread start-up
     const auto t0 = clock::now();
     f();
-    batch.push_back(std::max(1, static_cast<int>(1e-3 / std::max(since(t0), 1e-9))));
+    batch.push_back(std::max(1, static_cast<int>(10e-3 / std::max(since(t0), 1e-9))));
   }
   std::vector<std::vector<double>> samples(fs.size());
   std::vector<double> total(fs.size(), 0.0);
-  const auto done = [&](std::size_t i) { return total[i] >= 0.3 && samples[i].size() >= 3; };
+  const auto done = [&](std::size_t i) { return total[i] >= 0.3 && samples[i].size() >= 5; };
   for (bool busy = true; busy;) {
     busy = false;
     for (std::size_t i = 0; i < fs.size(); ++i) {
