@@ -60,10 +60,10 @@ TEST(Quadratic, StochasticGradientIsUnbiasedWithVarianceSigmaSquared) {
   q.full_gradient(x, full);
   const int n = 4000;
   std::vector<double> mean(32, 0.0);
-  double sq = 0.0;
+  double sq = 0.0, loss = 0.0;
   Rng rng(7, Stream::gradient_noise);
   for (int s = 0; s < n; ++s) {
-    q.stochastic_gradient(x, g, rng);
+    loss += q.stochastic_gradient(x, g, rng) / n;
     for (std::size_t i = 0; i < 32; ++i) {
       mean[i] += g[i] / n;
       sq += (g[i] - full[i]) * (g[i] - full[i]);
@@ -71,6 +71,10 @@ TEST(Quadratic, StochasticGradientIsUnbiasedWithVarianceSigmaSquared) {
   }
   for (std::size_t i = 0; i < 32; ++i) EXPECT_NEAR(mean[i], full[i], 5.0 * sigma / std::sqrt(n));
   EXPECT_NEAR(sq / (32.0 * n), sigma * sigma, 0.1 * sigma * sigma);
+  // The sample loss f(x; ξ) − f* = f(x) − f* + σ<ξ, x> is unbiased, with standard deviation σ‖x‖.
+  double x_norm = 0.0;
+  for (float v : x) x_norm += static_cast<double>(v) * v;
+  EXPECT_NEAR(loss, q.evaluate(x).loss, 5.0 * sigma * std::sqrt(x_norm) / std::sqrt(n));
 }
 
 TEST(Quadratic, SameSeedSameProblem) {

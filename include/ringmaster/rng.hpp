@@ -19,6 +19,7 @@ class Rng {
   std::uint64_t next() { return engine_(); }
   double uniform();           // [0, 1)
   double normal();            // N(0, 1)
+  float normal_float() { return normal_float_(engine_); }  // N(0, 1) in float, for bulk noise
   double exponential();       // Exp(1)
   // Fills out with N(0, scale²) samples.
   void fill_normal(std::span<float> out, float scale);

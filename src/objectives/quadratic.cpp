@@ -18,7 +18,6 @@ Quadratic::Quadratic(const Config& config)
   layout_.add("X", m_, k_, g);
   const std::size_t size = layout_.size();
   b_.assign(size, 0.0f);
-  noise_.assign(size, 0.0f);
   if (config.objective.rhs == "e1") {
     std::fill(b_.begin(), b_.begin() + k_, 1.0f);  // first row ones: the Nesterov worst case
   } else {
@@ -71,14 +70,20 @@ double Quadratic::suboptimality(std::span<const float> x) const {
 }
 
 double Quadratic::stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) {
+  // One pass after A X: with e = X − X* and A X* = B, f(X) − f* = ½ <e, A X − B>, and the sample
+  // f(X; ξ) = f(X) + σ <ξ, X> has gradient A X − B + σ ξ. (evaluate() uses the exact form instead:
+  // A X − B in float loses digits near the optimum; a sample's loss is noisy anyway.)
   apply_a(x.data(), g.data());
-  rng.fill_normal(noise_, static_cast<float>(sigma_));
-  double noise_dot_x = 0.0;  // f(x; ξ) = f(x) + σ <ξ, x>, whose gradient is A x − B + σ ξ
+  const float sigma = static_cast<float>(sigma_);
+  double e_dot_gradient = 0.0, noise_dot_x = 0.0;
   for (std::size_t i = 0; i < g.size(); ++i) {
-    g[i] += noise_[i] - b_[i];
-    noise_dot_x += static_cast<double>(noise_[i]) * x[i];
+    const float gradient = g[i] - b_[i];
+    e_dot_gradient += (static_cast<double>(x[i]) - x_star_[i]) * gradient;
+    const float noise = sigma * rng.normal_float();
+    noise_dot_x += static_cast<double>(noise) * x[i];
+    g[i] = gradient + noise;
   }
-  return suboptimality(x) + noise_dot_x;
+  return 0.5 * e_dot_gradient + noise_dot_x;
 }
 
 void Quadratic::full_gradient(std::span<const float> x, std::span<float> g) {

@@ -34,7 +34,6 @@ class Quadratic final : public Objective {
   ParamLayout layout_;
   std::vector<float> b_;        // (m, k) right-hand side
   std::vector<double> x_star_;  // (m, k) minimizer
-  std::vector<float> noise_;    // (m, k) ξ scratch
 };
 
 }  // namespace ringmaster
