@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <filesystem>
 
 // cxxopts splits repeated-option values on ',' by default, which would cut `--set list=[1.0,2.0]`
 // in two: --set values are whole TOML values, never lists of options.
@@ -22,6 +23,7 @@ namespace {
 constexpr const char* kUsage =
     "usage:\n"
     "  mpirun -np N+1 ringmaster train -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
+    "  mpirun -np N+1 ringmaster train --resume DIR [-c FILE] [--set section.key=value]...\n"
     "  ringmaster simulate -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
     "  ringmaster COMMAND --help\n";
@@ -41,6 +43,8 @@ cxxopts::Options run_options(const std::string& command, const std::string& what
       ("set", "override one key: section.key=value (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("out", "run directory (default runs/<date>-<time>-<method>)", cxxopts::value<std::string>())  //
       ("force", "write into an existing non-empty --out directory")                 //
+      ("resume", "train only: continue the run in DIR from its checkpoint (config defaults to DIR/config.toml)",
+       cxxopts::value<std::string>())  //
       ("h,help", "show this help");
   return options;
 }
@@ -49,8 +53,14 @@ RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
   const auto args = options.parse(argc, argv);
   if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched().front() + "'");
   RunRequest r;
-  if (!args.count("config")) throw Error("missing -c/--config FILE");
-  r.config_path = args["config"].as<std::string>();
+  if (args.count("resume")) r.resume = args["resume"].as<std::string>();
+  if (args.count("config"))
+    r.config_path = args["config"].as<std::string>();
+  else if (!r.resume.empty())
+    r.config_path = (std::filesystem::path(r.resume) / "config.toml").string();  // the run's own resolved config
+  else
+    throw Error("missing -c/--config FILE");
+  if (!r.resume.empty() && args.count("out")) throw Error("--resume continues in its own directory: drop --out");
   if (args.count("set")) r.overrides = args["set"].as<std::vector<std::string>>();
   if (args.count("out")) r.out = args["out"].as<std::string>();
   r.force = args.count("force") > 0;
@@ -105,7 +115,9 @@ int dispatch(int argc, char** argv) {
       std::cout << options.help() << "\n";
       return kExitOk;
     }
-    return run_sim(parse_run(options, argc - 1, argv + 1));
+    const RunRequest request = parse_run(options, argc - 1, argv + 1);
+    if (!request.resume.empty()) throw Error("simulate: --resume is for train (a simulation reruns in seconds)");
+    return run_sim(request);
   }
   if (command == "bench") return bench(argc - 1, argv + 1);
   throw Error("unknown command '" + command + "'\n" + kUsage);

@@ -46,6 +46,8 @@ const std::vector<Section>& schema() {
       {"objective", {"kind", "rows", "cols", "mu", "rhs", "noise"}},
       {"heterogeneity",
        {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s"}},
+      {"checkpoint", {"every_s"}},
+      {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
   };
   return sections;
 }
@@ -63,6 +65,7 @@ bool has_key(const Section& section, std::string_view key) {
 // The string-valued choices of SPEC §4–§6 (geometry, back-end, coefficients and scale are parsed by
 // lmo.cpp / optimizer.cpp, which own those enums).
 const std::vector<std::string> kStale = {"interrupt", "discard"};
+const std::vector<std::string> kFaults = {"none", "nan", "truncate", "hang"};
 const std::vector<std::string> kObjectivesImplemented = {"quadratic"};
 const std::vector<std::string> kObjectivesPlanned = {"mlp", "gpt"};
 const std::vector<std::string> kRhs = {"gaussian", "e1"};
@@ -512,7 +515,22 @@ void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
 }
 
 // Settings that are each valid but contradict one another.
+void read_checkpoint(const Reader& r, CheckpointConfig& c) { r.set({"checkpoint", "every_s"}, c.every_s, kNonNegative); }
+
+void read_fault(const Reader& r, FaultConfig& f) {
+  r.set({"fault", "max_bad"}, f.max_bad, 1, kIntMax);
+  r.set({"fault", "worker_timeout_s"}, f.worker_timeout_s, kNonNegative);
+  r.set_choice({"fault", "inject"}, f.inject, kFaults);
+  if (auto workers = r.numbers({"fault", "inject_workers"}, kPositive)) f.inject_workers = *workers;
+  r.set({"fault", "inject_after"}, f.inject_after, 0, kInt64Max);
+}
+
 void check_consistency(const Reader& r, const Config& c, bool workers_from_engine) {
+  const Key inject_workers{"fault", "inject_workers"};
+  for (double w : c.fault.inject_workers)
+    if (w != std::floor(w) || w > c.run.workers)
+      r.fail(inject_workers, "entries must be worker indices 1.." + std::to_string(c.run.workers) + ", got " +
+                                 format_double(w));
   const Key list{"heterogeneity", "list"};
   const Key profile{"heterogeneity", "profile"};
   const HeterogeneityConfig& h = c.heterogeneity;
@@ -573,6 +591,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_lmo(reader, config.lmo);
   read_objective(reader, config.objective);
   read_heterogeneity(reader, config.heterogeneity);
+  read_checkpoint(reader, config.checkpoint);
+  read_fault(reader, config.fault);
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (SPEC §1)
   check_consistency(reader, config, workers_from_engine > 0);
   return config;
@@ -630,12 +650,28 @@ std::string to_toml(const Config& c) {
   line("mode", toml_string(c.heterogeneity.mode));
   line("outage_rate", real(c.heterogeneity.outage_rate));
   line("outage_s", real(c.heterogeneity.outage_s));
+
+  out << "\n[checkpoint]\n";
+  line("every_s", real(c.checkpoint.every_s));
+
+  out << "\n[fault]\n";
+  line("max_bad", std::to_string(c.fault.max_bad));
+  line("worker_timeout_s", real(c.fault.worker_timeout_s));
+  line("inject", toml_string(c.fault.inject));
+  line("inject_workers", toml_array(c.fault.inject_workers));
+  line("inject_after", std::to_string(c.fault.inject_after));
   return out.str();
 }
 
 std::uint64_t config_hash(const Config& config) {
+  // Where to write, when to stop, how often to log or checkpoint: a resumed run may change these.
   Config experiment = config;
   experiment.run.out.clear();
+  experiment.run.time_budget_s = RunConfig{}.time_budget_s;
+  experiment.run.max_updates = RunConfig{}.max_updates;
+  experiment.run.target_loss = RunConfig{}.target_loss;
+  experiment.run.log_every_s = RunConfig{}.log_every_s;
+  experiment.checkpoint = CheckpointConfig{};
   const std::string text = to_toml(experiment);
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit offset basis
   for (unsigned char byte : text) {

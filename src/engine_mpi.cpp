@@ -5,10 +5,13 @@
 #include <mpi.h>
 #include <spdlog/spdlog.h>
 
+#include <filesystem>
+#include <limits>
 #include <optional>
 
 #include "mpi/loops.hpp"
 #include "mpi/protocol.hpp"
+#include "ringmaster/checkpoint.hpp"
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/objective.hpp"
@@ -30,16 +33,25 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   std::optional<std::string> error;
   Config config;
   std::unique_ptr<Objective> objective;
+  std::unique_ptr<Checkpoint> resume;
   try {
     if (size < 2)
       throw Error("train: needs at least 2 MPI ranks (rank 0 serves, ranks 1..N work); got " +
                   std::to_string(size) + ". Start it as: mpirun -np N+1 ringmaster train -c FILE");
     config = load_config(request.config_path, request.overrides, size - 1);
     objective = make_objective(config);
+    if (!request.resume.empty() && rank == 0) {
+      // Only the server reads the checkpoint; the workers need only the epoch, sent below.
+      const std::filesystem::path file = std::filesystem::path(request.resume) / kCheckpointFile;
+      resume = std::make_unique<Checkpoint>(read_checkpoint(file));
+      check_resumable(*resume, config, size - 1, objective->layout().size(), file.string());
+    }
   } catch (const Error& e) {
     error = e.what();
   }
   if (any_failed(error, rank)) return kExitBadInput;
+  std::uint32_t epoch = resume ? resume->epoch + 1 : 0;
+  MPI_Bcast(&epoch, 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
 
   // N+1 ranks share the node's cores: one BLAS thread each, or OpenBLAS's spinning threads would
   // fight over them.
@@ -49,8 +61,11 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   std::unique_ptr<Recorder> recorder;
   if (rank == 0) {
     try {
-      recorder = std::make_unique<Recorder>(choose_run_dir(config, request.out, request.force), config, "mpi",
-                                            size - 1);
+      if (resume)
+        recorder = std::make_unique<Recorder>(request.resume, config, "mpi", size - 1, /*resume=*/true);
+      else
+        recorder = std::make_unique<Recorder>(choose_run_dir(config, request.out, request.force), config, "mpi",
+                                              size - 1);
     } catch (const Error& e) {
       error = e.what();
     }
@@ -60,11 +75,9 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   if (rank == 0) {
     spdlog::info("{} with {} workers on {}; run directory {}", config.run.method, size - 1,
                  config.objective.kind, recorder->dir().string());
-    mpi::serve(config, *objective, *recorder, size - 1);
-  } else {
-    mpi::work(config, *objective, rank, size - 1);
+    return mpi::serve(config, *objective, *recorder, size - 1, resume.get());
   }
-  return kExitOk;
+  return mpi::work(config, *objective, rank, size - 1, epoch);
 }
 
 }  // namespace
@@ -75,6 +88,7 @@ int run_mpi(const RunRequest& request, int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   spdlog::set_pattern(fmt::format("[%H:%M:%S.%e] [rank {}] [%^%l%$] %v", rank));
+  mpi::install_stop_signals();
   int code = kExitOk;
   try {
     code = run_ranks(request, rank, size);

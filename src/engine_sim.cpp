@@ -141,7 +141,15 @@ class SimLoop {
     std::vector<WorkerTimes> times;
     for (const SimWorker& w : workers_) times.push_back({0.0, w.injected_total_s});
     // The simulated server is instantaneous: it is never busy on the virtual clock.
-    recorder_.finish(*server_, times, wall(), t, 0.0, eval_s);
+    RunTotals totals;
+    totals.wall_time_s = wall();
+    totals.train_time_s = t;
+    totals.server_busy_fraction = 0.0;
+    totals.eval_time_s = eval_s;
+    totals.stop_reason = stop_reason(config_, t, *server_, recorder_.target_reached());
+    if (totals.stop_reason.empty()) totals.stop_reason = "no_events";  // every worker idle (cannot happen
+                                                                       // with the methods of SPEC §4)
+    recorder_.finish(*server_, times, totals);
     spdlog::info("simulated {:.2f}s in {:.2f}s wall: {} updates, {} arrivals; run directory {}", t, wall(),
                  server_->k(), recorder_.arrivals(), recorder_.dir().string());
   }

@@ -22,7 +22,7 @@ double profile_slowdown(const HeterogeneityConfig& c, int worker) {
 
 }  // namespace
 
-DelayModel::DelayModel(const HeterogeneityConfig& config, int workers, std::uint64_t seed)
+DelayModel::DelayModel(const HeterogeneityConfig& config, int workers, std::uint64_t seed, std::uint32_t epoch)
     : config_(config), multiplicative_(config.mode == "multiplicative") {
   if (config.profile == "list" && config.list.size() != static_cast<std::size_t>(workers))
     throw Error("heterogeneity.list: has " + std::to_string(config.list.size()) + " entries but there are " +
@@ -31,7 +31,7 @@ DelayModel::DelayModel(const HeterogeneityConfig& config, int workers, std::uint
   rng_.reserve(static_cast<std::size_t>(workers));
   for (int i = 1; i <= workers; ++i) {
     slowdown_.push_back(profile_slowdown(config, i));
-    rng_.emplace_back(seed, Stream::delays, static_cast<std::uint64_t>(i));
+    rng_.emplace_back(seed, Stream::delays, worker_stream(i, epoch));
   }
 }
 

@@ -110,6 +110,13 @@ class Averager {
     ++count_;
   }
   int count() const { return count_; }
+  MethodState state() const { return {sum_, count_}; }
+  void restore(const MethodState& state) {
+    if (state.count == 0) return;  // a checkpoint taken between rounds
+    if (state.sum.size() != sum_.size()) throw Error("checkpoint: the method's round sum has the wrong size");
+    sum_ = state.sum;
+    count_ = static_cast<int>(state.count);
+  }
   // Applies one LMO step with the mean of what was added, then starts a new round.
   void step(Server& s, double stepsize, double alpha) {
     const float inv = 1.0f / static_cast<float>(count_);
@@ -132,6 +139,8 @@ class Rennala final : public Method {
       : stepsize_(c.stepsize), alpha_(1.0 - c.momentum), batch_(c.batch), workers_(workers), round_(params) {}
 
   std::string name() const override { return "rennala"; }
+  MethodState state() const override { return round_.state(); }
+  void restore(const MethodState& state) override { round_.restore(state); }
 
   void on_gradient(Server& s, int worker, std::span<const float> g) override {
     s.outcome().action = Action::accept;
@@ -139,6 +148,7 @@ class Rennala final : public Method {
     if (round_.count() == batch_) {
       round_.step(s, stepsize_, alpha_);
       for (int j = 1; j <= workers_; ++j) {
+        if (s.retired(j)) continue;
         if (j == worker || !s.computing(j))
           s.assign(j);
         else
@@ -163,17 +173,30 @@ class Sync final : public Method {
 
   std::string name() const override { return "sync"; }
 
+  MethodState state() const override { return round_.state(); }
+  void restore(const MethodState& state) override { round_.restore(state); }
+
   void on_gradient(Server& s, int worker, std::span<const float> g) override {
     s.outcome().action = Action::accept;
     round_.add(g);
     s.idle(worker);
-    if (round_.count() == workers_) {
-      round_.step(s, stepsize_, alpha_);
-      for (int j = 1; j <= workers_; ++j) s.assign(j);
-    }
+    finish_round_if_complete(s);
   }
 
+  // The round no longer waits for a worker that left (fault.worker_timeout_s, fault.max_bad).
+  void on_retire(Server& s, int) override { finish_round_if_complete(s); }
+
  private:
+  void finish_round_if_complete(Server& s) {
+    // Complete when no active worker is still computing: each has delivered its one gradient (a
+    // retired worker's gradient, if it came before it left, stays in the average).
+    if (round_.count() == 0) return;
+    for (int j = 1; j <= workers_; ++j)
+      if (s.computing(j)) return;
+    round_.step(s, stepsize_, alpha_);
+    s.assign_all();
+  }
+
   double stepsize_, alpha_;
   int workers_;
   Averager round_;

@@ -15,12 +15,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::FILE* open_csv(const fs::path& path, const char* header) {
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) throw Error("cannot create " + path.string());
+// A resumed run appends to the files of its first epoch; a new one creates them with their header.
+std::FILE* open_csv(const fs::path& path, const char* header, bool append) {
+  std::FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
+  if (!f) throw Error("cannot " + std::string(append ? "append to " : "create ") + path.string());
   // A large buffer keeps per-arrival logging to a memcpy; rows reach disk in big writes.
   std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
-  std::fputs(header, f);
+  if (!append) std::fputs(header, f);
   return f;
 }
 
@@ -65,15 +66,17 @@ fs::path choose_run_dir(const Config& config, const std::string& out, bool force
   return dir;
 }
 
-Recorder::Recorder(fs::path dir, const Config& config, std::string engine, int workers)
+Recorder::Recorder(fs::path dir, const Config& config, std::string engine, int workers, bool resume)
     : dir_(std::move(dir)), config_(config), engine_(std::move(engine)), workers_(workers) {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  if (ec) throw Error("cannot create run directory " + dir_.string() + ": " + ec.message());
-  write_atomically(dir_ / "config.toml", to_toml(config_));
-  events_ = open_csv(dir_ / "events.csv", "time_s,k,worker,version,delay,action,loss\n");
-  eval_ = open_csv(dir_ / "eval.csv", "time_s,k,loss,grad_dual_norm\n");
-  delays_ = open_csv(dir_ / "delays.csv", "worker,version,compute_s,injected_s\n");
+  if (!resume) {
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec) throw Error("cannot create run directory " + dir_.string() + ": " + ec.message());
+    write_atomically(dir_ / "config.toml", to_toml(config_));
+  }
+  events_ = open_csv(dir_ / "events.csv", "time_s,k,worker,version,delay,action,loss\n", resume);
+  eval_ = open_csv(dir_ / "eval.csv", "time_s,k,loss,grad_dual_norm\n", resume);
+  delays_ = open_csv(dir_ / "delays.csv", "worker,version,compute_s,injected_s\n", resume);
   for (double r : {1e-1, 1e-2, 1e-3, 1e-4, 1e-6}) relative_[r] = std::nullopt;
   next_progress_s_ = config_.run.log_every_s;
 }
@@ -119,10 +122,33 @@ double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
   return e.loss;
 }
 
+RecorderState Recorder::state() const {
+  return {initial_loss_, best_loss_, last_loss_, evaluations_, arrivals_, time_to_target_, relative_};
+}
+
+void Recorder::restore(const RecorderState& s, double time_s) {
+  initial_loss_ = s.initial_loss;
+  best_loss_ = s.best_loss;
+  last_loss_ = s.last_loss;
+  evaluations_ = s.evaluations;
+  arrivals_ = s.arrivals;
+  time_to_target_ = s.time_to_target;
+  target_reached_ = config_.run.target_loss > 0.0 && s.time_to_target.has_value();
+  for (const auto& [ratio, reached] : s.relative) relative_[ratio] = reached;
+  next_eval_s_ = time_s;
+  next_progress_s_ = config_.run.log_every_s;
+}
+
+std::string stop_reason(const Config& config, double time_s, const Server& server, bool target_reached) {
+  if (server.active_workers() == 0) return "no_workers";
+  if (time_s >= config.run.time_budget_s) return "time_budget";
+  if (config.run.max_updates > 0 && server.k() >= config.run.max_updates) return "max_updates";
+  if (target_reached) return "target_loss";
+  return "";
+}
+
 bool Recorder::should_stop(double time_s, const Server& server) const {
-  if (time_s >= config_.run.time_budget_s) return true;
-  if (config_.run.max_updates > 0 && server.k() >= config_.run.max_updates) return true;
-  return target_reached_;
+  return !stop_reason(config_, time_s, server, target_reached_).empty();
 }
 
 void Recorder::progress(double wall_s, double time_s, const Server& server) {
@@ -146,22 +172,24 @@ nlohmann::json Recorder::time_to_target_json() const {
   return t;
 }
 
-void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& times, double wall_time_s,
-                      double train_time_s, double server_busy_fraction, double eval_time_s) {
+void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& times, const RunTotals& totals) {
   std::fflush(events_);
   std::fflush(delays_);
-  std::string workers_csv = "worker,computed,accepted,discarded,superseded,interrupted,busy_s,injected_s\n";
+  std::string workers_csv =
+      "worker,computed,accepted,discarded,superseded,interrupted,busy_s,injected_s,rejected,retired\n";
   WorkerCounters total;
   for (int i = 1; i <= server.workers(); ++i) {
     const WorkerCounters& c = server.counters(i);
     const WorkerTimes& t = times.at(static_cast<std::size_t>(i - 1));
-    workers_csv += fmt::format("{},{},{},{},{},{},{:.6f},{:.6f}\n", i, c.computed, c.accepted, c.discarded,
-                               c.superseded, c.interrupted, t.busy_s, t.injected_s);
+    workers_csv += fmt::format("{},{},{},{},{},{},{:.6f},{:.6f},{},{}\n", i, c.computed, c.accepted, c.discarded,
+                               c.superseded, c.interrupted, t.busy_s, t.injected_s, c.rejected,
+                               server.retired(i) ? 1 : 0);
     total.computed += c.computed;
     total.accepted += c.accepted;
     total.discarded += c.discarded;
     total.superseded += c.superseded;
     total.interrupted += c.interrupted;
+    total.rejected += c.rejected;
   }
   write_atomically(dir_ / "workers.csv", workers_csv);
 
@@ -172,22 +200,26 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
       {"engine", engine_},
       {"n_workers", workers_},
       {"seed", config_.run.seed},
-      {"wall_time_s", wall_time_s},
-      {"train_time_s", train_time_s},
-      {"eval_time_s", eval_time_s},
+      {"wall_time_s", totals.wall_time_s},
+      {"train_time_s", totals.train_time_s},
+      {"eval_time_s", totals.eval_time_s},
+      {"stop_reason", totals.stop_reason},
+      {"epochs", totals.epoch + 1},
       {"updates", server.k()},
       {"arrivals", total.computed},
       {"accepted", total.accepted},
       {"discarded", total.discarded},
       {"superseded", total.superseded},
       {"interrupted", total.interrupted},
+      {"rejected", total.rejected},
+      {"retired", server.workers() - server.active_workers()},
       {"initial_loss", initial_loss_},
       {"final_loss", last_loss_},
       {"best_loss", best_loss_},
       {"target_loss", config_.run.target_loss},
       {"time_to_target", time_to_target_json()},
       {"time_to_relative_target", relative},
-      {"server_busy_fraction", server_busy_fraction},
+      {"server_busy_fraction", totals.server_busy_fraction},
   };
   write_atomically(dir_ / "summary.json", summary.dump(2) + "\n");
 }

@@ -1,6 +1,7 @@
 #include "ringmaster/server.hpp"
 
 #include <algorithm>
+#include <cmath>
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/method.hpp"
@@ -13,6 +14,7 @@ std::string to_string(Action a) {
     case Action::discard: return "discard";
     case Action::superseded: return "superseded";
     case Action::interrupt: return "interrupt";
+    case Action::rejected: return "rejected";
   }
   return "?";
 }
@@ -24,6 +26,10 @@ Server::Server(const Config& config, const ParamLayout& layout, std::span<const 
       m_(x0.size(), 0.0f),
       version_(static_cast<std::size_t>(workers), 0),
       computing_(static_cast<std::size_t>(workers), 0),
+      retired_(static_cast<std::size_t>(workers), 0),
+      bad_in_a_row_(static_cast<std::size_t>(workers), 0),
+      active_(workers),
+      max_bad_(config.fault.max_bad),
       counters_(static_cast<std::size_t>(workers)),
       method_(make_method(config, x0.size(), workers)) {
   if (workers < 1) throw Error("run.workers: need at least one worker");
@@ -36,8 +42,13 @@ Server::~Server() = default;
 
 const Outcome& Server::start() {
   outcome_.clear();
-  for (int i = 1; i <= workers_; ++i) assign(i);
+  assign_all();
   return outcome_;
+}
+
+void Server::assign_all() {
+  for (int i = 1; i <= workers_; ++i)
+    if (!retired_[index(i)]) assign(i);
 }
 
 const Outcome& Server::on_gradient(int worker, std::int64_t version, std::span<const float> g) {
@@ -52,11 +63,62 @@ const Outcome& Server::on_gradient(int worker, std::int64_t version, std::span<c
     ++c.superseded;
     return outcome_;
   }
+  // Nothing non-finite may reach x or the momentum: one NaN would poison every later step.
+  if (!std::all_of(g.begin(), g.end(), [](float v) { return std::isfinite(v); })) return reject(worker);
+  bad_in_a_row_[index(worker)] = 0;
   computing_[index(worker)] = 0;
   method_->on_gradient(*this, worker, g);
   if (outcome_.action == Action::accept) ++c.accepted;
   if (outcome_.action == Action::discard) ++c.discarded;
   return outcome_;
+}
+
+const Outcome& Server::on_malformed(int worker) {
+  outcome_.clear();
+  ++counters_[index(worker)].computed;
+  outcome_.delay = k_ - version_[index(worker)];
+  return reject(worker);
+}
+
+const Outcome& Server::reject(int worker) {
+  outcome_.action = Action::rejected;
+  ++counters_[index(worker)].rejected;
+  computing_[index(worker)] = 0;
+  if (++bad_in_a_row_[index(worker)] >= max_bad_) {
+    retire_into_outcome(worker);
+  } else {
+    assign(worker);  // try again at the current point
+  }
+  return outcome_;
+}
+
+const Outcome& Server::retire(int worker) {
+  outcome_.clear();
+  outcome_.action = Action::rejected;
+  retire_into_outcome(worker);
+  return outcome_;
+}
+
+void Server::retire_into_outcome(int worker) {
+  if (retired_[index(worker)]) return;
+  retired_[index(worker)] = 1;
+  computing_[index(worker)] = 0;
+  --active_;
+  outcome_.retired.push_back(worker);
+  if (active_ > 0) method_->on_retire(*this, worker);
+}
+
+void Server::restore(std::int64_t k, std::span<const float> x, std::span<const float> m,
+                     const std::vector<WorkerCounters>& counters, const MethodState& method) {
+  if (x.size() != x_.size() || m.size() != m_.size() || counters.size() != counters_.size())
+    throw Error("checkpoint: parameter or worker count does not match this run");
+  k_ = k;
+  std::copy(x.begin(), x.end(), x_.begin());
+  std::copy(m.begin(), m.end(), m_.begin());
+  counters_ = counters;
+  std::fill(version_.begin(), version_.end(), k);
+  std::fill(computing_.begin(), computing_.end(), 0);
+  method_->restore(method);
 }
 
 void Server::lmo_step(std::span<const float> g, double stepsize, double alpha) {

@@ -78,12 +78,33 @@ struct HeterogeneityConfig {
   bool operator==(const HeterogeneityConfig&) const = default;
 };
 
+// Checkpoints (issue "Reliability"): the server writes one every every_s seconds of wall time and at
+// every stop; 0 = only at stops.
+struct CheckpointConfig {
+  double every_s = 30.0;
+
+  bool operator==(const CheckpointConfig&) const = default;
+};
+
+// Bad gradients and faulty workers.
+struct FaultConfig {
+  int max_bad = 3;                 // bad gradients in a row that retire a worker
+  double worker_timeout_s = 0.0;   // sync/rennala: a worker silent this long is gone; 0 = wait forever
+  std::string inject = "none";     // fault injection: none | nan | truncate | hang
+  std::vector<double> inject_workers;  // 1-based workers that misbehave (integers)
+  std::int64_t inject_after = 0;   // good gradients each of them sends first
+
+  bool operator==(const FaultConfig&) const = default;
+};
+
 struct Config {
   RunConfig run;
   MethodConfig method;
   LmoConfig lmo;
   ObjectiveConfig objective;
   HeterogeneityConfig heterogeneity;
+  CheckpointConfig checkpoint;
+  FaultConfig fault;
 
   bool operator==(const Config&) const = default;
 };
@@ -100,8 +121,10 @@ std::string to_toml(const Config& config);
 // The methods of SPEC §4, for validation and help.
 const std::vector<std::string>& known_methods();
 
-// A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with run.out cleared: where a run
-// writes is not part of what it computes). Checkpoints record it so a resume can refuse another config.
+// A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with the keys that only say where
+// to write, when to stop, how often to log or checkpoint reset: run.out, time_budget_s, max_updates,
+// target_loss, log_every_s, [checkpoint]). Checkpoints record it so a resume refuses another experiment
+// but accepts, say, a longer time budget.
 std::uint64_t config_hash(const Config& config);
 
 }  // namespace ringmaster

@@ -13,6 +13,7 @@ struct RunRequest {
   std::vector<std::string> overrides;  // "section.key=value"
   std::string out;                     // --out (overrides run.out)
   bool force = false;                  // allow a non-empty existing --out
+  std::string resume;                  // --resume DIR: continue the run in DIR from its checkpoint
 };
 
 // Both return a process exit code (SPEC §10); bad input is reported and gives 2.

@@ -16,5 +16,7 @@ class Error : public std::runtime_error {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitBadInput = 2;
+// Stopped by SIGTERM, SIGINT or SIGUSR1 after writing a checkpoint: `train --resume DIR` continues.
+inline constexpr int kExitStopped = 3;
 
 }  // namespace ringmaster

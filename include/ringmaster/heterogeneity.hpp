@@ -14,7 +14,8 @@ namespace ringmaster {
 
 class DelayModel {
  public:
-  DelayModel(const HeterogeneityConfig& config, int workers, std::uint64_t seed);
+  // `epoch` > 0 (a resumed run) gives every worker fresh streams rather than replaying the first epoch's.
+  DelayModel(const HeterogeneityConfig& config, int workers, std::uint64_t seed, std::uint32_t epoch = 0);
 
   // Slowdown factor s_i of worker i (1-based).
   double slowdown(int worker) const { return slowdown_[static_cast<std::size_t>(worker - 1)]; }

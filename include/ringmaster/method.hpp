@@ -7,12 +7,20 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "ringmaster/config.hpp"
 
 namespace ringmaster {
 
 class Server;
+
+// What a method carries between arrivals besides the server state (checkpoints): the running sum of a
+// round's gradients (rennala, sync) and how many it holds. Empty for the stateless methods.
+struct MethodState {
+  std::vector<float> sum;  // (layout.size) or empty
+  std::int64_t count = 0;
+};
 
 class Method {
  public:
@@ -25,6 +33,13 @@ class Method {
 
   // Delay threshold in force for the next arrival (thresholded methods), for logging and tests.
   virtual std::int64_t threshold(const Server&) const { return 0; }
+
+  // A worker left for good (retired after bad gradients, or silent too long): a method that waits for
+  // every worker (sync) must not wait for this one.
+  virtual void on_retire(Server&, int /*worker*/) {}
+
+  virtual MethodState state() const { return {}; }
+  virtual void restore(const MethodState&) {}
 };
 
 // The method named by config.run.method, with its parameters from config.method.

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "ringmaster/checkpoint.hpp"
 #include "ringmaster/config.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/server.hpp"
@@ -22,16 +23,24 @@ namespace ringmaster {
 // force), else runs/<date>-<time>-<method>[-N], unique. Creates nothing.
 std::filesystem::path choose_run_dir(const Config& config, const std::string& out, bool force);
 
-// Per-worker time accounting reported by the engine (workers.csv).
-struct WorkerTimes {
-  double busy_s = 0.0;      // real compute seconds (including abandoned work)
-  double injected_s = 0.0;  // injected delay seconds (including abandoned work)
+// How a run (or one epoch of a resumed run) ended, for summary.json.
+struct RunTotals {
+  double wall_time_s = 0.0;           // real seconds, all epochs
+  double train_time_s = 0.0;          // training clock
+  double server_busy_fraction = 0.0;  // share of the training clock the server spent serving
+  double eval_time_s = 0.0;           // seconds spent evaluating, not charged to training
+  std::string stop_reason;            // time_budget | max_updates | target_loss | signal | no_workers
+  std::uint32_t epoch = 0;            // resumes so far
 };
+
+// Which stop rule fired (empty while none has).
+std::string stop_reason(const Config& config, double time_s, const Server& server, bool target_reached);
 
 class Recorder {
  public:
-  // Creates `dir`, writes config.toml and the CSV headers.
-  Recorder(std::filesystem::path dir, const Config& config, std::string engine, int workers);
+  // Creates `dir`, writes config.toml and the CSV headers. With `resume`, `dir` is an existing run
+  // directory: its CSV files are appended to and config.toml is left as it is.
+  Recorder(std::filesystem::path dir, const Config& config, std::string engine, int workers, bool resume = false);
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -54,10 +63,15 @@ class Recorder {
   void progress(double wall_s, double time_s, const Server& server);
 
   // Writes workers.csv and summary.json (after a final evaluate()).
-  void finish(const Server& server, const std::vector<WorkerTimes>& times, double wall_time_s,
-              double train_time_s, double server_busy_fraction, double eval_time_s);
+  void finish(const Server& server, const std::vector<WorkerTimes>& times, const RunTotals& totals);
 
   std::int64_t arrivals() const { return arrivals_; }
+  bool target_reached() const { return target_reached_; }
+
+  // For checkpoints: the running bests, targets and counts; restore() also schedules an evaluation at
+  // `time_s`, the training clock the run resumes at.
+  RecorderState state() const;
+  void restore(const RecorderState& state, double time_s);
 
  private:
   nlohmann::json time_to_target_json() const;

@@ -12,6 +12,11 @@ namespace ringmaster {
 // Stream ids: one namespace per consumer so that no two share a generator.
 enum class Stream : std::uint64_t { objective_data = 1, gradient_noise = 2, delays = 3, faults = 4 };
 
+// Stream index of worker i in epoch e (e resumes so far): distinct for every (worker, epoch).
+inline std::uint64_t worker_stream(int worker, std::uint32_t epoch) {
+  return static_cast<std::uint64_t>(worker) | (static_cast<std::uint64_t>(epoch) << 32);
+}
+
 class Rng {
  public:
   Rng(std::uint64_t seed, Stream stream, std::uint64_t index = 0);

@@ -12,11 +12,14 @@
 
 #include "ringmaster/config.hpp"
 #include "ringmaster/layout.hpp"
+#include "ringmaster/method.hpp"
 #include "ringmaster/optimizer.hpp"
 
 namespace ringmaster {
 
-enum class Action { accept, discard, superseded, interrupt };
+// What became of an arrival (SPEC §8 events.csv), plus `rejected`: a malformed gradient (NaN/Inf, wrong
+// length) that never touched the parameters.
+enum class Action { accept, discard, superseded, interrupt, rejected };
 std::string to_string(Action a);
 
 // A computation the server told its worker to abandon (SPEC §4, stale = "interrupt"; rennala rounds).
@@ -32,6 +35,7 @@ struct Outcome {
   bool updated = false;                 // an update was applied: k advanced by one
   std::vector<int> assign;              // workers (1-based) that now get the current (x, k)
   std::vector<Interrupt> interrupted;   // abandoned computations; their workers are also in `assign`
+  std::vector<int> retired;             // workers that left for good and must be told to stop
 
   void clear() {
     action = Action::accept;
@@ -39,6 +43,7 @@ struct Outcome {
     updated = false;
     assign.clear();
     interrupted.clear();
+    retired.clear();
   }
 };
 
@@ -48,9 +53,8 @@ struct WorkerCounters {
   std::int64_t discarded = 0;
   std::int64_t superseded = 0;
   std::int64_t interrupted = 0;  // computations abandoned on the server's order
+  std::int64_t rejected = 0;     // malformed gradients (NaN/Inf, wrong length)
 };
-
-class Method;
 
 class Server {
  public:
@@ -61,8 +65,18 @@ class Server {
 
   // Hands every worker the initial point (x0, 0).
   const Outcome& start();
-  // A gradient g from worker (1-based) computed at `version` arrived.
+  // A gradient g from worker (1-based) computed at `version` arrived. A gradient with a NaN or Inf is
+  // rejected without touching x (the worker gets the current point again); `max_bad` in a row retire
+  // the worker.
   const Outcome& on_gradient(int worker, std::int64_t version, std::span<const float> g);
+  // A message from worker that was not a gradient of the right length: rejected like a NaN gradient.
+  const Outcome& on_malformed(int worker);
+  // Worker leaves for good (faulty, or silent beyond fault.worker_timeout_s). The method may complete a
+  // round without it (sync), so the outcome can hold an update and assignments.
+  const Outcome& retire(int worker);
+  // Resumes from a checkpoint's state: x, m, k, counters, the method's state; every worker restarts at k.
+  void restore(std::int64_t k, std::span<const float> x, std::span<const float> m,
+               const std::vector<WorkerCounters>& counters, const MethodState& method);
 
   std::int64_t k() const { return k_; }
   int workers() const { return workers_; }
@@ -70,6 +84,9 @@ class Server {
   std::span<const float> momentum() const { return m_; }
   std::int64_t version(int worker) const { return version_[index(worker)]; }
   bool computing(int worker) const { return computing_[index(worker)] != 0; }
+  bool retired(int worker) const { return retired_[index(worker)] != 0; }
+  int active_workers() const { return active_; }
+  std::int64_t bad_in_a_row(int worker) const { return bad_in_a_row_[index(worker)]; }
   const WorkerCounters& counters(int worker) const { return counters_[index(worker)]; }
   const Method& method() const { return *method_; }
   const ParamLayout& layout() const { return optimizer_.layout(); }
@@ -88,10 +105,14 @@ class Server {
   void interrupt_stale(std::int64_t threshold);
   // Worker waits without work until assigned (sync).
   void idle(int worker);
+  // assign() for every worker that is still active.
+  void assign_all();
   Outcome& outcome() { return outcome_; }
 
  private:
   std::size_t index(int worker) const { return static_cast<std::size_t>(worker - 1); }
+  const Outcome& reject(int worker);
+  void retire_into_outcome(int worker);
 
   int workers_;
   LmoOptimizer optimizer_;
@@ -100,6 +121,10 @@ class Server {
   std::int64_t k_ = 0;                   // updates applied
   std::vector<std::int64_t> version_;    // v_i, i = 1..n
   std::vector<char> computing_;          // worker i has a computation assigned
+  std::vector<char> retired_;            // worker i left for good
+  std::vector<std::int64_t> bad_in_a_row_;
+  int active_;                           // workers not retired
+  int max_bad_;                          // fault.max_bad
   std::vector<WorkerCounters> counters_;
   std::unique_ptr<Method> method_;
   Outcome outcome_;

@@ -4,10 +4,12 @@
 //   server → worker  kTagPoint     PointHeader    + x        (layout.size floats)
 //   worker → server  kTagGradient  GradientHeader + g        (layout.size floats)
 //   worker → server  kTagStats     StatsMessage              (after a stop)
+//   worker → server  kTagSignal    int                       (the worker's process got SIGTERM/INT/USR1)
 //   both ways        kTagClock     double                    (clock offset handshake at start)
 //
 // A point sent while the worker is still computing is an interrupt: the worker abandons its
-// computation and starts on the new point (SPEC §4). The last point a worker gets has command stop.
+// computation and starts on the new point (SPEC §4). The last point a worker gets has command stop,
+// with the reason in `reason`.
 #pragma once
 
 #include <mpi.h>
@@ -21,14 +23,17 @@
 
 namespace ringmaster::mpi {
 
-enum Tag : int { kTagPoint = 101, kTagGradient = 102, kTagStats = 103, kTagClock = 104 };
+enum Tag : int { kTagPoint = 101, kTagGradient = 102, kTagStats = 103, kTagClock = 104, kTagSignal = 105 };
 
 enum Command : std::int32_t { kCommandWork = 1, kCommandStop = 2 };
+
+// Why a worker is stopped: decides its exit code.
+enum StopReason : std::int32_t { kStopDone = 0, kStopSignal = 1, kStopRetired = 2 };
 
 struct PointHeader {
   std::int64_t version;   // k of the point that follows
   std::int32_t command;   // kCommandWork or kCommandStop (then no work follows)
-  std::int32_t reserved;
+  std::int32_t reason;    // StopReason, with kCommandStop
 };
 
 struct GradientHeader {
@@ -108,5 +113,10 @@ void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff);
 
 // Throws Error naming the call when an MPI call fails.
 void check(int code, const char* call);
+
+// SIGTERM, SIGINT and SIGUSR1 (Slurm's --signal=B:USR1@…, mpirun forwarding a Ctrl-C or a kill) set a
+// flag the loops poll: the run checkpoints and stops cleanly instead of dying mid-write.
+void install_stop_signals();
+int stop_signal();  // the signal received, or 0
 
 }  // namespace ringmaster::mpi

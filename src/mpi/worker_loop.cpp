@@ -1,10 +1,15 @@
 // Ranks 1..n: compute a gradient at the point the server sent, add the injected delay of SPEC §5,
 // send it, repeat. A receive for the next point is always posted (double-buffered), so a point that
 // arrives mid-computation interrupts it within one polling slice, even inside a long injected delay.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
+#include <cmath>
+#include <limits>
 
 #include "mpi/loops.hpp"
 #include "mpi/protocol.hpp"
+#include "ringmaster/error.hpp"
 #include "ringmaster/heterogeneity.hpp"
 #include "ringmaster/rng.hpp"
 
@@ -19,18 +24,38 @@ constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 1e-3;
 constexpr double kSliceS = 5e-3;
 
+// Fault injection (config [fault], off by default): what this worker does wrong, and when.
+class Fault {
+ public:
+  Fault(const FaultConfig& c, int worker)
+      : kind_(std::find(c.inject_workers.begin(), c.inject_workers.end(), static_cast<double>(worker)) !=
+                      c.inject_workers.end()
+                  ? c.inject
+                  : "none"),
+        after_(c.inject_after) {}
+  // Called once per gradient about to be sent; true when this one is to be corrupted.
+  bool strikes() { return kind_ != "none" && sent_++ >= after_; }
+  const std::string& kind() const { return kind_; }
+
+ private:
+  std::string kind_;
+  std::int64_t after_;
+  std::int64_t sent_ = 0;
+};
+
 class WorkerLoop {
  public:
-  WorkerLoop(const Config& config, Objective& objective, int worker, int workers)
+  WorkerLoop(const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch)
       : objective_(objective),
         worker_(worker),
         points_{PointMessage(objective.layout().size()), PointMessage(objective.layout().size())},
         gradient_(objective.layout().size()),
-        delays_(config.heterogeneity, workers, config.run.seed),
-        noise_(config.run.seed, Stream::gradient_noise, static_cast<std::uint64_t>(worker)),
+        delays_(config.heterogeneity, workers, config.run.seed, epoch),
+        noise_(config.run.seed, Stream::gradient_noise, worker_stream(worker, epoch)),
+        fault_(config.fault, worker),
         backoff_(kMinPollS, kMaxPollS) {}
 
-  void run() {
+  int run() {
     answer_clock_handshake();
     post_receive();
     next_message();
@@ -39,6 +64,10 @@ class WorkerLoop {
       next_message();
     }
     finish();
+    switch (points_[current_].header().reason) {
+      case kStopSignal: return kExitStopped;
+      default: return kExitOk;  // done, or retired: this rank did what it was asked
+    }
   }
 
  private:
@@ -57,16 +86,26 @@ class WorkerLoop {
     check(MPI_Irecv(m.data(), m.bytes(), MPI_BYTE, 0, kTagPoint, MPI_COMM_WORLD, &receive_request_), "MPI_Irecv");
   }
 
-  // True when a new message has arrived in the posted receive.
+  // True when a new message has arrived in the posted receive. Also passes on a signal this process
+  // got (Slurm signals every task, a user may kill one rank): the server decides to stop.
   bool arrived() {
+    report_signal();
     int done = 0;
     check(MPI_Test(&receive_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
     return done != 0;
   }
 
+  void report_signal() {
+    if (signal_reported_ || stop_signal() == 0) return;
+    signal_reported_ = true;
+    signal_ = stop_signal();
+    check(MPI_Isend(&signal_, 1, MPI_INT, 0, kTagSignal, MPI_COMM_WORLD, &signal_request_), "MPI_Isend");
+  }
+
   // Waits (without spinning) for the next message and makes it current.
   void next_message() {
-    wait(receive_request_, nullptr, backoff_);
+    backoff_.reset();
+    while (!arrived()) backoff_.sleep();
     take();
   }
 
@@ -93,15 +132,29 @@ class WorkerLoop {
     // k-th draw of worker i is the same in both engines.
     const double delay = delays_.next_delay(worker_, compute_s);
     if (sleep_interruptibly(delay)) {
-      ++interrupted_;
       take();
       return true;
     }
     gradient_.set_header({point.header().version, loss, compute_s, delay, MPI_Wtime()});
-    check(MPI_Isend(gradient_.data(), gradient_.bytes(), MPI_BYTE, 0, kTagGradient, MPI_COMM_WORLD,
-                    &send_request_),
+    int bytes = gradient_.bytes();
+    if (fault_.strikes()) {
+      if (fault_.kind() == "hang") return hang();
+      if (fault_.kind() == "nan") std::fill(gradient_.payload().begin(), gradient_.payload().end(), std::nanf(""));
+      if (fault_.kind() == "truncate") bytes /= 2;
+    }
+    check(MPI_Isend(gradient_.data(), bytes, MPI_BYTE, 0, kTagGradient, MPI_COMM_WORLD, &send_request_),
           "MPI_Isend");
     return false;
+  }
+
+  // fault.inject = "hang": from now on the worker computes nothing and sends nothing, but still obeys
+  // a stop, so the job ends cleanly.
+  bool hang() {
+    spdlog::warn("fault injection: worker {} hangs (sends nothing more)", worker_);
+    while (!stopped_) {
+      next_message();  // interrupts and new points are ignored; only a stop ends this
+    }
+    return true;
   }
 
   // Sleeps `seconds` in slices, testing for a new point between slices. Returns true if one arrived.
@@ -124,7 +177,8 @@ class WorkerLoop {
   // After the stop: let the last gradient land, report totals, leave nothing pending.
   void finish() {
     if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);
-    StatsMessage stats{busy_s_, injected_s_, interrupted_};
+    if (signal_request_ != MPI_REQUEST_NULL) wait(signal_request_, nullptr, backoff_);
+    StatsMessage stats{busy_s_, injected_s_, 0};
     MPI_Request request;
     check(MPI_Isend(&stats, sizeof stats, MPI_BYTE, 0, kTagStats, MPI_COMM_WORLD, &request), "MPI_Isend");
     wait(request, nullptr, backoff_);
@@ -139,16 +193,19 @@ class WorkerLoop {
   MPI_Request send_request_ = MPI_REQUEST_NULL;
   DelayModel delays_;
   Rng noise_;
+  Fault fault_;
   Backoff backoff_;
   bool stopped_ = false;
+  bool signal_reported_ = false;
+  int signal_ = 0;
+  MPI_Request signal_request_ = MPI_REQUEST_NULL;
   double busy_s_ = 0.0, injected_s_ = 0.0;
-  std::int64_t interrupted_ = 0;
 };
 
 }  // namespace
 
-void work(const Config& config, Objective& objective, int worker, int workers) {
-  WorkerLoop(config, objective, worker, workers).run();
+int work(const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch) {
+  return WorkerLoop(config, objective, worker, workers, epoch).run();
 }
 
 }  // namespace ringmaster::mpi
