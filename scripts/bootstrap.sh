@@ -14,6 +14,8 @@ packages=(
   libboost-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # sweeps, plots and Slurm job scripts (tools/sweep.py, jobs/, scripts/slurm-local.sh, tests/test_slurm.sh)
+  python3 python3-matplotlib slurm-wlm munge
 )
 
 missing=()
