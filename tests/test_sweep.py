@@ -1,0 +1,486 @@
+#!/usr/bin/python3
+"""Tests of tools/sweep.py: grid expansion, tuning choice, skip-finished, aggregation math, the Slurm
+submission chain (dry run), and one small sweep through the real binary when RINGMASTER_BINARY is set
+(ctest sets it). Runs in seconds: the runs are made by a stand-in binary that writes a summary.json
+computed from its --set arguments, so every expected number follows from the test's own formulas."""
+import contextlib
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+import textwrap
+import unittest
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tools"))
+import sweep  # noqa: E402  (the command line)
+from sweeplib.plots import plot  # noqa: E402
+from sweeplib.points import compare_points, format_value, group_key, point_dir, tune_points  # noqa: E402
+from sweeplib.report import Group, Speedup, aggregate, grows, speedup, stat  # noqa: E402
+from sweeplib.rundir import is_finished, relative_final_loss  # noqa: E402
+from sweeplib.runner import run_command, run_phase  # noqa: E402
+from sweeplib.slurm import slurm_submit  # noqa: E402
+from sweeplib.spec import Spec, SpecError, load_spec  # noqa: E402
+from sweeplib.tuning import choose, phase_points, tuning_score, write_tuned  # noqa: E402
+
+# A stand-in for `ringmaster simulate`: the loss after the run is |log10(stepsize / 0.05)| + 0.001
+# (so stepsize 0.05 is best), the time to every target is 10 / speed with speed from the method and p,
+# the seed adds 1% per unit to the time. Every call is appended to calls.log next to the binary.
+FAKE = r'''#!/usr/bin/python3
+import json, math, os, sys, tomllib
+args = sys.argv[1:]
+assert args[0] == "simulate", args
+sets, out = {}, None
+i = 1
+while i < len(args):
+    if args[i] == "--set":
+        k, _, v = args[i + 1].partition("=")
+        sets[k] = tomllib.loads("v = " + v)["v"]
+        i += 2
+    elif args[i] == "--out":
+        out = args[i + 1]; i += 2
+    elif args[i] == "-c":
+        i += 2
+    else:
+        i += 1
+with open(os.path.join(os.path.dirname(__file__), "calls.log"), "a") as log:
+    log.write(json.dumps(sets) + "\n")
+if sets.get("run.method") == "broken":
+    sys.exit(1)
+if sets.get("run.method") == "bad-input":
+    print("run.method: unknown value", file=sys.stderr); sys.exit(2)
+speed = {"fast": 4.0, "slow": 1.0, "never": 0.0}.get(sets.get("run.method"), 2.0) / (1 + sets.get("heterogeneity.power", 0))
+if sets.get("run.method") == "slow":
+    speed /= (1 + sets.get("heterogeneity.power", 0))  # slower still as p grows: the speedup grows
+seed = sets.get("run.seed", 0)
+budget = sets.get("run.time_budget_s", 60.0)
+t = (10.0 / speed) * (1 + 0.01 * seed) if speed > 0 else None
+if t is not None and t > budget:
+    t = None
+final = abs(math.log10(sets.get("method.stepsize", 0.05) / 0.05)) + 0.001
+os.makedirs(out, exist_ok=True)
+with open(os.path.join(out, "eval.csv"), "w") as f:
+    f.write("time_s,k,loss,grad_dual_norm\n")
+    for s in range(int(budget) + 1):
+        loss = 100.0 * (0.5 ** (s * speed)) if speed > 0 else 100.0
+        f.write(f"{float(s)},{s},{max(loss, 100.0 * final)},1\n")
+json.dump({"method": sets.get("run.method"), "initial_loss": 100.0, "final_loss": 100.0 * final,
+           "train_time_s": budget,
+           "time_to_relative_target": {k: t for k in ["0.1", "0.01", "0.001", "0.0001", "1e-06"]}},
+          open(os.path.join(out, "summary.json"), "w"))
+'''
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+class Workspace(unittest.TestCase):
+    """A temporary directory with a base config, a fake binary and helpers to write specs."""
+
+    def setUp(self):
+        self._tmp = tempfile.TemporaryDirectory(prefix="test_sweep.")
+        self.dir = Path(self._tmp.name)
+        write(self.dir / "base.toml", "[run]\nworkers = 4\n")
+        self.binary = write(self.dir / "bin" / "ringmaster", FAKE)
+        self.binary.chmod(0o755)
+
+    def tearDown(self):
+        self._tmp.cleanup()
+
+    def spec(self, text: str, name: str = "s.toml") -> Spec:
+        return load_spec(write(self.dir / name, text))
+
+    def calls(self) -> list[dict]:
+        log = self.dir / "bin" / "calls.log"
+        return [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+
+    def run_phase(self, spec, phase, jobs=1):
+        with contextlib.redirect_stderr(io.StringIO()):
+            return run_phase(spec, phase, self.dir / "sweep", str(self.binary), "mpirun", jobs)
+
+
+GRID = """
+[sweep]
+config = "base.toml"
+[set]
+"run.time_budget_s" = 100.0
+[grid]
+"run.method" = ["fast", "slow"]
+"heterogeneity.power" = [0.0, 1.0]
+"run.seed" = [0, 1, 2]
+"""
+
+
+class GridTest(Workspace):
+    def test_product_in_spec_order_first_axis_slowest(self):
+        points = compare_points(self.spec(GRID))
+        self.assertEqual(len(points), 2 * 2 * 3)
+        self.assertEqual([p.index for p in points], list(range(12)))
+        self.assertEqual(points[0].name, "method=fast,power=0,seed=0")
+        self.assertEqual(points[1].name, "method=fast,power=0,seed=1")
+        self.assertEqual(points[3].name, "method=fast,power=1,seed=0")
+        self.assertEqual(points[11].name, "method=slow,power=1,seed=2")
+        # [set] first, then the grid values: a later --set wins
+        self.assertEqual(points[4].overrides, [("run.time_budget_s", 100.0), ("run.method", "fast"),
+                                               ("heterogeneity.power", 1.0), ("run.seed", 1)])
+        self.assertEqual(len({p.name for p in points}), 12)
+
+    def test_linked_axis_moves_keys_together(self):
+        spec = self.spec("""
+            [sweep]
+            config = "base.toml"
+            [grid]
+            "run.method" = ["a", "b"]
+            heterogeneity = [{ "heterogeneity.power" = 0.0, "run.time_budget_s" = 30.0 },
+                             { "heterogeneity.power" = 1.5, "run.time_budget_s" = 240.0 }]
+            """)
+        points = compare_points(spec)
+        self.assertEqual(len(points), 4)
+        self.assertEqual(points[1].labels["heterogeneity.power"], 1.5)
+        self.assertEqual(points[1].labels["run.time_budget_s"], 240.0)
+        self.assertEqual(points[1].name, "method=a,power=1.5,time_budget_s=240")
+        self.assertEqual(spec.report.columns, "heterogeneity.power")
+
+    def test_names_keep_full_keys_when_short_ones_collide(self):
+        spec = self.spec("""
+            [sweep]
+            config = "base.toml"
+            [grid]
+            "objective.noise" = [0.1]
+            "heterogeneity.noise" = ["none", "halfnormal"]
+            """)
+        names = [p.name for p in compare_points(spec)]
+        self.assertEqual(names[1], "objective.noise=0.1,heterogeneity.noise=halfnormal")
+
+    def test_values_are_passed_as_toml(self):
+        self.assertEqual(format_value(True), "true")
+        self.assertEqual(format_value(3), "3")
+        self.assertEqual(format_value(1e-5), "1e-05")
+        self.assertEqual(format_value("sync"), '"sync"')
+        self.assertEqual(format_value([1.0, 2.5]), "[1.0, 2.5]")
+        import tomllib
+        for v in (True, 3, 1e-5, 0.1, "a b", [1.0, 2.5]):
+            self.assertEqual(tomllib.loads("v = " + format_value(v))["v"], v)
+
+    def test_run_commands(self):
+        spec = self.spec(GRID)
+        p = compare_points(spec)[0]
+        cmd = run_command(spec, p, Path("/x"), "rm", "mpirun")
+        self.assertEqual(cmd[:2], ["rm", "simulate"])
+        self.assertIn("run.method=\"fast\"", cmd)
+        self.assertEqual(cmd[-3:], ["--out", "/x", "--force"])
+        spec.engine = "train"  # 4 workers in base.toml: 5 ranks
+        self.assertEqual(run_command(spec, p, Path("/x"), "rm", "mpirun")[:5],
+                         ["mpirun", "--oversubscribe", "-np", "5", "rm"])
+        self.assertEqual(run_command(spec, p, Path("/x"), "rm", "srun")[:6],
+                         ["srun", "--mpi=pmix", "--overcommit", "-n", "5", "rm"])
+
+    def test_bad_specs_are_refused_with_the_reason(self):
+        cases = {
+            '[sweep]\nconfig = "base.toml"\n[grid]\nmethod = [1]\n': "not a configuration key",
+            '[sweep]\nconfig = "base.toml"\n[grid]\n"run.seed" = []\n': "non-empty list",
+            '[sweep]\nconfig = "nope.toml"\n': "no such file",
+            '[sweep]\nconfig = "base.toml"\nengine = "gpu"\n': "simulate or train",
+            '[sweep]\nconfig = "base.toml"\n[grid]\n"run.seed" = [1]\nx = [{"run.seed" = 2}]\n': "two grid axes",
+            '[sweep]\nconfig = "base.toml"\n[grid]\n"run.method" = ["a"]\n[tune.grid.b]\n"method.stepsize" = [1]\n':
+                "not a value of run.method",
+            '[sweep]\nconfig = "base.toml"\n[grdi]\n': "unknown section",
+            '[sweep]\nconfig = "base.toml"\n[set]\n"run.seed" = nan\n': "not finite",
+            '[sweep]\nconfig = "base.toml"\n[report]\ntarget = "0.5"\n': "report.target",
+        }
+        for text, message in cases.items():
+            with self.subTest(text=text):
+                with self.assertRaises(SpecError) as e:
+                    self.spec(text)
+                self.assertIn(message, str(e.exception))
+
+
+TUNED = GRID + """
+[tune]
+seeds = [100, 101]
+set = { "run.time_budget_s" = 50.0 }
+[tune.grid.fast]
+"method.stepsize" = [0.01, 0.05, 0.2]
+"method.threshold" = [2, 4]
+[report]
+reference = "fast"
+"""
+
+
+class TuningTest(Workspace):
+    def test_tuning_points(self):
+        spec = self.spec(TUNED)
+        points = tune_points(spec)
+        # only "fast" has a grid: 2 powers × 3 stepsizes × 2 thresholds × 2 seeds
+        self.assertEqual(len(points), 2 * 3 * 2 * 2)
+        p = points[0]
+        self.assertEqual(p.name, "method=fast,power=0,stepsize=0.01,threshold=2,seed=100")
+        self.assertEqual(p.overrides[-1], ("run.time_budget_s", 50.0))  # tune.set last: it wins
+        self.assertEqual(dict(p.overrides)["run.seed"], 100)
+        self.assertEqual({q.group for q in points}, {
+            group_key("fast", {"heterogeneity.power": 0.0}),
+            group_key("fast", {"heterogeneity.power": 1.0})})
+
+    def test_choice_is_the_lowest_final_loss_ties_to_the_first(self):
+        spec = self.spec(TUNED)
+        points = [p for p in tune_points(spec) if p.labels["heterogeneity.power"] == 0.0]
+        loss = {0.01: 0.5, 0.05: 0.1, 0.2: 0.1}
+        summaries = {p.index: {"initial_loss": 10.0, "final_loss": 10.0 * loss[p.params["method.stepsize"]]}
+                     for p in points}
+        choice = choose(points, summaries)
+        (group,) = choice.values()
+        # 0.05 and 0.2 tie; thresholds 2 and 4 tie: the first in grid order wins
+        self.assertEqual(group["chosen"], {"method.stepsize": 0.05, "method.threshold": 2})
+        self.assertAlmostEqual(group["score"], 0.1)
+        self.assertEqual(len(group["candidates"]), 6)
+
+    def test_diverged_runs_never_win_and_scores_are_geometric_means(self):
+        self.assertEqual(tuning_score([0.1, math.inf]), math.inf)
+        self.assertEqual(relative_final_loss({"initial_loss": 1.0, "final_loss": float("nan")}), math.inf)
+        self.assertEqual(relative_final_loss({"initial_loss": 1.0}), math.inf)
+        self.assertAlmostEqual(tuning_score([0.01, 1.0]), 0.1)
+        spec = self.spec(TUNED)
+        points = [p for p in tune_points(spec) if p.labels["heterogeneity.power"] == 0.0]
+        summaries = {p.index: {"initial_loss": 1.0, "final_loss": (
+            float("nan") if p.params["method.stepsize"] == 0.2 else p.params["method.stepsize"])} for p in points}
+        (group,) = choose(points, summaries).values()
+        self.assertEqual(group["chosen"]["method.stepsize"], 0.01)
+
+    def test_missing_tuning_runs_are_named(self):
+        spec = self.spec(TUNED)
+        points = tune_points(spec)
+        summaries = {p.index: {"initial_loss": 1, "final_loss": 1} for p in points[1:]}
+        with self.assertRaises(SpecError) as e:
+            choose(points, summaries)
+        self.assertIn(points[0].name, str(e.exception))
+
+    def test_tune_then_compare_uses_the_chosen_values(self):
+        spec = self.spec(TUNED)
+        self.assertEqual(self.run_phase(spec, "tune"), [])
+        write_tuned(spec, self.dir / "sweep")
+        record = json.loads((self.dir / "sweep" / "tuned.json").read_text())
+        for g in record["groups"].values():
+            self.assertEqual(g["chosen"], {"method.stepsize": 0.05, "method.threshold": 2})
+        points = phase_points(spec, "compare", self.dir / "sweep")
+        fast = [p for p in points if p.labels["run.method"] == "fast"]
+        slow = [p for p in points if p.labels["run.method"] == "slow"]
+        self.assertTrue(all(p.params == {"method.stepsize": 0.05, "method.threshold": 2} for p in fast))
+        self.assertTrue(all(p.params == {} for p in slow))  # no grid: the base config's values
+        self.assertEqual(self.run_phase(spec, "compare"), [])
+        calls = self.calls()[-12:]
+        self.assertTrue(all(c["method.stepsize"] == 0.05 for c in calls if c["run.method"] == "fast"))
+        self.assertTrue(all("method.stepsize" not in c for c in calls if c["run.method"] == "slow"))
+
+    def test_compare_without_tuned_json_is_a_clear_error(self):
+        spec = self.spec(TUNED)
+        with self.assertRaises(SpecError) as e:
+            phase_points(spec, "compare", self.dir / "sweep")
+        self.assertIn("tuned.json", str(e.exception))
+
+
+class SkipFinishedTest(Workspace):
+    def test_rerun_skips_finished_points_and_redoes_unfinished_and_stale_ones(self):
+        spec = self.spec(GRID)
+        self.assertEqual(self.run_phase(spec, "compare"), [])
+        self.assertEqual(len(self.calls()), 12)
+        self.assertEqual(self.run_phase(spec, "compare"), [])
+        self.assertEqual(len(self.calls()), 12)  # nothing ran again
+
+        points = compare_points(spec)
+        (point_dir(self.dir / "sweep", points[3]) / "summary.json").unlink()  # crashed mid-run
+        self.run_phase(spec, "compare")
+        self.assertEqual(len(self.calls()), 13)
+
+        # the spec changed for some points: they are stale and run again, the others are kept
+        spec2 = self.spec(GRID.replace('"run.seed" = [0, 1, 2]', '"run.seed" = [0, 1, 2, 3]'))
+        self.run_phase(spec2, "compare")
+        self.assertEqual(len(self.calls()), 13 + 4)
+        spec3 = self.spec(GRID.replace("100.0", "90.0"))
+        self.run_phase(spec3, "compare")
+        self.assertEqual(len(self.calls()), 17 + 12)  # every point's overrides changed
+
+        # the base config changed: every point is stale
+        write(self.dir / "base.toml", "[run]\nworkers = 5\n")
+        self.run_phase(spec3, "compare", jobs=2)
+        self.assertEqual(len(self.calls()), 29 + 12)
+
+    def test_point_by_index_as_an_array_task_does(self):
+        spec_path = write(self.dir / "s.toml", GRID)
+        args = ["point", str(spec_path), "--phase", "compare", "5", "--dir", str(self.dir / "sweep"),
+                "--binary", str(self.binary)]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(sweep.main(args), 0)
+            self.assertEqual(sweep.main(args), 0)
+        self.assertIn("done", out.getvalue())
+        self.assertIn("already finished", out.getvalue())
+        self.assertEqual(len(self.calls()), 1)
+        self.assertEqual(self.calls()[0]["run.seed"], 2)
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(sweep.main(args[:4] + ["12"] + args[5:]), 2)  # out of range: bad input
+
+    def test_failures_are_reported_and_bad_input_stops_the_phase(self):
+        spec = self.spec(GRID.replace('["fast", "slow"]', '["broken", "fast"]'))
+        failed = self.run_phase(spec, "compare")
+        self.assertEqual(len(failed), 6)
+        self.assertFalse(any(is_finished(spec, p, point_dir(self.dir / "sweep", p)) for p in failed))
+        spec = self.spec(GRID.replace('["fast", "slow"]', '["bad-input", "fast"]'), "bad.toml")
+        before = len(self.calls())
+        failed = self.run_phase(spec, "compare")
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(len(self.calls()) - before, 1)
+
+
+class AggregationTest(Workspace):
+    def test_stat(self):
+        s = stat([1.0, 2.0, 3.0])
+        self.assertEqual((s.n, s.reached, s.mean, s.min, s.max), (3, 3, 2.0, 1.0, 3.0))
+        self.assertAlmostEqual(s.std, 1.0)  # sample standard deviation
+        s = stat([1.0, None, 3.0], cap=[10.0, 10.0, 10.0])
+        self.assertFalse(s.complete)
+        self.assertEqual(s.mean, math.inf)
+        self.assertEqual(s.bound, (1 + 10 + 3) / 3)
+        self.assertEqual(stat([5.0]).std, 0.0)
+        self.assertEqual(stat([None, math.inf], cap=[4.0, 6.0]).bound, 5.0)
+
+    def test_speedup_and_its_growth(self):
+        ref = Group({}, [], [])
+        ref.times = {"0.001": stat([2.0, 4.0])}
+        base = Group({}, [], [])
+        base.times = {"0.001": stat([6.0, 18.0])}
+        s = speedup(ref, base, "0.001", None)
+        self.assertEqual((s.value, s.lower_bound), (4.0, False))  # ratio of the means: 12 / 3
+        base.times = {"0.001": stat([6.0, None], cap=[30.0, 30.0])}
+        s = speedup(ref, base, "0.001", None)
+        self.assertEqual((s.value, s.lower_bound), (6.0, True))
+        ref.times = {"0.001": stat([None, 4.0], cap=[30.0, 30.0])}
+        self.assertFalse(speedup(ref, base, "0.001", None).defined)
+
+        def sp(v, lower=False):
+            return Speedup(v, lower, v, v, True)
+        self.assertEqual(grows([sp(1), sp(2), sp(3)]), "yes")
+        self.assertEqual(grows([sp(1), sp(3), sp(2)]), "no")
+        self.assertEqual(grows([sp(1), sp(2, True)]), "yes")  # true value ≥ 2 > 1
+        self.assertEqual(grows([sp(2, True), sp(3)]), "unclear")
+        self.assertEqual(grows([sp(1), Speedup(math.nan, False, 0, 0, False)]), "—")
+
+    def test_report_tables_and_plots_from_runs(self):
+        spec = self.spec(GRID + '[report]\nreference = "fast"\n')
+        self.run_phase(spec, "compare")
+        sweep_dir = self.dir / "sweep"
+        with contextlib.redirect_stderr(io.StringIO()):
+            report = aggregate(spec, sweep_dir)
+            pngs = plot(spec, sweep_dir)
+        import csv
+        rows = list(csv.DictReader(open(report / "s.csv")))
+        self.assertEqual(len(rows), 4)  # method × p; seeds are aggregated
+        row = next(r for r in rows if r["run.method"] == "slow" and r["heterogeneity.power"] == "1.0")
+        # fake: slow at p = 1 needs 10 / (1 / 2 / 2) · (1 + 0.01 · seed) = 40, 40.4, 40.8
+        self.assertAlmostEqual(float(row["t_0.001_mean"]), 40.4)
+        self.assertAlmostEqual(float(row["t_0.001_std"]), 0.4)
+        self.assertEqual(row["t_0.001_reached"], "3")
+        speedups = list(csv.DictReader(open(report / "s-speedup.csv")))
+        by_p = {r["heterogeneity.power"]: float(r["speedup"]) for r in speedups}
+        self.assertAlmostEqual(by_p["0.0"], 4.0)  # 10 / 2.5
+        self.assertAlmostEqual(by_p["1.0"], 8.0)  # 40.4 / 5.05
+        md = (report / "s.md").read_text()
+        self.assertIn("| slow | 4× | 8× | yes |", md)
+        self.assertIn("| fast | 2.52 ± 0.025 | 5.05 ± 0.05 |", md)
+        for p in pngs:
+            self.assertEqual(p.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+
+    def test_unreached_targets_are_reported_as_such(self):
+        spec = self.spec(GRID.replace('["fast", "slow"]', '["fast", "never"]') + '[report]\nreference = "fast"\n')
+        self.run_phase(spec, "compare")
+        with contextlib.redirect_stderr(io.StringIO()):
+            report = aggregate(spec, self.dir / "sweep")
+        md = (report / "s.md").read_text()
+        self.assertIn("| never | not reached (0/3) | not reached (0/3) |", md)
+        self.assertIn("| never | ≥ 39.6× | ≥ 19.8× | unclear |", md)  # 100 s budget / 2.525 s, / 5.05 s: both bounds
+
+
+class SlurmChainTest(Workspace):
+    def test_dry_run_chain_and_array_splitting(self):
+        spec = self.spec(TUNED)
+        out = io.StringIO()
+        submitted = slurm_submit(spec, self.dir / "sweep", "/bin/rm-binary", "srun", 4, 10, [], True, out)
+        commands = submitted["commands"]
+        # 24 tuning points in arrays of 10: 3 arrays; then choose, 12 comparison points: 2 arrays; report
+        self.assertEqual(len(submitted["tune"]), 3)
+        self.assertEqual(len(submitted["compare"]), 2)
+        self.assertIn("--array=0-9%4", commands[0])
+        self.assertIn("--array=0-3%4", commands[2])
+        choose = commands[3]
+        self.assertIn("--dependency=afterany:" + ":".join(submitted["tune"]), choose)
+        self.assertIn("aggregate.sbatch", choose)
+        self.assertIn(f"--dependency=afterok:{submitted['choose']}", commands[4])
+        self.assertIn("--dependency=afterany:" + ":".join(submitted["compare"]), commands[-1])
+        self.assertTrue(all("--ntasks=1" in c for c in commands if "--array" in c))  # simulate: one task
+
+
+@unittest.skipUnless(os.environ.get("RINGMASTER_BINARY"), "RINGMASTER_BINARY not set (ctest sets it)")
+class RealBinaryTest(Workspace):
+    def test_small_sweep_through_the_real_simulator(self):
+        spec = self.spec(f"""
+            [sweep]
+            name = "real"
+            config = "{REPO / 'configs' / 'quadratic.toml'}"
+            [set]
+            "run.workers" = 4
+            "run.time_budget_s" = 0.3
+            "run.eval_every_s" = 0.05
+            "objective.rows" = 8
+            "objective.cols" = 8
+            "heterogeneity.profile" = "power"
+            [grid]
+            "run.method" = ["ringmaster", "sync"]
+            "heterogeneity.power" = [0.5]
+            [tune]
+            [tune.grid.ringmaster]
+            "method.stepsize" = [0.01, 0.1]
+            [report]
+            reference = "ringmaster"
+            target = "0.1"
+            """)
+        binary = os.environ["RINGMASTER_BINARY"]
+        with contextlib.redirect_stderr(io.StringIO()):
+            code = sweep.command_run(spec, self.dir / "sweep", binary, "mpirun", 2, None)
+        self.assertEqual(code, 0)
+        tuned = json.loads((self.dir / "sweep" / "tuned.json").read_text())
+        (group,) = tuned["groups"].values()
+        scores = {c["params"]["method.stepsize"]: c["score"] for c in group["candidates"]}
+        self.assertEqual(group["chosen"]["method.stepsize"], min(scores, key=scores.get))
+        for p in phase_points(spec, "compare", self.dir / "sweep"):
+            d = point_dir(self.dir / "sweep", p)
+            summary = json.loads((d / "summary.json").read_text())
+            self.assertEqual(summary["method"], p.labels["run.method"])
+            self.assertEqual(summary["engine"], "sim")
+            self.assertAlmostEqual(summary["train_time_s"], 0.3)
+            config = (d / "config.toml").read_text()
+            self.assertIn("power = 0.5", config)
+        self.assertTrue((self.dir / "sweep" / "report" / "real.md").is_file())
+
+    def test_bad_key_stops_the_sweep_with_the_binarys_message(self):
+        spec = self.spec(f"""
+            [sweep]
+            config = "{REPO / 'configs' / 'quadratic.toml'}"
+            [set]
+            "run.nope" = 1
+            [grid]
+            "run.seed" = [0, 1, 2]
+            """)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            failed = run_phase(spec, "compare", self.dir / "sweep", os.environ["RINGMASTER_BINARY"], "mpirun", 1)
+        self.assertEqual(len(failed), 1)
+        self.assertIn("run.nope", err.getvalue())
+
+
+if __name__ == "__main__":
+    unittest.main()

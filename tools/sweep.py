@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Sweeps of Ringmaster runs: grids over configuration keys, per-method tuning, local or Slurm
+execution, aggregation into tables, and plots.
+
+A sweep spec (TOML, configs/sweeps/) names a base configuration, overrides applied to every run, a grid
+of axes (typically method × heterogeneity power p × seed) and, optionally, per-method hyperparameter
+grids. Tuning follows the published protocol: for each method (and each value of the `tune.per` axes)
+every hyperparameter combination runs on the tuning seeds; the combination with the lowest final loss
+wins (geometric mean over tuning runs of final_loss / initial_loss), and the comparison runs use it.
+
+Every run ("point") has its own run directory (SPEC §8) inside one sweep directory:
+
+    <sweep>/tune/<name>/         tuning runs            <sweep>/runs/<name>/   comparison runs
+    <sweep>/tuned.json           the chosen values      <sweep>/report/        tables and plots
+    <sweep>/logs/                Slurm output and error files, one pair per task
+
+A point is finished when its summary.json exists and its point.json (written before the run starts:
+the exact overrides, base config and its hash) matches what the spec asks for now. Re-running a sweep
+skips finished points; unfinished or stale ones are run again from scratch.
+
+Commands (docs: README "Sweeps and Slurm"):
+    sweep.py run SPEC [--jobs J]      every phase locally: tune, choose, compare, aggregate, plot
+    sweep.py list SPEC [--phase P]    the points with their index and status
+    sweep.py count SPEC --phase P     how many points a phase has (for job arrays)
+    sweep.py point SPEC --phase P N   run point N of a phase (what a Slurm array task does)
+    sweep.py tune SPEC                choose the tuned values from finished tuning runs
+    sweep.py aggregate SPEC           tables (CSV, Markdown) from finished comparison runs
+    sweep.py plot SPEC                loss vs time and speedup plots (PNG)
+    sweep.py slurm SPEC               submit the whole chain as Slurm job arrays with dependencies
+
+The code lives in tools/sweeplib/, one concern a module: spec (the TOML spec), points (the runs it
+asks for), rundir (what a finished run left), runner (running points), tuning (the choice), report
+(tables), plots, slurm. Only Python's standard library is used, plus Debian's python3-matplotlib (and
+numpy) for the plots. Run it with Debian's /usr/bin/python3, which has them.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from sweeplib.plots import plot  # noqa: E402
+from sweeplib.points import compare_points, needs_tuning, point_dir, tune_points  # noqa: E402
+from sweeplib.report import aggregate, publish  # noqa: E402
+from sweeplib.rundir import is_finished  # noqa: E402
+from sweeplib.runner import default_binary, format_duration, run_phase, run_point, tail_text  # noqa: E402
+from sweeplib.slurm import slurm_submit  # noqa: E402
+from sweeplib.spec import EXIT_BAD_INPUT, PHASES, REPO, Spec, SpecError, load_spec  # noqa: E402
+from sweeplib.tuning import phase_points, write_tuned  # noqa: E402
+
+
+def sweep_dir_of(spec: Spec, given: str | None) -> Path:
+    return Path(given).resolve() if given else (REPO / "sweeps" / spec.name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="sweep.py", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("spec", help="sweep spec (TOML), e.g. configs/sweeps/headline.toml")
+        p.add_argument("--dir", help="sweep directory (default: sweeps/<name> in the repository)")
+        return p
+
+    def add_run_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--binary", default=None, help="ringmaster binary (default $RINGMASTER_BIN or build/ringmaster)")
+        p.add_argument("--launcher", choices=("mpirun", "srun"), default=None,
+                       help="MPI launcher for engine = train (default $RINGMASTER_LAUNCHER or mpirun)")
+
+    p = add("run", "run every phase locally: tuning runs, choice, comparison runs, report, plots")
+    add_run_options(p)
+    p.add_argument("--jobs", "-j", type=int, default=1, help="runs at a time (default 1: sequential)")
+    p.add_argument("--publish", help="also copy the report to this directory (e.g. docs/results)")
+    p = add("list", "the points of each phase, with index and status")
+    p.add_argument("--phase", choices=PHASES)
+    p = add("count", "how many points a phase has")
+    p.add_argument("--phase", choices=PHASES, required=True)
+    p = add("point", "run one point of a phase by index (a Slurm array task)")
+    add_run_options(p)
+    p.add_argument("--phase", choices=PHASES, required=True)
+    p.add_argument("index", type=int)
+    p.add_argument("--force", action="store_true", help="run it even if it already finished")
+    add("tune", "choose each method's hyperparameters from the finished tuning runs (writes tuned.json)")
+    add("aggregate", "tables from the finished comparison runs (report/<name>.csv, .md)")
+    p = add("plot", "plots from the finished comparison runs (report/<name>-*.png)")
+    p = add("report", "aggregate and plot")
+    p.add_argument("--publish", help="also copy the report to this directory")
+    p = add("slurm", "submit the sweep as Slurm job arrays with dependencies")
+    add_run_options(p)
+    p.add_argument("--max-parallel", type=int, help="array tasks running at once (sbatch --array=...%%N)")
+    p.add_argument("--max-array-size", type=int, default=1000, help="split larger phases (site MaxArraySize)")
+    p.add_argument("--dry-run", action="store_true", help="print the sbatch commands, submit nothing")
+    p.add_argument("--sbatch", action="append", default=[], metavar="OPTION",
+                   help="extra sbatch option for every job, e.g. --sbatch=--partition=gpu")
+
+    args = parser.parse_args(argv)
+    try:
+        spec = load_spec(args.spec)
+        sweep_dir = sweep_dir_of(spec, args.dir)
+        binary = getattr(args, "binary", None) or default_binary()
+        launcher = getattr(args, "launcher", None) or os.environ.get("RINGMASTER_LAUNCHER") or "mpirun"
+        if args.command == "run":
+            return command_run(spec, sweep_dir, binary, launcher, args.jobs, args.publish)
+        if args.command == "list":
+            for phase in ([args.phase] if args.phase else PHASES):
+                if phase == "compare" and needs_tuning(spec) and not (sweep_dir / "tuned.json").is_file():
+                    points = compare_points(spec)
+                    print(f"# compare: {len(points)} points (hyperparameters not chosen yet)")
+                else:
+                    points = phase_points(spec, phase, sweep_dir)
+                    print(f"# {phase}: {len(points)} points")
+                for pt in points:
+                    done = is_finished(spec, pt, point_dir(sweep_dir, pt)) and (
+                        phase == "tune" or not needs_tuning(spec) or (sweep_dir / "tuned.json").is_file())
+                    print(f"{pt.index}\t{'done' if done else 'pending'}\t{pt.name}")
+            return 0
+        if args.command == "count":
+            print(len(tune_points(spec) if args.phase == "tune" else compare_points(spec)))
+            return 0
+        if args.command == "point":
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            points = phase_points(spec, args.phase, sweep_dir)
+            if not 0 <= args.index < len(points):
+                raise SpecError(f"point {args.index}: the {args.phase} phase has points 0..{len(points) - 1}")
+            pt = points[args.index]
+            status, code, seconds = run_point(spec, pt, sweep_dir, binary, launcher, force=args.force)
+            print(f"{args.phase} {args.index} {pt.name}: {status}"
+                  + (f" in {seconds:.1f}s" if status != "skipped" else " (already finished)")
+                  + (f", exit {code}; {point_dir(sweep_dir, pt) / 'run.log'}:\n"
+                     + tail_text(point_dir(sweep_dir, pt) / 'run.log') if status == "failed" else ""))
+            return code
+        if args.command == "tune":
+            if not needs_tuning(spec):
+                print("tune: the spec has nothing to tune")
+                return 0
+            choices = write_tuned(spec, sweep_dir)
+            for g in choices.values():
+                print(f"tune: {json.dumps(g['group'])} -> {json.dumps(g['chosen'])} (score {g['score']:.3g})")
+            return 0
+        if args.command == "aggregate":
+            aggregate(spec, sweep_dir)
+            return 0
+        if args.command == "plot":
+            plot(spec, sweep_dir)
+            return 0
+        if args.command == "report":
+            aggregate(spec, sweep_dir)
+            plot(spec, sweep_dir)
+            if args.publish:
+                publish(spec, sweep_dir, Path(args.publish))
+            return 0
+        if args.command == "slurm":
+            sweep_dir.mkdir(parents=True, exist_ok=True)
+            slurm_launcher = args.launcher or os.environ.get("RINGMASTER_LAUNCHER") or "srun"
+            slurm_submit(spec, sweep_dir, str(Path(binary).resolve()), slurm_launcher, args.max_parallel,
+                         args.max_array_size, args.sbatch, args.dry_run)
+            return 0
+    except SpecError as e:
+        print(f"sweep: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return 1
+
+
+def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: int, publish_to: str | None) -> int:
+    if not Path(binary).is_file():
+        raise SpecError(f"ringmaster binary {binary} not found (build it, or pass --binary / set RINGMASTER_BIN)")
+    if spec.engine == "train" and jobs > 1:
+        print("sweep: warning: --jobs > 1 with engine = train runs MPI jobs side by side; their wall-clock "
+              "times then depend on each other", file=sys.stderr)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(spec.path, sweep_dir / "sweep.toml")
+    begin = time.monotonic()
+    if needs_tuning(spec):
+        failed = run_phase(spec, "tune", sweep_dir, binary, launcher, jobs)
+        if failed:
+            print(f"sweep: {len(failed)} tuning runs failed; not choosing", file=sys.stderr)
+            return 1
+        for g in write_tuned(spec, sweep_dir).values():
+            print(f"tuned {json.dumps(g['group'])}: {json.dumps(g['chosen'])}", file=sys.stderr)
+    failed = run_phase(spec, "compare", sweep_dir, binary, launcher, jobs)
+    report = aggregate(spec, sweep_dir)
+    plot(spec, sweep_dir)
+    if publish_to:
+        publish(spec, sweep_dir, Path(publish_to))
+    print(f"sweep {spec.name}: {format_duration(time.monotonic() - begin)} in total; report in {report}",
+          file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

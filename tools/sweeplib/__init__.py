@@ -1,0 +1,1 @@
+"""The library behind tools/sweep.py: sweeps of Ringmaster runs (see that file)."""

@@ -1,0 +1,130 @@
+"""Plots (PNG, Debian's python3-matplotlib): loss vs time per method at each p, and the speedup of
+the reference method over each baseline vs p."""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from .spec import Spec
+from .points import label_text, point_dir, short_names
+from .rundir import read_eval
+from .report import collect, label_keys_of, ordered_values, report_layout, speedup_table, target_text
+
+
+def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
+    """report/<name>-loss-vs-time.png: one panel per column value (p), one line per method: relative
+    loss (f − f*)/(f(X0) − f*) against training time, log scale, geometric mean over seeds with the
+    min–max band. report/<name>-speedup.png: speedup of the reference over each baseline vs p."""
+    out = out or sys.stderr
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows_key, cols_key, seed_key, others = report_layout(spec)
+    groups = collect(spec, sweep_dir)
+    report = sweep_dir / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    methods = ordered_values(spec, rows_key)
+    columns = ordered_values(spec, cols_key) if cols_key else [None]
+    short = short_names(label_keys_of(groups))
+    col_name = short.get(cols_key, cols_key) if cols_key else ""
+    target = float(spec.report.target)
+    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+    written = []
+
+    n = len(columns)
+    ncols = min(n, 2 if n == 4 else 3)
+    nrows = math.ceil(n / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.8 * nrows), squeeze=False)
+    for i, c in enumerate(columns):
+        ax = axes[i // ncols][i % ncols]
+        horizon = 0.0
+        for m in methods:
+            g = next((g for g in groups if g.labels.get(rows_key) == m and (
+                cols_key is None or g.labels.get(cols_key) == c)), None)
+            if g is None or not g.runs:
+                continue
+            curves = []
+            for p, _ in g.runs:
+                t, loss = read_eval(point_dir(sweep_dir, p))
+                if t and loss[0] > 0:
+                    curves.append((np.array(t), np.maximum(np.array(loss) / loss[0], 1e-12)))
+            if not curves:
+                continue
+            end = max(t[-1] for t, _ in curves)
+            horizon = max(horizon, end)
+            grid = np.linspace(0.0, end, 600)
+            # the loss at time s is the last evaluation at or before s
+            values = np.array([l[np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)]
+                               for t, l in curves])
+            center = np.exp(np.log(values).mean(axis=0))
+            ax.plot(grid, center, color=colors[m], label=str(m), lw=1.4)
+            if len(curves) > 1:
+                ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=colors[m], alpha=0.15, lw=0)
+        ax.axhline(target, color="k", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlim(0, horizon or 1)
+        ax.set_title(f"{col_name} = {label_text(c)}" if cols_key else spec.name)
+        ax.set_xlabel("training time (s)")
+        ax.set_ylabel("(f − f*) / (f(X0) − f*)")
+        ax.grid(True, which="major", alpha=0.3)
+    for j in range(n, nrows * ncols):
+        axes[j // ncols][j % ncols].axis("off")
+    legend: dict[str, Any] = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+    if legend:
+        fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 7), frameon=False)
+    fig.suptitle(f"{spec.name}: relative loss vs training time (geometric mean over seeds, band = min–max; "
+                 f"dashed: target {target_text(spec.report.target)})", fontsize=10)
+    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+    path = report / f"{spec.name}-loss-vs-time.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+
+    speedups = speedup_table(spec, groups)
+    if spec.report.reference is not None and cols_key is not None and speedups:
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in columns)
+        xs = {c: (c if numeric else i) for i, c in enumerate(columns)}
+        for b in (spec.report.baselines or [m for m in methods if m != spec.report.reference]):
+            points = [(xs[s["labels"].get(cols_key)], s["speedup"]) for s in speedups
+                      if s["baseline"] == b and s["labels"].get(cols_key) in xs and s["speedup"].defined
+                      and math.isfinite(s["speedup"].value)]
+            if not points:
+                continue
+            points.sort(key=lambda q: q[0])
+            x = [q[0] for q in points]
+            y = [q[1].value for q in points]
+            ax.plot(x, y, "-", color=colors.get(b), label=str(b), lw=1.4)
+            for xi, q in points:
+                ax.plot([xi], [q.value], "^" if q.lower_bound else "o", color=colors.get(b),
+                        mfc="none" if q.lower_bound else colors.get(b))
+                if math.isfinite(q.ratio_min) and math.isfinite(q.ratio_max):
+                    ax.vlines(xi, q.ratio_min, q.ratio_max, color=colors.get(b), lw=0.8, alpha=0.6)
+        ax.axhline(1.0, color="k", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel(col_name)
+        if not numeric:
+            ax.set_xticks(list(xs.values()), [label_text(c) for c in columns])
+        ax.set_ylabel(f"time to {target_text(spec.report.target)}: baseline / {spec.report.reference}")
+        ax.set_title(f"speedup of {spec.report.reference} (open ▲: lower bound, baseline missed the target; "
+                     "bars: per-seed range)", fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no finite speedup to show", transform=ax.transAxes, ha="center")
+        fig.tight_layout()
+        path = report / f"{spec.name}-speedup.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    print("plot: " + ", ".join(str(p) for p in written), file=out)
+    return written

@@ -1,0 +1,481 @@
+"""Aggregation: tables (CSV, Markdown) over seeds, speedups of the reference method, and publishing.
+
+Statistics over seeds: mean ± sample standard deviation. A run that never reached a target is not
+averaged in: the cell says how many did, and a mean that counts those runs at their full training time
+is marked ≥ (a lower bound). Speedup = mean time of the baseline / mean time of the reference."""
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import math
+import shutil
+import statistics
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .spec import REPO, Spec, TARGETS
+from .points import Point, compare_points, label_text, needs_tuning, point_dir, short_names
+from .rundir import is_finished, read_summary, relative_final_loss, time_to
+from .tuning import phase_points
+
+
+@dataclass
+class Stat:
+    """A statistic over seeds: mean, sample standard deviation, min, max of the finite values, and
+    how many of the n runs reached a finite value (time to target: reached the target at all)."""
+
+    n: int
+    reached: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    bound: float  # mean with each unreached run counted at `cap` (a lower bound on the true mean)
+
+    @property
+    def complete(self) -> bool:
+        return self.n > 0 and self.reached == self.n
+
+
+def stat(values: list[float | None], cap: list[float] | None = None) -> Stat:
+    """values: one per seed, None or inf = not reached. cap: per seed, what an unreached value is at
+    least (the run's training time); used for the lower bound."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    n = len(values)
+    if not finite:
+        mean = std = lo = hi = math.inf
+    else:
+        mean = statistics.fmean(finite)
+        std = statistics.stdev(finite) if len(finite) > 1 else 0.0
+        lo, hi = min(finite), max(finite)
+    if len(finite) < n:
+        mean_all, hi = math.inf, math.inf
+    else:
+        mean_all = mean
+    bounded = []
+    for i, v in enumerate(values):
+        if v is not None and math.isfinite(v):
+            bounded.append(v)
+        elif cap is not None:
+            bounded.append(cap[i])
+    bound = statistics.fmean(bounded) if bounded and (cap is not None or len(finite) == n) else math.inf
+    return Stat(n, len(finite), mean_all, std, lo, hi, bound)
+
+
+@dataclass
+class Group:
+    labels: dict[str, Any]  # grid values except the seed
+    runs: list[tuple[Point, dict[str, Any]]]  # (point, summary) per seed that finished
+    missing: list[Point]
+    times: dict[str, Stat] = field(default_factory=dict)  # relative target → time to reach it
+    final: Stat | None = None  # final_loss / initial_loss
+    final_abs: Stat | None = None  # final_loss (f − f*)
+    budget: float = 0.0  # training time of the runs (the cap for unreached targets)
+
+
+def collect(spec: Spec, sweep_dir: Path) -> list[Group]:
+    points = phase_points(spec, "compare", sweep_dir)
+    groups: dict[str, Group] = {}
+    for p in points:
+        labels = {k: v for k, v in p.labels.items() if k != "__method__" and not (
+            spec.seed_axis and k in spec.axis(spec.seed_axis).keys)}
+        key = json.dumps(labels, sort_keys=True)
+        g = groups.setdefault(key, Group(labels, [], []))
+        directory = point_dir(sweep_dir, p)
+        summary = read_summary(directory) if is_finished(spec, p, directory) else None
+        if summary is None:
+            g.missing.append(p)
+        else:
+            g.runs.append((p, summary))
+    for g in groups.values():
+        caps = [float(s.get("train_time_s", math.inf)) for _, s in g.runs]
+        g.budget = max(caps) if caps else 0.0
+        for target in TARGETS:
+            g.times[target] = stat([time_to(s, target) for _, s in g.runs], caps)
+        g.final = stat([relative_final_loss(s) for _, s in g.runs])
+        g.final_abs = stat([float(s.get("final_loss", math.inf)) for _, s in g.runs])
+    return list(groups.values())
+
+
+@dataclass
+class Speedup:
+    """time(baseline) / time(reference) at the report target, for one column value."""
+
+    value: float  # ratio of the mean times; inf if the baseline never reached it
+    lower_bound: bool  # the baseline missed the target in some runs: value ≥ (bound mean) / reference
+    ratio_min: float  # spread of the per-seed ratios (paired by seed: same problem, same delays)
+    ratio_max: float
+    defined: bool  # False when the reference missed the target in some run, or either has no runs
+
+
+def speedup(reference: Group, baseline: Group, target: str, seed_key: str | None) -> Speedup:
+    r, b = reference.times[target], baseline.times[target]
+    if not r.complete or r.mean <= 0 or b.n == 0:
+        return Speedup(math.nan, False, math.nan, math.nan, False)
+    lower = not b.complete
+    value = (b.bound if lower else b.mean) / r.mean
+    ratios = []
+    if seed_key is not None:
+        ref_by_seed = {p.labels.get(seed_key): time_to(s, target) for p, s in reference.runs}
+        for p, s in baseline.runs:
+            seed = p.labels.get(seed_key)
+            if seed in ref_by_seed and ref_by_seed[seed] > 0:
+                ratios.append(time_to(s, target) / ref_by_seed[seed])
+    lo = min(ratios) if ratios else math.nan
+    hi = max(ratios) if ratios else math.nan
+    return Speedup(value, lower, lo, hi, True)
+
+
+def fmt_num(v: float, digits: int = 3) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return f"{v:.{digits}g}"
+
+
+def fmt_time(s: Stat) -> str:
+    """Markdown cell for a time to target."""
+    if s.n == 0:
+        return "—"
+    if s.complete:
+        return f"{s.mean:.3g} ± {s.std:.2g}" if s.n > 1 else f"{s.mean:.3g}"
+    if s.reached == 0:
+        return f"not reached ({s.reached}/{s.n})"
+    return f"≥ {s.bound:.3g} ({s.reached}/{s.n} reached)"
+
+
+def fmt_loss(s: Stat) -> str:
+    if s.n == 0:
+        return "—"
+    if s.reached < s.n:
+        return f"diverged ({s.n - s.reached}/{s.n})"
+    return f"{s.mean:.3g} ± {s.std:.2g}" if s.n > 1 else f"{s.mean:.3g}"
+
+
+def fmt_speedup(s: Speedup) -> str:
+    if not s.defined:
+        return "n/a"  # the reference missed the target in some run, or a cell has no runs
+    if math.isinf(s.value):
+        return "∞"
+    text = ("≥ " if s.lower_bound else "") + f"{s.value:.3g}×"
+    if math.isfinite(s.ratio_min) and math.isfinite(s.ratio_max) and s.ratio_min != s.ratio_max:
+        text += f" ({s.ratio_min:.3g}–{s.ratio_max:.3g})"
+    return text
+
+
+def target_text(target: str) -> str:
+    return {"0.1": "1e-1", "0.01": "1e-2", "0.001": "1e-3", "0.0001": "1e-4", "1e-06": "1e-6"}[target]
+
+
+def ordered_values(spec: Spec, key: str) -> list[Any]:
+    for a in spec.axes:
+        if key in a.keys:
+            out = []
+            for v in a.values:
+                if key in v and v[key] not in out:
+                    out.append(v[key])
+            return out
+    return []
+
+
+def report_layout(spec: Spec) -> tuple[str, str | None, str | None, list[str]]:
+    """(rows key, columns key, seed key, other label keys that split the report into tables)."""
+    rows, cols = spec.report.rows, spec.report.columns
+    seed_keys = spec.axis(spec.seed_axis).keys if spec.seed_axis else []
+    skip_axes = set()
+    for a in spec.axes:
+        if rows in a.keys or (cols is not None and cols in a.keys) or a.name == spec.seed_axis:
+            skip_axes.add(a.name)
+    others = [k for a in spec.axes if a.name not in skip_axes for k in a.keys]
+    return rows, cols, (seed_keys[0] if seed_keys else None), others
+
+
+def speedup_table(spec: Spec, groups: list[Group]) -> list[dict[str, Any]]:
+    rows_key, cols_key, seed_key, others = report_layout(spec)
+    reference = spec.report.reference
+    if reference is None:
+        return []
+    out = []
+    by_labels = {json.dumps(g.labels, sort_keys=True): g for g in groups}
+    methods = ordered_values(spec, rows_key)
+    baselines = spec.report.baselines or [m for m in methods if m != reference]
+    for g in groups:
+        if g.labels.get(rows_key) != reference:
+            continue
+        for b in baselines:
+            other = by_labels.get(json.dumps({**g.labels, rows_key: b}, sort_keys=True))
+            if other is None:
+                continue
+            s = speedup(g, other, spec.report.target, seed_key)
+            out.append({"labels": {k: v for k, v in g.labels.items() if k != rows_key}, "baseline": b,
+                        "speedup": s})
+    return out
+
+
+def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
+    tmp.replace(path)
+
+
+def fmt_csv(v: float) -> str:
+    if isinstance(v, float) and math.isnan(v):
+        return ""
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return repr(float(v))
+
+
+def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
+    """Writes report/<name>.csv (one row per grid cell: method × p × ... with time-to-target and final
+    loss statistics over seeds), report/<name>-speedup.csv and report/<name>.md. Returns the report
+    directory. Missing runs are listed, not fatal: a partial sweep still gets a partial report."""
+    out = out or sys.stderr
+    groups = collect(spec, sweep_dir)
+    report = sweep_dir / "report"
+    report.mkdir(parents=True, exist_ok=True)
+    label_keys: list[str] = []
+    for g in groups:
+        label_keys += [k for k in g.labels if k not in label_keys]
+
+    header = label_keys + ["seeds", "finished"]
+    for t in TARGETS:
+        header += [f"t_{t}_mean", f"t_{t}_std", f"t_{t}_min", f"t_{t}_max", f"t_{t}_reached"]
+    header += ["final_rel_loss_mean", "final_rel_loss_std", "final_loss_mean", "final_loss_std", "train_time_s"]
+    rows = []
+    for g in groups:
+        row = [g.labels.get(k, "") for k in label_keys] + [len(g.runs) + len(g.missing), len(g.runs)]
+        for t in TARGETS:
+            s = g.times[t]
+            row += [fmt_csv(s.mean), fmt_csv(s.std if s.reached else math.nan), fmt_csv(s.min),
+                    fmt_csv(s.max), s.reached]
+        row += [fmt_csv(g.final.mean), fmt_csv(g.final.std), fmt_csv(g.final_abs.mean), fmt_csv(g.final_abs.std),
+                fmt_csv(g.budget)]
+        rows.append(row)
+    write_csv(report / f"{spec.name}.csv", header, rows)
+
+    speedups = speedup_table(spec, groups)
+    sp_keys: list[str] = []
+    for s in speedups:
+        sp_keys += [k for k in s["labels"] if k not in sp_keys]
+    write_csv(report / f"{spec.name}-speedup.csv",
+              sp_keys + ["reference", "baseline", "target", "speedup", "lower_bound", "ratio_min", "ratio_max"],
+              [[s["labels"].get(k, "") for k in sp_keys] + [
+                  spec.report.reference, s["baseline"], spec.report.target,
+                  fmt_csv(s["speedup"].value), s["speedup"].lower_bound,
+                  fmt_csv(s["speedup"].ratio_min), fmt_csv(s["speedup"].ratio_max)] for s in speedups])
+
+    (report / f"{spec.name}.md").write_text(markdown(spec, sweep_dir, groups, speedups))
+    missing = [p for g in groups for p in g.missing]
+    print(f"aggregate: {sum(len(g.runs) for g in groups)} runs in {len(groups)} cells -> {report}", file=out)
+    if missing:
+        print(f"aggregate: {len(missing)} runs missing (not finished or failed): "
+              + ", ".join(p.name for p in missing[:8]) + (" ..." if len(missing) > 8 else ""), file=out)
+    return report
+
+
+def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[dict[str, Any]]) -> str:
+    rows_key, cols_key, seed_key, others = report_layout(spec)
+    target = spec.report.target
+    methods = ordered_values(spec, rows_key)
+    columns = ordered_values(spec, cols_key) if cols_key else [None]
+    short = short_names(label_keys_of(groups))
+    n_seeds = len(spec.axis(spec.seed_axis).values) if spec.seed_axis else 1
+    col_name = short.get(cols_key, cols_key) if cols_key else ""
+    lines = [f"# Sweep `{spec.name}`", ""]
+    if spec.description:
+        lines += [spec.description.strip(), ""]
+    lines += [
+        f"- spec: `{rel(spec.path)}`, base config `{rel(spec.config)}`, engine `{spec.engine}`",
+        "- every run: " + (", ".join(f"`{k}={label_text(v)}`" for k, v in spec.set.items()) or "the base config"),
+        "- grid: " + " × ".join(f"{a.name} ({len(a.values)})" for a in spec.axes)
+        + f" = {len(compare_points(spec))} runs; statistics over {n_seeds} seed(s): mean ± sample std",
+        "- time to target: training-clock seconds until (f − f*) / (f(X0) − f*) first fell below the target "
+        "(summary.json `time_to_relative_target`, sampled every `run.eval_every_s`); a run that never got "
+        "there counts as not reached, and `≥` marks a mean where those runs are counted at their full "
+        "training time (a lower bound)",
+    ]
+    missing = [p for g in groups for p in g.missing]
+    if missing:
+        lines += [f"- **incomplete**: {len(missing)} runs missing: " + ", ".join(p.name for p in missing[:8])]
+    lines.append("")
+
+    other_values = [list(v) for v in itertools.product(*[ordered_values(spec, k) for k in others])] or [[]]
+    for ov in other_values:
+        fixed = dict(zip(others, ov))
+        suffix = (" — " + ", ".join(f"{short.get(k, k)} = {label_text(v)}" for k, v in fixed.items())) if fixed else ""
+
+        def cell(method: Any, column: Any) -> Group | None:
+            labels = {**fixed, rows_key: method}
+            if cols_key:
+                labels[cols_key] = column
+            for g in groups:  # linked keys (e.g. the budget tied to p) are matched loosely
+                if all(g.labels.get(k) == v for k, v in labels.items()):
+                    return g
+            return None
+
+        head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
+        rule = "|---|" + "---|" * len(columns)
+        lines += [f"## Time to relative loss {target_text(target)} (s){suffix}", "", head, rule]
+        for m in methods:
+            cells = [fmt_time(g.times[target]) if (g := cell(m, c)) else "—" for c in columns]
+            lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append("")
+        budgets = [cell(methods[0], c) for c in columns]
+        if all(budgets):
+            lines += ["Training time of every run: " + ", ".join(
+                f"{col_name} = {label_text(c)}: {g.budget:.4g} s" for c, g in zip(columns, budgets)), ""]
+
+        if spec.report.reference is not None:
+            mine = [s for s in speedups if all(s["labels"].get(k) == v for k, v in fixed.items())]
+            baselines = [b for b in (spec.report.baselines or methods) if b != spec.report.reference]
+            lines += [f"## Speedup of `{spec.report.reference}` at {target_text(target)}{suffix}", "",
+                      "time(baseline) / time(reference), ratio of the means; in brackets the range of the "
+                      "per-seed ratios (same seed: same problem and delays); ≥: the baseline missed the target "
+                      "in some runs, counted at their full training time; n/a: the reference missed it.", "",
+                      "| baseline | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns)
+                      + " | grows with " + col_name + " |",
+                      "|---|" + "---|" * (len(columns) + 1)]
+            for b in baselines:
+                row = []
+                values = []
+                for c in columns:
+                    s = next((s for s in mine if s["baseline"] == b and (
+                        cols_key is None or s["labels"].get(cols_key) == c)), None)
+                    row.append(fmt_speedup(s["speedup"]) if s else "—")
+                    values.append(s["speedup"] if s else None)
+                lines.append(f"| {b} | " + " | ".join(row) + f" | {grows(values)} |")
+            lines.append("")
+            lines += claim_lines(spec, groups, methods, columns, cell, col_name)
+
+        lines += [f"## All targets and final loss{suffix}", "",
+                  f"| method | {col_name} | " + " | ".join(f"t({target_text(t)}) s" for t in TARGETS[:4])
+                  + " | final (f − f*) / (f(X0) − f*) |",
+                  "|---|---|" + "---|" * 5]
+        for m in methods:
+            for c in columns:
+                g = cell(m, c)
+                if g is None:
+                    continue
+                lines.append(f"| {m} | {label_text(c)} | " + " | ".join(fmt_time(g.times[t]) for t in TARGETS[:4])
+                             + f" | {fmt_loss(g.final)} |")
+        lines.append("")
+
+    if needs_tuning(spec) and (sweep_dir / "tuned.json").is_file():
+        lines += tuned_lines(spec, sweep_dir, short)
+    # `sweep.py plot` writes these next to this file
+    lines += ["## Plots", "", f"![loss vs time]({spec.name}-loss-vs-time.png)", ""]
+    if spec.report.reference is not None and cols_key is not None:
+        lines += [f"![speedup]({spec.name}-speedup.png)", ""]
+    return "\n".join(lines)
+
+
+def label_keys_of(groups: list[Group]) -> list[str]:
+    keys: list[str] = []
+    for g in groups:
+        keys += [k for k in g.labels if k not in keys]
+    return keys
+
+
+def grows(values: list[Speedup | None]) -> str:
+    """Whether the speedup increases from each column to the next: "yes", "no", or "unclear" when a
+    lower bound (a baseline that missed the target) leaves the order open; "—" if undefined."""
+    if len(values) < 2 or any(v is None or not v.defined for v in values):
+        return "—"
+    verdict = "yes"
+    for a, b in zip(values, values[1:]):
+        if b.value > a.value and not a.lower_bound:
+            continue  # b's true value is ≥ b.value > a's true value
+        if b.value <= a.value and not b.lower_bound:
+            return "no"  # b's true value is b.value ≤ a.value ≤ a's true value
+        verdict = "unclear"
+    return verdict
+
+
+def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: list[Any], cell, col_name: str) -> list[str]:
+    """Which method reached the target first in each column: the data behind the headline claim."""
+    target = spec.report.target
+    lines = [f"Fastest to {target_text(target)} (lowest mean time; only methods that reached it in every run):", ""]
+    for c in columns:
+        ranked = []
+        for m in methods:
+            g = cell(m, c)
+            if g is not None and g.times[target].complete:
+                ranked.append((g.times[target].mean, m))
+        ranked.sort(key=lambda x: x[0])
+        text = ", ".join(f"{m} {t:.3g} s" for t, m in ranked[:3]) or "none reached it"
+        lines.append(f"- {col_name} = {label_text(c)}: {text}")
+    lines.append("")
+    return lines
+
+
+def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]:
+    """The chosen values per method and tuning group; a value at either end of its grid axis is marked
+    with † (the best may lie outside the grid)."""
+    record = json.loads((sweep_dir / "tuned.json").read_text())
+    keys: list[str] = []
+    group_keys: list[str] = []
+    for g in record["groups"].values():
+        keys += [k for k in g["chosen"] if k not in keys]
+        group_keys += [k for k in g["group"] if k != "method" and k not in group_keys]
+    names = short_names(keys + group_keys)
+    t = spec.tune
+
+    def grid_values(method: str, key: str) -> list[Any]:
+        for axis in t.grids.get(method, []):
+            values = [v[key] for v in axis.values if key in v]
+            if values:
+                return values
+        return []
+
+    def shown(method: str, key: str, value: Any) -> str:
+        if value == "":
+            return ""
+        values = grid_values(method, key)
+        edge = len(values) >= 3 and value in (values[0], values[-1])
+        return label_text(value) + (" †" if edge else "")
+
+    lines = ["## Tuned hyperparameters", "",
+             f"Each method's grid ran on tuning seed(s) {t.seeds if t.seeds is not None else '(the first seed)'}"
+             + (", with " + ", ".join(f"`{k}={label_text(v)}`" for k, v in t.set.items()) if t.set else "")
+             + f", separately for each {', '.join(t.per) or 'method'}; the lowest final loss (relative to "
+               "the initial loss, geometric mean over tuning runs) won. † marks a value at the end of its grid. "
+               "All candidates and their scores are in `tuned.json`.", "",
+             "| method | " + " | ".join(names[k] for k in group_keys) + " | " + " | ".join(names[k] for k in keys)
+             + " | tuning final loss (rel.) | candidates |",
+             "|---|" + "---|" * (len(group_keys) + len(keys) + 2)]
+    for g in record["groups"].values():
+        score = g["score"]
+        score = float(score) if not isinstance(score, str) else math.inf
+        method = g["group"]["method"]
+        lines.append(f"| {method} | " + " | ".join(label_text(g["group"].get(k, "")) for k in group_keys)
+                     + " | " + " | ".join(shown(method, k, g["chosen"].get(k, "")) for k in keys)
+                     + f" | {fmt_num(score)} | {len(g['candidates'])} |")
+    lines.append("")
+    return lines
+
+
+def rel(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
+def publish(spec: Spec, sweep_dir: Path, target: Path, out=None) -> None:
+    """Copies the report (tables, plots) and tuned.json to `target` (e.g. docs/results)."""
+    out = out or sys.stderr
+    target.mkdir(parents=True, exist_ok=True)
+    for f in sorted((sweep_dir / "report").iterdir()):
+        if f.suffix in (".md", ".csv", ".png"):
+            shutil.copy2(f, target / f.name)
+    if (sweep_dir / "tuned.json").is_file():
+        shutil.copy2(sweep_dir / "tuned.json", target / f"{spec.name}-tuned.json")
+    print(f"publish: report copied to {target}", file=out)

@@ -1,0 +1,72 @@
+"""What a point's run directory holds (SPEC §8, plus point.json) and whether the point is finished.
+
+A point is finished when summary.json exists (the binary writes it last, atomically) and point.json —
+written before the run starts: engine, base config and its hash, the exact overrides — matches what
+the spec asks for now. Anything else (crashed, interrupted, or made by an older spec) runs again."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from .spec import Spec
+from .points import Point
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def point_record(spec: Spec, point: Point) -> dict[str, Any]:
+    """What point.json holds: everything that decides what the run computes."""
+    return {
+        "phase": point.phase,
+        "name": point.name,
+        "engine": spec.engine,
+        "config": str(spec.config),
+        "config_sha256": sha256(spec.config),
+        "overrides": [[k, v] for k, v in point.overrides],
+    }
+
+
+def is_finished(spec: Spec, point: Point, directory: Path) -> bool:
+    try:
+        record = json.loads((directory / "point.json").read_text())
+        json.loads((directory / "summary.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return record == json.loads(json.dumps(point_record(spec, point)))
+
+
+def read_summary(directory: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((directory / "summary.json").read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def relative_final_loss(summary: dict[str, Any]) -> float:
+    """final_loss / initial_loss; +inf for a run that diverged or produced no number."""
+    final, initial = summary.get("final_loss"), summary.get("initial_loss")
+    if not isinstance(final, (int, float)) or not isinstance(initial, (int, float)):
+        return math.inf
+    if not math.isfinite(final) or not math.isfinite(initial) or initial <= 0:
+        return math.inf
+    return max(final, 0.0) / initial
+
+
+def time_to(summary: dict[str, Any], target: str) -> float:
+    t = (summary.get("time_to_relative_target") or {}).get(target)
+    return float(t) if isinstance(t, (int, float)) else math.inf
+
+
+def read_eval(directory: Path) -> tuple[list[float], list[float]]:
+    times, losses = [], []
+    with open(directory / "eval.csv") as f:
+        for row in csv.DictReader(f):
+            times.append(float(row["time_s"]))
+            losses.append(float(row["loss"]))
+    return times, losses

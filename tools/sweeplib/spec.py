@@ -1,0 +1,249 @@
+"""The sweep spec (TOML): base config, overrides, grid axes, per-method tuning grids, report layout.
+
+A spec is validated here, before any run starts; every problem is one SpecError naming the file and
+the key. Whether a key exists in the run configuration is left to the ringmaster binary, which rejects
+unknown keys with exit code 2 (the sweep then stops at its first run)."""
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+
+REPO = Path(__file__).resolve().parent.parent.parent  # the repository: tools/sweeplib/ is two levels down
+PHASES = ("tune", "compare")
+EXIT_BAD_INPUT = 2  # as the ringmaster binary (SPEC §10)
+# The relative targets summary.json reports, (f − f*) / (f(X0) − f*), as its keys spell them.
+TARGETS = ("0.1", "0.01", "0.001", "0.0001", "1e-06")
+
+
+class SpecError(Exception):
+    """A problem with the sweep spec or the command line: one line for the user, exit code 2."""
+
+
+@dataclass
+class Axis:
+    """One grid axis. A plain axis sets one key (`"heterogeneity.power" = [0, 0.5]`); a linked axis
+    sets several keys together, one table per value (`budget = [{"heterogeneity.power" = 0,
+    "run.time_budget_s" = 30}, ...]`): its values move in lockstep instead of forming a product."""
+
+    name: str
+    values: list[dict[str, Any]]  # each value: the overrides it applies, key → TOML value
+
+    @property
+    def keys(self) -> list[str]:
+        keys: list[str] = []
+        for v in self.values:
+            keys += [k for k in v if k not in keys]
+        return keys
+
+
+@dataclass
+class Tune:
+    grids: dict[str, list[Axis]]  # method → its hyperparameter axes
+    seeds: list[Any] | None  # seeds of the tuning runs (None: the seed axis' first value, or the base's)
+    per: list[str]  # grid axes tuned separately (the method axis always is)
+    set: dict[str, Any]  # extra overrides for tuning runs only (e.g. a shorter run.time_budget_s)
+
+
+@dataclass
+class Report:
+    rows: str  # key whose values are the table's rows (the method)
+    columns: str | None  # key whose values are the table's columns (e.g. heterogeneity.power)
+    reference: str | None  # the method whose speedup over the others is reported
+    baselines: list[str] | None  # methods compared with the reference (None: every other method)
+    target: str  # the relative target of the headline table and the speedups, a TARGETS key
+
+
+@dataclass
+class Spec:
+    path: Path
+    name: str
+    description: str
+    config: Path  # the base run configuration
+    engine: str  # "simulate" (virtual clock, one process) or "train" (MPI)
+    set: dict[str, Any]
+    axes: list[Axis]
+    method_axis: str
+    seed_axis: str | None
+    tune: Tune | None
+    report: Report
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def axis(self, name: str) -> Axis:
+        for a in self.axes:
+            if a.name == name:
+                return a
+        raise SpecError(f"{self.path}: no grid axis named {name!r}")
+
+
+def check_key(key: str, where: str) -> None:
+    parts = key.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise SpecError(f"{where}: {key!r} is not a configuration key (section.key, e.g. run.method)")
+
+
+def check_value(value: Any, where: str) -> None:
+    if isinstance(value, float) and not math.isfinite(value):
+        raise SpecError(f"{where}: {value} is not finite (every number must be finite)")
+    if isinstance(value, dict):
+        raise SpecError(f"{where}: a table is not a configuration value")
+    if isinstance(value, list):
+        for v in value:
+            check_value(v, where)
+
+
+def parse_axes(table: Any, where: str) -> list[Axis]:
+    if not isinstance(table, dict):
+        raise SpecError(f"{where}: expected a table of axes")
+    axes = []
+    for name, values in table.items():
+        here = f"{where}.{name}"
+        if not isinstance(values, list) or not values:
+            raise SpecError(f"{here}: expected a non-empty list of values")
+        if all(isinstance(v, dict) for v in values):
+            for v in values:
+                if not v:
+                    raise SpecError(f"{here}: an empty table sets nothing")
+                for key, value in v.items():
+                    check_key(key, here)
+                    check_value(value, f"{here}.{key}")
+            axes.append(Axis(name, [dict(v) for v in values]))
+        elif any(isinstance(v, dict) for v in values):
+            raise SpecError(f"{here}: mixes tables and plain values")
+        else:
+            check_key(name, where)
+            for v in values:
+                check_value(v, here)
+            axes.append(Axis(name, [{name: v} for v in values]))
+    return axes
+
+
+def expect(table: dict, key: str, kind: type | tuple, where: str, default: Any = None) -> Any:
+    """table[key] if it has the expected type (TOML booleans are not numbers), else default."""
+    if key not in table:
+        return default
+    value = table[key]
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        names = " or ".join(k.__name__ for k in kinds)
+        raise SpecError(f"{where}.{key}: expected {names}, got {value!r}")
+    return value
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path).resolve()
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise SpecError(f"{path}: no such sweep spec") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: {e}") from None
+    where = str(path)
+    known = {"sweep", "set", "grid", "tune", "report"}
+    for section in raw:
+        if section not in known:
+            raise SpecError(f"{where}: unknown section [{section}] (known: {', '.join(sorted(known))})")
+
+    sweep = raw.get("sweep", {})
+    for key in sweep:
+        if key not in {"name", "description", "config", "engine", "method_axis", "seed_axis"}:
+            raise SpecError(f"{where}: [sweep] {key}: unknown key")
+    name = expect(sweep, "name", str, "sweep", path.stem)
+    if not name or "/" in name:
+        raise SpecError(f"{where}: sweep.name must be a non-empty file name, got {name!r}")
+    config_text = expect(sweep, "config", str, "sweep")
+    if config_text is None:
+        raise SpecError(f"{where}: sweep.config (the base run configuration) is required")
+    config = (path.parent / config_text).resolve()
+    if not config.is_file():
+        raise SpecError(f"{where}: sweep.config: no such file {config}")
+    engine = expect(sweep, "engine", str, "sweep", "simulate")
+    if engine not in ("simulate", "train"):
+        raise SpecError(f"{where}: sweep.engine must be simulate or train, got {engine!r}")
+
+    overrides = raw.get("set", {})
+    if not isinstance(overrides, dict):
+        raise SpecError(f"{where}: [set] must be a table of key = value")
+    for key, value in overrides.items():
+        check_key(key, f"{where}: [set]")
+        check_value(value, f"{where}: [set] {key}")
+
+    axes = parse_axes(raw.get("grid", {}), f"{where}: grid")
+    names = [a.name for a in axes]
+    method_axis = expect(sweep, "method_axis", str, "sweep", "run.method")
+    seed_default = "run.seed" if "run.seed" in names else None
+    seed_axis = expect(sweep, "seed_axis", str, "sweep", seed_default)
+    for role, axis_name in (("method_axis", method_axis), ("seed_axis", seed_axis)):
+        if axis_name is not None and axis_name != method_axis and axis_name not in names:
+            raise SpecError(f"{where}: sweep.{role}: no grid axis named {axis_name!r}")
+    key_owner: dict[str, str] = {}
+    for a in axes:
+        for k in a.keys:
+            if k in key_owner:
+                raise SpecError(f"{where}: key {k} is set by two grid axes ({key_owner[k]} and {a.name})")
+            key_owner[k] = a.name
+
+    tune = None
+    if "tune" in raw:
+        t = raw["tune"]
+        for key in t:
+            if key not in {"seeds", "per", "set", "grid"}:
+                raise SpecError(f"{where}: [tune] {key}: unknown key")
+        if method_axis not in names:
+            raise SpecError(f"{where}: [tune] needs a grid axis {method_axis!r} (the methods to tune)")
+        grids = {}
+        for method, table in t.get("grid", {}).items():
+            grids[method] = parse_axes(table, f"{where}: tune.grid.{method}")
+            for a in grids[method]:
+                for k in a.keys:
+                    if k in key_owner:
+                        raise SpecError(f"{where}: tune.grid.{method}: {k} is also a grid axis key")
+        methods = [v[method_axis] for v in spec_axis_values(axes, method_axis)]
+        for method in grids:
+            if method not in methods:
+                raise SpecError(f"{where}: tune.grid.{method}: {method!r} is not a value of {method_axis}")
+        seeds = expect(t, "seeds", list, "tune")
+        if seeds is not None and not seeds:
+            raise SpecError(f"{where}: tune.seeds: give at least one seed")
+        default_per = [n for n in names if n not in (method_axis, seed_axis)]
+        per = expect(t, "per", list, "tune", default_per)
+        for n in per:
+            if n not in names or n in (method_axis, seed_axis):
+                raise SpecError(f"{where}: tune.per: {n!r} is not a grid axis other than method and seed")
+        tune_set = expect(t, "set", dict, "tune", {})
+        for key, value in tune_set.items():
+            check_key(key, f"{where}: tune.set")
+            check_value(value, f"{where}: tune.set {key}")
+        tune = Tune(grids, seeds, per, tune_set)
+
+    r = raw.get("report", {})
+    for key in r:
+        if key not in {"rows", "columns", "reference", "baselines", "target"}:
+            raise SpecError(f"{where}: [report] {key}: unknown key")
+    rows = expect(r, "rows", str, "report", method_axis)
+    columns = expect(r, "columns", str, "report")
+    if columns is None:  # the first key of the first axis that is neither rows nor seed
+        for a in axes:
+            if a.name not in (seed_axis,) and rows not in a.keys:
+                columns = a.keys[0]
+                break
+    target = str(expect(r, "target", (str, float), "report", "0.001"))
+    target = {"1e-3": "0.001", "1e-2": "0.01", "1e-1": "0.1", "1e-4": "0.0001", "1e-6": "1e-06"}.get(target, target)
+    if target not in TARGETS:
+        raise SpecError(f"{where}: report.target must be one of {', '.join(TARGETS)}, got {target!r}")
+    reference = expect(r, "reference", str, "report")
+    baselines = expect(r, "baselines", list, "report")
+    return Spec(path, name, expect(sweep, "description", str, "sweep", ""), config, engine, dict(overrides),
+                axes, method_axis, seed_axis, tune, Report(rows, columns, reference, baselines, target), raw)
+
+
+def spec_axis_values(axes: list[Axis], name: str) -> list[dict[str, Any]]:
+    for a in axes:
+        if a.name == name:
+            return a.values
+    return []
