@@ -50,6 +50,8 @@ with open(os.path.join(os.path.dirname(__file__), "calls.log"), "a") as log:
     log.write(json.dumps(sets) + "\n")
 if sets.get("run.method") == "broken":
     sys.exit(1)
+if sets.get("method.stepsize", 0) >= 1.0:  # "diverges": the binary gives up without a summary
+    print("LAPACK sgesdd failed to converge", file=sys.stderr); sys.exit(1)
 if sets.get("run.method") == "bad-input":
     print("run.method: unknown value", file=sys.stderr); sys.exit(2)
 speed = {"fast": 4.0, "slow": 1.0, "never": 0.0}.get(sets.get("run.method"), 2.0) / (1 + sets.get("heterogeneity.power", 0))
@@ -181,6 +183,39 @@ class GridTest(Workspace):
         self.assertEqual(run_command(spec, p, Path("/x"), "rm", "srun")[:6],
                          ["srun", "--mpi=pmix", "--overcommit", "-n", "5", "rm"])
 
+    def test_extends_merges_tables_over_the_parent(self):
+        write(self.dir / "sub" / "parent.toml", """
+            [sweep]
+            name = "parent"
+            config = "../base.toml"
+            [set]
+            "run.workers" = 8
+            "run.time_budget_s" = 10.0
+            [grid]
+            "run.method" = ["a", "b"]
+            "run.seed" = [0, 1]
+            [tune.grid.a]
+            "method.stepsize" = [0.1, 0.2]
+            """)
+        spec = self.spec("""
+            [sweep]
+            extends = "sub/parent.toml"
+            [set]
+            "run.time_budget_s" = 20.0
+            [tune]
+            set = { "run.time_budget_s" = 5.0 }
+            """, "child.toml")
+        self.assertEqual(spec.name, "child")  # not inherited
+        self.assertEqual(spec.config, (self.dir / "base.toml").resolve())  # relative to the parent
+        self.assertEqual(spec.set, {"run.workers": 8, "run.time_budget_s": 20.0})
+        self.assertEqual([a.name for a in spec.axes], ["run.method", "run.seed"])
+        self.assertEqual(list(spec.tune.grids), ["a"])
+        self.assertEqual(spec.tune.set, {"run.time_budget_s": 5.0})
+        write(self.dir / "loop.toml", '[sweep]\nextends = "loop.toml"\n')
+        with self.assertRaises(SpecError) as e:
+            load_spec(self.dir / "loop.toml")
+        self.assertIn("cycle", str(e.exception))
+
     def test_bad_specs_are_refused_with_the_reason(self):
         cases = {
             '[sweep]\nconfig = "base.toml"\n[grid]\nmethod = [1]\n': "not a configuration key",
@@ -276,6 +311,29 @@ class TuningTest(Workspace):
         calls = self.calls()[-12:]
         self.assertTrue(all(c["method.stepsize"] == 0.05 for c in calls if c["run.method"] == "fast"))
         self.assertTrue(all("method.stepsize" not in c for c in calls if c["run.method"] == "slow"))
+
+    def test_failed_tuning_runs_score_inf_and_are_recorded(self):
+        spec = self.spec(TUNED.replace("[0.01, 0.05, 0.2]", "[0.01, 0.05, 2.0]"))
+        failed = self.run_phase(spec, "tune")
+        self.assertEqual(len(failed), 2 * 2 * 2)  # stepsize 2.0: both powers, thresholds and seeds
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(self.run_phase(spec, "tune"), failed)  # failed points are not finished: run again
+        choices = write_tuned(spec, self.dir / "sweep")
+        for g in choices.values():
+            self.assertEqual(g["chosen"]["method.stepsize"], 0.05)
+            worst = next(c for c in g["candidates"] if c["params"]["method.stepsize"] == 2.0)
+            self.assertEqual(worst["score"], math.inf)
+            self.assertEqual(len(worst["failed"]), 2)  # the two tuning seeds
+        record = json.loads((self.dir / "sweep" / "tuned.json").read_text())
+        self.assertEqual(len(record["failed_runs"]), 8)
+        self.assertEqual(record["failed_runs"][0]["exit_code"], 1)
+        # a point that never ran is still an error, not a silent +inf
+        directory = point_dir(self.dir / "sweep", tune_points(spec)[0])
+        for f in directory.iterdir():
+            f.unlink()
+        directory.rmdir()
+        with self.assertRaises(SpecError):
+            write_tuned(spec, self.dir / "sweep")
 
     def test_compare_without_tuned_json_is_a_clear_error(self):
         spec = self.spec(TUNED)
@@ -378,14 +436,16 @@ class AggregationTest(Workspace):
             report = aggregate(spec, sweep_dir)
             pngs = plot(spec, sweep_dir)
         import csv
-        rows = list(csv.DictReader(open(report / "s.csv")))
+        with open(report / "s.csv") as f:
+            rows = list(csv.DictReader(f))
         self.assertEqual(len(rows), 4)  # method × p; seeds are aggregated
         row = next(r for r in rows if r["run.method"] == "slow" and r["heterogeneity.power"] == "1.0")
         # fake: slow at p = 1 needs 10 / (1 / 2 / 2) · (1 + 0.01 · seed) = 40, 40.4, 40.8
         self.assertAlmostEqual(float(row["t_0.001_mean"]), 40.4)
         self.assertAlmostEqual(float(row["t_0.001_std"]), 0.4)
         self.assertEqual(row["t_0.001_reached"], "3")
-        speedups = list(csv.DictReader(open(report / "s-speedup.csv")))
+        with open(report / "s-speedup.csv") as f:
+            speedups = list(csv.DictReader(f))
         by_p = {r["heterogeneity.power"]: float(r["speedup"]) for r in speedups}
         self.assertAlmostEqual(by_p["0.0"], 4.0)  # 10 / 2.5
         self.assertAlmostEqual(by_p["1.0"], 8.0)  # 40.4 / 5.05

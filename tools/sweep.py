@@ -48,7 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from sweeplib.plots import plot  # noqa: E402
 from sweeplib.points import compare_points, needs_tuning, point_dir, tune_points  # noqa: E402
 from sweeplib.report import aggregate, publish  # noqa: E402
-from sweeplib.rundir import is_finished  # noqa: E402
+from sweeplib.rundir import failed_exit_code, is_finished  # noqa: E402
 from sweeplib.runner import default_binary, format_duration, run_phase, run_point, tail_text  # noqa: E402
 from sweeplib.slurm import slurm_submit  # noqa: E402
 from sweeplib.spec import EXIT_BAD_INPUT, PHASES, REPO, Spec, SpecError, load_spec  # noqa: E402
@@ -141,9 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             if not needs_tuning(spec):
                 print("tune: the spec has nothing to tune")
                 return 0
-            choices = write_tuned(spec, sweep_dir)
-            for g in choices.values():
-                print(f"tune: {json.dumps(g['group'])} -> {json.dumps(g['chosen'])} (score {g['score']:.3g})")
+            print_choices(write_tuned(spec, sweep_dir), sys.stdout)
             return 0
         if args.command == "aggregate":
             aggregate(spec, sweep_dir)
@@ -169,6 +167,14 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
+def print_choices(choices: dict, out=None) -> None:
+    out = out or sys.stderr
+    for g in choices.values():
+        failed = sum(len(c["failed"]) for c in g["candidates"])
+        print(f"tuned {json.dumps(g['group'])}: {json.dumps(g['chosen'])} (score {g['score']:.3g}"
+              + (f"; {failed} failed runs scored +inf" if failed else "") + ")", file=out)
+
+
 def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: int, publish_to: str | None) -> int:
     if not Path(binary).is_file():
         raise SpecError(f"ringmaster binary {binary} not found (build it, or pass --binary / set RINGMASTER_BIN)")
@@ -180,11 +186,13 @@ def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: i
     begin = time.monotonic()
     if needs_tuning(spec):
         failed = run_phase(spec, "tune", sweep_dir, binary, launcher, jobs)
+        if any(failed_exit_code(spec, p, point_dir(sweep_dir, p)) == EXIT_BAD_INPUT for p in failed):
+            return EXIT_BAD_INPUT  # the spec asks for something the binary rejects: nothing to choose from
         if failed:
-            print(f"sweep: {len(failed)} tuning runs failed; not choosing", file=sys.stderr)
-            return 1
-        for g in write_tuned(spec, sweep_dir).values():
-            print(f"tuned {json.dumps(g['group'])}: {json.dumps(g['chosen'])}", file=sys.stderr)
+            # e.g. a stepsize so large that the run diverged and the binary gave up: a bad candidate
+            print(f"sweep: {len(failed)} tuning runs failed; they score +inf (see their run.log): "
+                  + ", ".join(p.name for p in failed[:5]) + (" ..." if len(failed) > 5 else ""), file=sys.stderr)
+        print_choices(write_tuned(spec, sweep_dir))
     failed = run_phase(spec, "compare", sweep_dir, binary, launcher, jobs)
     report = aggregate(spec, sweep_dir)
     plot(spec, sweep_dir)

@@ -451,6 +451,12 @@ def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]
              "| method | " + " | ".join(names[k] for k in group_keys) + " | " + " | ".join(names[k] for k in keys)
              + " | tuning final loss (rel.) | candidates |",
              "|---|" + "---|" * (len(group_keys) + len(keys) + 2)]
+    failed = record.get("failed_runs", [])
+    if failed:
+        lines[4:4] = [f"{len(failed)} tuning runs ended with an error and no summary (e.g. a stepsize so large "
+                      "that the run diverged) and scored +∞: "
+                      + ", ".join(f"`{f['run']}` (exit {f['exit_code']})" for f in failed[:8])
+                      + (" ..." if len(failed) > 8 else "") + ".", ""]
     for g in record["groups"].values():
         score = g["score"]
         score = float(score) if not isinstance(score, str) else math.inf

@@ -1,8 +1,11 @@
-"""What a point's run directory holds (SPEC §8, plus point.json) and whether the point is finished.
+"""What a point's run directory holds (SPEC §8, plus point.json and status.json) and whether the point
+is finished.
 
 A point is finished when summary.json exists (the binary writes it last, atomically) and point.json —
 written before the run starts: engine, base config and its hash, the exact overrides — matches what
-the spec asks for now. Anything else (crashed, interrupted, or made by an older spec) runs again."""
+the spec asks for now. It failed when the run ended (status.json, written when the process exits, holds
+its exit code) without a summary. Anything else — still running, killed, made by an older spec — is
+simply not finished. Unfinished and failed points run again when the sweep is re-run."""
 from __future__ import annotations
 
 import csv
@@ -32,13 +35,28 @@ def point_record(spec: Spec, point: Point) -> dict[str, Any]:
     }
 
 
-def is_finished(spec: Spec, point: Point, directory: Path) -> bool:
+def matches(spec: Spec, point: Point, directory: Path) -> bool:
+    """Whether the directory holds (or held) a run of exactly this point."""
     try:
         record = json.loads((directory / "point.json").read_text())
-        json.loads((directory / "summary.json").read_text())
     except (OSError, ValueError):
         return False
     return record == json.loads(json.dumps(point_record(spec, point)))
+
+
+def is_finished(spec: Spec, point: Point, directory: Path) -> bool:
+    return read_summary(directory) is not None and matches(spec, point, directory)
+
+
+def failed_exit_code(spec: Spec, point: Point, directory: Path) -> int | None:
+    """The exit code of a run of this point that ended without a summary.json; None otherwise."""
+    if is_finished(spec, point, directory) or not matches(spec, point, directory):
+        return None
+    try:
+        code = json.loads((directory / "status.json").read_text())["exit_code"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return code if isinstance(code, int) and code != 0 else None
 
 
 def read_summary(directory: Path) -> dict[str, Any] | None:

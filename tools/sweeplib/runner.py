@@ -73,6 +73,7 @@ def run_point(spec: Spec, point: Point, sweep_dir: Path, binary: str, launcher: 
     seconds = time.monotonic() - begin
     if code == 0 and not (directory / "summary.json").is_file():
         code = 1  # exited cleanly but wrote no result
+    (directory / "status.json").write_text(json.dumps({"exit_code": code, "seconds": round(seconds, 3)}) + "\n")
     return ("done" if code == 0 else "failed"), code, seconds
 
 

@@ -134,8 +134,20 @@ def expect(table: dict, key: str, kind: type | tuple, where: str, default: Any =
     return value
 
 
-def load_spec(path: str | Path) -> Spec:
-    path = Path(path).resolve()
+def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: tables merge key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def read_spec_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The spec's TOML with `sweep.extends` resolved: the named spec (relative to this one) is read
+    first and this file's tables are merged over it. Paths in the parent stay relative to the parent;
+    its `name` is not inherited (a sweep is named by its own file unless it says otherwise)."""
+    if path in seen:
+        raise SpecError(f"{path}: sweep.extends makes a cycle: {' -> '.join(map(str, seen + (path,)))}")
     try:
         with open(path, "rb") as f:
             raw = tomllib.load(f)
@@ -143,6 +155,27 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{path}: no such sweep spec") from None
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: {e}") from None
+    sweep = raw.get("sweep", {})
+    parent_name = sweep.get("extends") if isinstance(sweep, dict) else None
+    if parent_name is None:
+        return raw
+    if not isinstance(parent_name, str):
+        raise SpecError(f"{path}: sweep.extends: expected the path of another spec, got {parent_name!r}")
+    parent_path = (path.parent / parent_name).resolve()
+    parent = read_spec_toml(parent_path, seen + (path,))
+    parent_sweep = dict(parent.get("sweep", {}))
+    parent_sweep.pop("name", None)
+    if "config" in parent_sweep:
+        parent_sweep["config"] = str((parent_path.parent / parent_sweep["config"]).resolve())
+    parent["sweep"] = parent_sweep
+    merged = merge(parent, raw)
+    merged["sweep"].pop("extends")
+    return merged
+
+
+def load_spec(path: str | Path) -> Spec:
+    path = Path(path).resolve()
+    raw = read_spec_toml(path)
     where = str(path)
     known = {"sweep", "set", "grid", "tune", "report"}
     for section in raw:
@@ -151,7 +184,7 @@ def load_spec(path: str | Path) -> Spec:
 
     sweep = raw.get("sweep", {})
     for key in sweep:
-        if key not in {"name", "description", "config", "engine", "method_axis", "seed_axis"}:
+        if key not in {"name", "description", "config", "engine", "method_axis", "seed_axis", "extends"}:
             raise SpecError(f"{where}: [sweep] {key}: unknown key")
     name = expect(sweep, "name", str, "sweep", path.stem)
     if not name or "/" in name:

@@ -3,7 +3,8 @@
 The published protocol: for each method (and each value of the tune.per axes), every grid point runs on
 the tuning seeds; the one with the lowest final loss wins. With several tuning runs per grid point the
 score is the geometric mean of final_loss / initial_loss (the same order as final_loss for one run);
-a run that diverged scores +inf; ties go to the first grid point."""
+a run that diverged scores +inf, and so does a run that failed (ended with an error and no summary, as a
+diverged run may); ties go to the first grid point. A run that never ran is an error."""
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from typing import Any
 
 from .spec import Spec, SpecError
 from .points import Point, compare_points, needs_tuning, point_dir, tune_points
-from .rundir import is_finished, read_summary, relative_final_loss
+from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss
 
 
 def tuning_score(relative_losses: list[float]) -> float:
@@ -26,20 +27,29 @@ def tuning_score(relative_losses: list[float]) -> float:
     return math.exp(sum(math.log(v) for v in relative_losses) / len(relative_losses))
 
 
-def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None]) -> dict[str, Any]:
+def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
+           failed: dict[int, int] | None = None) -> dict[str, Any]:
     """For each tuning group, the hyperparameters with the lowest score; ties go to the first in grid
-    order. Raises SpecError naming the missing runs when any tuning run has no summary."""
-    missing = [p.name for p in points if summaries.get(p.index) is None]
+    order. summaries: point index → summary.json (None: no summary); failed: point index → exit code of
+    a run that ended without a summary (scored +inf). Raises SpecError naming the points that have
+    neither (not run yet, or still running)."""
+    failed = failed or {}
+    missing = [p.name for p in points if summaries.get(p.index) is None and p.index not in failed]
     if missing:
-        raise SpecError(f"{len(missing)} tuning runs have no summary.json (failed or not run): "
+        raise SpecError(f"{len(missing)} tuning runs have not finished (not run, or still running): "
                         + ", ".join(missing[:10]) + (" ..." if len(missing) > 10 else ""))
     groups: dict[str, dict[str, Any]] = {}
     for p in points:
         g = groups.setdefault(p.group, {"candidates": {}})
         key = json.dumps(p.params, sort_keys=True)
-        c = g["candidates"].setdefault(key, {"params": p.params, "runs": [], "relative_final_loss": []})
+        c = g["candidates"].setdefault(key, {"params": p.params, "runs": [], "relative_final_loss": [],
+                                             "failed": []})
         c["runs"].append(p.name)
-        c["relative_final_loss"].append(relative_final_loss(summaries[p.index]))
+        if p.index in failed:
+            c["failed"].append({"run": p.name, "exit_code": failed[p.index]})
+            c["relative_final_loss"].append(math.inf)
+        else:
+            c["relative_final_loss"].append(relative_final_loss(summaries[p.index]))
     result = {}
     for group, g in groups.items():
         best = None
@@ -47,7 +57,7 @@ def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None]) -> 
         for c in g["candidates"].values():
             score = tuning_score(c["relative_final_loss"])
             candidates.append({"params": c["params"], "score": score, "runs": c["runs"],
-                               "relative_final_loss": c["relative_final_loss"]})
+                               "relative_final_loss": c["relative_final_loss"], "failed": c["failed"]})
             if best is None or score < best["score"]:
                 best = candidates[-1]
         result[group] = {"group": json.loads(group), "chosen": best["params"], "score": best["score"],
@@ -67,10 +77,16 @@ def json_safe(value: Any) -> Any:
 
 
 def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
+    """Chooses from the tuning runs in sweep_dir and writes tuned.json. Returns the choices."""
     points = tune_points(spec)
-    summaries = {p.index: (read_summary(point_dir(sweep_dir, p)) if is_finished(spec, p, point_dir(sweep_dir, p))
-                           else None) for p in points}
-    choices = choose(points, summaries)
+    summaries, failed = {}, {}
+    for p in points:
+        directory = point_dir(sweep_dir, p)
+        summaries[p.index] = read_summary(directory) if is_finished(spec, p, directory) else None
+        code = failed_exit_code(spec, p, directory)
+        if code is not None:
+            failed[p.index] = code
+    choices = choose(points, summaries, failed)
     record = {
         "sweep": spec.name,
         "protocol": "per method and tune.per value: every grid point on the tuning seeds; lowest geometric "
@@ -78,6 +94,7 @@ def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
         "seeds": spec.tune.seeds,
         "per": spec.tune.per,
         "set": spec.tune.set,
+        "failed_runs": [{"run": p.name, "exit_code": failed[p.index]} for p in points if p.index in failed],
         "groups": choices,
     }
     text = json.dumps(json_safe(record), indent=2) + "\n"
