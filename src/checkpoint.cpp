@@ -21,7 +21,7 @@ constexpr std::size_t kHeader = sizeof kMagic + 8 + 4;  // magic, payload length
 
 json floats_to_json(const std::vector<float>& v) {
   std::vector<std::uint8_t> bytes(v.size() * sizeof(float));
-  std::memcpy(bytes.data(), v.data(), bytes.size());
+  if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());  // empty: data() may be null (UB in memcpy)
   return json::binary(std::move(bytes));
 }
 
@@ -29,7 +29,7 @@ std::vector<float> floats_from_json(const json& j, const char* field) {
   const auto& bytes = j.at(field).get_binary();
   if (bytes.size() % sizeof(float) != 0) throw Error(std::string(field) + " is not a float32 array");
   std::vector<float> v(bytes.size() / sizeof(float));
-  std::memcpy(v.data(), bytes.data(), bytes.size());
+  if (!v.empty()) std::memcpy(v.data(), bytes.data(), bytes.size());  // empty: data() may be null (UB in memcpy)
   return v;
 }
 
