@@ -33,6 +33,15 @@ std::vector<float> floats_from_json(const json& j, const char* field) {
   return v;
 }
 
+// nlohmann's get<integer type>() converts a float with static_cast, which is undefined behaviour when the
+// value is out of range: the integer fields must hold integers.
+template <class Int>
+Int integer(const json& j) {
+  if (!j.is_number_integer())
+    throw Error(std::string("expected an integer, got ") + (j.is_number_float() ? "a float" : j.type_name()));
+  return j.get<Int>();
+}
+
 json optional_to_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
 std::optional<double> optional_from_json(const json& j) {
   if (j.is_null()) return std::nullopt;
@@ -86,28 +95,29 @@ json to_json(const Checkpoint& c) {
 
 Checkpoint from_json(const json& j) {
   Checkpoint c;
-  c.config_hash = j.at("config_hash").get<std::uint64_t>();
-  c.workers = j.at("workers").get<std::int32_t>();
-  c.epoch = j.at("epoch").get<std::uint32_t>();
-  c.k = j.at("k").get<std::int64_t>();
+  c.config_hash = integer<std::uint64_t>(j.at("config_hash"));
+  c.workers = integer<std::int32_t>(j.at("workers"));
+  c.epoch = integer<std::uint32_t>(j.at("epoch"));
+  c.k = integer<std::int64_t>(j.at("k"));
   c.train_time_s = j.at("train_time_s").get<double>();
   c.wall_time_s = j.at("wall_time_s").get<double>();
   c.x = floats_from_json(j, "x");
   c.m = floats_from_json(j, "m");
   c.method.sum = floats_from_json(j, "method_sum");
-  c.method.count = j.at("method_count").get<std::int64_t>();
+  c.method.count = integer<std::int64_t>(j.at("method_count"));
   for (const json& w : j.at("counters")) {
     if (w.size() != 6) throw Error("counters: expected 6 per worker");
-    c.counters.push_back({w.at(0).get<std::int64_t>(), w.at(1).get<std::int64_t>(), w.at(2).get<std::int64_t>(),
-                          w.at(3).get<std::int64_t>(), w.at(4).get<std::int64_t>(), w.at(5).get<std::int64_t>()});
+    c.counters.push_back({integer<std::int64_t>(w.at(0)), integer<std::int64_t>(w.at(1)),
+                          integer<std::int64_t>(w.at(2)), integer<std::int64_t>(w.at(3)),
+                          integer<std::int64_t>(w.at(4)), integer<std::int64_t>(w.at(5))});
   }
   for (const json& t : j.at("times")) c.times.push_back({t.at(0).get<double>(), t.at(1).get<double>()});
   const json& r = j.at("recorder");
   c.recorder.initial_loss = r.at("initial_loss").get<double>();
   c.recorder.best_loss = r.at("best_loss").get<double>();
   c.recorder.last_loss = r.at("last_loss").get<double>();
-  c.recorder.evaluations = r.at("evaluations").get<std::int64_t>();
-  c.recorder.arrivals = r.at("arrivals").get<std::int64_t>();
+  c.recorder.evaluations = integer<std::int64_t>(r.at("evaluations"));
+  c.recorder.arrivals = integer<std::int64_t>(r.at("arrivals"));
   c.recorder.time_to_target = optional_from_json(r.at("time_to_target"));
   for (const json& e : r.at("relative")) c.recorder.relative[e.at(0).get<double>()] = optional_from_json(e.at(1));
   // Cross-field consistency: a checkpoint that parses but cannot describe a run is corrupt too.
