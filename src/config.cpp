@@ -112,6 +112,36 @@ std::string quote(std::string_view s) {
   return q;
 }
 
+// Well-formed UTF-8 (Unicode table 3-7: no overlong forms, no surrogates, at most U+10FFFF). TOML text
+// is UTF-8, so a string that is not cannot be written to config.toml and read back.
+bool is_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t length = 1;
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) {
+      length = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      length = 3;
+      if (c == 0xE0) lo = 0xA0;  // overlong
+      if (c == 0xED) hi = 0x9F;  // surrogates
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      length = 4;
+      if (c == 0xF0) lo = 0x90;  // overlong
+      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+    } else if (c >= 0x80) {
+      return false;
+    }
+    if (s.size() - i < length) return false;
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto b = static_cast<unsigned char>(s[i + k]);
+      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
 // Edit distance with adjacent transpositions counted as one edit ("rnu" → "run" is 1), for suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
@@ -219,8 +249,10 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
                 describe(*root.get(section)) + ")");
   if (value != nullptr)
     value->visit([&](auto& v) { target->insert_or_assign(name, std::move(v)); });
-  else
+  else if (is_utf8(raw))
     target->insert_or_assign(name, raw);
+  else
+    throw Error(origin + ": " + key + ": the value is not valid UTF-8 text");
   applied[key] = Override{origin, raw};
 }
 
