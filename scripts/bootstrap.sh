@@ -14,6 +14,9 @@ packages=(
   libboost-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # fuzzing (scripts/fuzz.sh): clang 14 and its compiler-rt (libFuzzer, ASan and UBSan runtimes; only
+  # recommended by clang, so not pulled in by --no-install-recommends)
+  clang libclang-rt-14-dev
   # sweeps, plots and Slurm job scripts (tools/sweep.py, jobs/, scripts/slurm-local.sh, tests/test_slurm.sh)
   python3 python3-matplotlib slurm-wlm munge
 )
