@@ -23,3 +23,6 @@ echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGMASTER_SANITIZE=ON
 cmake --build build-asan -j"$jobs"
 run_suite build-asan env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== fuzzing (clang, libFuzzer, ASan + UBSan): config loader and checkpoint reader, 60 s each"
+scripts/fuzz.sh 60
