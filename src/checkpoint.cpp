@@ -119,7 +119,12 @@ Checkpoint from_json(const json& j) {
   c.recorder.evaluations = integer<std::int64_t>(r.at("evaluations"));
   c.recorder.arrivals = integer<std::int64_t>(r.at("arrivals"));
   c.recorder.time_to_target = optional_from_json(r.at("time_to_target"));
-  for (const json& e : r.at("relative")) c.recorder.relative[e.at(0).get<double>()] = optional_from_json(e.at(1));
+  for (const json& e : r.at("relative")) {
+    const double ratio = e.at(0).get<double>();
+    // A map key must order strictly: a NaN (or any ratio that is not a fraction) is corruption.
+    if (!(ratio > 0.0 && ratio <= 1.0)) throw Error("recorder.relative: target ratio outside (0, 1]");
+    c.recorder.relative[ratio] = optional_from_json(e.at(1));
+  }
   // Cross-field consistency: a checkpoint that parses but cannot describe a run is corrupt too.
   if (c.workers < 1 || c.counters.size() != static_cast<std::size_t>(c.workers) ||
       c.times.size() != static_cast<std::size_t>(c.workers))
