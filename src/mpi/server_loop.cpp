@@ -184,6 +184,7 @@ class ServerLoop {
     if (request != MPI_REQUEST_NULL) wait(request, nullptr, backoff_);
     PointMessage& m = outgoing_[at(worker)];
     m.set_header({server_->k(), command, reason});
+    if (command == kCommandWork) last_heard_[at(worker)] = MPI_Wtime();  // it owes a gradient from now on
     int bytes = static_cast<int>(sizeof(PointHeader));
     if (command == kCommandWork) {
       std::copy(server_->x().begin(), server_->x().end(), m.payload().begin());
@@ -258,8 +259,9 @@ class ServerLoop {
     if (!server_->retired(worker)) post_receive(worker);  // only now: the gradient buffer has been consumed
   }
 
-  // sync and rennala wait for particular workers: one that stays silent beyond fault.worker_timeout_s is
-  // treated as gone (logged), and the round goes on without it. The asynchronous methods never wait
+  // sync and rennala wait for particular workers: one that stays silent beyond fault.worker_timeout_s
+  // after it was handed a point (or last heard from) is treated as gone (logged), and the round goes on
+  // without it. The asynchronous methods never wait
   // for any one worker, so they need no timeout.
   void retire_silent_workers() {
     const double timeout = config_.fault.worker_timeout_s;
@@ -336,7 +338,7 @@ class ServerLoop {
   MPI_Request signal_request_ = MPI_REQUEST_NULL;
   int signal_from_worker_ = 0;
   std::vector<double> clock_offset_;         // per worker: our clock − theirs
-  std::vector<double> last_heard_;           // per worker: MPI_Wtime of its last message
+  std::vector<double> last_heard_;           // per worker: MPI_Wtime of its last message or new point
   std::vector<WorkerTimes> times_;
   std::vector<int> completed_;               // Testsome scratch
   std::vector<int> order_ = std::vector<int>(static_cast<std::size_t>(workers_));
