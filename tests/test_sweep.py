@@ -452,6 +452,9 @@ class AggregationTest(Workspace):
         md = (report / "s.md").read_text()
         self.assertIn("| slow | 4× | 8× | yes |", md)
         self.assertIn("| fast | 2.52 ± 0.025 | 5.05 ± 0.05 |", md)
+        # final loss: the fake ends at 0.001 of the initial loss whatever the method
+        self.assertIn("| slow | 0.001 ± 0 | 0.001 ± 0 |", md)
+        self.assertIn("| slow | 1× | 1× | no |", md)
         for p in pngs:
             self.assertEqual(p.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
 

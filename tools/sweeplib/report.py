@@ -355,6 +355,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
             lines.append("")
             lines += claim_lines(spec, groups, methods, columns, cell, col_name)
 
+        lines += final_loss_lines(spec, methods, columns, cell, col_name, suffix)
         lines += [f"## All targets and final loss{suffix}", "",
                   f"| method | {col_name} | " + " | ".join(f"t({target_text(t)}) s" for t in TARGETS[:4])
                   + " | final (f − f*) / (f(X0) − f*) |",
@@ -375,6 +376,37 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
     if spec.report.reference is not None and cols_key is not None:
         lines += [f"![speedup]({spec.name}-speedup.png)", ""]
     return "\n".join(lines)
+
+
+def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, col_name: str,
+                     suffix: str) -> list[str]:
+    """The metric the tuning optimizes: (f − f*) / (f(X0) − f*) at the end of training, per method × column,
+    and the reference's advantage in it (final loss of the baseline / final loss of the reference)."""
+    head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
+    rule = "|---|" + "---|" * len(columns)
+    lines = [f"## Final loss (f − f*) / (f(X0) − f*) at the end of training{suffix}", "",
+             "Mean ± sample std over seeds; this is what the tuning minimizes (on the tuning seed).", "", head, rule]
+    for m in methods:
+        lines.append(f"| {m} | " + " | ".join(fmt_loss(g.final) if (g := cell(m, c)) else "—" for c in columns) + " |")
+    lines.append("")
+    reference = spec.report.reference
+    if reference is None:
+        return lines
+    lines += [f"Final loss of each method / final loss of `{reference}` (> 1: `{reference}` ends lower):", "",
+              head.replace("| method |", "| baseline |") + f" grows with {col_name} |", rule + "---|"]
+    for m in methods:
+        if m == reference:
+            continue
+        ratios = []
+        for c in columns:
+            g, r = cell(m, c), cell(reference, c)
+            ok = g is not None and r is not None and g.final.complete and r.final.complete and r.final.mean > 0
+            ratios.append(g.final.mean / r.final.mean if ok else math.nan)
+        growing = all(b > a for a, b in zip(ratios, ratios[1:])) if not any(map(math.isnan, ratios)) else None
+        lines.append(f"| {m} | " + " | ".join(f"{v:.3g}×" if not math.isnan(v) else "—" for v in ratios)
+                     + f" | {'—' if growing is None else 'yes' if growing else 'no'} |")
+    lines.append("")
+    return lines
 
 
 def label_keys_of(groups: list[Group]) -> list[str]:
@@ -476,12 +508,16 @@ def rel(path: Path) -> str:
 
 
 def publish(spec: Spec, sweep_dir: Path, target: Path, out=None) -> None:
-    """Copies the report (tables, plots) and tuned.json to `target` (e.g. docs/results)."""
+    """Copies the report (tables, plots) to `target` (e.g. docs/results), with <name>-tuned.json: the
+    chosen values and every candidate's score, without the per-run detail of the sweep's tuned.json."""
     out = out or sys.stderr
     target.mkdir(parents=True, exist_ok=True)
     for f in sorted((sweep_dir / "report").iterdir()):
         if f.suffix in (".md", ".csv", ".png"):
             shutil.copy2(f, target / f.name)
     if (sweep_dir / "tuned.json").is_file():
-        shutil.copy2(sweep_dir / "tuned.json", target / f"{spec.name}-tuned.json")
+        record = json.loads((sweep_dir / "tuned.json").read_text())
+        for g in record["groups"].values():
+            g["candidates"] = [[c["params"], c["score"]] for c in g["candidates"]]
+        (target / f"{spec.name}-tuned.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"publish: report copied to {target}", file=out)
