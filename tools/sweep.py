@@ -26,6 +26,7 @@ Commands (docs: README "Sweeps and Slurm"):
     sweep.py tune SPEC                choose the tuned values from finished tuning runs
     sweep.py aggregate SPEC           tables (CSV, Markdown) from finished comparison runs
     sweep.py plot SPEC                loss vs time and speedup plots (PNG)
+    sweep.py report SPEC [--publish D] aggregate and plot (and copy the report to D)
     sweep.py slurm SPEC               submit the whole chain as Slurm job arrays with dependencies
 
 The code lives in tools/sweeplib/, one concern a module: spec (the TOML spec), points (the runs it
@@ -39,6 +40,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from pathlib import Path
@@ -204,4 +206,5 @@ def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: i
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `sweep.py list ... | head` ends quietly
     sys.exit(main())
