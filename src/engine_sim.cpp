@@ -146,7 +146,7 @@ class SimLoop {
     totals.train_time_s = t;
     totals.server_busy_fraction = 0.0;
     totals.eval_time_s = eval_s;
-    totals.stop_reason = stop_reason(config_, t, *server_, recorder_.target_reached());
+    totals.stop_reason = recorder_.stop_reason(t, *server_);
     if (totals.stop_reason.empty()) totals.stop_reason = "no_events";  // every worker idle (cannot happen
                                                                        // with the methods of SPEC §4)
     recorder_.finish(*server_, times, totals);

@@ -4,7 +4,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
 #include <ctime>
+#include <limits>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -101,9 +103,16 @@ void Recorder::arrival(double time_s, const Server& server, int worker, std::int
 
 double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
   const Evaluation e = objective.evaluate(server.x());
-  gradient_.resize(server.x().size());
-  objective.full_gradient(server.x(), gradient_);
-  const double dual = server.optimizer().dual_norm(gradient_);
+  double dual = std::numeric_limits<double>::quiet_NaN();
+  if (std::isfinite(e.loss)) {
+    gradient_.resize(server.x().size());
+    objective.full_gradient(server.x(), gradient_);
+    dual = server.optimizer().dual_norm(gradient_);
+  } else {
+    // The run diverged (a too-large stepsize): record it and stop; an SVD of a NaN gradient would fail.
+    if (!diverged_) spdlog::error("the loss is {} at k = {}: the run diverged; stopping", e.loss, server.k());
+    diverged_ = true;
+  }
   fmt::print(eval_, "{:.6f},{},{:.9g},{:.9g}\n", time_s, server.k(), e.loss, dual);
   std::fflush(eval_);
   if (evaluations_++ == 0) {
@@ -118,7 +127,10 @@ double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
   }
   for (auto& [ratio, reached] : relative_)
     if (!reached && initial_loss_ > 0.0 && e.loss <= ratio * initial_loss_) reached = time_s;
-  next_eval_s_ = time_s + config_.run.eval_every_s;
+  // The next grid point after time_s; computed as index · period, so it does not drift (7.4, not
+  // 7.39999999999) however many evaluations came before.
+  eval_index_ = std::max(eval_index_ + 1, static_cast<std::int64_t>(std::floor(time_s / config_.run.eval_every_s)) + 1);
+  next_eval_s_ = static_cast<double>(eval_index_) * config_.run.eval_every_s;
   return e.loss;
 }
 
@@ -136,19 +148,17 @@ void Recorder::restore(const RecorderState& s, double time_s) {
   target_reached_ = config_.run.target_loss > 0.0 && s.time_to_target.has_value();
   for (const auto& [ratio, reached] : s.relative) relative_[ratio] = reached;
   next_eval_s_ = time_s;
+  eval_index_ = static_cast<std::int64_t>(std::floor(time_s / config_.run.eval_every_s));
   next_progress_s_ = config_.run.log_every_s;
 }
 
-std::string stop_reason(const Config& config, double time_s, const Server& server, bool target_reached) {
+std::string Recorder::stop_reason(double time_s, const Server& server) const {
+  if (diverged_) return "diverged";  // first: a NaN x also makes every worker's gradient bad
   if (server.active_workers() == 0) return "no_workers";
-  if (time_s >= config.run.time_budget_s) return "time_budget";
-  if (config.run.max_updates > 0 && server.k() >= config.run.max_updates) return "max_updates";
-  if (target_reached) return "target_loss";
+  if (time_s >= config_.run.time_budget_s) return "time_budget";
+  if (config_.run.max_updates > 0 && server.k() >= config_.run.max_updates) return "max_updates";
+  if (target_reached_) return "target_loss";
   return "";
-}
-
-bool Recorder::should_stop(double time_s, const Server& server) const {
-  return !stop_reason(config_, time_s, server, target_reached_).empty();
 }
 
 void Recorder::progress(double wall_s, double time_s, const Server& server) {

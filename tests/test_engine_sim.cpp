@@ -2,6 +2,8 @@
 // its agreement with the MPI engine.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cmath>
 
 #include "support.hpp"
@@ -112,6 +114,30 @@ TEST(SimEngine, ScalesToTenThousandWorkers) {
   // Worker i needs 0.02·√i s per gradient, so in 2 s every worker finishes at least one (worker 10,000
   // needs exactly 2 s): Σ_i ⌊2/(0.02√i)⌋ ≈ 19,700 arrivals if nobody were interrupted.
   EXPECT_GT(summary["arrivals"].get<int>(), 10000);
+}
+
+// A stepsize that blows up: the run records the divergence and ends cleanly (exit 0, a summary that
+// says so), instead of failing inside the evaluation's SVD of a NaN gradient.
+TEST(SimEngine, DivergenceIsRecordedNotACrash) {
+  TempDir dir("diverge");
+  const std::string out = dir / "run";
+  const Command cmd = simulate("-c " + write_config(dir) +
+                               " --set run.method=ringmaster-sgd --set method.stepsize=50.0 --out " + out);
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_EQ(summary["stop_reason"], "diverged");
+  EXPECT_LT(summary["train_time_s"].get<double>(), 6.0);
+}
+
+// Evaluation times are grid points index · eval_every_s, not a running sum that drifts.
+TEST(SimEngine, EvaluationTimesStayOnTheGrid) {
+  TempDir dir("grid");
+  const std::string out = dir / "run";
+  ASSERT_EQ(simulate("-c " + write_config(dir) + " --set run.eval_every_s=0.1 --out " + out).exit_code, 0);
+  const auto eval = read_csv(fs::path(out) / "eval.csv");
+  ASSERT_GE(eval.size(), 60u);
+  for (std::size_t i = 0; i + 1 < eval.size(); ++i)  // the last row is the final evaluation
+    EXPECT_EQ(eval[i].at("time_s"), fmt::format("{:.6f}", 0.1 * static_cast<double>(i))) << i;
 }
 
 TEST(SimEngine, RefusesAZeroTimeModel) {

@@ -66,6 +66,10 @@ std::string exec_mpirun(int ranks, const std::string& args) {
          "--oversubscribe -np " + std::to_string(ranks) + " " + binary() + " train " + args;
 }
 
+// Kills what is left of this test's job: rank processes whose command line names its run directory
+// (never another run on the machine, nor the shell running pkill, whose command line starts with sh).
+void kill_ranks(const std::string& out) { run("pkill -9 -f '^[^ ]*/ringmaster train.*" + out + "' ; sleep 0.2"); }
+
 double final_loss(const std::string& out) { return read_json(fs::path(out) / "summary.json")["final_loss"].get<double>(); }
 
 // SIGUSR1 to mpirun midway (what Slurm's --signal=B:USR1 leads to): every rank checkpoints and exits 3;
@@ -122,7 +126,7 @@ TEST(Reliability, KillNineNeverLeavesAHalfWrittenCheckpoint) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500 + 300 * round));
     kill(-job, SIGKILL);  // mpirun and, through the process group, every rank
     wait_exit(job);
-    run("pkill -9 -f '^[^ ]*/ringmaster train' ; sleep 0.2");
+    kill_ranks(out);
     const Checkpoint c = read_checkpoint(fs::path(out) / kCheckpointFile);  // throws if damaged
     EXPECT_GE(c.k, last_k) << "round " << round;
     EXPECT_GT(c.k, last_k) << "round " << round << ": no progress was checkpointed";
@@ -211,9 +215,9 @@ TEST(Reliability, ResumeAfterARankDies) {
   const std::string out = dir / "run";
   const pid_t job = spawn(exec_mpirun(4, "-c " + config + " --out " + out));
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
-  run("pkill -9 -n -f '^[^ ]*/ringmaster train'");  // the newest rank process (not this shell)
+  run("pkill -9 -n -f '^[^ ]*/ringmaster train.*" + out + "'");  // this job's newest rank
   EXPECT_NE(wait_exit(job), 0);
-  run("pkill -9 -f '^[^ ]*/ringmaster train' ; sleep 0.2");
+  kill_ranks(out);
   const Checkpoint c = read_checkpoint(fs::path(out) / kCheckpointFile);
   EXPECT_GT(c.k, 0);
   const Command resumed = run(mpirun(4, "--resume " + out));

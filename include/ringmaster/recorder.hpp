@@ -29,12 +29,9 @@ struct RunTotals {
   double train_time_s = 0.0;          // training clock
   double server_busy_fraction = 0.0;  // share of the training clock the server spent serving
   double eval_time_s = 0.0;           // seconds spent evaluating, not charged to training
-  std::string stop_reason;            // time_budget | max_updates | target_loss | signal | no_workers
+  std::string stop_reason;            // time_budget | max_updates | target_loss | diverged | signal | no_workers
   std::uint32_t epoch = 0;            // resumes so far
 };
-
-// Which stop rule fired (empty while none has).
-std::string stop_reason(const Config& config, double time_s, const Server& server, bool target_reached);
 
 class Recorder {
  public:
@@ -55,8 +52,10 @@ class Recorder {
   // Returns the evaluated loss.
   double evaluate(double time_s, Server& server, Objective& objective);
 
-  // True when the run must stop: time budget, max_updates, or target loss reached.
-  bool should_stop(double time_s, const Server& server) const;
+  // Which stop rule fired (empty while none has): no active worker left, the time budget, max_updates,
+  // the target loss, or divergence (the evaluated loss is not finite).
+  std::string stop_reason(double time_s, const Server& server) const;
+  bool should_stop(double time_s, const Server& server) const { return !stop_reason(time_s, server).empty(); }
   // Next training-clock time at which an evaluation is due.
   double next_eval_s() const { return next_eval_s_; }
   // A progress line (elapsed, k, loss, accepted / discarded / interrupted, updates/s) if due.
@@ -66,7 +65,6 @@ class Recorder {
   void finish(const Server& server, const std::vector<WorkerTimes>& times, const RunTotals& totals);
 
   std::int64_t arrivals() const { return arrivals_; }
-  bool target_reached() const { return target_reached_; }
 
   // For checkpoints: the running bests, targets and counts; restore() also schedules an evaluation at
   // `time_s`, the training clock the run resumes at.
@@ -90,6 +88,8 @@ class Recorder {
   double initial_loss_ = -1.0;
   double best_loss_ = 0.0;
   bool target_reached_ = false;
+  bool diverged_ = false;
+  std::int64_t eval_index_ = 0;  // evaluations fall on the grid eval_index_ · eval_every_s
   std::int64_t arrivals_ = 0;
   std::int64_t evaluations_ = 0;
   std::optional<double> time_to_target_;            // run.target_loss reached (training clock)

@@ -74,7 +74,7 @@ class ServerLoop {
           "MPI_Irecv");
     send_points(server_->start());
     std::string reason;
-    while ((reason = stop_reason(config_, now(), *server_, recorder_.target_reached())).empty()) {
+    while ((reason = recorder_.stop_reason(now(), *server_)).empty()) {
       if (signalled()) {
         reason = "signal";
         break;
