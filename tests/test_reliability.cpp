@@ -78,25 +78,29 @@ TEST(Reliability, SignalMidwayThenResumeMatchesUninterruptedRun) {
   TempDir dir("signal");
   const std::string config = write_config(dir);
   const std::string a = dir / "a", b = dir / "b", cut = dir / "cut";
-  ASSERT_EQ(run(mpirun(5, "-c " + config + " --out " + a)).exit_code, 0);
-  ASSERT_EQ(run(mpirun(5, "-c " + config + " --out " + b)).exit_code, 0);
+  // Stopped by update count (not time), so the final loss does not depend on how loaded the machine is.
+  const std::string stop = " --set run.max_updates=4000 --set run.time_budget_s=120";
+  ASSERT_EQ(run(mpirun(5, "-c " + config + stop + " --out " + a)).exit_code, 0);
+  ASSERT_EQ(run(mpirun(5, "-c " + config + stop + " --out " + b)).exit_code, 0);
 
-  const pid_t job = spawn(exec_mpirun(5, "-c " + config + " --out " + cut));
+  const pid_t job = spawn(exec_mpirun(5, "-c " + config + stop + " --out " + cut));
   std::this_thread::sleep_for(std::chrono::milliseconds(3500));
   kill(job, SIGUSR1);  // the shell exec'd mpirun, which forwards SIGUSR1 to every rank
   ASSERT_EQ(wait_exit(job), 3);
   const Checkpoint c = read_checkpoint(fs::path(cut) / kCheckpointFile);
   EXPECT_GT(c.k, 0);
   EXPECT_GT(c.train_time_s, 0.5);
-  EXPECT_LT(c.train_time_s, 8.0);
+  EXPECT_LT(c.k, 4000);
   EXPECT_EQ(read_json(fs::path(cut) / "summary.json")["stop_reason"], "signal");
 
-  const Command resumed = run(mpirun(5, "--resume " + cut));
+  const Command resumed = run(mpirun(5, "--resume " + cut));  // DIR/config.toml carries the stop rule
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   const auto summary = read_json(fs::path(cut) / "summary.json");
   EXPECT_EQ(summary["epochs"], 2);
-  EXPECT_EQ(summary["stop_reason"], "time_budget");
-  EXPECT_NEAR(summary["train_time_s"].get<double>(), 8.0, 0.1);
+  EXPECT_EQ(summary["stop_reason"], "max_updates");
+  // The server checks the stop rules between batches of arrivals: a batch may finish a few past 4000.
+  EXPECT_GE(summary["updates"].get<std::int64_t>(), 4000);
+  EXPECT_LE(summary["updates"].get<std::int64_t>(), 4000 + 4);
   // eval.csv continues: versions never go back, and the first row after the cut is at the checkpoint.
   const auto eval = read_csv(fs::path(cut) / "eval.csv");
   std::int64_t last_k = -1;
@@ -145,14 +149,17 @@ TEST(Reliability, NanGradientsAreRejectedAndTheWorkerRetired) {
     const std::string out = dir / "run";
     const Command cmd = run(mpirun(5, "-c " + write_config(dir) + " --set fault.inject=" + kind +
                                           " --set fault.inject_workers=[2] --set fault.inject_after=5"
-                                          " --set fault.max_bad=3 --set run.time_budget_s=4 --out " + out));
+                                          " --set fault.max_bad=3 --set run.max_updates=1000 --set run.time_budget_s=60 --out " + out));
     ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
     EXPECT_NE(cmd.output.find("rank 2"), std::string::npos) << cmd.output;
     const auto summary = read_json(fs::path(out) / "summary.json");
     EXPECT_EQ(summary["rejected"], 3) << kind;
     EXPECT_EQ(summary["retired"], 1) << kind;
     EXPECT_TRUE(std::isfinite(summary["final_loss"].get<double>()));
-    EXPECT_LT(summary["final_loss"].get<double>(), summary["initial_loss"].get<double>() / 5.0);
+    // 1,000 updates bring the loss down ~7× without faults (whatever the machine's load): the retired
+    // worker's bad gradients took nothing away.
+    EXPECT_EQ(summary["stop_reason"], "max_updates") << kind;
+    EXPECT_LT(summary["final_loss"].get<double>(), summary["initial_loss"].get<double>() / 4.0);
     const auto workers = read_csv(fs::path(out) / "workers.csv");
     EXPECT_EQ(workers[1].at("rejected"), "3");
     EXPECT_EQ(workers[1].at("retired"), "1");
