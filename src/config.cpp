@@ -48,6 +48,7 @@ const std::vector<Section>& schema() {
        {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s"}},
       {"checkpoint", {"every_s"}},
       {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
+      {"sim", {"threads"}},
   };
   return sections;
 }
@@ -557,6 +558,8 @@ void read_fault(const Reader& r, FaultConfig& f) {
   r.set({"fault", "inject_after"}, f.inject_after, 0, kInt64Max);
 }
 
+void read_sim(const Reader& r, SimConfig& sim) { r.set({"sim", "threads"}, sim.threads, 0, 1024); }
+
 void check_consistency(const Reader& r, const Config& c, bool workers_from_engine) {
   const Key inject_workers{"fault", "inject_workers"};
   for (double w : c.fault.inject_workers)
@@ -625,6 +628,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_heterogeneity(reader, config.heterogeneity);
   read_checkpoint(reader, config.checkpoint);
   read_fault(reader, config.fault);
+  read_sim(reader, config.sim);
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (SPEC §1)
   check_consistency(reader, config, workers_from_engine > 0);
   return config;
@@ -692,11 +696,15 @@ std::string to_toml(const Config& c) {
   line("inject", toml_string(c.fault.inject));
   line("inject_workers", toml_array(c.fault.inject_workers));
   line("inject_after", std::to_string(c.fault.inject_after));
+
+  out << "\n[sim]\n";
+  line("threads", std::to_string(c.sim.threads));
   return out.str();
 }
 
 std::uint64_t config_hash(const Config& config) {
-  // Where to write, when to stop, how often to log or checkpoint: a resumed run may change these.
+  // Where to write, when to stop, how often to log or checkpoint, how many threads: a resumed run may
+  // change these, and none changes what is computed.
   Config experiment = config;
   experiment.run.out.clear();
   experiment.run.time_budget_s = RunConfig{}.time_budget_s;
@@ -704,6 +712,7 @@ std::uint64_t config_hash(const Config& config) {
   experiment.run.target_loss = RunConfig{}.target_loss;
   experiment.run.log_every_s = RunConfig{}.log_every_s;
   experiment.checkpoint = CheckpointConfig{};
+  experiment.sim = SimConfig{};
   const std::string text = to_toml(experiment);
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit offset basis
   for (unsigned char byte : text) {

@@ -4,6 +4,7 @@
 // SPEC §2. A gradient is computed when its computation completes, at a snapshot of the x its worker was
 // handed; snapshots are shared by all workers handed the same version and freed when none is left, so
 // interrupted computations cost nothing and memory grows with the versions in flight, not with time.
+#include <cblas.h>
 #include <spdlog/spdlog.h>
 
 #include <chrono>
@@ -21,6 +22,9 @@
 
 namespace ringmaster {
 namespace {
+
+// Threads computing LMOs (sim.threads; 0 = every core we may use).
+int lanes(const Config& config) { return config.sim.threads > 0 ? config.sim.threads : available_cores(); }
 
 struct Completion {
   double time;
@@ -41,12 +45,14 @@ struct SimWorker {
 };
 
 // Copies of x for the versions some worker is computing at, reference-counted; freed buffers are kept
-// for reuse, so steady state allocates nothing.
+// for reuse, so steady state allocates nothing. With deferred updates (sim.threads > 1) a worker may
+// be handed version k before x has reached it: its copy is then taken when x passes through k
+// (arrived()), or, if its gradient is due first, by settling the server up to k (at()).
 class Snapshots {
  public:
   explicit Snapshots(std::size_t size) : size_(size) {}
 
-  void hold(std::int64_t version, std::span<const float> x) {
+  void hold(std::int64_t version, const Server& server) {
     auto [it, fresh] = live_.try_emplace(version);
     if (fresh) {
       if (spare_.empty()) {
@@ -55,9 +61,17 @@ class Snapshots {
         it->second.x = std::move(spare_.back());
         spare_.pop_back();
       }
-      std::copy(x.begin(), x.end(), it->second.x.begin());
+      it->second.ready = false;
+      if (server.settled() == version) arrived(version, server.x());
     }
     ++it->second.holders;
+  }
+  // x has just become `version`.
+  void arrived(std::int64_t version, std::span<const float> x) {
+    auto it = live_.find(version);
+    if (it == live_.end() || it->second.ready) return;
+    std::copy(x.begin(), x.end(), it->second.x.begin());
+    it->second.ready = true;
   }
   void release(std::int64_t version) {
     auto it = live_.find(version);
@@ -66,12 +80,17 @@ class Snapshots {
       live_.erase(it);
     }
   }
-  std::span<const float> at(std::int64_t version) const { return live_.at(version).x; }
+  std::span<const float> at(std::int64_t version, Server& server) {
+    Snapshot& s = live_.at(version);
+    if (!s.ready) server.settle(version);  // calls arrived(version, x) on the way
+    return s.x;
+  }
 
  private:
   struct Snapshot {
     std::vector<float> x;  // (layout.size)
     int holders = 0;
+    bool ready = false;    // x holds the version (else x has not reached it yet)
   };
   std::size_t size_;
   std::unordered_map<std::int64_t, Snapshot> live_;
@@ -91,6 +110,9 @@ class SimLoop {
     std::vector<float> x0(objective.layout().size());
     objective.initial_point(x0);
     server_ = std::make_unique<Server>(config, objective.layout(), x0, n_);
+    server_->defer_updates(lanes(config), [this](std::int64_t version, std::span<const float> x) {
+      snapshots_.arrived(version, x);
+    });
     workers_.reserve(static_cast<std::size_t>(n_));
     for (int w = 1; w <= n_; ++w)
       workers_.push_back(
@@ -103,6 +125,7 @@ class SimLoop {
     double eval_s = 0.0;
     auto evaluate = [&](double t) {
       const auto begin = std::chrono::steady_clock::now();
+      server_->settle(server_->k());
       recorder_.evaluate(t, *server_, objective_);
       eval_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     };
@@ -130,7 +153,7 @@ class SimLoop {
       t = c.time;
       w.injected_total_s += w.injected_s;
       const std::int64_t version = w.version;
-      const double loss = objective_.stochastic_gradient(snapshots_.at(version), gradient_, w.noise);
+      const double loss = objective_.stochastic_gradient(snapshots_.at(version, *server_), gradient_, w.noise);
       snapshots_.release(version);
       const Outcome& outcome = server_->on_gradient(c.worker, version, gradient_);
       recorder_.arrival(t, *server_, c.worker, version, outcome, loss, 0.0, w.injected_s);
@@ -167,7 +190,7 @@ class SimLoop {
     for (int id : outcome.assign) {
       SimWorker& w = worker(id);
       w.version = server_->version(id);
-      snapshots_.hold(w.version, server_->x());
+      snapshots_.hold(w.version, *server_);
       // Compute cost is zero on the virtual clock (SPEC §7); the injected delay is the whole time.
       // Drawn at the start of every computation, as the MPI worker does, so both engines see the
       // same sequence of delays per worker.
@@ -207,9 +230,12 @@ int run_sim(const RunRequest& request) {
   Config config = load_config(request.config_path, request.overrides);
   check_time_advances(config);
   std::unique_ptr<Objective> objective = make_objective(config);
+  // Every LMO runs on one BLAS thread, however many lanes run them side by side (UpdatePipeline): then
+  // results do not depend on sim.threads, and lanes do not fight BLAS's own threads for the cores.
+  openblas_set_num_threads(1);
   Recorder recorder(choose_run_dir(config, request.out, request.force), config, "sim", config.run.workers);
-  spdlog::info("simulating {} with {} workers on {}; run directory {}", config.run.method, config.run.workers,
-               config.objective.kind, recorder.dir().string());
+  spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
+               config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());
   SimLoop(config, *objective, recorder).run();
   return kExitOk;
 }

@@ -29,9 +29,19 @@ double block_scale(const Block& block, StepScale scale) {
 }
 
 LmoOptimizer::LmoOptimizer(const ParamLayout& layout, const LmoOptions& options, bool nesterov, StepScale scale)
-    : layout_(layout), nesterov_(nesterov), scale_(scale), u_(layout.size(), 0.0f), d_(layout.size(), 0.0f) {
-  workspaces_.reserve(layout_.blocks().size());
-  for (const Block& b : layout_.blocks()) workspaces_.emplace_back(b.rows, b.cols, b.geometry, options);
+    : layout_(layout),
+      nesterov_(nesterov),
+      scale_(scale),
+      options_(options),
+      workspaces_(make_workspaces()),
+      u_(layout.size(), 0.0f),
+      d_(layout.size(), 0.0f) {}
+
+Workspaces LmoOptimizer::make_workspaces() const {
+  Workspaces workspaces;
+  workspaces.reserve(layout_.blocks().size());
+  for (const Block& b : layout_.blocks()) workspaces.emplace_back(b.rows, b.cols, b.geometry, options_);
+  return workspaces;
 }
 
 namespace {
@@ -47,24 +57,46 @@ void check_size(const char* what, std::size_t got, std::size_t want) {
 
 void LmoOptimizer::step(std::span<float> x, std::span<float> m, std::span<const float> g, double stepsize,
                         double alpha) {
+  check_size("x", x.size(), layout_.size());
+  momentum(m, g, alpha, u_);
+  direction(u_, d_, workspaces_);
+  apply(x, d_, stepsize);
+}
+
+void LmoOptimizer::momentum(std::span<float> m, std::span<const float> g, double alpha, std::span<float> u) const {
   const std::size_t n = layout_.size();
-  check_size("x", x.size(), n);
   check_size("m", m.size(), n);
   check_size("g", g.size(), n);
+  check_size("u", u.size(), n);
   const int count = static_cast<int>(n);
   const float a = static_cast<float>(alpha);
   const float beta = static_cast<float>(1.0 - alpha);
+  // sscal + saxpy rather than saxpby: OpenBLAS's saxpby kernel is scalar (1.5 ns per element here,
+  // against 0.2 for the two vectorized passes), and this runs once per accepted gradient.
+  cblas_sscal(count, beta, m.data(), 1);                   // m ← β m
+  cblas_saxpy(count, a, g.data(), 1, m.data(), 1);         //   + α g
+  cblas_scopy(count, m.data(), 1, u.data(), 1);            // u ← m
+  if (nesterov_) {                                         // u ← β m + α g (with the new m)
+    cblas_sscal(count, beta, u.data(), 1);
+    cblas_saxpy(count, a, g.data(), 1, u.data(), 1);
+  }
+}
 
-  cblas_saxpby(count, a, g.data(), 1, beta, m.data(), 1);  // m ← β m + α g
-  cblas_scopy(count, m.data(), 1, u_.data(), 1);           // u ← m
-  if (nesterov_) cblas_saxpby(count, a, g.data(), 1, beta, u_.data(), 1);  // u ← β m + α g (new m)
-
+void LmoOptimizer::direction(std::span<const float> u, std::span<float> d, Workspaces& workspaces) const {
+  check_size("u", u.size(), layout_.size());
+  check_size("d", d.size(), layout_.size());
   for (std::size_t i = 0; i < layout_.blocks().size(); ++i) {
     const Block& b = layout_.blocks()[i];
-    float* d = d_.data() + b.offset;  // (rows, cols) lmo(u) of this block
-    lmo(b.geometry, u_.data() + b.offset, d, b.rows, b.cols, workspaces_[i]);
+    lmo(b.geometry, u.data() + b.offset, d.data() + b.offset, b.rows, b.cols, workspaces[i]);
+  }
+}
+
+void LmoOptimizer::apply(std::span<float> x, std::span<const float> d, double stepsize) const {
+  check_size("x", x.size(), layout_.size());
+  check_size("d", d.size(), layout_.size());
+  for (const Block& b : layout_.blocks()) {
     const float factor = static_cast<float>(stepsize * block_scale(b, scale_));
-    cblas_saxpy(static_cast<int>(b.size()), factor, d, 1, x.data() + b.offset, 1);  // x ← x + γ·scale·lmo(u)
+    cblas_saxpy(static_cast<int>(b.size()), factor, d.data() + b.offset, 1, x.data() + b.offset, 1);  // x ← x + γ·scale·lmo(u)
   }
 }
 

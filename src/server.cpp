@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <stdexcept>
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/method.hpp"
@@ -39,6 +40,22 @@ Server::Server(const Config& config, const ParamLayout& layout, std::span<const 
 }
 
 Server::~Server() = default;
+
+void Server::defer_updates(int lanes, UpdatePipeline::OnApplied on_applied) {
+  if (lanes < 2) return;
+  pipeline_ = std::make_unique<UpdatePipeline>(optimizer_, x_, k_, lanes, std::move(on_applied));
+}
+
+void Server::settle(std::int64_t version) {
+  if (pipeline_) pipeline_->settle(version);
+}
+
+std::span<const float> Server::x() const {
+  if (settled() != k_)
+    throw std::logic_error("server: x read at version " + std::to_string(settled()) + " while k = " +
+                           std::to_string(k_) + " (settle first)");
+  return x_;
+}
 
 const Outcome& Server::start() {
   outcome_.clear();
@@ -112,6 +129,7 @@ void Server::restore(std::int64_t k, std::span<const float> x, std::span<const f
                      const std::vector<WorkerCounters>& counters, const MethodState& method) {
   if (x.size() != x_.size() || m.size() != m_.size() || counters.size() != counters_.size())
     throw Error("checkpoint: parameter or worker count does not match this run");
+  if (pipeline_) throw std::logic_error("server: restore with deferred updates");
   k_ = k;
   std::copy(x.begin(), x.end(), x_.begin());
   std::copy(m.begin(), m.end(), m_.begin());
@@ -122,14 +140,21 @@ void Server::restore(std::int64_t k, std::span<const float> x, std::span<const f
 }
 
 void Server::lmo_step(std::span<const float> g, double stepsize, double alpha) {
-  optimizer_.step(x_, m_, g, stepsize, alpha);
+  if (pipeline_) {
+    optimizer_.momentum(m_, g, alpha, pipeline_->input());
+    pipeline_->submit(stepsize);
+  } else {
+    optimizer_.step(x_, m_, g, stepsize, alpha);
+  }
   ++k_;
   outcome_.updated = true;
 }
 
 void Server::sgd_step(std::span<const float> g, double stepsize) {
+  settle(k_);  // x − γ g needs x itself: nothing to overlap
   const float gamma = static_cast<float>(stepsize);
   for (std::size_t i = 0; i < x_.size(); ++i) x_[i] -= gamma * g[i];
+  if (pipeline_) pipeline_->advance();
   ++k_;
   outcome_.updated = true;
 }

@@ -71,6 +71,29 @@ TEST(SimEngine, SameSeedGivesByteIdenticalRuns) {
   EXPECT_NE(slurp(fs::path(dir / "other") / "events.csv"), slurp(fs::path(dir / "ringmaster-a") / "events.csv"));
 }
 
+// sim.threads runs consecutive updates' LMOs side by side (UpdatePipeline); x must still pass through
+// exactly the same versions, so every file is byte-identical to a one-thread run. 3 threads on this
+// 2-core machine also exercises helpers that get preempted mid-LMO.
+TEST(SimEngine, ThreadCountDoesNotChangeResults) {
+  TempDir dir("threads");
+  const std::string config = write_config(dir);
+  for (const char* method : {"ringmaster", "async", "rennala", "ringmaster-sgd"}) {
+    const std::string set = std::string(" --set run.method=") + method +
+                            " --set heterogeneity.noise=\"halfnormal\" --set objective.rows=48 "
+                            "--set objective.cols=32 --set run.time_budget_s=4 --set sim.threads=";
+    for (const char* threads : {"1", "2", "3"})
+      ASSERT_EQ(simulate("-c " + config + set + threads + " --out " + (dir / (std::string(method) + threads))).exit_code,
+                0);
+    for (const char* file : {"events.csv", "eval.csv", "workers.csv"}) {
+      const std::string one = slurp(fs::path(dir / (std::string(method) + "1")) / file);
+      EXPECT_GT(one.size(), 100u);
+      for (const char* threads : {"2", "3"})
+        EXPECT_EQ(one, slurp(fs::path(dir / (std::string(method) + threads)) / file))
+            << method << " " << file << " with " << threads << " threads";
+    }
+  }
+}
+
 TEST(SimEngine, WritesTheRunDirectoryWithSimEngine) {
   TempDir dir("files");
   const std::string out = dir / "run";

@@ -97,6 +97,14 @@ struct FaultConfig {
   bool operator==(const FaultConfig&) const = default;
 };
 
+// The simulator's execution (results do not depend on it: the same seed gives byte-identical files
+// for any number of threads).
+struct SimConfig {
+  int threads = 0;  // threads computing LMOs (UpdatePipeline); 0 = every core this process may use
+
+  bool operator==(const SimConfig&) const = default;
+};
+
 struct Config {
   RunConfig run;
   MethodConfig method;
@@ -105,6 +113,7 @@ struct Config {
   HeterogeneityConfig heterogeneity;
   CheckpointConfig checkpoint;
   FaultConfig fault;
+  SimConfig sim;
 
   bool operator==(const Config&) const = default;
 };
@@ -122,8 +131,8 @@ std::string to_toml(const Config& config);
 const std::vector<std::string>& known_methods();
 
 // A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with the keys that only say where
-// to write, when to stop, how often to log or checkpoint reset: run.out, time_budget_s, max_updates,
-// target_loss, log_every_s, [checkpoint]). Checkpoints record it so a resume refuses another experiment
+// to write, when to stop, how often to log or checkpoint, how many threads reset: run.out, time_budget_s,
+// max_updates, target_loss, log_every_s, [checkpoint], [sim]). Checkpoints record it so a resume refuses another experiment
 // but accepts, say, a longer time budget.
 std::uint64_t config_hash(const Config& config);
 

@@ -1,6 +1,9 @@
 // The update of one accepted step (SPEC §3), over every block of a layout:
 //   m ← β m + α g;   u ← nesterov ? β m + α g : m;   x ← x + γ · scale(block) · lmo(u)
 // with β = 1 − α. Workspaces (one per block) and the direction buffer are allocated once.
+// The step is also offered in its three parts (momentum, direction, apply) so that the simulator can
+// compute the directions of consecutive updates on several threads (src/pipeline.cpp): the LMO input
+// depends only on the gradients, not on x, so update k + 1's LMO need not wait for update k's.
 #pragma once
 
 #include <span>
@@ -19,12 +22,25 @@ std::string to_string(StepScale s);
 // sqrt(max(1, rows/cols)) for spectral blocks under scale = "muon"; 1 otherwise.
 double block_scale(const Block& block, StepScale scale);
 
+// The LMO scratch of every block of a layout, one per block: each thread computing directions needs its own.
+using Workspaces = std::vector<LmoWorkspace>;
+
 class LmoOptimizer {
  public:
   LmoOptimizer(const ParamLayout& layout, const LmoOptions& options, bool nesterov, StepScale scale);
 
   // One momentum + LMO step with stepsize γ and momentum weight α (β = 1 − α). Updates x and m.
+  // Same as momentum(), direction(), apply() in a row.
   void step(std::span<float> x, std::span<float> m, std::span<const float> g, double stepsize, double alpha);
+
+  // m ← β m + α g, and u (layout.size) ← the LMO input: nesterov ? β m + α g : m.
+  void momentum(std::span<float> m, std::span<const float> g, double alpha, std::span<float> u) const;
+  // d (layout.size) ← lmo(u), block by block, in workspaces from make_workspaces(). Touches nothing else,
+  // so several threads may run it at once, each with its own workspaces.
+  void direction(std::span<const float> u, std::span<float> d, Workspaces& workspaces) const;
+  // x ← x + γ · scale(block) · d.
+  void apply(std::span<float> x, std::span<const float> d, double stepsize) const;
+  Workspaces make_workspaces() const;
 
   // Σ over blocks of ‖g_block‖_* in the block's geometry (the stationarity measure of SPEC §3).
   double dual_norm(std::span<const float> g);
@@ -35,7 +51,8 @@ class LmoOptimizer {
   ParamLayout layout_;
   bool nesterov_;
   StepScale scale_;
-  std::vector<LmoWorkspace> workspaces_;  // one per block
+  LmoOptions options_;
+  Workspaces workspaces_;                 // one per block, for step() and dual_norm()
   std::vector<float> u_;                  // (layout.size) LMO input
   std::vector<float> d_;                  // (layout.size) LMO output
 };

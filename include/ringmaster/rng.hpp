@@ -2,6 +2,7 @@
 // independent generator, so worker i's noise and delays never depend on scheduling (SPEC §5).
 #pragma once
 
+#include <boost/random/mersenne_twister.hpp>
 #include <boost/random/normal_distribution.hpp>
 #include <cstdint>
 #include <random>
@@ -24,17 +25,20 @@ class Rng {
   std::uint64_t next() { return engine_(); }
   double uniform();           // [0, 1)
   double normal();            // N(0, 1)
-  float normal_float() { return normal_float_(engine_); }  // N(0, 1) in float, for bulk noise
   double exponential();       // Exp(1)
-  // Fills out with N(0, scale²) samples.
+  // Fills out with N(0, scale²) samples, one ziggurat draw each (objective data).
   void fill_normal(std::span<float> out, float scale);
+  // The same distribution about three times faster, by a vectorized Box–Muller (gradient noise: one
+  // draw per parameter per gradient); tails beyond 5.77σ are cut.
+  void fill_normal_vectorized(std::span<float> out, float scale);
 
-  std::mt19937_64& engine() { return engine_; }
+  boost::random::mt19937_64& engine() { return engine_; }
 
  private:
-  std::mt19937_64 engine_;
-  // Boost's ziggurat sampler: several times faster than std::normal_distribution's polar method,
-  // which matters because the stochastic gradient's noise is most of a simulated arrival's cost.
+  // MT19937-64: Boost's produces the same sequence as std::mt19937_64 from the same seed_seq, about
+  // three times faster than libstdc++'s here (it is inlined; the noise loop draws per element).
+  boost::random::mt19937_64 engine_;
+  // Boost's ziggurat sampler: several times faster than std::normal_distribution's polar method.
   boost::random::normal_distribution<double> normal_{0.0, 1.0};
   boost::random::normal_distribution<float> normal_float_{0.0f, 1.0f};
 };

@@ -14,6 +14,7 @@
 #include "ringmaster/layout.hpp"
 #include "ringmaster/method.hpp"
 #include "ringmaster/optimizer.hpp"
+#include "ringmaster/pipeline.hpp"
 
 namespace ringmaster {
 
@@ -78,9 +79,19 @@ class Server {
   void restore(std::int64_t k, std::span<const float> x, std::span<const float> m,
                const std::vector<WorkerCounters>& counters, const MethodState& method);
 
+  // The simulator's mode (the MPI engine never uses it): from now on lmo_step only queues the LMO, to
+  // run on `lanes` threads (UpdatePipeline), and the update reaches x later. x() is then version
+  // settled(), which may lag k(); settle(v) brings it to version v, and on_applied sees every version
+  // x passes through. lanes < 2 leaves the server as it is.
+  void defer_updates(int lanes, UpdatePipeline::OnApplied on_applied);
+  void settle(std::int64_t version);
+  std::int64_t settled() const { return pipeline_ ? pipeline_->applied() : k_; }
+
   std::int64_t k() const { return k_; }
   int workers() const { return workers_; }
-  std::span<const float> x() const { return x_; }
+  // The parameters after k() updates. With deferred updates, settle(k()) first: reading x while
+  // updates are queued is a bug, and throws.
+  std::span<const float> x() const;
   std::span<const float> momentum() const { return m_; }
   std::int64_t version(int worker) const { return version_[index(worker)]; }
   bool computing(int worker) const { return computing_[index(worker)] != 0; }
@@ -128,6 +139,7 @@ class Server {
   std::vector<WorkerCounters> counters_;
   std::unique_ptr<Method> method_;
   Outcome outcome_;
+  std::unique_ptr<UpdatePipeline> pipeline_;  // deferred updates (simulator), or null
 };
 
 }  // namespace ringmaster

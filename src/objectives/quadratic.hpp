@@ -34,6 +34,10 @@ class Quadratic final : public Objective {
   ParamLayout layout_;
   std::vector<float> b_;        // (m, k) right-hand side
   std::vector<double> x_star_;  // (m, k) minimizer
+  std::vector<float> x_star_float_;  // (m, k) the minimizer rounded to float, for sample losses
+  // Scratch of stochastic_gradient (so an objective serves one thread at a time, as every engine uses it):
+  std::vector<float> residual_;  // (m, k) A X − B
+  std::vector<float> error_;     // (m, k) X − X*
 };
 
 }  // namespace ringmaster
