@@ -177,6 +177,11 @@ class GridTest(Workspace):
         self.assertEqual(cmd[:2], ["rm", "simulate"])
         self.assertIn("run.method=\"fast\"", cmd)
         self.assertEqual(cmd[-3:], ["--out", "/x", "--force"])
+        self.assertFalse(any(a.startswith("sim.threads") for a in cmd))
+        # Side by side, simulations share the cores out (sim.threads), before the point's own overrides.
+        threaded = run_command(spec, p, Path("/x"), "rm", "mpirun", threads=1)
+        self.assertEqual(threaded[2:6], ["-c", str(spec.config), "--set", "sim.threads=1"])
+        self.assertEqual(threaded[6:], cmd[4:])
         spec.engine = "train"  # 4 workers in base.toml: 5 ranks
         self.assertEqual(run_command(spec, p, Path("/x"), "rm", "mpirun")[:5],
                          ["mpirun", "--oversubscribe", "-np", "5", "rm"])

@@ -28,12 +28,24 @@ def resolved_workers(spec: Spec, point: Point) -> int:
     return int(workers)
 
 
-def run_command(spec: Spec, point: Point, directory: Path, binary: str, launcher: str) -> list[str]:
+def sim_threads(jobs: int) -> int | None:
+    """LMO threads per simulation when `jobs` run side by side: the cores this process may use, shared
+    out (sim.threads; results do not depend on it). None for one job at a time: the simulator's own
+    default, every core."""
+    if jobs <= 1:
+        return None
+    return max(1, len(os.sched_getaffinity(0)) // jobs)
+
+
+def run_command(spec: Spec, point: Point, directory: Path, binary: str, launcher: str,
+                threads: int | None = None) -> list[str]:
     sets = []
     for k, v in point.overrides:
         sets += ["--set", f"{k}={format_value(v)}"]
     tail = ["-c", str(spec.config), *sets, "--out", str(directory), "--force"]
     if spec.engine == "simulate":
+        if threads is not None and not any(k == "sim.threads" for k, _ in point.overrides):
+            tail[2:2] = ["--set", f"sim.threads={threads}"]
         return [binary, "simulate", *tail]
     ranks = str(resolved_workers(spec, point) + 1)  # rank 0 serves, ranks 1..N work (SPEC §1)
     if launcher == "srun":
@@ -46,7 +58,7 @@ def default_binary() -> str:
 
 
 def run_point(spec: Spec, point: Point, sweep_dir: Path, binary: str, launcher: str,
-              force: bool = False) -> tuple[str, int, float]:
+              force: bool = False, threads: int | None = None) -> tuple[str, int, float]:
     """Runs one point unless it is finished. Returns (status, exit code, wall seconds) with status
     "skipped", "done" or "failed". The run's output goes to run.log in its directory."""
     directory = point_dir(sweep_dir, point)
@@ -56,7 +68,7 @@ def run_point(spec: Spec, point: Point, sweep_dir: Path, binary: str, launcher: 
         shutil.rmtree(directory)  # unfinished or stale: start over
     directory.mkdir(parents=True)
     (directory / "point.json").write_text(json.dumps(point_record(spec, point), indent=2) + "\n")
-    command = run_command(spec, point, directory, binary, launcher)
+    command = run_command(spec, point, directory, binary, launcher, threads)
     env = dict(os.environ)
     if spec.engine == "train" and os.geteuid() == 0:
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
@@ -106,7 +118,7 @@ def run_phase(spec: Spec, phase: str, sweep_dir: Path, binary: str, launcher: st
         def submit_next() -> None:
             if queue and not bad_input:
                 p = queue.pop(0)
-                pending[pool.submit(run_point, spec, p, sweep_dir, binary, launcher)] = p
+                pending[pool.submit(run_point, spec, p, sweep_dir, binary, launcher, False, sim_threads(jobs))] = p
 
         for _ in range(max(1, jobs)):
             submit_next()
