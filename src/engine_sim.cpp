@@ -153,7 +153,10 @@ class SimLoop {
       t = c.time;
       w.injected_total_s += w.injected_s;
       const std::int64_t version = w.version;
-      const double loss = objective_.stochastic_gradient(snapshots_.at(version, *server_), gradient_, w.noise);
+      // The sample first: it does not need x, so it is drawn while an LMO that x_version still waits
+      // for may be running on another thread (deferred updates).
+      objective_.draw_sample(gradient_, w.noise);
+      const double loss = objective_.gradient_at_sample(snapshots_.at(version, *server_), gradient_);
       snapshots_.release(version);
       const Outcome& outcome = server_->on_gradient(c.worker, version, gradient_);
       recorder_.arrival(t, *server_, c.worker, version, outcome, loss, 0.0, w.injected_s);

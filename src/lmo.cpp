@@ -203,25 +203,26 @@ void mirror_upper(int s, float* a) {
   }
 }
 
-// One quintic Newton–Schulz step on an s×l iterate X (SPEC §3):
+// One quintic Newton–Schulz step on an s×l iterate X = x_scale · x (SPEC §3):
 //   out ← alpha · (aX + (bA + cA²)X),  A = X Xᵀ.
+// (x_scale lets the first step read u itself instead of a scaled copy.)
 // Written as out = alpha · P X with P = aI + bA + cA² (s×s, symmetric): the aX term rides on P's
 // diagonal instead of a separate pass over X, so the step is three BLAS calls:
 //   A  = X Xᵀ            ssyrk   s²l flops  (symmetric: half of a gemm)
 //   P += c A Aᵀ (= cA²)  ssyrk   s³ flops   (A symmetric, so A² = A Aᵀ)
 //   out = alpha P X      sgemm   2s²l flops
-void newton_schulz_step(CBLAS_ORDER order, int s, int l, int ldx, const NsStep& k, const float* x, float* out,
-                        float alpha, float* gram, float* poly) {
+void newton_schulz_step(CBLAS_ORDER order, int s, int l, int ldx, const NsStep& k, const float* x, float x_scale,
+                        float* out, float alpha, float* gram, float* poly) {
   const std::size_t ss = static_cast<std::size_t>(s) * static_cast<std::size_t>(s);
   const CBLAS_UPLO uplo = stored_triangle(order);
-  cblas_ssyrk(order, uplo, CblasNoTrans, s, l, 1.0f, x, ldx, 0.0f, gram, s);  // gram: (s, s) = X Xᵀ
+  cblas_ssyrk(order, uplo, CblasNoTrans, s, l, x_scale * x_scale, x, ldx, 0.0f, gram, s);  // gram: (s, s) = X Xᵀ
   mirror_upper(s, gram);
   // poly: (s, s) = cA² + bA on the stored triangle (ssyrk's beta scales the copy of A), then + aI.
   cblas_scopy(static_cast<int>(ss), gram, 1, poly, 1);
   cblas_ssyrk(order, uplo, CblasNoTrans, s, s, static_cast<float>(k.c), gram, s, static_cast<float>(k.b), poly, s);
   for (std::size_t i = 0; i < ss; i += static_cast<std::size_t>(s) + 1) poly[i] += static_cast<float>(k.a);  // diagonal
   mirror_upper(s, poly);
-  cblas_sgemm(order, CblasNoTrans, CblasNoTrans, s, l, s, alpha, poly, s, x, ldx, 0.0f, out, ldx);
+  cblas_sgemm(order, CblasNoTrans, CblasNoTrans, s, l, s, alpha * x_scale, poly, s, x, ldx, 0.0f, out, ldx);
 }
 
 }  // namespace
@@ -244,17 +245,20 @@ void lmo_spectral_newton_schulz(const float* u, float* d, int rows, int cols, Lm
   const int l = std::max(rows, cols);
   const int ldx = tall ? s : l;
 
-  float* x = ws.x.data();  // (s, l) iterate
-  float* y = ws.y.data();  // (s, l) next iterate
-  scaled_copy(u, x, n, static_cast<float>(1.0 / (norm + 1e-7)));  // X0 = u / (‖u‖_F + 1e-7), σ ≤ 1
+  const float x0_scale = static_cast<float>(1.0 / (norm + 1e-7));  // X0 = u / (‖u‖_F + 1e-7), σ ≤ 1
   const int steps = ws.options().ns_steps;
-  if (steps == 0) return scaled_copy(x, d, n, -1.0f);
+  if (steps == 0) return scaled_copy(u, d, n, -x0_scale);
+  const float* x = u;      // (s, l) iterate: X0 is u scaled by x0_scale, never formed
+  float* next = ws.x.data();   // (s, l) the iterates after it, alternating between ws.x and ws.y
+  float* spare = ws.y.data();
   for (int step = 0; step < steps; ++step) {
     const bool last = step == steps - 1;
     // The last step writes d directly with alpha = −1: the LMO is the *negated* polar factor.
-    newton_schulz_step(order, s, l, ldx, ns_coefficients(ws.options().coefficients, step), x, last ? d : y,
-                       last ? -1.0f : 1.0f, ws.gram.data(), ws.poly.data());
-    std::swap(x, y);
+    newton_schulz_step(order, s, l, ldx, ns_coefficients(ws.options().coefficients, step), x,
+                       step == 0 ? x0_scale : 1.0f, last ? d : next, last ? -1.0f : 1.0f, ws.gram.data(),
+                       ws.poly.data());
+    x = next;
+    std::swap(next, spare);
   }
 }
 

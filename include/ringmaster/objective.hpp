@@ -26,7 +26,16 @@ class Objective {
   // x0 (SPEC §6: zero for the quadratic).
   virtual void initial_point(std::span<float> x) const = 0;
   // g = ∇f(x; ξ) for a fresh sample ξ drawn from rng; returns the sample's loss f(x; ξ) − f*.
-  virtual double stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) = 0;
+  double stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) {
+    draw_sample(g, rng);
+    return gradient_at_sample(x, g);
+  }
+  // The same in two halves, so that an engine can draw the sample while x is still being computed
+  // (the simulator, whose x may wait for an LMO in flight): draw_sample draws ξ from rng (everything
+  // that does not depend on x: the quadratic's noise, a minibatch's indices), keeping it in g or in
+  // the objective; gradient_at_sample then gives ∇f(x; ξ) in g and the sample's loss.
+  virtual void draw_sample(std::span<float> g, Rng& rng) = 0;
+  virtual double gradient_at_sample(std::span<const float> x, std::span<float> g) = 0;
   // Full (deterministic) gradient, for the stationarity measure.
   virtual void full_gradient(std::span<const float> x, std::span<float> g) = 0;
   // Full loss (and accuracy) at x; not charged to the training clock (SPEC §7).

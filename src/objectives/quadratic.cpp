@@ -71,13 +71,14 @@ double Quadratic::suboptimality(std::span<const float> x) const {
   return 0.5 * s;
 }
 
-double Quadratic::stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) {
-  // g = A X − B + σ ξ, and the sample loss f(X; ξ) − f* = ½ <e, A X − B> + σ <ξ, X> with e = X − X*
-  // (A X* = B). Written as whole-buffer passes that vectorize (the noise, A X − B in float, two dsdot
-  // reductions in double) rather than one scalar loop: this runs once per simulated arrival. The loss
-  // of a sample is noisy anyway, so e uses X* rounded to float; evaluate() uses the exact form.
+void Quadratic::draw_sample(std::span<float> g, Rng& rng) { rng.fill_normal_vectorized(g, static_cast<float>(sigma_)); }
+
+double Quadratic::gradient_at_sample(std::span<const float> x, std::span<float> g) {
+  // g = A X − B + σ ξ (σ ξ is in g already), and the sample loss f(X; ξ) − f* = ½ <e, A X − B> + σ <ξ, X>
+  // with e = X − X* (A X* = B). Written as whole-buffer passes that vectorize (A X − B in float, two
+  // dsdot reductions in double) rather than one scalar loop: this runs once per simulated arrival. The
+  // loss of a sample is noisy anyway, so e uses X* rounded to float; evaluate() uses the exact form.
   const int n = static_cast<int>(g.size());
-  rng.fill_normal_vectorized(g, static_cast<float>(sigma_));            // g ← σ ξ
   const double noise_dot_x = cblas_dsdot(n, g.data(), 1, x.data(), 1);  // σ <ξ, X>
   residual_.resize(g.size());
   error_.resize(g.size());

@@ -15,7 +15,8 @@ class Quadratic final : public Objective {
 
   const ParamLayout& layout() const override { return layout_; }
   void initial_point(std::span<float> x) const override;
-  double stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) override;
+  void draw_sample(std::span<float> g, Rng& rng) override;  // g ← σ ξ
+  double gradient_at_sample(std::span<const float> x, std::span<float> g) override;
   void full_gradient(std::span<const float> x, std::span<float> g) override;
   Evaluation evaluate(std::span<const float> x) override;
 
@@ -35,7 +36,7 @@ class Quadratic final : public Objective {
   std::vector<float> b_;        // (m, k) right-hand side
   std::vector<double> x_star_;  // (m, k) minimizer
   std::vector<float> x_star_float_;  // (m, k) the minimizer rounded to float, for sample losses
-  // Scratch of stochastic_gradient (so an objective serves one thread at a time, as every engine uses it):
+  // Scratch of gradient_at_sample (so an objective serves one thread at a time, as every engine uses it):
   std::vector<float> residual_;  // (m, k) A X − B
   std::vector<float> error_;     // (m, k) X − X*
 };
