@@ -11,34 +11,11 @@ namespace {
 
 using namespace ringmaster::testing;
 
-// A small, well-conditioned quadratic (μ = 0.1: cond(A) ≤ 11) on which the spectral LMO step with
-// γ = 0.02 converges within seconds; sqrt heterogeneity with 5 ms base delay.
-const char* kSmallQuadratic = R"(
-[run]
-method = "ringmaster"
-seed = 3
-time_budget_s = 40.0
-eval_every_s = 0.25
-[method]
-stepsize = 0.02
-momentum = 0.9
-threshold = 4
-[objective]
-kind = "quadratic"
-rows = 24
-cols = 24
-mu = 0.1
-noise = 0.01
-[heterogeneity]
-profile = "sqrt"
-base_s = 0.005
-noise = "halfnormal"
-)";
-
+// The shared small quadratic (support.hpp), run for up to 40 s with evaluations every 0.25 s.
 std::string small_config(const TempDir& dir) {
-  const std::string path = dir / "small.toml";
-  write_file(path, kSmallQuadratic);
-  return path;
+  return write_test_quadratic(dir / "small.toml",
+                              {{"run.seed", "3"}, {"run.time_budget_s", "40.0"}, {"run.eval_every_s", "0.25"},
+                               {"heterogeneity.noise", "\"halfnormal\""}});
 }
 
 // f − f* falls 100× below f(X0) − f* (the run stops once the evaluated loss reaches the target).

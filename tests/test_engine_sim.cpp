@@ -13,33 +13,16 @@ namespace {
 
 using namespace ringmaster::testing;
 
-const char* kConfig = R"(
-[run]
-method = "ringmaster"
-seed = 5
-workers = 8
-time_budget_s = 6.0
-eval_every_s = 0.5
-[method]
-stepsize = 0.02
-momentum = 0.9
-threshold = 4
-[objective]
-kind = "quadratic"
-rows = 16
-cols = 16
-mu = 0.1
-noise = 0.01
-[heterogeneity]
-profile = "sqrt"
-base_s = 0.02
-noise = "none"
-)";
-
+// The shared small quadratic (support.hpp), 16×16 with 8 workers and noise-free 20 ms delays.
 std::string write_config(const TempDir& dir) {
-  const std::string path = dir / "sim.toml";
-  write_file(path, kConfig);
-  return path;
+  return write_test_quadratic(dir / "sim.toml", {{"run.seed", "5"},
+                                                 {"run.workers", "8"},
+                                                 {"run.time_budget_s", "6.0"},
+                                                 {"run.eval_every_s", "0.5"},
+                                                 {"objective.rows", "16"},
+                                                 {"objective.cols", "16"},
+                                                 {"heterogeneity.base_s", "0.02"},
+                                                 {"heterogeneity.noise", "\"none\""}});
 }
 
 std::string slurp(const fs::path& path) {

@@ -13,33 +13,11 @@ namespace {
 
 using namespace ringmaster::testing;
 
-const char* kConfig = R"(
-[run]
-method = "ringmaster"
-seed = 11
-time_budget_s = 8.0
-eval_every_s = 0.5
-[method]
-stepsize = 0.02
-momentum = 0.9
-threshold = 4
-[objective]
-kind = "quadratic"
-rows = 24
-cols = 24
-mu = 0.1
-noise = 0.05
-[heterogeneity]
-profile = "sqrt"
-base_s = 0.005
-[checkpoint]
-every_s = 0.5
-)";
-
+// The shared small quadratic (support.hpp) with more gradient noise and a checkpoint every 0.5 s.
 std::string write_config(const TempDir& dir) {
-  const std::string path = dir / "reliability.toml";
-  write_file(path, kConfig);
-  return path;
+  return write_test_quadratic(dir / "reliability.toml",
+                              {{"run.seed", "11"}, {"run.time_budget_s", "8.0"}, {"run.eval_every_s", "0.5"},
+                               {"objective.noise", "0.05"}, {"checkpoint.every_s", "0.5"}});
 }
 
 // Starts `command` in the background (its own process group), returns the group id.

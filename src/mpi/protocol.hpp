@@ -44,10 +44,10 @@ struct GradientHeader {
   double sent_at;         // MPI_Wtime of the worker when sent (the server corrects for clock offset)
 };
 
+// A worker's totals at shutdown (the server counts interrupts itself: it orders them).
 struct StatsMessage {
   double busy_s;      // total real compute seconds, abandoned work included
   double injected_s;  // total injected seconds, abandoned work included
-  std::int64_t interrupted;  // computations the worker abandoned
 };
 
 // One message: a header followed by `floats` parameters, in one 64-byte aligned allocation so a

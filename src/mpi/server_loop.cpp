@@ -339,6 +339,9 @@ class ServerLoop {
   int signal_from_worker_ = 0;
   std::vector<double> clock_offset_;         // per worker: our clock − theirs
   std::vector<double> last_heard_;           // per worker: MPI_Wtime of its last message or new point
+  // Per worker, busy and injected seconds. During the run: the sum over the gradients that arrived (all
+  // a periodic checkpoint can know); at shutdown, replaced by each worker's own totals, which also count
+  // the work it abandoned (StatsMessage).
   std::vector<WorkerTimes> times_;
   std::vector<int> completed_;               // Testsome scratch
   std::vector<int> order_ = std::vector<int>(static_cast<std::size_t>(workers_));

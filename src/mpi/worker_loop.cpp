@@ -178,7 +178,7 @@ class WorkerLoop {
   void finish() {
     if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);
     if (signal_request_ != MPI_REQUEST_NULL) wait(signal_request_, nullptr, backoff_);
-    StatsMessage stats{busy_s_, injected_s_, 0};
+    StatsMessage stats{busy_s_, injected_s_};
     MPI_Request request;
     check(MPI_Isend(&stats, sizeof stats, MPI_BYTE, 0, kTagStats, MPI_COMM_WORLD, &request), "MPI_Isend");
     wait(request, nullptr, backoff_);
