@@ -96,7 +96,8 @@ void LmoOptimizer::apply(std::span<float> x, std::span<const float> d, double st
   check_size("d", d.size(), layout_.size());
   for (const Block& b : layout_.blocks()) {
     const float factor = static_cast<float>(stepsize * block_scale(b, scale_));
-    cblas_saxpy(static_cast<int>(b.size()), factor, d.data() + b.offset, 1, x.data() + b.offset, 1);  // x ← x + γ·scale·lmo(u)
+    // x ← x + γ·scale·lmo(u)
+    cblas_saxpy(static_cast<int>(b.size()), factor, d.data() + b.offset, 1, x.data() + b.offset, 1);
   }
 }
 

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <cstdlib>
 
 namespace ringmaster {
 
@@ -124,8 +123,7 @@ void UpdatePipeline::wait_done(std::int64_t version) {
     // work when they finish theirs: taking the helpers' next update would leave them idle while we,
     // busy with it, cannot produce the gradients that make more work.
     std::int64_t other = 0;
-    static const bool greedy = getenv("RM_GREEDY") != nullptr;
-    const bool mine = greedy || claimed_.load() < version || submitted() - claimed_.load() > std::ssize(helpers_);
+    const bool mine = claimed_.load() < version || submitted() - claimed_.load() > std::ssize(helpers_);
     if (mine && claim(other)) {
       compute(other, workspaces_[0]);
       continue;

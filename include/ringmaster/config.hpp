@@ -132,8 +132,8 @@ const std::vector<std::string>& known_methods();
 
 // A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with the keys that only say where
 // to write, when to stop, how often to log or checkpoint, how many threads reset: run.out, time_budget_s,
-// max_updates, target_loss, log_every_s, [checkpoint], [sim]). Checkpoints record it so a resume refuses another experiment
-// but accepts, say, a longer time budget.
+// max_updates, target_loss, log_every_s, [checkpoint], [sim]). Checkpoints record it so a resume refuses
+// another experiment but accepts, say, a longer time budget.
 std::uint64_t config_hash(const Config& config);
 
 }  // namespace ringmaster

@@ -57,7 +57,6 @@ class UpdatePipeline {
   std::int64_t applied() const { return applied_; }  // x is this version
   // The version x will be once everything queued is applied.
   std::int64_t submitted() const { return submitted_.load(std::memory_order_relaxed); }
-  int lanes() const { return static_cast<int>(helpers_.size()) + 1; }
 
  private:
   struct Slot {

@@ -261,8 +261,7 @@ class ServerLoop {
 
   // sync and rennala wait for particular workers: one that stays silent beyond fault.worker_timeout_s
   // after it was handed a point (or last heard from) is treated as gone (logged), and the round goes on
-  // without it. The asynchronous methods never wait
-  // for any one worker, so they need no timeout.
+  // without it. The asynchronous methods never wait for any one worker, so they need no timeout.
   void retire_silent_workers() {
     const double timeout = config_.fault.worker_timeout_s;
     if (timeout <= 0.0) return;
