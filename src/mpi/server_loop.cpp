@@ -287,6 +287,9 @@ class ServerLoop {
   // receive posted in advance could not tell a too-long message from a right one but by truncating it,
   // and a truncated rendezvous receive overruns its buffer in Open MPI 4.1 (ob1 over vader's CMA get).
   void probe_gradients() {
+    int any = 0;  // one cheap look first: most polls find nothing
+    check(MPI_Iprobe(MPI_ANY_SOURCE, kTagGradient, comm_, &any, MPI_STATUS_IGNORE), "MPI_Iprobe");
+    if (!any) return;
     for (int w = 1; w <= workers_; ++w) {
       MPI_Request& request = receive_requests_[at(w)];
       if (request != MPI_REQUEST_NULL) continue;
