@@ -303,15 +303,10 @@ class ServerLoop {
       if (arriving_bytes_[at(w)] == m.bytes()) {
         check(MPI_Imrecv(m.data(), m.units(), unit_type(), &message, &request), "MPI_Imrecv");
       } else {
+        // Whole units (a buffer longer than the message is fine; a partial last unit too).
         std::vector<std::byte>& sink = malformed_[at(w)];
-        sink.resize(std::max<std::size_t>(arriving_bytes_[at(w)], 1));
-        // A count in bytes fits an int here: a message beyond INT_MAX bytes is drained in units.
-        if (arriving_bytes_[at(w)] % kUnitBytes == 0)
-          check(MPI_Imrecv(sink.data(), unit_count(arriving_bytes_[at(w)]), unit_type(), &message, &request),
-                "MPI_Imrecv");
-        else
-          check(MPI_Imrecv(sink.data(), static_cast<int>(arriving_bytes_[at(w)]), MPI_BYTE, &message, &request),
-                "MPI_Imrecv");
+        sink.resize((arriving_bytes_[at(w)] + kUnitBytes - 1) / kUnitBytes * kUnitBytes);
+        check(MPI_Imrecv(sink.data(), unit_count(sink.size()), unit_type(), &message, &request), "MPI_Imrecv");
       }
     }
   }

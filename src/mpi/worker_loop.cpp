@@ -141,20 +141,25 @@ class WorkerLoop {
     }
     gradient_.set_header({point.header().version, loss, compute_s, delay, MPI_Wtime()});
     void* data = gradient_.data();
-    int units = gradient_.units();
+    int count = gradient_.units();
+    MPI_Datatype type = unit_type();
     if (fault_.strikes()) {
       if (fault_.kind() == "hang") return hang();
       if (fault_.kind() == "nan") std::fill(gradient_.payload().begin(), gradient_.payload().end(), std::nanf(""));
-      if (fault_.kind() == "truncate") units = std::max(units / 2, 1);
+      if (fault_.kind() == "truncate") {
+        // Half the bytes: not even a whole number of units.
+        type = MPI_BYTE;
+        count = static_cast<int>(std::min<std::size_t>(gradient_.bytes() / 2, std::numeric_limits<int>::max()));
+      }
       if (fault_.kind() == "oversize") {
-        // One unit more than the server's receive holds: MPI truncates it there (MPI_ERR_TRUNCATE).
+        // One unit more than the server expects.
         oversized_.assign(gradient_.bytes() + kUnitBytes, std::byte{0});
         std::memcpy(oversized_.data(), gradient_.data(), gradient_.bytes());
         data = oversized_.data();
-        units += 1;
+        count += 1;
       }
     }
-    check(MPI_Isend(data, units, unit_type(), 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
+    check(MPI_Isend(data, count, type, 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
     return false;
   }
 
