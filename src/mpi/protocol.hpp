@@ -80,7 +80,8 @@ int unit_count(std::size_t bytes);
 // The committed MPI datatype of one unit (created on first use, after MPI_Init).
 MPI_Datatype unit_type();
 
-// Bytes a completed receive delivered (64-bit: MPI_Get_elements_x over the unit's MPI_BYTEs).
+// Bytes of the message a probe or a completed receive describes (64-bit: MPI_Get_elements_x counts
+// the MPI_BYTEs of unit_type(), a partial last unit included).
 std::size_t received_bytes(const MPI_Status& status);
 
 // One message: a header followed by `floats` parameters, in one 64-byte aligned allocation padded to
