@@ -66,7 +66,7 @@ bool has_key(const Section& section, std::string_view key) {
 // The string-valued choices of SPEC §4–§6 (geometry, back-end, coefficients and scale are parsed by
 // lmo.cpp / optimizer.cpp, which own those enums).
 const std::vector<std::string> kStale = {"interrupt", "discard"};
-const std::vector<std::string> kFaults = {"none", "nan", "truncate", "hang"};
+const std::vector<std::string> kFaults = {"none", "nan", "truncate", "oversize", "hang"};
 const std::vector<std::string> kObjectivesImplemented = {"quadratic"};
 const std::vector<std::string> kObjectivesPlanned = {"mlp", "gpt"};
 const std::vector<std::string> kRhs = {"gaussian", "e1"};

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <limits>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "mpi/loops.hpp"
 #include "mpi/protocol.hpp"
@@ -27,6 +29,32 @@ bool any_failed(const std::optional<std::string>& error, int rank) {
   MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
   if (error && lowest == rank) spdlog::error("{}", *error);
   return lowest != std::numeric_limits<int>::max();
+}
+
+// Every rank must run the same experiment with the same protocol: an MPMD launch (`mpirun -np 2
+// ringmaster train -c A : -np 1 ringmaster train -c B`) or a stale binary on one node would train
+// something no one asked for, or misread every message. Compares each rank's config_hash and
+// protocol_fingerprint with rank 0's; on every rank, the error naming the ranks that differ, or none.
+std::optional<std::string> differing_ranks(const Config& config, int rank, int size) {
+  const std::uint64_t mine[2] = {config_hash(config), mpi::protocol_fingerprint()};
+  std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(size));
+  MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, MPI_COMM_WORLD);
+  std::string config_ranks, binary_ranks;
+  for (int r = 1; r < size; ++r) {
+    const auto at = 2 * static_cast<std::size_t>(r);
+    if (all[at] != all[0]) config_ranks += (config_ranks.empty() ? "" : ", ") + std::to_string(r);
+    if (all[at + 1] != all[1]) binary_ranks += (binary_ranks.empty() ? "" : ", ") + std::to_string(r);
+  }
+  if (rank != 0 || (config_ranks.empty() && binary_ranks.empty())) return std::nullopt;
+  std::string error = "train: the ranks of this job disagree: ";
+  if (!binary_ranks.empty())
+    error += "rank(s) " + binary_ranks + " run a different ringmaster build (version or message layout) than rank 0";
+  if (!binary_ranks.empty() && !config_ranks.empty()) error += "; ";
+  if (!config_ranks.empty())
+    error += "rank(s) " + config_ranks +
+             " were started with a different configuration than rank 0 (another -c file or --set; every rank "
+             "must get the same arguments)";
+  return error;
 }
 
 int run_ranks(const RunRequest& request, int rank, int size) {
@@ -50,6 +78,8 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     error = e.what();
   }
   if (any_failed(error, rank)) return kExitBadInput;
+  error = differing_ranks(config, rank, size);
+  if (any_failed(error, rank)) return kExitBadInput;
   std::uint32_t epoch = resume ? resume->epoch + 1 : 0;
   MPI_Bcast(&epoch, 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
 
@@ -72,12 +102,17 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   }
   if (any_failed(error, rank)) return kExitBadInput;
 
+  MPI_Comm comm = mpi::make_loop_comm();
+  int code = kExitOk;
   if (rank == 0) {
     spdlog::info("{} with {} workers on {}; run directory {}", config.run.method, size - 1,
                  config.objective.kind, recorder->dir().string());
-    return mpi::serve(config, *objective, *recorder, size - 1, resume.get());
+    code = mpi::serve(comm, config, *objective, *recorder, size - 1, resume.get());
+  } else {
+    code = mpi::work(comm, config, *objective, rank, size - 1, epoch);
   }
-  return mpi::work(config, *objective, rank, size - 1, epoch);
+  MPI_Comm_free(&comm);
+  return code;
 }
 
 }  // namespace

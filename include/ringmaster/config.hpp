@@ -90,7 +90,7 @@ struct CheckpointConfig {
 struct FaultConfig {
   int max_bad = 3;                 // bad gradients in a row that retire a worker
   double worker_timeout_s = 0.0;   // sync/rennala: a worker silent this long is gone; 0 = wait forever
-  std::string inject = "none";     // fault injection: none | nan | truncate | hang
+  std::string inject = "none";     // fault injection: none | nan | truncate | oversize | hang
   std::vector<double> inject_workers;  // 1-based workers that misbehave (integers)
   std::int64_t inject_after = 0;   // good gradients each of them sends first
 

@@ -1,12 +1,15 @@
 #include "mpi/protocol.hpp"
 
 #include <algorithm>
+#include <spdlog/fmt/fmt.h>
 #include <sys/prctl.h>
 
 #include <cerrno>
 #include <csignal>
 #include <ctime>
+#include <limits>
 #include <string>
+#include <string_view>
 
 #include "ringmaster/error.hpp"
 
@@ -45,6 +48,61 @@ void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff) {
     if (done) return;
     backoff.sleep();
   }
+}
+
+bool wait_until(MPI_Request& request, double deadline, Backoff& backoff) {
+  backoff.reset();
+  for (;;) {
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (done) return true;
+    if (MPI_Wtime() > deadline) return false;
+    backoff.sleep();
+  }
+}
+
+int unit_count(std::size_t bytes) {
+  const std::size_t units = bytes / kUnitBytes;
+  if (bytes % kUnitBytes != 0 || units > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw Error("message of " + std::to_string(bytes) + " bytes: not a whole number of " +
+                std::to_string(kUnitBytes) + "-byte units below MPI's int count limit");
+  return static_cast<int>(units);
+}
+
+MPI_Datatype unit_type() {
+  static const MPI_Datatype type = [] {
+    MPI_Datatype t = MPI_DATATYPE_NULL;
+    check(MPI_Type_contiguous(static_cast<int>(kUnitBytes), MPI_BYTE, &t), "MPI_Type_contiguous");
+    check(MPI_Type_commit(&t), "MPI_Type_commit");
+    return t;
+  }();
+  return type;
+}
+
+std::size_t received_bytes(const MPI_Status& status) {
+  MPI_Count bytes = 0;
+  // Counts the basic elements (bytes) of unit_type(), partial units included.
+  check(MPI_Get_elements_x(&status, unit_type(), &bytes), "MPI_Get_elements_x");
+  return bytes == MPI_UNDEFINED ? 0 : static_cast<std::size_t>(bytes);
+}
+
+MPI_Comm make_loop_comm() {
+  MPI_Comm comm = MPI_COMM_NULL;
+  check(MPI_Comm_dup(MPI_COMM_WORLD, &comm), "MPI_Comm_dup");
+  check(MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+  return comm;
+}
+
+std::uint64_t protocol_fingerprint() {
+  const std::string text = fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader),
+                                       sizeof(GradientHeader), sizeof(StatsMessage), kUnitBytes, +kTagPoint,
+                                       +kTagGradient, +kTagStats, +kTagClock, +kTagSignal, +kTagAck);
+  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit, as config_hash
+  for (unsigned char byte : text) {
+    hash ^= byte;
+    hash *= 1099511628211ull;
+  }
+  return hash;
 }
 
 void check(int code, const char* call) {

@@ -5,11 +5,19 @@
 //   worker → server  kTagGradient  GradientHeader + g        (layout.size floats)
 //   worker → server  kTagStats     StatsMessage              (after a stop)
 //   worker → server  kTagSignal    int                       (the worker's process got SIGTERM/INT/USR1)
+//   worker → server  kTagAck       int64                     (version of a point that interrupted it)
 //   both ways        kTagClock     double                    (clock offset handshake at start)
 //
 // A point sent while the worker is still computing is an interrupt: the worker abandons its
-// computation and starts on the new point (SPEC §4). The last point a worker gets has command stop,
-// with the reason in `reason`.
+// computation and starts on the new point (SPEC §4), and acknowledges it, so that a worker interrupted
+// again and again before it can finish a gradient is still heard from (fault.worker_timeout_s). The
+// last point a worker gets has command stop, with the reason in `reason`.
+//
+// Points and gradients travel in units of 64 bytes (unit_type(): an MPI_Type_contiguous of 64 MPI_BYTE),
+// so MPI's int counts cover messages up to 128 GiB; all sizes are size_t. The server probes each
+// gradient message before receiving it into a buffer of its own size: one of the wrong length is
+// rejected, never truncated (server_loop.cpp). The loops talk on their own communicator (a duplicate of
+// MPI_COMM_WORLD) whose errors return to the caller, which throws an Error naming the call.
 #pragma once
 
 #include <mpi.h>
@@ -23,7 +31,14 @@
 
 namespace ringmaster::mpi {
 
-enum Tag : int { kTagPoint = 101, kTagGradient = 102, kTagStats = 103, kTagClock = 104, kTagSignal = 105 };
+enum Tag : int {
+  kTagPoint = 101,
+  kTagGradient = 102,
+  kTagStats = 103,
+  kTagClock = 104,
+  kTagSignal = 105,
+  kTagAck = 106,
+};
 
 enum Command : std::int32_t { kCommandWork = 1, kCommandStop = 2 };
 
@@ -50,16 +65,36 @@ struct StatsMessage {
   double injected_s;  // total injected seconds, abandoned work included
 };
 
-// One message: a header followed by `floats` parameters, in one 64-byte aligned allocation so a
-// message is a single MPI_BYTE transfer and nothing is allocated per message.
+// Transfer unit: a message's size is padded to a multiple of it, and counted in it.
+constexpr std::size_t kUnitBytes = 64;
+
+// Bytes of a message with a `header_bytes` header and `floats` parameters, padded to whole units.
+constexpr std::size_t message_bytes(std::size_t header_bytes, std::size_t floats) {
+  const std::size_t raw = header_bytes + floats * sizeof(float);
+  return (raw + kUnitBytes - 1) / kUnitBytes * kUnitBytes;
+}
+
+// The count MPI is given for `bytes` (a multiple of kUnitBytes). Throws Error beyond MPI's int range.
+int unit_count(std::size_t bytes);
+
+// The committed MPI datatype of one unit (created on first use, after MPI_Init).
+MPI_Datatype unit_type();
+
+// Bytes of the message a probe or a completed receive describes (64-bit: MPI_Get_elements_x counts
+// the MPI_BYTEs of unit_type(), a partial last unit included).
+std::size_t received_bytes(const MPI_Status& status);
+
+// One message: a header followed by `floats` parameters, in one 64-byte aligned allocation padded to
+// whole units, so a message is a single transfer and nothing is allocated per message.
 template <class Header>
 class Message {
  public:
   explicit Message(std::size_t floats)
       : floats_(floats),
-        bytes_(sizeof(Header) + floats * sizeof(float)),
+        bytes_(message_bytes(sizeof(Header), floats)),
         storage_(new (std::align_val_t(64)) std::byte[bytes_]) {
     static_assert(sizeof(Header) % alignof(float) == 0);
+    static_assert(sizeof(Header) <= kUnitBytes, "a header-only message is one unit");
     std::memset(storage_.get(), 0, bytes_);
   }
 
@@ -74,14 +109,15 @@ class Message {
     return {reinterpret_cast<const float*>(storage_.get() + sizeof(Header)), floats_};
   }
   void* data() { return storage_.get(); }
-  int bytes() const { return static_cast<int>(bytes_); }
+  std::size_t bytes() const { return bytes_; }
+  int units() const { return unit_count(bytes_); }
 
  private:
   struct Free {
     void operator()(std::byte* p) const { ::operator delete[](p, std::align_val_t(64)); }
   };
   std::size_t floats_;
-  std::size_t bytes_;
+  std::size_t bytes_;  // a multiple of kUnitBytes
   std::unique_ptr<std::byte[], Free> storage_;
 };
 
@@ -110,6 +146,15 @@ void tighten_timer_slack();
 
 // Waits until `request` completes, without spinning.
 void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff);
+// The same with a deadline (MPI_Wtime): false if it passed first (the request is still pending).
+bool wait_until(MPI_Request& request, double deadline, Backoff& backoff);
+
+// The loops' communicator: a duplicate of MPI_COMM_WORLD (same ranks) with MPI_ERRORS_RETURN. Collective.
+MPI_Comm make_loop_comm();
+
+// Identifies the protocol this binary speaks: the project version and the message layouts. Ranks of one
+// job must agree on it (a stale binary on one node would misread every message).
+std::uint64_t protocol_fingerprint();
 
 // Throws Error naming the call when an MPI call fails.
 void check(int code, const char* call);

@@ -5,7 +5,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <vector>
 
 #include "mpi/loops.hpp"
 #include "mpi/protocol.hpp"
@@ -45,8 +47,9 @@ class Fault {
 
 class WorkerLoop {
  public:
-  WorkerLoop(const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch)
-      : objective_(objective),
+  WorkerLoop(MPI_Comm comm, const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch)
+      : comm_(comm),
+        objective_(objective),
         worker_(worker),
         points_{PointMessage(objective.layout().size()), PointMessage(objective.layout().size())},
         gradient_(objective.layout().size()),
@@ -74,16 +77,16 @@ class WorkerLoop {
   void answer_clock_handshake() {
     double ping = 0.0;
     MPI_Request request;
-    check(MPI_Irecv(&ping, 1, MPI_DOUBLE, 0, kTagClock, MPI_COMM_WORLD, &request), "MPI_Irecv");
+    check(MPI_Irecv(&ping, 1, MPI_DOUBLE, 0, kTagClock, comm_, &request), "MPI_Irecv");
     wait(request, nullptr, backoff_);
     double mine = MPI_Wtime();
-    check(MPI_Isend(&mine, 1, MPI_DOUBLE, 0, kTagClock, MPI_COMM_WORLD, &request), "MPI_Isend");
+    check(MPI_Isend(&mine, 1, MPI_DOUBLE, 0, kTagClock, comm_, &request), "MPI_Isend");
     wait(request, nullptr, backoff_);
   }
 
   void post_receive() {
     PointMessage& m = points_[receiving_];
-    check(MPI_Irecv(m.data(), m.bytes(), MPI_BYTE, 0, kTagPoint, MPI_COMM_WORLD, &receive_request_), "MPI_Irecv");
+    check(MPI_Irecv(m.data(), m.units(), unit_type(), 0, kTagPoint, comm_, &receive_request_), "MPI_Irecv");
   }
 
   // True when a new message has arrived in the posted receive. Also passes on a signal this process
@@ -99,7 +102,7 @@ class WorkerLoop {
     if (signal_reported_ || stop_signal() == 0) return;
     signal_reported_ = true;
     signal_ = stop_signal();
-    check(MPI_Isend(&signal_, 1, MPI_INT, 0, kTagSignal, MPI_COMM_WORLD, &signal_request_), "MPI_Isend");
+    check(MPI_Isend(&signal_, 1, MPI_INT, 0, kTagSignal, comm_, &signal_request_), "MPI_Isend");
   }
 
   // Waits (without spinning) for the next message and makes it current.
@@ -133,18 +136,44 @@ class WorkerLoop {
     const double delay = delays_.next_delay(worker_, compute_s);
     if (sleep_interruptibly(delay)) {
       take();
+      if (!stopped_) acknowledge();
       return true;
     }
     gradient_.set_header({point.header().version, loss, compute_s, delay, MPI_Wtime()});
-    int bytes = gradient_.bytes();
+    void* data = gradient_.data();
+    int count = gradient_.units();
+    MPI_Datatype type = unit_type();
     if (fault_.strikes()) {
       if (fault_.kind() == "hang") return hang();
       if (fault_.kind() == "nan") std::fill(gradient_.payload().begin(), gradient_.payload().end(), std::nanf(""));
-      if (fault_.kind() == "truncate") bytes /= 2;
+      if (fault_.kind() == "truncate") {
+        // Half the bytes: not even a whole number of units.
+        type = MPI_BYTE;
+        count = static_cast<int>(std::min<std::size_t>(gradient_.bytes() / 2, std::numeric_limits<int>::max()));
+      }
+      if (fault_.kind() == "oversize") {
+        // One unit more than the server expects.
+        oversized_.assign(gradient_.bytes() + kUnitBytes, std::byte{0});
+        std::memcpy(oversized_.data(), gradient_.data(), gradient_.bytes());
+        data = oversized_.data();
+        count += 1;
+      }
     }
-    check(MPI_Isend(gradient_.data(), bytes, MPI_BYTE, 0, kTagGradient, MPI_COMM_WORLD, &send_request_),
-          "MPI_Isend");
+    check(MPI_Isend(data, count, type, 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
     return false;
+  }
+
+  // Tells the server the point that just interrupted this worker's computation arrived: it is alive,
+  // though it has no gradient to show for a while. At most one acknowledgement is on the wire: if the
+  // last one is still there, this one adds nothing.
+  void acknowledge() {
+    if (ack_request_ != MPI_REQUEST_NULL) {
+      int done = 0;
+      check(MPI_Test(&ack_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (!done) return;
+    }
+    ack_version_ = points_[current_].header().version;
+    check(MPI_Isend(&ack_version_, 1, MPI_INT64_T, 0, kTagAck, comm_, &ack_request_), "MPI_Isend");
   }
 
   // fault.inject = "hang": from now on the worker computes nothing and sends nothing, but still obeys
@@ -178,12 +207,14 @@ class WorkerLoop {
   void finish() {
     if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);
     if (signal_request_ != MPI_REQUEST_NULL) wait(signal_request_, nullptr, backoff_);
+    if (ack_request_ != MPI_REQUEST_NULL) wait(ack_request_, nullptr, backoff_);
     StatsMessage stats{busy_s_, injected_s_};
     MPI_Request request;
-    check(MPI_Isend(&stats, sizeof stats, MPI_BYTE, 0, kTagStats, MPI_COMM_WORLD, &request), "MPI_Isend");
+    check(MPI_Isend(&stats, sizeof stats, MPI_BYTE, 0, kTagStats, comm_, &request), "MPI_Isend");
     wait(request, nullptr, backoff_);
   }
 
+  MPI_Comm comm_;
   Objective& objective_;
   int worker_;
   PointMessage points_[2];       // double buffer: one being worked on, one receiving
@@ -199,13 +230,16 @@ class WorkerLoop {
   bool signal_reported_ = false;
   int signal_ = 0;
   MPI_Request signal_request_ = MPI_REQUEST_NULL;
+  std::int64_t ack_version_ = 0;
+  MPI_Request ack_request_ = MPI_REQUEST_NULL;
+  std::vector<std::byte> oversized_;  // fault.inject = "oversize": the too-long message
   double busy_s_ = 0.0, injected_s_ = 0.0;
 };
 
 }  // namespace
 
-int work(const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch) {
-  return WorkerLoop(config, objective, worker, workers, epoch).run();
+int work(MPI_Comm comm, const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch) {
+  return WorkerLoop(comm, config, objective, worker, workers, epoch).run();
 }
 
 }  // namespace ringmaster::mpi
