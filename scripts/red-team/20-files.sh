@@ -2,6 +2,8 @@
 # one directory, kill -9 then resume, hostile checkpoints, bad --out/--resume paths, foreign checkpoints.
 # Scenarios print their reason on stderr; they accept error text on stdout or stderr.
 
+rt_files_why() { printf '%s\n' "$*" >&2; }
+
 # --- helpers -----------------------------------------------------------------------------------------
 
 # A short MPI run with a checkpoint, in DIR (default ./run).
@@ -12,7 +14,7 @@ rt_files_trained() {
 
 # Mounts a 200 KiB tmpfs on ./small and fills it until $1 KiB are free; unmount with rt_files_unmount.
 rt_files_small_disk() {
-  mkdir -p small && mount -t tmpfs -o size=200k tmpfs small || { echo "cannot mount a tmpfs (needs root)"; return 1; }
+  mkdir -p small && mount -t tmpfs -o size=200k tmpfs small || { rt_files_why "cannot mount a tmpfs (needs root)"; return 1; }
   local avail
   avail=$(df -B1 --output=avail small | tail -1)
   head -c $((avail - $1 * 1024)) /dev/zero >small/filler 2>/dev/null
@@ -26,9 +28,9 @@ rt_files_clean() {
   [[ -d $dir ]] || return 0
   for f in "$dir"/* ; do
     [[ -e $f ]] || continue
-    [[ $f == *.tmp ]] && { echo "temporary file left: $f"; return 1; }
-    [[ -s $f ]] || { echo "0-byte file left: $f"; return 1; }
-    [[ $f == *.csv && $(tail -c 1 "$f" | od -An -c | tr -d ' ') != '\n' ]] && { echo "torn row at the end of $f"; return 1; }
+    [[ $f == *.tmp ]] && { rt_files_why "temporary file left: $f"; return 1; }
+    [[ -s $f ]] || { rt_files_why "0-byte file left: $f"; return 1; }
+    [[ $f == *.csv && $(tail -c 1 "$f" | od -An -c | tr -d ' ') != '\n' ]] && { rt_files_why "torn row at the end of $f"; return 1; }
   done
   return 0
 }
@@ -66,13 +68,13 @@ PY
 # Resumes ./run after a patch and expects exit 2 naming FIELD.
 rt_files_resume_refuses() {
   local field=$1 edit=$2
-  rt_files_trained || { echo "setup run failed"; return 1; }
+  rt_files_trained || { rt_files_why "setup run failed"; return 1; }
   rt_files_patch_checkpoint run/checkpoint.bin "$edit" || return 1
   timeout 120 mpirun --oversubscribe -np 3 "$RM" train --resume run -c "$Q" --set objective.rows=4 \
     --set objective.cols=4 --set heterogeneity.base_s=0.001 >out 2>&1
   local rc=$?
-  ((rc == 2)) || { echo "exit $rc, expected 2: $(head -c 300 out)"; return 1; }
-  grep -q -- "$field" out || { echo "no mention of $field: $(head -c 300 out)"; return 1; }
+  ((rc == 2)) || { rt_files_why "exit $rc, expected 2: $(head -c 300 out)"; return 1; }
+  grep -q -- "$field" out || { rt_files_why "no mention of $field: $(head -c 300 out)"; return 1; }
 }
 
 # --- class 2: a full disk is an error, never exit 0 with empty files ---------------------------------
@@ -92,9 +94,9 @@ rt_files_full_disk() {
   else
     grep -qE 'small/s/[a-z_.]+.*No space left on device' out || why="exit $rc without an error naming the file and errno: $(head -c 300 out)"
   fi
-  [[ -z $why ]] && why=$(rt_files_clean small/s)
+  [[ -z $why ]] && { rt_files_clean small/s || why="see above"; }
   rt_files_unmount
-  [[ -z $why ]] || { echo "$why"; return 1; }
+  [[ -z $why ]] || { rt_files_why "$why"; return 1; }
 }
 rt_files_full_disk_16k() { rt_files_full_disk 16 sim; }
 rt_files_full_disk_40k() { rt_files_full_disk 40 sim; }
@@ -109,8 +111,8 @@ rt_scenario "full disk under train (40 KiB free): error naming the file, no 0-by
 rt_files_fsize_limit() {
   (trap '' XFSZ; ulimit -f 16; exec timeout 120 "$RM" simulate -c "$Q" --set run.time_budget_s=5 --out s) >out 2>&1
   local rc=$?
-  ((rc != 0)) || { echo "exit 0 with a file size limit of 16 KiB"; return 1; }
-  grep -qE 's/[a-z_.]+: File too large' out || { echo "no error naming the file: $(head -c 300 out)"; return 1; }
+  ((rc != 0)) || { rt_files_why "exit 0 with a file size limit of 16 KiB"; return 1; }
+  grep -qE 's/[a-z_.]+: File too large' out || { rt_files_why "no error naming the file: $(head -c 300 out)"; return 1; }
   rt_files_clean s
 }
 rt_scenario "file size limit (ulimit -f 16): error naming the file, whole rows" rt_files_fsize_limit
@@ -122,24 +124,26 @@ rt_files_start_fails() {
   local rc=$? left=""
   [[ -e small/s ]] && left=$(ls -A small/s | tr '\n' ' ')
   rt_files_unmount
-  ((rc != 0)) || { echo "exit 0 on a full disk"; return 1; }
-  [[ -z $left ]] || { echo "the failed start left its directory behind: $left"; return 1; }
+  ((rc != 0)) || { rt_files_why "exit 0 on a full disk"; return 1; }
+  [[ -z $left ]] || { rt_files_why "the failed start left its directory behind: $left"; return 1; }
 }
 rt_scenario "start fails on a full disk (4 KiB free): the directory it created is removed" rt_files_start_fails
 
 # --- class 3: nothing stops two jobs sharing a run directory -----------------------------------------
 
-# The issue's repro: pairs of simulations started together without --out, in ./runs.
+# The issue's repro, widened: rounds of six simulations started together without --out, in ./runs.
 rt_files_same_second() {
-  local i
-  for i in 1 2 3 4 5; do
-    "$RM" simulate -c "$Q" --set run.seed=1 --set run.time_budget_s=3 >/dev/null 2>&1 &
-    "$RM" simulate -c "$Q" --set run.seed=2 --set run.time_budget_s=3 >/dev/null 2>&1 || echo "a run failed"
-    wait $! || echo "a run failed"
+  local round s failed=0
+  for round in 1 2 3; do
+    for s in 1 2 3 4 5 6; do
+      "$RM" simulate -c "$Q" --set run.seed=$s --set run.time_budget_s=3 >/dev/null 2>&1 &
+    done
+    for s in 1 2 3 4 5 6; do wait -n || failed=$((failed + 1)); done
   done
+  ((failed == 0)) || rt_files_why "$failed runs failed"
   local n
   n=$(ls runs | wc -l)
-  ((n == 10)) || { echo "$n run directories for 10 runs"; return 1; }
+  ((n == 18)) || { rt_files_why "$n run directories for 18 runs"; return 1; }
   python3 - <<'PY' || return 1
 import json, os, re, sys
 for d in sorted(os.listdir("runs")):
@@ -156,17 +160,17 @@ rt_files_second_job() {
     --set run.time_budget_s=6 --set checkpoint.every_s=0.2 --out run >first 2>&1 &
   local first=$! i
   for i in $(seq 1 300); do [[ -e run/checkpoint.bin ]] && break; sleep 0.1; done
-  [[ -e run/checkpoint.bin ]] || { echo "the first job never checkpointed"; return 1; }
+  [[ -e run/checkpoint.bin ]] || { rt_files_why "the first job never checkpointed"; return 1; }
   "$@" >second 2>&1
   local rc=$?
   wait $first
   local first_rc=$?
-  ((rc == 2)) || { echo "second job: exit $rc, expected 2: $(head -c 300 second)"; return 1; }
+  ((rc == 2)) || { rt_files_why "second job: exit $rc, expected 2: $(head -c 300 second)"; return 1; }
   grep -qE 'run: the run directory is in use by another job \(pid [0-9]+' second ||
-    { echo "second job: no message naming the directory and the pid: $(head -c 300 second)"; return 1; }
-  ((first_rc == 0)) || { echo "the first job was harmed: exit $first_rc"; return 1; }
+    { rt_files_why "second job: no message naming the directory and the pid: $(head -c 300 second)"; return 1; }
+  ((first_rc == 0)) || { rt_files_why "the first job was harmed: exit $first_rc"; return 1; }
   python3 -c 'import json; assert json.load(open("run/summary.json"))["epochs"] == 1' ||
-    { echo "the first job's summary shows another epoch"; return 1; }
+    { rt_files_why "the first job's summary shows another epoch"; return 1; }
 }
 rt_files_second_resume() {
   rt_files_second_job timeout 120 mpirun --oversubscribe -np 3 "$RM" train --resume run -c "$Q" \
@@ -191,9 +195,9 @@ rt_files_kill_resume() {
   wait $job 2>/dev/null
   pkill -9 -f "^[^ ]*/ringmaster train.*--out run" 2>/dev/null
   sleep 0.3
-  [[ -e run/checkpoint.bin ]] || { echo "no checkpoint after 3 s"; return 1; }
+  [[ -e run/checkpoint.bin ]] || { rt_files_why "no checkpoint after 3 s"; return 1; }
   timeout 120 mpirun --oversubscribe -np 4 "$RM" train --resume run -c "$Q" --set objective.rows=16 \
-    --set objective.cols=16 >out 2>&1 || { echo "resume failed: $(head -c 300 out)"; return 1; }
+    --set objective.cols=16 >out 2>&1 || { rt_files_why "resume failed: $(head -c 300 out)"; return 1; }
   python3 - <<'PY'
 import json, sys
 lines = open("run/events.csv").read().split("\n")
@@ -215,7 +219,7 @@ rt_scenario "kill -9 midway, resume: no torn row, k and time never go back, coun
 # --- class 8: unbounded checkpoint reads -------------------------------------------------------------
 
 rt_files_special_checkpoint() {
-  rt_files_trained || { echo "setup run failed"; return 1; }
+  rt_files_trained || { rt_files_why "setup run failed"; return 1; }
   rm run/checkpoint.bin
   case $1 in
     zero) ln -s /dev/zero run/checkpoint.bin ;;
@@ -227,8 +231,8 @@ import struct; f = open("run/checkpoint.bin", "wb"); f.write(b"RMCKPT1\n" + stru
   timeout -k 5 60 mpirun --oversubscribe -np 3 "$RM" train --resume run -c "$Q" --set objective.rows=4 \
     --set objective.cols=4 --set heterogeneity.base_s=0.001 >out 2>&1
   local rc=$?
-  ((rc == 2)) || { echo "exit $rc, expected 2: $(head -c 300 out)"; return 1; }
-  grep -qE "$2" out || { echo "no /$2/: $(head -c 300 out)"; return 1; }
+  ((rc == 2)) || { rt_files_why "exit $rc, expected 2: $(head -c 300 out)"; return 1; }
+  grep -qE "$2" out || { rt_files_why "no /$2/: $(head -c 300 out)"; return 1; }
 }
 rt_files_ckpt_zero() { rt_files_special_checkpoint zero 'checkpoint.bin: not a regular file'; }
 rt_files_ckpt_fifo() { rt_files_special_checkpoint fifo 'checkpoint.bin: not a regular file'; }
@@ -251,30 +255,30 @@ rt_exit "--resume of a missing directory" 2 'nowhere' -- mpirun --oversubscribe 
 rt_files_invalid_no_dir() {
   "$RM" simulate -c "$Q" --set method.momentum=2 --out never >out 2>&1
   local rc=$?
-  ((rc == 2)) || { echo "exit $rc, expected 2"; return 1; }
-  [[ ! -e never ]] || { echo "bad input created the run directory"; return 1; }
+  ((rc == 2)) || { rt_files_why "exit $rc, expected 2"; return 1; }
+  [[ ! -e never ]] || { rt_files_why "bad input created the run directory"; return 1; }
 }
 rt_scenario "bad input creates no run directory" rt_files_invalid_no_dir
 
 # --- class 10: resume validation ---------------------------------------------------------------------
 
 rt_files_foreign_checkpoint() {
-  rt_files_trained run && rt_files_trained other || { echo "setup runs failed"; return 1; }
+  rt_files_trained run && rt_files_trained other || { rt_files_why "setup runs failed"; return 1; }
   cp other/checkpoint.bin run/checkpoint.bin
   timeout 120 mpirun --oversubscribe -np 3 "$RM" train --resume run -c "$Q" --set objective.rows=4 \
     --set objective.cols=4 --set heterogeneity.base_s=0.001 >out 2>&1
   local rc=$?
-  ((rc == 2)) || { echo "exit $rc, expected 2: $(head -c 300 out)"; return 1; }
-  grep -q "$(cat run/run_id)" out && grep -q "$(cat other/run_id)" out || { echo "both run ids not named: $(head -c 300 out)"; return 1; }
+  ((rc == 2)) || { rt_files_why "exit $rc, expected 2: $(head -c 300 out)"; return 1; }
+  grep -q "$(cat run/run_id)" out && grep -q "$(cat other/run_id)" out || { rt_files_why "both run ids not named: $(head -c 300 out)"; return 1; }
 }
 rt_scenario "the checkpoint of another run of the same config is refused, naming both ids" rt_files_foreign_checkpoint
 rt_files_worker_mismatch() {
-  rt_files_trained run 3 || { echo "setup run failed"; return 1; }
+  rt_files_trained run 3 || { rt_files_why "setup run failed"; return 1; }
   timeout 120 mpirun --oversubscribe -np 4 "$RM" train --resume run -c "$Q" --set objective.rows=4 \
     --set objective.cols=4 --set heterogeneity.base_s=0.001 >out 2>&1
   local rc=$?
-  ((rc == 2)) || { echo "exit $rc, expected 2"; return 1; }
-  grep -q "started with 3 workers, the checkpoint has 2" out || { echo "unclear message: $(head -c 300 out)"; return 1; }
+  ((rc == 2)) || { rt_files_why "exit $rc, expected 2"; return 1; }
+  grep -q "started with 3 workers, the checkpoint has 2" out || { rt_files_why "unclear message: $(head -c 300 out)"; return 1; }
 }
 rt_scenario "resume with another worker count says 'started with N workers, the checkpoint has M'" rt_files_worker_mismatch
 rt_files_nan_x() { rt_files_resume_refuses "x\[0\] is not finite" "x=nan"; }
