@@ -119,7 +119,9 @@ void RunDir::lock() {
 RunDir RunDir::create(const Config& config, const std::string& out, bool force) {
   const std::string requested = out.empty() ? config.run.out : out;
   if (!requested.empty()) {
-    RunDir dir(requested, (out.empty() ? "run.out " : "--out ") + requested);
+    fs::path path(requested);
+    if (!path.has_filename()) path = path.parent_path();  // "DIR/" is DIR: it is what mkdir creates
+    RunDir dir(path, (out.empty() ? "run.out " : "--out ") + requested);
     std::error_code ec;
     const fs::path parent = dir.path_.parent_path();
     if (!parent.empty() && !fs::is_directory(parent, ec)) {
