@@ -4,12 +4,17 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+#include <cmath>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/file_writer.hpp"
 
 namespace ringmaster {
 namespace {
@@ -25,11 +30,34 @@ json floats_to_json(const std::vector<float>& v) {
   return json::binary(std::move(bytes));
 }
 
+// Parameters, momentum and sums are finite in any run that can be resumed: a run whose x turned NaN
+// stopped as diverged, and resuming it would only diverge again.
 std::vector<float> floats_from_json(const json& j, const char* field) {
   const auto& bytes = j.at(field).get_binary();
   if (bytes.size() % sizeof(float) != 0) throw Error(std::string(field) + " is not a float32 array");
   std::vector<float> v(bytes.size() / sizeof(float));
   if (!v.empty()) std::memcpy(v.data(), bytes.data(), bytes.size());  // empty: data() may be null (UB in memcpy)
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) throw Error(std::string(field) + "[" + std::to_string(i) + "] is not finite");
+  return v;
+}
+
+// Counts (k, arrivals, per-worker counters, CSV sizes) are ≥ 0 and far from the integer limit: a run
+// adds to them, and k + 1 or a sum over workers must not overflow. 2^62 updates would take millennia.
+constexpr std::int64_t kMaxCount = std::int64_t{1} << 62;
+
+std::int64_t count_from_json(const json& j, const std::string& field) {
+  if (!j.is_number_integer()) throw Error(field + ": expected an integer");
+  if (j.is_number_unsigned() ? j.get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxCount)
+                             : (j.get<std::int64_t>() < 0 || j.get<std::int64_t>() > kMaxCount))
+    throw Error(field + ": " + j.dump() + " is outside [0, 2^62]");
+  return j.get<std::int64_t>();
+}
+
+// Clocks and durations are finite and ≥ 0.
+double seconds_from_json(const json& j, const std::string& field) {
+  const double v = j.get<double>();
+  if (!(std::isfinite(v) && v >= 0.0)) throw Error(field + ": " + j.dump() + " is not a finite time ≥ 0");
   return v;
 }
 
@@ -43,10 +71,6 @@ Int integer(const json& j) {
 }
 
 json optional_to_json(const std::optional<double>& v) { return v ? json(*v) : json(nullptr); }
-std::optional<double> optional_from_json(const json& j) {
-  if (j.is_null()) return std::nullopt;
-  return j.get<double>();
-}
 
 void put_le(std::string& out, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
@@ -58,8 +82,7 @@ std::uint64_t get_le(const std::string& in, std::size_t at, int bytes) {
 }
 
 std::uint32_t crc32_of(const std::string& bytes, std::size_t from) {
-  return static_cast<std::uint32_t>(
-      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data() + from), static_cast<uInt>(bytes.size() - from)));
+  return checkpoint_crc32(bytes.data() + from, bytes.size() - from);
 }
 
 json to_json(const Checkpoint& c) {
@@ -70,6 +93,7 @@ json to_json(const Checkpoint& c) {
   json relative = json::array();
   for (const auto& [ratio, reached] : c.recorder.relative) relative.push_back({ratio, optional_to_json(reached)});
   return {
+      {"run_id", c.run_id},
       {"config_hash", c.config_hash},
       {"workers", c.workers},
       {"epoch", c.epoch},
@@ -89,58 +113,73 @@ json to_json(const Checkpoint& c) {
         {"evaluations", c.recorder.evaluations},
         {"arrivals", c.recorder.arrivals},
         {"time_to_target", optional_to_json(c.recorder.time_to_target)},
-        {"relative", relative}}},
+        {"relative", relative},
+        {"csv_bytes", {c.recorder.events_bytes, c.recorder.eval_bytes, c.recorder.delays_bytes}}}},
   };
 }
 
 Checkpoint from_json(const json& j) {
   Checkpoint c;
+  c.run_id = j.at("run_id").get<std::string>();
+  if (c.run_id.size() != 16 || c.run_id.find_first_not_of("0123456789abcdef") != std::string::npos)
+    throw Error("run_id: not 16 hex digits");
   c.config_hash = integer<std::uint64_t>(j.at("config_hash"));
   c.workers = integer<std::int32_t>(j.at("workers"));
+  // epoch + 1 is the next run's epoch: it must not wrap.
   c.epoch = integer<std::uint32_t>(j.at("epoch"));
-  c.k = integer<std::int64_t>(j.at("k"));
-  c.train_time_s = j.at("train_time_s").get<double>();
-  c.wall_time_s = j.at("wall_time_s").get<double>();
+  if (c.epoch == std::numeric_limits<std::uint32_t>::max()) throw Error("epoch: at its limit");
+  c.k = count_from_json(j.at("k"), "k");
+  c.train_time_s = seconds_from_json(j.at("train_time_s"), "train_time_s");
+  c.wall_time_s = seconds_from_json(j.at("wall_time_s"), "wall_time_s");
   c.x = floats_from_json(j, "x");
   c.m = floats_from_json(j, "m");
   c.method.sum = floats_from_json(j, "method_sum");
-  c.method.count = integer<std::int64_t>(j.at("method_count"));
+  c.method.count = count_from_json(j.at("method_count"), "method_count");
   for (const json& w : j.at("counters")) {
     if (w.size() != 6) throw Error("counters: expected 6 per worker");
-    c.counters.push_back({integer<std::int64_t>(w.at(0)), integer<std::int64_t>(w.at(1)),
-                          integer<std::int64_t>(w.at(2)), integer<std::int64_t>(w.at(3)),
-                          integer<std::int64_t>(w.at(4)), integer<std::int64_t>(w.at(5))});
+    c.counters.push_back({count_from_json(w.at(0), "counters"), count_from_json(w.at(1), "counters"),
+                          count_from_json(w.at(2), "counters"), count_from_json(w.at(3), "counters"),
+                          count_from_json(w.at(4), "counters"), count_from_json(w.at(5), "counters")});
   }
-  for (const json& t : j.at("times")) c.times.push_back({t.at(0).get<double>(), t.at(1).get<double>()});
+  for (const json& t : j.at("times"))
+    c.times.push_back({seconds_from_json(t.at(0), "times"), seconds_from_json(t.at(1), "times")});
   const json& r = j.at("recorder");
+  // A loss may be NaN or infinite: that is how a diverged run ends (its last loss, and its initial one
+  // if x0 already diverged). The best loss is a minimum that starts at the initial loss, so it is NaN
+  // only if that is.
   c.recorder.initial_loss = r.at("initial_loss").get<double>();
   c.recorder.best_loss = r.at("best_loss").get<double>();
   c.recorder.last_loss = r.at("last_loss").get<double>();
-  c.recorder.evaluations = integer<std::int64_t>(r.at("evaluations"));
-  c.recorder.arrivals = integer<std::int64_t>(r.at("arrivals"));
-  c.recorder.time_to_target = optional_from_json(r.at("time_to_target"));
+  if (std::isnan(c.recorder.best_loss) && !std::isnan(c.recorder.initial_loss))
+    throw Error("recorder.best_loss: NaN while the initial loss is not");
+  c.recorder.evaluations = count_from_json(r.at("evaluations"), "recorder.evaluations");
+  c.recorder.arrivals = count_from_json(r.at("arrivals"), "recorder.arrivals");
+  // A target is reached at a time on the training clock before the checkpoint was taken.
+  auto reached_at = [&c](const json& v, const std::string& field) -> std::optional<double> {
+    if (v.is_null()) return std::nullopt;
+    const double t = seconds_from_json(v, field);
+    if (t > c.train_time_s) throw Error(field + ": reached after the checkpoint's training time");
+    return t;
+  };
+  c.recorder.time_to_target = reached_at(r.at("time_to_target"), "recorder.time_to_target");
   for (const json& e : r.at("relative")) {
     const double ratio = e.at(0).get<double>();
     // A map key must order strictly: a NaN (or any ratio that is not a fraction) is corruption.
     if (!(ratio > 0.0 && ratio <= 1.0)) throw Error("recorder.relative: target ratio outside (0, 1]");
-    c.recorder.relative[ratio] = optional_from_json(e.at(1));
+    c.recorder.relative[ratio] = reached_at(e.at(1), "recorder.relative");
   }
+  const json& csv = r.at("csv_bytes");
+  if (!csv.is_array() || csv.size() != 3) throw Error("recorder.csv_bytes: expected 3 sizes");
+  c.recorder.events_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(0), "recorder.csv_bytes"));
+  c.recorder.eval_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(1), "recorder.csv_bytes"));
+  c.recorder.delays_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(2), "recorder.csv_bytes"));
   // Cross-field consistency: a checkpoint that parses but cannot describe a run is corrupt too.
   if (c.workers < 1 || c.counters.size() != static_cast<std::size_t>(c.workers) ||
       c.times.size() != static_cast<std::size_t>(c.workers))
     throw Error("per-worker arrays do not match workers = " + std::to_string(c.workers));
   if (c.x.size() != c.m.size() || c.x.empty()) throw Error("x and m differ in size or are empty");
   if (!c.method.sum.empty() && c.method.sum.size() != c.x.size()) throw Error("method_sum has the wrong size");
-  if (c.k < 0 || c.method.count < 0 || !(c.train_time_s >= 0.0)) throw Error("negative k, count or time");
   return c;
-}
-
-void fsync_path(const std::filesystem::path& path, int flags) {
-  const int fd = ::open(path.c_str(), flags);
-  if (fd < 0) throw Error("cannot open " + path.string() + " to sync it: " + std::strerror(errno));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) throw Error("fsync " + path.string() + ": " + std::strerror(errno));
 }
 
 }  // namespace
@@ -154,16 +193,20 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& check
   const std::uint32_t crc = crc32_of(bytes, kHeader);
   for (int i = 0; i < 4; ++i) bytes[sizeof kMagic + 8 + static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
 
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) throw Error("cannot write checkpoint " + tmp.string());
-  }
-  fsync_path(tmp, O_RDONLY);
-  std::filesystem::rename(tmp, path);
-  fsync_path(path.parent_path().empty() ? "." : path.parent_path(), O_RDONLY | O_DIRECTORY);
+  write_file_atomically(path, bytes);
+}
+
+std::uint32_t checkpoint_crc32(const void* data, std::size_t size) {
+  // crc32_z takes a size_t length: a payload over 4 GiB is checked whole, not modulo 2^32 bytes.
+  return static_cast<std::uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), static_cast<const Bytef*>(data), size));
+}
+
+std::uint64_t checkpoint_payload_limit(std::size_t params, int workers) {
+  // x, m and the method's sum: 3 float32 arrays; per worker 6 counters and 2 times (≤ 9 bytes each in
+  // CBOR); the rest is a few hundred bytes. Doubled, plus 1 MiB, so that no honest checkpoint is near it.
+  const std::uint64_t floats = 3 * sizeof(float) * static_cast<std::uint64_t>(params);
+  const std::uint64_t per_worker = 8 * 9 + 16;
+  return 2 * (floats + per_worker * static_cast<std::uint64_t>(std::max(workers, 0))) + (std::uint64_t{1} << 20);
 }
 
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name) {
@@ -186,26 +229,65 @@ Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name) {
   }
 }
 
-Checkpoint read_checkpoint(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("checkpoint " + path.string() + ": cannot be opened (no checkpoint to resume from)");
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return parse_checkpoint(buffer.str(), path.string());
+Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_payload) {
+  const std::string name = path.string();
+  auto fail = [&name](const std::string& what) { return Error("checkpoint " + name + ": " + what); };
+  // O_NONBLOCK: opening a FIFO must not wait for a writer. The type and size are checked on the open
+  // descriptor before a byte is read, so a symlink to /dev/zero or a huge file is refused, not read.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    throw fail(std::string("cannot be opened (no checkpoint to resume from): ") + std::strerror(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) throw fail(std::string("cannot stat it: ") + std::strerror(errno));
+  if (!S_ISREG(st.st_mode)) throw fail("not a regular file");
+  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  auto read_at = [&](char* to, std::size_t size, std::uint64_t offset) {
+    std::size_t done = 0;
+    while (done < size) {
+      const ssize_t n = ::pread(fd, to + done, size - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw fail(std::string("cannot read it: ") + std::strerror(errno));
+      if (n == 0) throw fail("truncated while being read");
+      done += static_cast<std::size_t>(n);
+    }
+  };
+  std::string bytes(kHeader, '\0');
+  if (file_size < kHeader) throw fail("not a Ringmaster checkpoint (bad magic or shorter than its header)");
+  read_at(bytes.data(), kHeader, 0);
+  if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
+    throw fail("not a Ringmaster checkpoint (bad magic or shorter than its header)");
+  const std::uint64_t length = get_le(bytes, sizeof kMagic, 8);
+  if (length != file_size - kHeader)
+    throw fail("truncated or padded: header says " + std::to_string(length) + " payload bytes, file has " +
+               std::to_string(file_size - kHeader));
+  if (length > max_payload)
+    throw fail("payload of " + std::to_string(length) + " bytes is larger than this run's checkpoint can be (at most " +
+               std::to_string(max_payload) + ")");
+  bytes.resize(kHeader + static_cast<std::size_t>(length));
+  read_at(bytes.data() + kHeader, static_cast<std::size_t>(length), kHeader);
+  return parse_checkpoint(bytes, name);
 }
 
 void check_resumable(const Checkpoint& c, const Config& config, int workers, std::size_t params,
-                     const std::string& name) {
+                     const std::string& run_id, const std::string& name) {
+  if (c.workers != workers)
+    throw Error("checkpoint " + name + ": this run was started with " + std::to_string(workers) +
+                " workers, the checkpoint has " + std::to_string(c.workers) + " (start mpirun with -np " +
+                std::to_string(c.workers + 1) + ")");
   if (c.config_hash != config_hash(config))
     throw Error("checkpoint " + name + ": written by a different configuration (hash " + std::to_string(c.config_hash) +
                 ", this run's " + std::to_string(config_hash(config)) +
                 "); resume with the run's own config.toml and the same --set overrides");
-  if (c.workers != workers)
-    throw Error("checkpoint " + name + ": written with " + std::to_string(c.workers) + " workers, this run has " +
-                std::to_string(workers) + " (start mpirun with -np " + std::to_string(c.workers + 1) + ")");
   if (c.x.size() != params)
     throw Error("checkpoint " + name + ": holds " + std::to_string(c.x.size()) + " parameters, the objective has " +
                 std::to_string(params));
+  if (c.run_id != run_id)
+    throw Error("checkpoint " + name + ": belongs to run " + c.run_id + ", but its directory is run " + run_id +
+                " (a checkpoint copied from another run of the same configuration?)");
 }
 
 }  // namespace ringmaster

@@ -18,6 +18,7 @@
 #include "ringmaster/error.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/recorder.hpp"
+#include "ringmaster/run_dir.hpp"
 
 namespace ringmaster {
 namespace {
@@ -62,6 +63,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   Config config;
   std::unique_ptr<Objective> objective;
   std::unique_ptr<Checkpoint> resume;
+  std::optional<RunDir> run_dir;  // rank 0 only
   try {
     if (size < 2)
       throw Error("train: needs at least 2 MPI ranks (rank 0 serves, ranks 1..N work); got " +
@@ -69,10 +71,13 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     config = load_config(request.config_path, request.overrides, size - 1);
     objective = make_objective(config);
     if (!request.resume.empty() && rank == 0) {
-      // Only the server reads the checkpoint; the workers need only the epoch, sent below.
-      const std::filesystem::path file = std::filesystem::path(request.resume) / kCheckpointFile;
-      resume = std::make_unique<Checkpoint>(read_checkpoint(file));
-      check_resumable(*resume, config, size - 1, objective->layout().size(), file.string());
+      // Only the server reads the checkpoint; the workers need only the epoch, sent below. The lock
+      // comes first: a second job resuming the same directory stops here, before reading anything.
+      run_dir.emplace(RunDir::resume(request.resume));
+      const std::filesystem::path file = run_dir->path() / kCheckpointFile;
+      const std::size_t params = objective->layout().size();
+      resume = std::make_unique<Checkpoint>(read_checkpoint(file, checkpoint_payload_limit(params, size - 1)));
+      check_resumable(*resume, config, size - 1, params, run_dir->run_id(), file.string());
     }
   } catch (const Error& e) {
     error = e.what();
@@ -91,11 +96,11 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   std::unique_ptr<Recorder> recorder;
   if (rank == 0) {
     try {
-      if (resume)
-        recorder = std::make_unique<Recorder>(request.resume, config, "mpi", size - 1, /*resume=*/true);
-      else
-        recorder = std::make_unique<Recorder>(choose_run_dir(config, request.out, request.force), config, "mpi",
-                                              size - 1);
+      // Everything is validated: only now is a new run directory made (locked, with its run id); if
+      // writing its first files fails, RunDir removes it again.
+      if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
+      recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", size - 1, resume ? &resume->recorder : nullptr);
+      run_dir->started();
     } catch (const Error& e) {
       error = e.what();
     }

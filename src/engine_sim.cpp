@@ -18,6 +18,7 @@
 #include "ringmaster/heterogeneity.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/recorder.hpp"
+#include "ringmaster/run_dir.hpp"
 #include "ringmaster/server.hpp"
 
 namespace ringmaster {
@@ -236,7 +237,11 @@ int run_sim(const RunRequest& request) {
   // Every LMO runs on one BLAS thread, however many lanes run them side by side (UpdatePipeline): then
   // results do not depend on sim.threads, and lanes do not fight BLAS's own threads for the cores.
   openblas_set_num_threads(1);
-  Recorder recorder(choose_run_dir(config, request.out, request.force), config, "sim", config.run.workers);
+  // Everything is validated: only now is the run directory made (locked, with its run id); if writing
+  // its first files fails, RunDir removes it again.
+  RunDir run_dir = RunDir::create(config, request.out, request.force);
+  Recorder recorder(run_dir, config, "sim", config.run.workers);
+  run_dir.started();
   spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
                config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());
   SimLoop(config, *objective, recorder).run();

@@ -7,7 +7,6 @@
 #include <cmath>
 #include <ctime>
 #include <limits>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "ringmaster/error.hpp"
@@ -17,25 +16,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A resumed run appends to the files of its first epoch; a new one creates them with their header.
-std::FILE* open_csv(const fs::path& path, const char* header, bool append) {
-  std::FILE* f = std::fopen(path.c_str(), append ? "a" : "w");
-  if (!f) throw Error("cannot " + std::string(append ? "append to " : "create ") + path.string());
-  // A large buffer keeps per-arrival logging to a memcpy; rows reach disk in big writes.
-  std::setvbuf(f, nullptr, _IOFBF, 1 << 20);
-  if (!append) std::fputs(header, f);
-  return f;
-}
+constexpr const char* kEventsHeader = "time_s,k,worker,version,delay,action,loss\n";
+constexpr const char* kEvalHeader = "time_s,k,loss,grad_dual_norm\n";
+constexpr const char* kDelaysHeader = "worker,version,compute_s,injected_s\n";
 
-// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half of it.
-void write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << text;
-    if (!out) throw Error("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
+// A new run creates each CSV file with its header; a resumed one cuts it back to its checkpoint's size.
+CsvFile open_csv(const fs::path& path, const char* header, const std::uint64_t* resume_at) {
+  return resume_at ? CsvFile::resume(path, *resume_at) : CsvFile::create(path, header);
 }
 
 nlohmann::json optional_json(const std::optional<double>& v) {
@@ -44,48 +31,19 @@ nlohmann::json optional_json(const std::optional<double>& v) {
 
 }  // namespace
 
-fs::path choose_run_dir(const Config& config, const std::string& out, bool force) {
-  const std::string requested = out.empty() ? config.run.out : out;
-  if (!requested.empty()) {
-    const fs::path dir(requested);
-    std::error_code ec;
-    if (fs::exists(dir, ec)) {
-      if (!fs::is_directory(dir, ec)) throw Error("--out " + requested + ": exists and is not a directory");
-      if (!fs::is_empty(dir, ec) && !force)
-        throw Error("--out " + requested + ": directory exists and is not empty (a run never overwrites "
-                    "another; pass --force to write into it anyway)");
-    }
-    return dir;
-  }
-  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
-  std::tm tm{};
-  localtime_r(&now, &tm);
-  char stamp[32];
-  std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  const fs::path base = fs::path("runs") / (std::string(stamp) + "-" + config.run.method);
-  fs::path dir = base;
-  for (int n = 1; fs::exists(dir); ++n) dir = base.string() + "-" + std::to_string(n);
-  return dir;
-}
-
-Recorder::Recorder(fs::path dir, const Config& config, std::string engine, int workers, bool resume)
-    : dir_(std::move(dir)), config_(config), engine_(std::move(engine)), workers_(workers) {
-  if (!resume) {
-    std::error_code ec;
-    fs::create_directories(dir_, ec);
-    if (ec) throw Error("cannot create run directory " + dir_.string() + ": " + ec.message());
-    write_atomically(dir_ / "config.toml", to_toml(config_));
-  }
-  events_ = open_csv(dir_ / "events.csv", "time_s,k,worker,version,delay,action,loss\n", resume);
-  eval_ = open_csv(dir_ / "eval.csv", "time_s,k,loss,grad_dual_norm\n", resume);
-  delays_ = open_csv(dir_ / "delays.csv", "worker,version,compute_s,injected_s\n", resume);
+Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, int workers,
+                   const RecorderState* resume)
+    : dir_(run.path()),
+      run_id_(run.run_id()),
+      config_(config),
+      engine_(std::move(engine)),
+      workers_(workers),
+      events_(open_csv(dir_ / "events.csv", kEventsHeader, resume ? &resume->events_bytes : nullptr)),
+      eval_(open_csv(dir_ / "eval.csv", kEvalHeader, resume ? &resume->eval_bytes : nullptr)),
+      delays_(open_csv(dir_ / "delays.csv", kDelaysHeader, resume ? &resume->delays_bytes : nullptr)) {
+  if (!resume) write_file_atomically(dir_ / "config.toml", to_toml(config_));
   for (double r : {1e-1, 1e-2, 1e-3, 1e-4, 1e-6}) relative_[r] = std::nullopt;
   next_progress_s_ = config_.run.log_every_s;
-}
-
-Recorder::~Recorder() {
-  for (std::FILE* f : {events_, eval_, delays_})
-    if (f) std::fclose(f);
 }
 
 void Recorder::arrival(double time_s, const Server& server, int worker, std::int64_t version,
@@ -93,12 +51,11 @@ void Recorder::arrival(double time_s, const Server& server, int worker, std::int
   ++arrivals_;
   // k is the version at arrival, so that k − version = delay holds in every row.
   const std::int64_t k = version + outcome.delay;
-  fmt::print(events_, "{:.6f},{},{},{},{},{},{:.6g}\n", time_s, k, worker, version, outcome.delay,
-             to_string(outcome.action), loss);
+  events_.row("{:.6f},{},{},{},{},{},{:.6g}\n", time_s, k, worker, version, outcome.delay,
+              to_string(outcome.action), loss);
   for (const Interrupt& i : outcome.interrupted)
-    fmt::print(events_, "{:.6f},{},{},{},{},interrupt,\n", time_s, server.k(), i.worker, i.version,
-               server.k() - i.version);
-  fmt::print(delays_, "{},{},{:.6f},{:.6f}\n", worker, version, compute_s, injected_s);
+    events_.row("{:.6f},{},{},{},{},interrupt,\n", time_s, server.k(), i.worker, i.version, server.k() - i.version);
+  delays_.row("{},{},{:.6f},{:.6f}\n", worker, version, compute_s, injected_s);
 }
 
 double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
@@ -113,8 +70,8 @@ double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
     if (!diverged_) spdlog::error("the loss is {} at k = {}: the run diverged; stopping", e.loss, server.k());
     diverged_ = true;
   }
-  fmt::print(eval_, "{:.6f},{},{:.9g},{:.9g}\n", time_s, server.k(), e.loss, dual);
-  std::fflush(eval_);
+  eval_.row("{:.6f},{},{:.9g},{:.9g}\n", time_s, server.k(), e.loss, dual);
+  eval_.flush();
   if (evaluations_++ == 0) {
     initial_loss_ = e.loss;
     best_loss_ = e.loss;
@@ -134,8 +91,14 @@ double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
   return e.loss;
 }
 
-RecorderState Recorder::state() const {
-  return {initial_loss_, best_loss_, last_loss_, evaluations_, arrivals_, time_to_target_, relative_};
+RecorderState Recorder::checkpoint() {
+  // Synced before the checkpoint that records their sizes is written: after a crash the files hold at
+  // least what the checkpoint says (SPEC §8; a resume cuts them back to exactly that).
+  events_.sync();
+  eval_.sync();
+  delays_.sync();
+  return {initial_loss_, best_loss_, last_loss_, evaluations_, arrivals_, time_to_target_, relative_,
+          events_.size(), eval_.size(), delays_.size()};
 }
 
 void Recorder::restore(const RecorderState& s, double time_s) {
@@ -183,8 +146,9 @@ nlohmann::json Recorder::time_to_target_json() const {
 }
 
 void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& times, const RunTotals& totals) {
-  std::fflush(events_);
-  std::fflush(delays_);
+  events_.close();
+  eval_.close();
+  delays_.close();
   std::string workers_csv =
       "worker,computed,accepted,discarded,superseded,interrupted,busy_s,injected_s,rejected,retired\n";
   WorkerCounters total;
@@ -201,11 +165,12 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
     total.interrupted += c.interrupted;
     total.rejected += c.rejected;
   }
-  write_atomically(dir_ / "workers.csv", workers_csv);
+  write_file_atomically(dir_ / "workers.csv", workers_csv);
 
   nlohmann::json relative = nlohmann::json::object();
   for (const auto& [ratio, reached] : relative_) relative[fmt::format("{:g}", ratio)] = optional_json(reached);
   nlohmann::json summary = {
+      {"run_id", run_id_},
       {"method", config_.run.method},
       {"engine", engine_},
       {"n_workers", workers_},
@@ -231,7 +196,7 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
       {"time_to_relative_target", relative},
       {"server_busy_fraction", totals.server_busy_fraction},
   };
-  write_atomically(dir_ / "summary.json", summary.dump(2) + "\n");
+  write_file_atomically(dir_ / "summary.json", summary.dump(2) + "\n");
 }
 
 }  // namespace ringmaster

@@ -2,7 +2,15 @@
 // crash or a silent restart.
 #include <gtest/gtest.h>
 
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmath>
 #include <fstream>
+#include <functional>
+#include <limits>
 
 #include "ringmaster/checkpoint.hpp"
 #include "ringmaster/error.hpp"
@@ -13,8 +21,11 @@ namespace {
 
 using namespace ringmaster::testing;
 
+constexpr const char* kRunId = "0123456789abcdef";
+
 Checkpoint sample(const Config& config) {
   Checkpoint c;
+  c.run_id = kRunId;
   c.config_hash = config_hash(config);
   c.workers = 3;
   c.epoch = 2;
@@ -33,6 +44,9 @@ Checkpoint sample(const Config& config) {
   c.recorder.arrivals = 15;
   c.recorder.time_to_target = 11.0;
   c.recorder.relative = {{0.1, 3.0}, {0.001, std::nullopt}};
+  c.recorder.events_bytes = 4567;
+  c.recorder.eval_bytes = 89;
+  c.recorder.delays_bytes = 1011;
   return c;
 }
 
@@ -74,7 +88,11 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_EQ(r.recorder.time_to_target, 11.0);
   EXPECT_EQ(r.recorder.relative.at(0.1), 3.0);
   EXPECT_FALSE(r.recorder.relative.at(0.001).has_value());
-  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, "c.bin"));
+  EXPECT_EQ(r.run_id, kRunId);
+  EXPECT_EQ(r.recorder.events_bytes, 4567u);
+  EXPECT_EQ(r.recorder.eval_bytes, 89u);
+  EXPECT_EQ(r.recorder.delays_bytes, 1011u);
+  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin"));
 }
 
 TEST(Checkpoint, EveryTruncationIsAnError) {
@@ -104,15 +122,15 @@ TEST(Checkpoint, RefusesAnotherExperiment) {
   const Checkpoint c = sample(config);
   Config other = config;
   other.method.threshold = 7;
-  EXPECT_THROW(check_resumable(c, other, 3, 4, "c.bin"), Error);
-  EXPECT_THROW(check_resumable(c, config, 4, 4, "c.bin"), Error);
-  EXPECT_THROW(check_resumable(c, config, 3, 5, "c.bin"), Error);
+  EXPECT_THROW(check_resumable(c, other, 3, 4, kRunId, "c.bin"), Error);
+  EXPECT_THROW(check_resumable(c, config, 4, 4, kRunId, "c.bin"), Error);
+  EXPECT_THROW(check_resumable(c, config, 3, 5, kRunId, "c.bin"), Error);
   // Where to write, when to stop and how often to checkpoint may change on resume.
   Config longer = config;
   longer.run.time_budget_s = 600.0;
   longer.checkpoint.every_s = 5.0;
   longer.run.out = "elsewhere";
-  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, "c.bin"));
+  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin"));
 }
 
 TEST(Checkpoint, MissingFileIsAClearError) {
@@ -122,6 +140,137 @@ TEST(Checkpoint, MissingFileIsAClearError) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("cannot be opened"), std::string::npos);
   }
+}
+
+std::string resumable_error(const Checkpoint& c, const Config& config, int workers, const std::string& run_id) {
+  try {
+    check_resumable(c, config, workers, 4, run_id, "c.bin");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Another run of the same configuration has a checkpoint that matches in everything but its run id: it
+// must not continue this directory's run (its CSV files and clocks are another history).
+TEST(Checkpoint, RefusesTheCheckpointOfAnotherRun) {
+  const Config config;
+  const std::string error = resumable_error(sample(config), config, 3, "fedcba9876543210");
+  EXPECT_NE(error.find(kRunId), std::string::npos) << error;
+  EXPECT_NE(error.find("fedcba9876543210"), std::string::npos) << error;
+}
+
+// The config hash covers run.workers: the worker count is checked first, so the message says what differs.
+TEST(Checkpoint, AWorkerCountMismatchSaysSo) {
+  Config config;
+  config.run.workers = 3;
+  Checkpoint c = sample(config);
+  Config bigger = config;
+  bigger.run.workers = 5;
+  const std::string error = resumable_error(c, bigger, 5, kRunId);
+  EXPECT_NE(error.find("started with 5 workers, the checkpoint has 3"), std::string::npos) << error;
+}
+
+// A checkpoint with a valid CRC but contents no run can have is refused field by field (issue class 10).
+TEST(Checkpoint, ImpossibleContentsAreRefused) {
+  TempDir dir("ckpt-impossible");
+  const Config config;
+  const double nan = std::numeric_limits<double>::quiet_NaN(), inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<std::string, std::function<void(Checkpoint&)>>> cases = {
+      {"x", [](Checkpoint& c) { c.x[1] = std::numeric_limits<float>::quiet_NaN(); }},
+      {"m", [](Checkpoint& c) { c.m[0] = std::numeric_limits<float>::infinity(); }},
+      {"method_sum", [](Checkpoint& c) { c.method.sum[3] = -std::numeric_limits<float>::infinity(); }},
+      {"train_time_s", [nan](Checkpoint& c) { c.train_time_s = nan; }},
+      {"wall_time_s", [inf](Checkpoint& c) { c.wall_time_s = inf; }},
+      {"wall_time_s", [](Checkpoint& c) { c.wall_time_s = -1.0; }},
+      {"k", [](Checkpoint& c) { c.k = std::numeric_limits<std::int64_t>::max() - 1; }},
+      {"k", [](Checkpoint& c) { c.k = -5; }},
+      {"epoch", [](Checkpoint& c) { c.epoch = std::numeric_limits<std::uint32_t>::max(); }},
+      {"counters", [](Checkpoint& c) { c.counters[1].accepted = -1; }},
+      {"times", [nan](Checkpoint& c) { c.times[0].busy_s = nan; }},
+      {"times", [](Checkpoint& c) { c.times[2].injected_s = -0.5; }},
+      {"method_count", [](Checkpoint& c) { c.method.count = -2; }},
+      {"best_loss", [nan](Checkpoint& c) { c.recorder.best_loss = nan; }},
+      {"recorder.arrivals", [](Checkpoint& c) { c.recorder.arrivals = -1; }},
+      {"time_to_target", [](Checkpoint& c) { c.recorder.time_to_target = 99.0; }},  // after train_time_s
+      {"recorder.relative", [nan](Checkpoint& c) { c.recorder.relative[0.1] = nan; }},
+      {"run_id", [](Checkpoint& c) { c.run_id = "not hex"; }},
+  };
+  for (const auto& [field, damage] : cases) {
+    Checkpoint c = sample(config);
+    damage(c);
+    write_checkpoint(dir.path() / "c.bin", c);  // a valid header and CRC around impossible contents
+    try {
+      read_checkpoint(dir.path() / "c.bin");
+      ADD_FAILURE() << field << ": accepted";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(field), std::string::npos) << e.what();
+    }
+  }
+  // A diverged run ends with a NaN last loss (and a NaN initial loss makes the best loss NaN): accepted.
+  Checkpoint diverged = sample(config);
+  diverged.recorder.last_loss = nan;
+  write_checkpoint(dir.path() / "c.bin", diverged);
+  EXPECT_NO_THROW(read_checkpoint(dir.path() / "c.bin"));
+}
+
+// Issue class 8: the file's type and size are checked before a byte is read. A symlink to /dev/zero or
+// a FIFO would otherwise be read until memory runs out or block forever; a padded file is refused from
+// its header; a payload larger than the run's parameters allow is refused before it is allocated.
+TEST(Checkpoint, ReadsAreBoundedBeforeAnythingIsAllocated) {
+  TempDir dir("ckpt-bounded");
+  auto error_of = [](const fs::path& p, std::uint64_t limit) -> std::string {
+    try {
+      read_checkpoint(p, limit);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  fs::create_symlink("/dev/zero", dir.path() / "zero.bin");
+  EXPECT_NE(error_of(dir.path() / "zero.bin", kMaxCheckpointPayload).find("not a regular file"), std::string::npos);
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo.bin").c_str(), 0600), 0);
+  EXPECT_NE(error_of(dir.path() / "fifo.bin", kMaxCheckpointPayload).find("not a regular file"), std::string::npos);
+  EXPECT_NE(error_of(dir.path(), kMaxCheckpointPayload).find("not a regular file"), std::string::npos);
+
+  write_checkpoint(dir.path() / "c.bin", sample(Config{}));
+  const std::string bytes = read_bytes(dir.path() / "c.bin");
+  // Padded by 1 GiB (sparse: costs no disk): refused from the header and the file size alone.
+  {
+    std::ofstream(dir.path() / "padded.bin", std::ios::binary) << bytes;
+    fs::resize_file(dir.path() / "padded.bin", bytes.size() + (std::uint64_t{1} << 30));
+  }
+  EXPECT_NE(error_of(dir.path() / "padded.bin", kMaxCheckpointPayload).find("truncated or padded"), std::string::npos);
+  // A header claiming (and a file holding) 1 GiB of payload for a run of 4 parameters.
+  {
+    std::string header = bytes.substr(0, 20);
+    const std::uint64_t claimed = std::uint64_t{1} << 30;
+    for (int i = 0; i < 8; ++i) header[8 + static_cast<std::size_t>(i)] = static_cast<char>((claimed >> (8 * i)) & 0xff);
+    std::ofstream(dir.path() / "huge.bin", std::ios::binary) << header;
+    fs::resize_file(dir.path() / "huge.bin", 20 + claimed);
+  }
+  const std::string huge = error_of(dir.path() / "huge.bin", checkpoint_payload_limit(4, 3));
+  EXPECT_NE(huge.find("larger than this run's checkpoint can be"), std::string::npos) << huge;
+  // The limit leaves room: the real checkpoint of that run is read.
+  EXPECT_NO_THROW(read_checkpoint(dir.path() / "c.bin", checkpoint_payload_limit(4, 3)));
+  EXPECT_GE(checkpoint_payload_limit(1 << 20, 64), 3u * 4u * (1u << 20));
+}
+
+// Issue class 12: zlib's crc32() takes a 32-bit length, so a payload over 4 GiB was checked modulo 4 GiB.
+// 4 GiB + 16 zero bytes, mapped from the zero page (no memory used), against the CRC of as many zeros
+// built by crc32_combine from a 1 MiB one.
+TEST(Checkpoint, CrcCoversPayloadsOver4GiB) {
+  const std::size_t size = (std::size_t{1} << 32) + 16;
+  void* zeros = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (zeros == MAP_FAILED) GTEST_SKIP() << "cannot map 4 GiB of address space";
+  const std::vector<unsigned char> mib(std::size_t{1} << 20, 0);
+  uLong crc = crc32(0L, mib.data(), static_cast<uInt>(mib.size()));
+  for (std::size_t length = mib.size(); length < (std::size_t{1} << 32); length *= 2)
+    crc = crc32_combine(crc, crc, static_cast<z_off_t>(length));
+  crc = crc32_combine(crc, crc32(0L, mib.data(), 16), 16);
+  EXPECT_EQ(checkpoint_crc32(zeros, size), static_cast<std::uint32_t>(crc));
+  EXPECT_NE(checkpoint_crc32(zeros, size), checkpoint_crc32(zeros, 16));  // what a 32-bit length sees
+  ::munmap(zeros, size);
 }
 
 }  // namespace

@@ -362,3 +362,69 @@ TEST(Reliability, ResumeAfterARankDies) {
 
 }  // namespace
 }  // namespace ringmaster
+
+namespace ringmaster {
+namespace {
+
+// Issue classes 5 and 10: kill -9 of the whole job midway leaves rows written after the last checkpoint
+// (the last perhaps torn); the resume cuts every CSV file back to what the checkpoint covers, so across
+// the cut k and time never go back, no row is torn, and summary.json's counts equal the rows. A
+// checkpoint copied from another run of the same configuration is refused, naming both run ids.
+TEST(Reliability, ResumeAfterKillNineCutsTheCsvFilesBackToTheCheckpoint) {
+  TempDir dir("kill9-csv");
+  const std::string config = write_config(dir);
+  const std::string out = dir / "run", other = dir / "other";
+  const pid_t job = spawn(exec_mpirun(4, "-c " + config + " --set checkpoint.every_s=0.2 --out " + out));
+  std::this_thread::sleep_for(std::chrono::milliseconds(3000));
+  kill(-job, SIGKILL);
+  wait_exit(job);
+  kill_ranks(out);
+  const Checkpoint c = read_checkpoint(fs::path(out) / kCheckpointFile);
+  ASSERT_GT(c.k, 0);
+
+  // Another run of the same experiment: its checkpoint is valid, but not this directory's.
+  ASSERT_EQ(run(mpirun(4, "-c " + config + " --set run.max_updates=50 --out " + other)).exit_code, 0);
+  const fs::path mine = fs::path(out) / kCheckpointFile, saved = dir.path() / "saved.bin";
+  fs::copy_file(mine, saved);
+  fs::copy_file(fs::path(other) / kCheckpointFile, mine, fs::copy_options::overwrite_existing);
+  const Command foreign = run(mpirun(4, "--resume " + out + " -c " + config));
+  EXPECT_EQ(foreign.exit_code, 2) << foreign.output;
+  EXPECT_NE(foreign.output.find(c.run_id), std::string::npos) << foreign.output;
+  EXPECT_NE(foreign.output.find(read_checkpoint(fs::path(other) / kCheckpointFile).run_id), std::string::npos)
+      << foreign.output;
+  fs::copy_file(saved, mine, fs::copy_options::overwrite_existing);
+
+  const Command resumed = run(mpirun(4, "--resume " + out + " -c " + config));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  std::ifstream in(fs::path(out) / "events.csv");
+  std::string line;
+  std::getline(in, line);  // header
+  std::int64_t last_k = -1, arrivals = 0, accepted = 0;
+  double last_time = -1.0;
+  int rows = 0;
+  while (std::getline(in, line)) {
+    ++rows;
+    ASSERT_EQ(std::count(line.begin(), line.end(), ','), 6) << "torn row " << rows << ": " << line;
+    std::stringstream cells(line);
+    std::string time, k, worker, version, delay, action;
+    std::getline(cells, time, ',');
+    std::getline(cells, k, ',');
+    std::getline(cells, worker, ',');
+    std::getline(cells, version, ',');
+    std::getline(cells, delay, ',');
+    std::getline(cells, action, ',');
+    EXPECT_GE(std::stoll(k), last_k) << "row " << rows << ": " << line;
+    EXPECT_GE(std::stod(time), last_time) << "row " << rows << ": " << line;
+    last_k = std::stoll(k);
+    last_time = std::stod(time);
+    if (action != "interrupt") ++arrivals;
+    if (action == "accept") ++accepted;
+  }
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_EQ(summary["epochs"], 2);
+  EXPECT_EQ(summary["arrivals"].get<std::int64_t>(), arrivals);
+  EXPECT_EQ(summary["accepted"].get<std::int64_t>(), accepted);
+}
+
+}  // namespace
+}  // namespace ringmaster

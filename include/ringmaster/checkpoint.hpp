@@ -3,9 +3,13 @@
 // random streams after a resume — with the hash of the configuration that produced it.
 //
 // File format: the 8-byte magic "RMCKPT1\n", the payload's length (8 bytes, little endian) and CRC-32
-// (4 bytes, zlib), then the payload: CBOR (nlohmann::json) with x and m as binary float32 arrays.
-// Written to a temporary file, fsync'ed, renamed over the old one, directory fsync'ed: a reader sees
+// (4 bytes, zlib, over the whole payload however long), then the payload: CBOR (nlohmann::json) with x
+// and m as binary float32 arrays. Written by write_file_atomically (file_writer.hpp): a reader sees
 // the previous checkpoint or the new one, never half of one.
+//
+// A checkpoint also records the run id of its directory (run_dir.hpp) and the byte sizes of the CSV
+// files when it was written (flushed to whole rows first): a resume cuts each file back to that size,
+// so rows written after the checkpoint are not counted twice and no torn row stays.
 #pragma once
 
 #include <cstdint>
@@ -34,9 +38,12 @@ struct RecorderState {
   std::int64_t arrivals = 0;
   std::optional<double> time_to_target;
   std::map<double, std::optional<double>> relative;  // ratio → training seconds it was reached
+  // Sizes in bytes of events.csv, eval.csv and delays.csv, all whole rows, when the state was taken.
+  std::uint64_t events_bytes = 0, eval_bytes = 0, delays_bytes = 0;
 };
 
 struct Checkpoint {
+  std::string run_id;            // the run directory's id (16 hex digits)
   std::uint64_t config_hash = 0;
   std::int32_t workers = 0;
   std::uint32_t epoch = 0;       // 0 for a fresh run, +1 at every resume
@@ -55,14 +62,27 @@ inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 // Atomically replaces `path` with the checkpoint. Throws Error on I/O failure.
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
 
-// Reads and verifies a checkpoint: magic, length, checksum, structure. Any defect — truncation,
-// corruption, wrong types — throws Error naming the file and what is wrong; never a crash.
-Checkpoint read_checkpoint(const std::filesystem::path& path);
+// The largest payload a checkpoint of a run with `params` parameters and `workers` workers can have
+// (x, m and a method sum of float32, per-worker counters, the recorder's state), with room to spare.
+std::uint64_t checkpoint_payload_limit(std::size_t params, int workers);
+// Without a run to compare with: 16 GiB, far above any real checkpoint but below a /dev/zero.
+inline constexpr std::uint64_t kMaxCheckpointPayload = std::uint64_t{16} << 30;
+
+// Reads and verifies a checkpoint: a regular file, its header, a payload length that matches the file
+// size and is at most `max_payload` (checked before anything is allocated), the checksum, structure
+// and the range of every field. Any defect — truncation, padding, corruption, a device or a FIFO,
+// impossible values — throws Error naming the file and what is wrong; never a crash or a hang.
+Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_payload = kMaxCheckpointPayload);
 // The same from bytes already in memory (`name` for messages); the fuzz target's entry point.
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
 
-// Throws Error unless the checkpoint belongs to this experiment (config hash, workers, parameters).
+// CRC-32 (zlib) of `size` bytes, with a 64-bit length (zlib's crc32 takes 32 bits).
+std::uint32_t checkpoint_crc32(const void* data, std::size_t size);
+
+// Throws Error unless the checkpoint belongs to this run: the same number of workers (checked first:
+// the config hash covers run.workers, and "N workers" says more than "a different configuration"),
+// the same config hash, the same parameter count and the run id of the directory it resumes.
 void check_resumable(const Checkpoint& checkpoint, const Config& config, int workers, std::size_t params,
-                     const std::string& name);
+                     const std::string& run_id, const std::string& name);
 
 }  // namespace ringmaster

@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -14,14 +13,12 @@
 
 #include "ringmaster/checkpoint.hpp"
 #include "ringmaster/config.hpp"
+#include "ringmaster/file_writer.hpp"
 #include "ringmaster/objective.hpp"
+#include "ringmaster/run_dir.hpp"
 #include "ringmaster/server.hpp"
 
 namespace ringmaster {
-
-// Picks the run directory: `out` if given (refused with Error when it exists and is not empty, unless
-// force), else runs/<date>-<time>-<method>[-N], unique. Creates nothing.
-std::filesystem::path choose_run_dir(const Config& config, const std::string& out, bool force);
 
 // How a run (or one epoch of a resumed run) ended, for summary.json.
 struct RunTotals {
@@ -35,14 +32,16 @@ struct RunTotals {
 
 class Recorder {
  public:
-  // Creates `dir`, writes config.toml and the CSV headers. With `resume`, `dir` is an existing run
-  // directory: its CSV files are appended to and config.toml is left as it is.
-  Recorder(std::filesystem::path dir, const Config& config, std::string engine, int workers, bool resume = false);
-  ~Recorder();
+  // Writes config.toml and the CSV headers into the (created, locked) run directory. With `resume`,
+  // the directory is an existing run's: each CSV file is cut back to the size the checkpoint recorded
+  // and appended to, and config.toml is left as it is. Every file goes through file_writer.hpp.
+  Recorder(const RunDir& run, const Config& config, std::string engine, int workers,
+           const RecorderState* resume = nullptr);
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
   const std::filesystem::path& dir() const { return dir_; }
+  const std::string& run_id() const { return run_id_; }
 
   // One events.csv row per arrival, plus one per interrupt in the outcome; one delays.csv row with
   // the arrival's realized compute and injected seconds (SPEC §5: realized draws are recorded).
@@ -61,26 +60,29 @@ class Recorder {
   // A progress line (elapsed, k, loss, accepted / discarded / interrupted, updates/s) if due.
   void progress(double wall_s, double time_s, const Server& server);
 
-  // Writes workers.csv and summary.json (after a final evaluate()).
+  // Writes workers.csv and summary.json (after a final evaluate()) and closes the CSV files, every
+  // write checked: a failure throws Error naming the file.
   void finish(const Server& server, const std::vector<WorkerTimes>& times, const RunTotals& totals);
 
   std::int64_t arrivals() const { return arrivals_; }
 
-  // For checkpoints: the running bests, targets and counts; restore() also schedules an evaluation at
-  // `time_s`, the training clock the run resumes at.
-  RecorderState state() const;
+  // For a checkpoint: flushes and syncs the CSV files (whole rows), then returns the running bests,
+  // targets and counts with the files' sizes. restore() also schedules an evaluation at `time_s`, the
+  // training clock the run resumes at.
+  RecorderState checkpoint();
   void restore(const RecorderState& state, double time_s);
 
  private:
   nlohmann::json time_to_target_json() const;
 
   std::filesystem::path dir_;
+  std::string run_id_;
   Config config_;
   std::string engine_;
   int workers_;
-  std::FILE* events_ = nullptr;
-  std::FILE* eval_ = nullptr;
-  std::FILE* delays_ = nullptr;
+  CsvFile events_;  // SPEC §8
+  CsvFile eval_;
+  CsvFile delays_;  // realized delays (SPEC §5)
   std::vector<float> gradient_;  // (layout.size) scratch for the full gradient
   double next_eval_s_ = 0.0;
   double next_progress_s_ = 0.0;

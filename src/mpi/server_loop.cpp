@@ -161,6 +161,7 @@ class ServerLoop {
 
   void checkpoint_at(double train_time) {
     Checkpoint c;
+    c.run_id = recorder_.run_id();
     c.config_hash = config_hash(config_);
     c.workers = workers_;
     c.epoch = epoch_;
@@ -172,7 +173,7 @@ class ServerLoop {
     c.method = server_->method().state();
     for (int w = 1; w <= workers_; ++w) c.counters.push_back(server_->counters(w));
     c.times = times_;
-    c.recorder = recorder_.state();
+    c.recorder = recorder_.checkpoint();  // flushes the CSV files first: c records their sizes
     write_checkpoint(recorder_.dir() / kCheckpointFile, c);
   }
 

@@ -1,0 +1,64 @@
+// The run directory's life (SPEC §8): created atomically under a name no other run has, locked for as
+// long as the run writes into it, and given a run id that its checkpoints carry.
+//
+// - A new directory is made by mkdir(2), which fails when the name exists: two runs started in the same
+//   second take runs/<stamp>-<method> and runs/<stamp>-<method>-1, never the same one.
+// - The lock is flock(2) on `<dir>/.lock`, taken before anything else is written and held until the
+//   process ends; the file holds the pid and host of its holder, so a second job (a second --resume,
+//   a --force into a running directory) is refused with exit 2 naming the directory and that pid.
+// - The run id (16 hex digits from std::random_device) is written to `<dir>/run_id` at creation and
+//   recorded in every checkpoint: --resume refuses a checkpoint from another run of the same
+//   configuration.
+// - A start that fails (a write error, a refused resume) removes the directory it created, never one
+//   that existed before.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "ringmaster/config.hpp"
+
+namespace ringmaster {
+
+inline constexpr const char* kLockFile = ".lock";
+inline constexpr const char* kRunIdFile = "run_id";
+
+class RunDir {
+ public:
+  // A new run: `out` (else run.out) if given — created, or an existing empty directory, or with
+  // `force` a non-empty one — else runs/<date>-<time>-<method>[-N]. Locks it and writes a new run id.
+  // Throws Error naming the path (exit 2) on any failure, having removed what it created.
+  static RunDir create(const Config& config, const std::string& out, bool force);
+  // An existing run directory to continue (train --resume): locks it and reads its run id.
+  static RunDir resume(const std::string& dir);
+
+  RunDir(RunDir&& other) noexcept;
+  RunDir& operator=(RunDir&&) = delete;
+  RunDir(const RunDir&) = delete;
+  RunDir& operator=(const RunDir&) = delete;
+  // Releases the lock. Before started(): also removes the directory if this run created it (or what
+  // this run wrote into a directory that was empty).
+  ~RunDir();
+
+  const std::filesystem::path& path() const { return path_; }
+  const std::string& run_id() const { return run_id_; }
+  // The run has started (its files are in place): from now on the directory stays, whatever happens.
+  void started() { started_ = true; }
+
+ private:
+  RunDir(std::filesystem::path path, std::string label);
+  void lock();
+
+  std::filesystem::path path_;
+  std::string label_;         // how messages name it: "--out DIR", "--resume DIR", "run directory DIR"
+  std::string run_id_;
+  int lock_fd_ = -1;
+  bool created_ = false;      // mkdir'ed by this run
+  bool was_empty_ = false;    // existed, empty, before this run
+  bool started_ = false;
+};
+
+// A fresh run id: 16 lowercase hex digits (64 random bits).
+std::string new_run_id();
+
+}  // namespace ringmaster
