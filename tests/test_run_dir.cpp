@@ -79,7 +79,9 @@ TEST(RunDir, AFullDiskIsAnErrorNamingTheFileNeverEmptyFiles) {
     }
     EXPECT_EQ(bad_files(out), std::vector<std::string>{}) << c.output;
     // With 4 KiB free the start itself fails (class 9): the directory it created is removed again.
-    if (free_kib == 4) EXPECT_FALSE(fs::exists(out)) << c.output;
+    if (free_kib == 4) {
+      EXPECT_FALSE(fs::exists(out)) << c.output;
+    }
     // CSV files that remain hold whole rows.
     for (const char* csv : {"events.csv", "eval.csv", "delays.csv"}) {
       const fs::path p = out / csv;
