@@ -237,6 +237,10 @@ class GridTest(Workspace):
             '[sweep]\nconfig = "base.toml"\n[grdi]\n': "unknown section",
             '[sweep]\nconfig = "base.toml"\n[set]\n"run.seed" = nan\n': "not finite",
             '[sweep]\nconfig = "base.toml"\n[report]\ntarget = "0.5"\n': "report.target",
+            '[sweep]\nconfig = "base.toml"\n[report]\ntie = -1\n': "report.tie must be a finite number ≥ 0",
+            '[sweep]\nconfig = "base.toml"\n[check]\ntime_factor = 0.5\n': "check.time_factor must be a finite factor ≥ 1",
+            '[sweep]\nconfig = "base.toml"\n[check]\ntargets = ["0.5"]\n': "check.targets",
+            '[sweep]\nconfig = "base.toml"\n[check]\nslack = 2\n': "[check] slack: unknown key",
         }
         for text, message in cases.items():
             with self.subTest(text=text):
@@ -258,6 +262,13 @@ reference = "fast"
 
 
 class TuningTest(Workspace):
+    def test_three_tuning_seeds_by_default(self):
+        spec = self.spec(TUNED.replace("seeds = [100, 101]\n", ""))
+        self.assertEqual(spec.tune.seeds, [100, 101, 102])
+        self.assertEqual({p.labels["run.seed"] for p in tune_points(spec)}, {100, 101, 102})
+        self.assertEqual((spec.tune.tie, spec.report.tie, spec.check.time_factor, spec.check.targets),
+                         (2.0, 2.0, 1.25, ["0.001"]))
+
     def test_tuning_points(self):
         spec = self.spec(TUNED)
         points = tune_points(spec)
