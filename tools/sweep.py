@@ -5,9 +5,9 @@ execution, aggregation into tables, and plots.
 A sweep spec (TOML, configs/sweeps/) names a base configuration, overrides applied to every run, a grid
 of axes (typically method × heterogeneity power p × seed) and, optionally, per-method hyperparameter
 grids. Tuning: for each method (and each value of the `tune.per` axes) every hyperparameter combination
-runs on the tuning seeds (three by default); the lowest mean over the runs of log10(final_loss /
-initial_loss) wins, candidates within noise of it are reported as ties, and the comparison runs use the
-winner.
+runs on the tuning seeds (three by default); the candidates whose mean over the runs of
+log10(final_loss / initial_loss) is within noise of the lowest are ties, the first of them in grid order
+is chosen, and the comparison runs use it.
 
 Every run ("point") has its own run directory (SPEC §8) inside one sweep directory:
 

@@ -512,11 +512,12 @@ def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]
              + (", with " + ", ".join(f"`{k}={label_text(v)}`" for k, v in t.set.items()) if t.set else "")
              + f", separately for each {', '.join(t.per) or 'method'}. Statistic: the mean over the tuning runs "
                "of log10 of the final loss relative to the initial loss, shown as its geometric mean ×/÷ the "
-               "spread (one sample standard deviation over the runs) and the range over the runs; the lowest "
-               f"mean wins. *Ties*: other grid points whose mean is within {t.tie:g} standard errors of the "
-               "difference of the winner's (`tune.tie`): within noise, so another machine may choose one of "
-               "them. A tie is broken by the lowest mean. † marks a value at the end of its grid. Every "
-               "candidate's score is in `tuned.json`.", "",
+               "spread (one sample standard deviation over the runs) and the range over the runs. *Ties*: the "
+               f"grid points whose mean is within {t.tie:g} standard errors of the difference of the lowest mean "
+               "(`tune.tie`), the lowest included: within noise of each other, so another machine may rank "
+               "them differently. The choice is the first tie in grid order (the smallest stepsize), which "
+               "moves only when a grid point crosses the edge of the tie; the other ties are listed. † marks a "
+               "value at the end of its grid. Every candidate's score is in `tuned.json`.", "",
              "| method | " + " | ".join(names[k] for k in group_keys) + " | " + " | ".join(names[k] for k in keys)
              + f" | tuning final loss (rel.), {n_runs} run(s) | range | ties (within noise) | candidates |",
              "|---|" + "---|" * (len(group_keys) + len(keys) + 4)]

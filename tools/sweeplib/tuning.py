@@ -3,15 +3,17 @@
 The protocol (docs/sweeps.md "Tuning"): for each method (and each value of the tune.per axes), every
 grid point runs on the tuning seeds (three by default). A grid point's statistic is the mean over its
 tuning runs of log10(final_loss / initial_loss) -- reported as the geometric mean `score` with its spread
-(sample standard deviation over the runs, as a factor ×/÷) -- and the lowest mean wins. A run that
+(sample standard deviation over the runs, as a factor ×/÷). A run that
 diverged scores +inf, and so does a run that failed (ended with an error and no summary, as a diverged run
 may). A run that never ran is an error.
 
 Noise: a constant-stepsize run ends in a noise floor, so the last bits of the arithmetic (BLAS kernels,
 vector math: a different CPU) move its final loss by a few percent, as a different seed does. Candidates
-whose mean is within `tune.tie` standard errors of the difference from the best one's are reported as
-ties: which of them wins may differ on another machine. The tie is broken by the lowest mean (then the
-first in grid order), and the check (`sweep.py check`) accepts a choice that moved within a reported tie."""
+whose mean is within `tune.tie` standard errors of the difference from the lowest one's are reported as
+ties: which of them has the lowest mean may differ on another machine. The choice is the first of the
+tied candidates in grid order (grids ascending: the smallest stepsize), so it moves only when a candidate
+crosses the edge of the tie, not when two tied ones swap places; the check (`sweep.py check`) accepts a
+choice that moved within a reported tie."""
 from __future__ import annotations
 
 import json
@@ -78,8 +80,9 @@ def within_noise(best: Score, other: Score, tie: float) -> bool:
 
 def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
            failed: dict[int, int] | None = None, tie: float = 2.0) -> dict[str, Any]:
-    """For each tuning group, the hyperparameters with the lowest mean log final loss (equal means: the
-    first in grid order), and the candidates within noise of it (`ties`, see within_noise). summaries:
+    """For each tuning group, the candidates within noise of the lowest mean log final loss (see
+    within_noise), and the choice: the first of them in grid order; `ties` lists the others, `lowest`
+    the one with the lowest mean. summaries:
     point index → summary.json (None: no summary); failed: point index → exit code of a run that ended
     without a summary (scored +inf). Raises SpecError naming the points that have neither (not run yet,
     or still running)."""
@@ -107,18 +110,23 @@ def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
         for s, c in scored[1:]:
             if s.mean < best_score.mean:
                 best_score, best = s, c
-        candidates, ties = [], []
+        # the tie group: the lowest mean and every candidate within noise of it, in grid order; the
+        # choice is its first member, so it moves only when the group does, not when two of its members
+        # swap places (which the last bits of another CPU can do)
+        group_members = [c for s, c in scored if c is best or within_noise(best_score, s, tie)]
+        chosen = group_members[0]
+        chosen_score = next(s for s, c in scored if c is chosen)
+        candidates = []
         for s, c in scored:
-            tied = c is not best and within_noise(best_score, s, tie)
-            if tied:
-                ties.append(c["params"])
             candidates.append({"params": c["params"], "score": s.geomean, "spread": s.spread,
-                               "log10_mean": s.mean, "log10_std": s.std, "tie": tied, "runs": c["runs"],
-                               "relative_final_loss": c["relative_final_loss"], "failed": c["failed"]})
-        result[group] = {"group": json.loads(group), "chosen": best["params"], "score": best_score.geomean,
-                         "spread": best_score.spread, "runs": best_score.n,
-                         "range": [min(best["relative_final_loss"]), max(best["relative_final_loss"])],
-                         "ties": ties, "candidates": candidates}
+                               "log10_mean": s.mean, "log10_std": s.std, "tie": c in group_members,
+                               "runs": c["runs"], "relative_final_loss": c["relative_final_loss"],
+                               "failed": c["failed"]})
+        result[group] = {"group": json.loads(group), "chosen": chosen["params"], "score": chosen_score.geomean,
+                         "spread": chosen_score.spread, "runs": chosen_score.n,
+                         "range": [min(chosen["relative_final_loss"]), max(chosen["relative_final_loss"])],
+                         "lowest": best["params"], "ties": [c["params"] for c in group_members if c is not chosen],
+                         "candidates": candidates}
     return result
 
 
@@ -135,8 +143,8 @@ def json_safe(value: Any) -> Any:
 
 PROTOCOL = ("per method and tune.per value: every grid point on the tuning seeds; the lowest mean of "
             "log10(final_loss / initial_loss) wins (score: its geometric mean; spread: ×/÷ one sample std over "
-            "the runs); a candidate whose mean is within {tie:g} standard errors of the difference from the "
-            "winner's is a tie (within noise); ties are broken by the lowest mean, then grid order")
+            "the runs); candidates whose mean is within {tie:g} standard errors of the difference from the "
+            "lowest mean are ties (within noise, the lowest included); the choice is the first tie in grid order")
 
 
 def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
