@@ -349,10 +349,16 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
         rule = "|---|" + "---|" * len(columns)
         lines += [f"## Time to relative loss {target_text(target)} (s){suffix}", "", head, rule]
+        tied = tied_groups(spec, sweep_dir)
         for m in methods:
-            cells = [fmt_time(g.times[target]) if (g := cell(m, c)) else "—" for c in columns]
+            cells = [fmt_time(g.times[target]) + (" ‡" if is_tied(g, tied) else "") if (g := cell(m, c)) else "—"
+                     for c in columns]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines.append("")
+        if tied:
+            lines += ["‡: the method's tuned values are a tie (several grid points within noise, see Tuned "
+                      "hyperparameters): the first in grid order ran; another machine may choose another of "
+                      "them, and that one's time may differ.", ""]
         budgets = [cell(methods[0], c) for c in columns]
         if all(budgets):
             lines += ["Training time of every run: " + ", ".join(
@@ -454,6 +460,19 @@ def grows(values: list[Speedup | None]) -> str:
             return "no"  # b's true value is b.value ≤ a.value ≤ a's true value
         verdict = "unclear"
     return verdict
+
+
+def tied_groups(spec: Spec, sweep_dir: Path) -> set[str]:
+    """The tuning groups whose choice was a tie (tuned.json `ties` not empty)."""
+    if not needs_tuning(spec) or not (sweep_dir / "tuned.json").is_file():
+        return set()
+    record = json.loads((sweep_dir / "tuned.json").read_text())
+    return {key for key, g in record["groups"].items() if g.get("ties")}
+
+
+def is_tied(g: Group, tied: set[str]) -> bool:
+    points = [p for p, _ in g.runs] + g.missing
+    return bool(points) and points[0].group in tied
 
 
 def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: list[Any], cell, col_name: str) -> list[str]:
