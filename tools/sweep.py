@@ -34,7 +34,7 @@ Commands (docs: README "Sweeps and Slurm"):
 
 The code lives in tools/sweeplib/, one concern a module: spec (the TOML spec), points (the runs it
 asks for), rundir (what a finished run left), runner (running points), tuning (the choice), report
-(tables), plots, slurm. Only Python's standard library is used, plus Debian's python3-matplotlib (and
+(tables), plots, slurm, check (a regeneration against published results). Only Python's standard library is used, plus Debian's python3-matplotlib (and
 numpy) for the plots. Run it with Debian's /usr/bin/python3, which has them.
 """
 from __future__ import annotations

@@ -82,10 +82,15 @@ def num(text: str | None) -> float:
         return math.nan
 
 
+def count(text: str | None) -> int:
+    value = num(text)
+    return int(value) if math.isfinite(value) else 0
+
+
 def time_interval(row: dict[str, str], target: str) -> tuple[float, float]:
     """The mean time to `target` as an interval: [mean, mean] if every run reached it, else [lower bound,
     ∞) (the runs that missed it counted at their training time)."""
-    n, reached = int(num(row.get("finished")) or 0), int(num(row.get(f"t_{target}_reached")) or 0)
+    n, reached = count(row.get("finished")), count(row.get(f"t_{target}_reached"))
     if n > 0 and reached == n:
         t = num(row[f"t_{target}_mean"])
         return t, t
@@ -171,7 +176,7 @@ def compare_tables(spec: Spec, published: dict[str, dict[str, str]], regenerated
             labels = json.loads(key)
             column = json.dumps({k: v for k, v in labels.items() if k != rows_key}, sort_keys=True)
             cells.setdefault(column, [])
-            n, reached = int(num(row.get("finished")) or 0), int(num(row.get(f"t_{target}_reached")) or 0)
+            n, reached = count(row.get("finished")), count(row.get(f"t_{target}_reached"))
             if n > 0 and reached == n:
                 std = num(row.get(f"t_{target}_std"))
                 cells[column].append((labels[rows_key], num(row[f"t_{target}_mean"]),
