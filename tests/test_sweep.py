@@ -603,6 +603,9 @@ class CheckTest(Workspace):
         with contextlib.redirect_stderr(io.StringIO()):
             self.assertEqual(sweep.command_run(spec, sweep_dir, str(self.binary), "mpirun", 2, str(published),
                                                plots=False), 0)
+        md = (published / "s.md").read_text()
+        self.assertIn("‡", md.split("| fast |")[1].split("\n")[0])  # fast's choice is a tie: its times say so
+        self.assertNotIn("‡", md.split("| slow |")[1].split("\n")[0])  # slow has nothing to tune
         record = json.loads((published / "s-tuned.json").read_text())
         for g in record["groups"].values():
             # thresholds do not matter to the fake: 2 and 4 tie exactly, 2 is first in grid order
