@@ -26,3 +26,6 @@ run_suite build-asan env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 echo "== fuzzing (clang, libFuzzer, ASan + UBSan): config loader and checkpoint reader, 60 s each"
 scripts/fuzz.sh 60
+
+echo "== reproducibility: regenerate the small published sweep with other BLAS kernels; its conclusions must hold"
+rm -rf build/sweep-ci-check && OPENBLAS_CORETYPE=Haswell tools/sweep.py check configs/sweeps/ci-check.toml --published docs/results --dir build/sweep-ci-check --jobs "$jobs"

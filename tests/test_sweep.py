@@ -24,7 +24,9 @@ from sweeplib.rundir import is_finished, relative_final_loss  # noqa: E402
 from sweeplib.runner import run_command, run_phase  # noqa: E402
 from sweeplib.slurm import slurm_submit  # noqa: E402
 from sweeplib.spec import Spec, SpecError, load_spec  # noqa: E402
-from sweeplib.tuning import choose, phase_points, tuning_score, write_tuned  # noqa: E402
+from sweeplib.tuning import choose, phase_points, score_of, tuning_score, within_noise, write_tuned  # noqa: E402
+from sweeplib.check import check, compare_tables, compare_tuned, intervals_agree  # noqa: E402
+from sweeplib.report import fastest  # noqa: E402
 
 # A stand-in for `ringmaster simulate`: the loss after the run is |log10(stepsize / 0.05)| + 0.001
 # (so stepsize 0.05 is best), the time to every target is 10 / speed with speed from the method and p,
@@ -63,6 +65,8 @@ t = (10.0 / speed) * (1 + 0.01 * seed) if speed > 0 else None
 if t is not None and t > budget:
     t = None
 final = abs(math.log10(sets.get("method.stepsize", 0.05) / 0.05)) + 0.001
+# FAKE_NUMERICS: another machine's last bits, as a factor on the final loss that depends on the threshold
+final *= 1 + float(os.environ.get("FAKE_NUMERICS", "0")) * (sets.get("method.threshold", 0) % 3 - 1)
 os.makedirs(out, exist_ok=True)
 with open(os.path.join(out, "eval.csv"), "w") as f:
     f.write("time_s,k,loss,grad_dual_norm\n")
@@ -233,6 +237,10 @@ class GridTest(Workspace):
             '[sweep]\nconfig = "base.toml"\n[grdi]\n': "unknown section",
             '[sweep]\nconfig = "base.toml"\n[set]\n"run.seed" = nan\n': "not finite",
             '[sweep]\nconfig = "base.toml"\n[report]\ntarget = "0.5"\n': "report.target",
+            '[sweep]\nconfig = "base.toml"\n[report]\ntie = -1\n': "report.tie must be a finite number ≥ 0",
+            '[sweep]\nconfig = "base.toml"\n[check]\ntime_factor = 0.5\n': "check.time_factor must be a finite factor ≥ 1",
+            '[sweep]\nconfig = "base.toml"\n[check]\ntargets = ["0.5"]\n': "check.targets",
+            '[sweep]\nconfig = "base.toml"\n[check]\nslack = 2\n': "[check] slack: unknown key",
         }
         for text, message in cases.items():
             with self.subTest(text=text):
@@ -254,6 +262,13 @@ reference = "fast"
 
 
 class TuningTest(Workspace):
+    def test_three_tuning_seeds_by_default(self):
+        spec = self.spec(TUNED.replace("seeds = [100, 101]\n", ""))
+        self.assertEqual(spec.tune.seeds, [100, 101, 102])
+        self.assertEqual({p.labels["run.seed"] for p in tune_points(spec)}, {100, 101, 102})
+        self.assertEqual((spec.tune.tie, spec.report.tie, spec.check.time_factor, spec.check.targets),
+                         (2.0, 2.0, 1.25, ["0.001"]))
+
     def test_tuning_points(self):
         spec = self.spec(TUNED)
         points = tune_points(spec)
@@ -266,6 +281,49 @@ class TuningTest(Workspace):
         self.assertEqual({q.group for q in points}, {
             group_key("fast", {"heterogeneity.power": 0.0}),
             group_key("fast", {"heterogeneity.power": 1.0})})
+
+    def test_statistic_is_the_mean_log_loss_and_ties_are_within_noise(self):
+        s = score_of([1e-3, 1e-2, 1e-1])
+        self.assertAlmostEqual(s.mean, -2.0)
+        self.assertAlmostEqual(s.std, 1.0)  # sample std of -3, -2, -1
+        self.assertAlmostEqual(s.stderr, 1.0 / math.sqrt(3))
+        self.assertAlmostEqual(s.geomean, 1e-2)
+        self.assertAlmostEqual(s.spread, 10.0)
+        self.assertEqual(score_of([1e-3, math.inf]).mean, math.inf)
+        best = score_of([10 ** -3.0, 10 ** -3.1, 10 ** -2.9])  # mean -3, std 0.1, se 0.0577
+        # within 2 · sqrt(2) · 0.0577 = 0.163 of the best mean: a tie; 0.3 above it: not
+        self.assertTrue(within_noise(best, score_of([10 ** -2.9, 10 ** -3.0, 10 ** -2.8]), 2.0))
+        self.assertFalse(within_noise(best, score_of([10 ** -2.7, 10 ** -2.8, 10 ** -2.6]), 2.0))
+        self.assertFalse(within_noise(best, score_of([10 ** -2.9, 10 ** -3.0, 10 ** -2.8]), 1.0))
+        self.assertFalse(within_noise(best, score_of([math.inf]), 2.0))
+        # one run each: no spread, so only an equal score ties
+        self.assertTrue(within_noise(score_of([1e-3]), score_of([1e-3]), 2.0))
+        self.assertFalse(within_noise(score_of([1e-3]), score_of([1.001e-3]), 2.0))
+
+    def test_choice_is_robust_to_one_lucky_seed_and_reports_ties(self):
+        spec = self.spec(TUNED.replace("seeds = [100, 101]", "seeds = [100, 101, 102]"))
+        points = [p for p in tune_points(spec) if p.labels["heterogeneity.power"] == 0.0]
+        # stepsize 0.2 is the lowest on seed 100 (lucky) but the worst on average; 0.01 and 0.05 differ
+        # by less than their spread: a tie. Threshold 4 multiplies the loss by 1.5 on every seed: outside
+        # the noise of threshold 2 with the same stepsize.
+        loss = {0.01: [2.2e-3, 1.8e-3, 2.0e-3], 0.05: [1.6e-3, 2.3e-3, 1.9e-3], 0.2: [1e-3, 1e-2, 1e-2]}
+        summaries = {p.index: {"initial_loss": 1.0, "final_loss": loss[p.params["method.stepsize"]][
+            p.labels["run.seed"] - 100] * (1 + 0.5 * (p.params["method.threshold"] == 4))} for p in points}
+        (group,) = choose(points, summaries).values()
+        self.assertEqual(group["lowest"], {"method.stepsize": 0.05, "method.threshold": 2})
+        # the tie: the lowest mean, 0.01 (within noise of it), and 0.2, whose one lucky seed makes its
+        # spread so wide that it is within noise too; the choice is the first of them in grid order
+        self.assertEqual(group["chosen"], {"method.stepsize": 0.01, "method.threshold": 2})
+        self.assertEqual(group["ties"], [{"method.stepsize": 0.05, "method.threshold": 2},
+                                         {"method.stepsize": 0.2, "method.threshold": 2},
+                                         {"method.stepsize": 0.2, "method.threshold": 4}])
+        self.assertAlmostEqual(group["score"], (2.2e-3 * 1.8e-3 * 2.0e-3) ** (1 / 3))
+        self.assertGreater(group["spread"], 1.0)
+        self.assertEqual(group["range"], [1.8e-3, 2.2e-3])
+        self.assertEqual(sum(c["tie"] for c in group["candidates"]), 4)
+        (narrow,) = choose(points, summaries, tie=0.0).values()
+        self.assertEqual(narrow["ties"], [])  # tie = 0: only equal means tie
+        self.assertEqual(narrow["chosen"], {"method.stepsize": 0.05, "method.threshold": 2})  # the lowest
 
     def test_choice_is_the_lowest_final_loss_ties_to_the_first(self):
         spec = self.spec(TUNED)
@@ -471,6 +529,117 @@ class AggregationTest(Workspace):
         md = (report / "s.md").read_text()
         self.assertIn("| never | not reached (0/3) | not reached (0/3) |", md)
         self.assertIn("| never | ≥ 39.6× | ≥ 19.8× | unclear |", md)  # 100 s budget / 2.525 s, / 5.05 s: both bounds
+
+
+class FastestTest(unittest.TestCase):
+    def test_fastest_and_the_methods_within_noise_of_it(self):
+        # (method, mean, std, runs): se = 0.3 / sqrt(3) = 0.173, 2 se of a difference = 0.49
+        entries = [("b", 10.0, 0.3, 3), ("a", 9.5, 0.3, 3), ("c", 12.0, 0.3, 3)]
+        ranked, ties = fastest(entries, 2.0, 0.0)
+        self.assertEqual([m for m, _ in ranked], ["a", "b", "c"])
+        self.assertEqual(ties, [])  # b is 0.5 behind: just outside
+        self.assertEqual(fastest(entries, 2.0, 0.1)[1], ["b"])  # plus one evaluation interval: inside
+        self.assertEqual(fastest(entries, 20.0, 0.0)[1], ["b", "c"])
+        self.assertEqual(fastest([], 2.0, 0.1), ([], []))
+
+
+class CheckTest(Workspace):
+    @staticmethod
+    def row(t: float | None, reached: int = 3, final: float = 1e-3, std: float = 0.1, bound: float | None = None):
+        return {"seeds": "3", "finished": "3", "t_0.001_mean": repr(t) if reached == 3 else "inf",
+                "t_0.001_std": repr(std), "t_0.001_reached": str(reached),
+                "t_0.001_bound": repr(bound if bound is not None else (t if reached == 3 else 60.0)),
+                "final_rel_loss_mean": repr(final), "train_time_s": "60.0"}
+
+    def table(self, cells: dict[tuple[str, str], dict[str, str]]) -> dict[str, dict[str, str]]:
+        return {json.dumps({"run.method": m, "heterogeneity.power": p}, sort_keys=True): r
+                for (m, p), r in cells.items()}
+
+    def test_intervals(self):
+        self.assertTrue(intervals_agree((10.0, 10.0), (12.0, 12.0), 1.25))
+        self.assertFalse(intervals_agree((10.0, 10.0), (13.0, 13.0), 1.25))
+        self.assertTrue(intervals_agree((58.0, 58.0), (60.0, math.inf), 1.25))  # just reached vs not reached
+        self.assertFalse(intervals_agree((11.0, 11.0), (60.0, math.inf), 1.25))  # clearly reached vs not
+        self.assertTrue(intervals_agree((60.0, math.inf), (40.0, math.inf), 1.25))  # both missed it
+
+    def test_tuned_choice_may_move_only_within_a_reported_tie(self):
+        a, b, c = {"method.stepsize": 0.01}, {"method.stepsize": 0.02}, {"method.stepsize": 0.04}
+        group = json.dumps({"method": "m", "heterogeneity.power": 1.0})
+        published = {group: {"chosen": a, "ties": [b]}}
+        self.assertTrue(compare_tuned(published, {group: {"chosen": a, "ties": []}})[0].ok)
+        self.assertTrue(compare_tuned(published, {group: {"chosen": b, "ties": []}})[0].ok)  # published tie
+        self.assertTrue(compare_tuned({group: {"chosen": a, "ties": []}}, {group: {"chosen": c, "ties": [a]}})[0].ok)
+        self.assertFalse(compare_tuned(published, {group: {"chosen": c, "ties": []}})[0].ok)
+
+    def test_tables(self):
+        spec = self.spec(GRID + '[report]\ntarget = "0.001"\n[check]\ntime_factor = 1.25\nfinal_loss_factor = 1.5\n')
+        published = self.table({("fast", "0.0"): self.row(5.0), ("slow", "0.0"): self.row(8.0),
+                                ("fast", "1.0"): self.row(5.0), ("slow", "1.0"): self.row(None, 0)})
+
+        def changed(cells):
+            regenerated = self.table({**{k: self.row(5.0) for k in [("fast", "0.0"), ("fast", "1.0")]},
+                                      ("slow", "0.0"): self.row(8.0), ("slow", "1.0"): self.row(None, 0), **cells})
+            return sorted((f.what, f.where) for f in compare_tables(spec, published, regenerated) if not f.ok)
+
+        self.assertEqual(changed({}), [])
+        self.assertEqual(changed({("slow", "0.0"): self.row(9.5)}), [])  # within 1.25
+        self.assertEqual(changed({("slow", "0.0"): self.row(10.5)}), [("t(1e-3)", "slow power=0.0")])
+        # slow now reaches the target at p = 1, long before the end: a method newly reaching it
+        self.assertEqual(changed({("slow", "1.0"): self.row(20.0)}), [("t(1e-3)", "slow power=1.0")])
+        self.assertEqual(changed({("slow", "1.0"): self.row(55.0)}), [])  # barely: within the factor of 60 s
+        self.assertEqual(changed({("fast", "0.0"): self.row(5.0, final=2e-3)}), [("final loss", "fast power=0.0")])
+        # the fastest changes: slow at 3.0 s vs fast 5.0 s ± 0.1 is not within noise (nor within one
+        # evaluation interval, 1 s: the base config's default)
+        self.assertEqual(changed({("slow", "0.0"): self.row(3.0)}),
+                         [("fastest(1e-3)", "power=0.0"), ("t(1e-3)", "slow power=0.0")])
+        # ... but with spreads that large it is: a winner within noise, accepted
+        wide = {("slow", "0.0"): self.row(4.8, std=1.0), ("fast", "0.0"): self.row(5.0, std=1.0)}
+        published.update(self.table(wide))
+        self.assertEqual(changed({("slow", "0.0"): self.row(5.2, std=1.0), ("fast", "0.0"): self.row(4.9, std=1.0)}), [])
+
+    def test_check_end_to_end_passes_on_noise_and_fails_on_a_changed_conclusion(self):
+        spec = self.spec(TUNED)
+        sweep_dir, published = self.dir / "sweep", self.dir / "published"
+        with contextlib.redirect_stderr(io.StringIO()):
+            self.assertEqual(sweep.command_run(spec, sweep_dir, str(self.binary), "mpirun", 2, str(published),
+                                               plots=False), 0)
+        md = (published / "s.md").read_text()
+        self.assertIn("‡", md.split("| fast |")[1].split("\n")[0])  # fast's choice is a tie: its times say so
+        self.assertNotIn("‡", md.split("| slow |")[1].split("\n")[0])  # slow has nothing to tune
+        record = json.loads((published / "s-tuned.json").read_text())
+        for g in record["groups"].values():
+            # thresholds do not matter to the fake: 2 and 4 tie exactly, 2 is first in grid order
+            self.assertEqual(g["chosen"], {"method.stepsize": 0.05, "method.threshold": 2})
+            self.assertEqual(g["ties"], [{"method.stepsize": 0.05, "method.threshold": 4}])
+        # another machine: the last bits favour threshold 4, a reported tie
+        os.environ["FAKE_NUMERICS"] = "0.01"
+        try:
+            out = io.StringIO()
+            with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(out):
+                code = sweep.main(["check", str(spec.path), "--published", str(published),
+                                   "--dir", str(self.dir / "other"), "--binary", str(self.binary)])
+        finally:
+            del os.environ["FAKE_NUMERICS"]
+        self.assertEqual(code, 0, out.getvalue())
+        self.assertIn("threshold 4", out.getvalue())
+        self.assertIn("a reported tie", out.getvalue())
+        self.assertIn("passed", out.getvalue())
+        # a published time that the regeneration misses by more than the factor: a changed conclusion
+        import csv
+        with open(published / "s.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        rows[0]["t_0.001_mean"] = repr(float(rows[0]["t_0.001_mean"]) * 1.5)
+        with open(published / "s.csv", "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+        out = io.StringIO()
+        with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(out):
+            code = sweep.main(["check", str(spec.path), "--published", str(published), "--dir", str(sweep_dir),
+                               "--no-run"])
+        self.assertEqual(code, 1, out.getvalue())
+        self.assertIn("CHANGED", out.getvalue())
+        self.assertIn("FAILED", out.getvalue())
 
 
 class SlurmChainTest(Workspace):

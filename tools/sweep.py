@@ -4,9 +4,10 @@ execution, aggregation into tables, and plots.
 
 A sweep spec (TOML, configs/sweeps/) names a base configuration, overrides applied to every run, a grid
 of axes (typically method × heterogeneity power p × seed) and, optionally, per-method hyperparameter
-grids. Tuning follows the published protocol: for each method (and each value of the `tune.per` axes)
-every hyperparameter combination runs on the tuning seeds; the combination with the lowest final loss
-wins (geometric mean over tuning runs of final_loss / initial_loss), and the comparison runs use it.
+grids. Tuning: for each method (and each value of the `tune.per` axes) every hyperparameter combination
+runs on the tuning seeds (three by default); the candidates whose mean over the runs of
+log10(final_loss / initial_loss) is within noise of the lowest are ties, the first of them in grid order
+is chosen, and the comparison runs use it.
 
 Every run ("point") has its own run directory (SPEC §8) inside one sweep directory:
 
@@ -28,10 +29,12 @@ Commands (docs: README "Sweeps and Slurm"):
     sweep.py plot SPEC                loss vs time and speedup plots (PNG)
     sweep.py report SPEC [--publish D] aggregate and plot (and copy the report to D)
     sweep.py slurm SPEC               submit the whole chain as Slurm job arrays with dependencies
+    sweep.py check SPEC --published D regenerate (as run) and compare with published results D: exit 1
+                                      when a conclusion changed beyond the spec's [check] tolerances
 
 The code lives in tools/sweeplib/, one concern a module: spec (the TOML spec), points (the runs it
 asks for), rundir (what a finished run left), runner (running points), tuning (the choice), report
-(tables), plots, slurm. Only Python's standard library is used, plus Debian's python3-matplotlib (and
+(tables), plots, slurm, check (a regeneration against published results). Only Python's standard library is used, plus Debian's python3-matplotlib (and
 numpy) for the plots. Run it with Debian's /usr/bin/python3, which has them.
 """
 from __future__ import annotations
@@ -47,6 +50,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from sweeplib.check import check  # noqa: E402
 from sweeplib.plots import plot  # noqa: E402
 from sweeplib.points import compare_points, needs_tuning, point_dir, tune_points  # noqa: E402
 from sweeplib.report import aggregate, publish  # noqa: E402
@@ -95,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     p = add("plot", "plots from the finished comparison runs (report/<name>-*.png)")
     p = add("report", "aggregate and plot")
     p.add_argument("--publish", help="also copy the report to this directory")
+    p = add("check", "regenerate the sweep (as run, into --dir) and compare its conclusions with published "
+                     "results, within the spec's [check] tolerances; exit 1 if one changed")
+    add_run_options(p)
+    p.add_argument("--jobs", "-j", type=int, default=1, help="runs at a time (default 1: sequential)")
+    p.add_argument("--published", required=True, help="directory of the published results (e.g. docs/results)")
+    p.add_argument("--no-run", action="store_true",
+                   help="compare what the sweep directory holds; run nothing (it must be complete)")
     p = add("slurm", "submit the sweep as Slurm job arrays with dependencies")
     add_run_options(p)
     p.add_argument("--max-parallel", type=int, help="array tasks running at once (sbatch --array=...%%N)")
@@ -111,6 +122,15 @@ def main(argv: list[str] | None = None) -> int:
         launcher = getattr(args, "launcher", None) or os.environ.get("RINGMASTER_LAUNCHER") or "mpirun"
         if args.command == "run":
             return command_run(spec, sweep_dir, binary, launcher, args.jobs, args.publish)
+        if args.command == "check":
+            if not args.no_run:
+                code = command_run(spec, sweep_dir, binary, launcher, args.jobs, None, plots=False)
+                if code != 0:
+                    print(f"check: the regeneration did not complete (exit {code}); nothing compared", file=sys.stderr)
+                    return code
+            else:
+                aggregate(spec, sweep_dir)
+            return check(spec, sweep_dir, Path(args.published), sys.stdout)
         if args.command == "list":
             for phase in ([args.phase] if args.phase else PHASES):
                 if phase == "compare" and needs_tuning(spec) and not (sweep_dir / "tuned.json").is_file():
@@ -173,11 +193,13 @@ def print_choices(choices: dict, out=None) -> None:
     out = out or sys.stderr
     for g in choices.values():
         failed = sum(len(c["failed"]) for c in g["candidates"])
-        print(f"tuned {json.dumps(g['group'])}: {json.dumps(g['chosen'])} (score {g['score']:.3g}"
+        print(f"tuned {json.dumps(g['group'])}: {json.dumps(g['chosen'])} (score {g['score']:.3g} ×/÷ {g['spread']:.3g}"
+              + (f"; {len(g['ties'])} within noise" if g["ties"] else "")
               + (f"; {failed} failed runs scored +inf" if failed else "") + ")", file=out)
 
 
-def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: int, publish_to: str | None) -> int:
+def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: int, publish_to: str | None,
+                plots: bool = True) -> int:
     if not Path(binary).is_file():
         raise SpecError(f"ringmaster binary {binary} not found (build it, or pass --binary / set RINGMASTER_BIN)")
     if spec.engine == "train" and jobs > 1:
@@ -197,7 +219,8 @@ def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: i
         print_choices(write_tuned(spec, sweep_dir))
     failed = run_phase(spec, "compare", sweep_dir, binary, launcher, jobs)
     report = aggregate(spec, sweep_dir)
-    plot(spec, sweep_dir)
+    if plots:
+        plot(spec, sweep_dir)
     if publish_to:
         publish(spec, sweep_dir, Path(publish_to))
     print(f"sweep {spec.name}: {format_duration(time.monotonic() - begin)} in total; report in {report}",

@@ -91,8 +91,6 @@ def tune_points(spec: Spec) -> list[Point]:
     short = short_names(all_name_keys(spec))
     seed_key = spec.axis(spec.seed_axis).keys[0] if spec.seed_axis else "run.seed"
     seeds = t.seeds
-    if seeds is None:
-        seeds = [spec.axis(spec.seed_axis).values[0][seed_key]] if spec.seed_axis else [None]
     outer = [a for a in spec.axes if a.name != spec.seed_axis]
     points: list[Point] = []
     for combo in product(outer):

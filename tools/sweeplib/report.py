@@ -12,6 +12,7 @@ import math
 import shutil
 import statistics
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,30 @@ def stat(values: list[float | None], cap: list[float] | None = None) -> Stat:
             bounded.append(cap[i])
     bound = statistics.fmean(bounded) if bounded and (cap is not None or len(finite) == n) else math.inf
     return Stat(n, len(finite), mean_all, std, lo, hi, bound)
+
+
+def eval_interval(spec: Spec) -> float:
+    """run.eval_every_s of the comparison runs: the resolution of a time to target."""
+    value = spec.set.get("run.eval_every_s")
+    if value is None:
+        with open(spec.config, "rb") as f:
+            value = tomllib.load(f).get("run", {}).get("eval_every_s", 1.0)
+    return float(value)
+
+
+def fastest(entries: list[tuple[Any, float, float, int]], tie: float, resolution: float
+            ) -> tuple[list[tuple[Any, float]], list[Any]]:
+    """Who reached a target first. entries: (method, mean time, sample std, runs) of the methods that
+    reached it in every run. Returns the ranking [(method, mean)], fastest first, and the methods tied
+    with the fastest: within noise of it, i.e. mean − fastest's mean ≤ tie · sqrt(se² + se_fastest²)
+    (se = std / sqrt(runs)) plus one evaluation interval (times are sampled on that grid)."""
+    ranked = sorted(entries, key=lambda e: e[1])
+    if not ranked:
+        return [], []
+    first = ranked[0]
+    se = lambda e: e[2] / math.sqrt(e[3]) if e[3] > 0 and math.isfinite(e[2]) else 0.0  # noqa: E731
+    ties = [e[0] for e in ranked[1:] if e[1] - first[1] <= tie * math.hypot(se(first), se(e)) + resolution]
+    return [(e[0], e[1]) for e in ranked], ties
 
 
 @dataclass
@@ -247,7 +272,7 @@ def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
 
     header = label_keys + ["seeds", "finished"]
     for t in TARGETS:
-        header += [f"t_{t}_mean", f"t_{t}_std", f"t_{t}_min", f"t_{t}_max", f"t_{t}_reached"]
+        header += [f"t_{t}_mean", f"t_{t}_std", f"t_{t}_min", f"t_{t}_max", f"t_{t}_reached", f"t_{t}_bound"]
     header += ["final_rel_loss_mean", "final_rel_loss_std", "final_loss_mean", "final_loss_std", "train_time_s"]
     rows = []
     for g in groups:
@@ -255,7 +280,7 @@ def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
         for t in TARGETS:
             s = g.times[t]
             row += [fmt_csv(s.mean), fmt_csv(s.std if s.reached else math.nan), fmt_csv(s.min),
-                    fmt_csv(s.max), s.reached]
+                    fmt_csv(s.max), s.reached, fmt_csv(s.bound)]
         row += [fmt_csv(g.final.mean), fmt_csv(g.final.std), fmt_csv(g.final_abs.mean), fmt_csv(g.final_abs.std),
                 fmt_csv(g.budget)]
         rows.append(row)
@@ -324,10 +349,16 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
         rule = "|---|" + "---|" * len(columns)
         lines += [f"## Time to relative loss {target_text(target)} (s){suffix}", "", head, rule]
+        tied = tied_groups(spec, sweep_dir)
         for m in methods:
-            cells = [fmt_time(g.times[target]) if (g := cell(m, c)) else "—" for c in columns]
+            cells = [fmt_time(g.times[target]) + (" ‡" if is_tied(g, tied) else "") if (g := cell(m, c)) else "—"
+                     for c in columns]
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
         lines.append("")
+        if tied:
+            lines += ["‡: the method's tuned values are a tie (several grid points within noise, see Tuned "
+                      "hyperparameters): the first in grid order ran; another machine may choose another of "
+                      "them, and that one's time may differ.", ""]
         budgets = [cell(methods[0], c) for c in columns]
         if all(budgets):
             lines += ["Training time of every run: " + ", ".join(
@@ -385,7 +416,7 @@ def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, c
     head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
     rule = "|---|" + "---|" * len(columns)
     lines = [f"## Final loss (f − f*) / (f(X0) − f*) at the end of training{suffix}", "",
-             "Mean ± sample std over seeds; this is what the tuning minimizes (on the tuning seed).", "", head, rule]
+             "Mean ± sample std over seeds; this is what the tuning minimizes (on the tuning seeds).", "", head, rule]
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(fmt_loss(g.final) if (g := cell(m, c)) else "—" for c in columns) + " |")
     lines.append("")
@@ -431,18 +462,38 @@ def grows(values: list[Speedup | None]) -> str:
     return verdict
 
 
+def tied_groups(spec: Spec, sweep_dir: Path) -> set[str]:
+    """The tuning groups whose choice was a tie (tuned.json `ties` not empty)."""
+    if not needs_tuning(spec) or not (sweep_dir / "tuned.json").is_file():
+        return set()
+    record = json.loads((sweep_dir / "tuned.json").read_text())
+    return {key for key, g in record["groups"].items() if g.get("ties")}
+
+
+def is_tied(g: Group, tied: set[str]) -> bool:
+    points = [p for p, _ in g.runs] + g.missing
+    return bool(points) and points[0].group in tied
+
+
 def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: list[Any], cell, col_name: str) -> list[str]:
-    """Which method reached the target first in each column: the data behind the headline claim."""
+    """Which method reached the target first in each column, and which are within noise of it: the data
+    behind the headline claim."""
     target = spec.report.target
-    lines = [f"Fastest to {target_text(target)} (lowest mean time; only methods that reached it in every run):", ""]
+    lines = [f"Fastest to {target_text(target)} (lowest mean time; only methods that reached it in every run). "
+             f"*Within noise* of the fastest: a mean at most {spec.report.tie:g} standard errors of the difference "
+             f"plus one evaluation interval ({eval_interval(spec):g} s) later (`report.tie`); such a winner is "
+             "not established by this sweep:", ""]
     for c in columns:
-        ranked = []
+        entries = []
         for m in methods:
             g = cell(m, c)
             if g is not None and g.times[target].complete:
-                ranked.append((g.times[target].mean, m))
-        ranked.sort(key=lambda x: x[0])
-        text = ", ".join(f"{m} {t:.3g} s" for t, m in ranked[:3]) or "none reached it"
+                t = g.times[target]
+                entries.append((m, t.mean, t.std, t.n))
+        ranked, ties = fastest(entries, spec.report.tie, eval_interval(spec))
+        text = ", ".join(f"{m} {t:.3g} s" for m, t in ranked[:3]) or "none reached it"
+        if ties:
+            text += f" — **winner within noise** of: {', '.join(map(str, ties))}"
         lines.append(f"- {col_name} = {label_text(c)}: {text}")
     lines.append("")
     return lines
@@ -474,15 +525,21 @@ def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]
         edge = len(values) >= 3 and value in (values[0], values[-1])
         return label_text(value) + (" †" if edge else "")
 
+    n_runs = len(t.seeds)
     lines = ["## Tuned hyperparameters", "",
-             f"Each method's grid ran on tuning seed(s) {t.seeds if t.seeds is not None else '(the first seed)'}"
+             f"Each method's grid ran on tuning seed(s) {t.seeds}"
              + (", with " + ", ".join(f"`{k}={label_text(v)}`" for k, v in t.set.items()) if t.set else "")
-             + f", separately for each {', '.join(t.per) or 'method'}; the lowest final loss (relative to "
-               "the initial loss, geometric mean over tuning runs) won. † marks a value at the end of its grid. "
-               "All candidates and their scores are in `tuned.json`.", "",
+             + f", separately for each {', '.join(t.per) or 'method'}. Statistic: the mean over the tuning runs "
+               "of log10 of the final loss relative to the initial loss, shown as its geometric mean ×/÷ the "
+               "spread (one sample standard deviation over the runs) and the range over the runs. *Ties*: the "
+               f"grid points whose mean is within {t.tie:g} standard errors of the difference of the lowest mean "
+               "(`tune.tie`), the lowest included: within noise of each other, so another machine may rank "
+               "them differently. The choice is the first tie in grid order (the smallest stepsize), which "
+               "moves only when a grid point crosses the edge of the tie; the other ties are listed. † marks a "
+               "value at the end of its grid. Every candidate's score is in `tuned.json`.", "",
              "| method | " + " | ".join(names[k] for k in group_keys) + " | " + " | ".join(names[k] for k in keys)
-             + " | tuning final loss (rel.) | candidates |",
-             "|---|" + "---|" * (len(group_keys) + len(keys) + 2)]
+             + f" | tuning final loss (rel.), {n_runs} run(s) | range | ties (within noise) | candidates |",
+             "|---|" + "---|" * (len(group_keys) + len(keys) + 4)]
     failed = record.get("failed_runs", [])
     if failed:
         lines[4:4] = [f"{len(failed)} tuning runs ended with an error and no summary (e.g. a stepsize so large "
@@ -490,14 +547,22 @@ def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]
                       + ", ".join(f"`{f['run']}` (exit {f['exit_code']})" for f in failed[:8])
                       + (" ..." if len(failed) > 8 else "") + ".", ""]
     for g in record["groups"].values():
-        score = g["score"]
-        score = float(score) if not isinstance(score, str) else math.inf
         method = g["group"]["method"]
+        score, spread = number(g["score"]), number(g.get("spread", math.nan))
+        low, high = (number(v) for v in g.get("range", [math.nan, math.nan]))
+        ties = "; ".join(", ".join(f"{names[k]} {shown(method, k, v)}" for k, v in tie.items())
+                         for tie in g.get("ties", [])) or "none"
         lines.append(f"| {method} | " + " | ".join(label_text(g["group"].get(k, "")) for k in group_keys)
                      + " | " + " | ".join(shown(method, k, g["chosen"].get(k, "")) for k in keys)
-                     + f" | {fmt_num(score)} | {len(g['candidates'])} |")
+                     + f" | {fmt_num(score)} ×/÷ {spread:.3g} | {fmt_num(low)}–{fmt_num(high)} | {ties}"
+                     + f" | {len(g['candidates'])} |")
     lines.append("")
     return lines
+
+
+def number(value: Any) -> float:
+    """A number from tuned.json, where inf and nan are written as strings."""
+    return float(value) if isinstance(value, (int, float, str)) else math.nan
 
 
 def rel(path: Path) -> str:
@@ -517,7 +582,7 @@ def publish(spec: Spec, sweep_dir: Path, target: Path, out=None) -> None:
             shutil.copy2(f, target / f.name)
     if (sweep_dir / "tuned.json").is_file():
         record = json.loads((sweep_dir / "tuned.json").read_text())
-        for g in record["groups"].values():
-            g["candidates"] = [[c["params"], c["score"]] for c in g["candidates"]]
+        for g in record["groups"].values():  # each candidate: [params, geometric mean, spread factor]
+            g["candidates"] = [[c["params"], c["score"], c.get("spread")] for c in g["candidates"]]
         (target / f"{spec.name}-tuned.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"publish: report copied to {target}", file=out)

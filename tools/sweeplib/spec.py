@@ -16,6 +16,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent.parent  # the repository: tools/sweeplib/ is two levels down
 PHASES = ("tune", "compare")
 EXIT_BAD_INPUT = 2  # as the ringmaster binary (SPEC §10)
+# Tuning seeds when the spec names none: three, none of them a usual comparison seed (0, 1, 2, ...), so
+# the choice is made over the noise of several runs and never on the runs it is then compared on.
+DEFAULT_TUNE_SEEDS = [100, 101, 102]
 # The relative targets summary.json reports, (f − f*) / (f(X0) − f*), as its keys spell them.
 TARGETS = ("0.1", "0.01", "0.001", "0.0001", "1e-06")
 
@@ -44,9 +47,10 @@ class Axis:
 @dataclass
 class Tune:
     grids: dict[str, list[Axis]]  # method → its hyperparameter axes
-    seeds: list[Any] | None  # seeds of the tuning runs (None: the seed axis' first value, or the base's)
+    seeds: list[Any]  # seeds of the tuning runs (default DEFAULT_TUNE_SEEDS)
     per: list[str]  # grid axes tuned separately (the method axis always is)
     set: dict[str, Any]  # extra overrides for tuning runs only (e.g. a shorter run.time_budget_s)
+    tie: float = 2.0  # candidates within this many standard errors of the winner are ties (tuning.py)
 
 
 @dataclass
@@ -56,6 +60,17 @@ class Report:
     reference: str | None  # the method whose speedup over the others is reported
     baselines: list[str] | None  # methods compared with the reference (None: every other method)
     target: str  # the relative target of the headline table and the speedups, a TARGETS key
+    tie: float = 2.0  # methods within this many standard errors of the fastest are ties (report.py)
+
+
+@dataclass
+class Check:
+    """Tolerances of `sweep.py check` (check.py): how far a regeneration may differ from the published
+    results before a conclusion counts as changed."""
+
+    targets: list[str]  # relative targets whose times are compared (default: the report target)
+    time_factor: float = 1.25  # time to a target: within this factor (a run that missed it: ≥ its budget)
+    final_loss_factor: float = 1.5  # mean final relative loss: within this factor
 
 
 @dataclass
@@ -71,6 +86,7 @@ class Spec:
     seed_axis: str | None
     tune: Tune | None
     report: Report
+    check: Check | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
     def axis(self, name: str) -> Axis:
@@ -177,7 +193,7 @@ def load_spec(path: str | Path) -> Spec:
     path = Path(path).resolve()
     raw = read_spec_toml(path)
     where = str(path)
-    known = {"sweep", "set", "grid", "tune", "report"}
+    known = {"sweep", "set", "grid", "tune", "report", "check"}
     for section in raw:
         if section not in known:
             raise SpecError(f"{where}: unknown section [{section}] (known: {', '.join(sorted(known))})")
@@ -225,7 +241,7 @@ def load_spec(path: str | Path) -> Spec:
     if "tune" in raw:
         t = raw["tune"]
         for key in t:
-            if key not in {"seeds", "per", "set", "grid"}:
+            if key not in {"seeds", "per", "set", "grid", "tie"}:
                 raise SpecError(f"{where}: [tune] {key}: unknown key")
         if method_axis not in names:
             raise SpecError(f"{where}: [tune] needs a grid axis {method_axis!r} (the methods to tune)")
@@ -240,8 +256,8 @@ def load_spec(path: str | Path) -> Spec:
         for method in grids:
             if method not in methods:
                 raise SpecError(f"{where}: tune.grid.{method}: {method!r} is not a value of {method_axis}")
-        seeds = expect(t, "seeds", list, "tune")
-        if seeds is not None and not seeds:
+        seeds = expect(t, "seeds", list, "tune", list(DEFAULT_TUNE_SEEDS))
+        if not seeds:
             raise SpecError(f"{where}: tune.seeds: give at least one seed")
         default_per = [n for n in names if n not in (method_axis, seed_axis)]
         per = expect(t, "per", list, "tune", default_per)
@@ -252,11 +268,11 @@ def load_spec(path: str | Path) -> Spec:
         for key, value in tune_set.items():
             check_key(key, f"{where}: tune.set")
             check_value(value, f"{where}: tune.set {key}")
-        tune = Tune(grids, seeds, per, tune_set)
+        tune = Tune(grids, seeds, per, tune_set, nonnegative(t, "tie", "tune", 2.0, where))
 
     r = raw.get("report", {})
     for key in r:
-        if key not in {"rows", "columns", "reference", "baselines", "target"}:
+        if key not in {"rows", "columns", "reference", "baselines", "target", "tie"}:
             raise SpecError(f"{where}: [report] {key}: unknown key")
     rows = expect(r, "rows", str, "report", method_axis)
     columns = expect(r, "columns", str, "report")
@@ -265,14 +281,42 @@ def load_spec(path: str | Path) -> Spec:
             if a.name not in (seed_axis,) and rows not in a.keys:
                 columns = a.keys[0]
                 break
-    target = str(expect(r, "target", (str, float), "report", "0.001"))
-    target = {"1e-3": "0.001", "1e-2": "0.01", "1e-1": "0.1", "1e-4": "0.0001", "1e-6": "1e-06"}.get(target, target)
-    if target not in TARGETS:
-        raise SpecError(f"{where}: report.target must be one of {', '.join(TARGETS)}, got {target!r}")
+    target = canonical_target(str(expect(r, "target", (str, float), "report", "0.001")), f"{where}: report.target")
     reference = expect(r, "reference", str, "report")
     baselines = expect(r, "baselines", list, "report")
+    report = Report(rows, columns, reference, baselines, target, nonnegative(r, "tie", "report", 2.0, where))
+
+    c = raw.get("check", {})
+    if not isinstance(c, dict):
+        raise SpecError(f"{where}: [check] must be a table")
+    for key in c:
+        if key not in {"targets", "time_factor", "final_loss_factor"}:
+            raise SpecError(f"{where}: [check] {key}: unknown key")
+    targets = [canonical_target(str(v), f"{where}: check.targets") for v in expect(c, "targets", list, "check", [target])]
+    check = Check(targets, factor(c, "time_factor", 1.25, where), factor(c, "final_loss_factor", 1.5, where))
     return Spec(path, name, expect(sweep, "description", str, "sweep", ""), config, engine, dict(overrides),
-                axes, method_axis, seed_axis, tune, Report(rows, columns, reference, baselines, target), raw)
+                axes, method_axis, seed_axis, tune, report, check, raw)
+
+
+def canonical_target(text: str, where: str) -> str:
+    text = {"1e-3": "0.001", "1e-2": "0.01", "1e-1": "0.1", "1e-4": "0.0001", "1e-6": "1e-06"}.get(text, text)
+    if text not in TARGETS:
+        raise SpecError(f"{where} must be one of {', '.join(TARGETS)}, got {text!r}")
+    return text
+
+
+def nonnegative(table: dict, key: str, section: str, default: float, where: str) -> float:
+    value = float(expect(table, key, (int, float), section, default))
+    if not math.isfinite(value) or value < 0:
+        raise SpecError(f"{where}: {section}.{key} must be a finite number ≥ 0, got {value!r}")
+    return value
+
+
+def factor(table: dict, key: str, default: float, where: str) -> float:
+    value = float(expect(table, key, (int, float), "check", default))
+    if not math.isfinite(value) or value < 1:
+        raise SpecError(f"{where}: check.{key} must be a finite factor ≥ 1, got {value!r}")
+    return value
 
 
 def spec_axis_values(axes: list[Axis], name: str) -> list[dict[str, Any]]:

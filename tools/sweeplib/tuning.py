@@ -1,14 +1,25 @@
 """Tuning: the choice of each method's hyperparameters from the finished tuning runs (tuned.json).
 
-The published protocol: for each method (and each value of the tune.per axes), every grid point runs on
-the tuning seeds; the one with the lowest final loss wins. With several tuning runs per grid point the
-score is the geometric mean of final_loss / initial_loss (the same order as final_loss for one run);
-a run that diverged scores +inf, and so does a run that failed (ended with an error and no summary, as a
-diverged run may); ties go to the first grid point. A run that never ran is an error."""
+The protocol (docs/sweeps.md "Tuning"): for each method (and each value of the tune.per axes), every
+grid point runs on the tuning seeds (three by default). A grid point's statistic is the mean over its
+tuning runs of log10(final_loss / initial_loss) -- reported as the geometric mean `score` with its spread
+(sample standard deviation over the runs, as a factor ×/÷). A run that
+diverged scores +inf, and so does a run that failed (ended with an error and no summary, as a diverged run
+may). A run that never ran is an error.
+
+Noise: a constant-stepsize run ends in a noise floor, so the last bits of the arithmetic (BLAS kernels,
+vector math: a different CPU) move its final loss by a few percent, as a different seed does. Candidates
+whose mean is within `tune.tie` standard errors of the difference from the lowest one's are reported as
+ties: which of them has the lowest mean may differ on another machine. The choice is the first of the
+tied candidates in grid order (grids ascending: the smallest stepsize), so it moves only when a candidate
+crosses the edge of the tie, not when two tied ones swap places; the check (`sweep.py check`) accepts a
+choice that moved within a reported tie."""
 from __future__ import annotations
 
 import json
 import math
+import statistics
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +27,65 @@ from .spec import Spec, SpecError
 from .points import Point, compare_points, needs_tuning, point_dir, tune_points
 from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss
 
+LOG_FLOOR = -30.0  # log10 of a final loss of exactly 0 (f reached f* in float): better than anything
+
+
+@dataclass
+class Score:
+    """One grid point's statistic over its tuning runs, in log10 of the relative final loss."""
+
+    mean: float  # mean of log10(final / initial); +inf if any run diverged or failed
+    std: float  # sample standard deviation over the runs (0 for one run)
+    n: int
+
+    @property
+    def stderr(self) -> float:
+        return self.std / math.sqrt(self.n) if self.n > 0 and math.isfinite(self.std) else math.inf
+
+    @property
+    def geomean(self) -> float:
+        return 10.0 ** self.mean if math.isfinite(self.mean) else math.inf
+
+    @property
+    def spread(self) -> float:
+        """The spread over runs as a factor: the geometric mean ×/÷ this is ± one standard deviation."""
+        return 10.0 ** self.std if math.isfinite(self.std) else math.inf
+
+
+def score_of(relative_losses: list[float]) -> Score:
+    logs = []
+    for v in relative_losses:
+        if not math.isfinite(v):
+            return Score(math.inf, math.inf, len(relative_losses))
+        logs.append(math.log10(v) if v > 0 else LOG_FLOOR)
+    if not logs:
+        return Score(math.inf, math.inf, 0)
+    return Score(statistics.fmean(logs), statistics.stdev(logs) if len(logs) > 1 else 0.0, len(logs))
+
 
 def tuning_score(relative_losses: list[float]) -> float:
     """Geometric mean of the final relative losses of one hyperparameter combination (one per tuning
     seed and non-tuned axis value); equal to ordering by final_loss when there is one run."""
-    if not relative_losses or any(not math.isfinite(v) for v in relative_losses):
-        return math.inf
-    if any(v <= 0 for v in relative_losses):
-        return 0.0
-    return math.exp(sum(math.log(v) for v in relative_losses) / len(relative_losses))
+    return score_of(relative_losses).geomean
+
+
+def within_noise(best: Score, other: Score, tie: float) -> bool:
+    """Whether `other` is within noise of `best`: its mean exceeds best's by at most `tie` standard errors
+    of the difference, sqrt(se_best² + se_other²). With one run each there is no spread: only equal
+    means tie."""
+    if not math.isfinite(best.mean) or not math.isfinite(other.mean):
+        return False
+    return other.mean - best.mean <= tie * math.hypot(best.stderr, other.stderr)
 
 
 def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
-           failed: dict[int, int] | None = None) -> dict[str, Any]:
-    """For each tuning group, the hyperparameters with the lowest score; ties go to the first in grid
-    order. summaries: point index → summary.json (None: no summary); failed: point index → exit code of
-    a run that ended without a summary (scored +inf). Raises SpecError naming the points that have
-    neither (not run yet, or still running)."""
+           failed: dict[int, int] | None = None, tie: float = 2.0) -> dict[str, Any]:
+    """For each tuning group, the candidates within noise of the lowest mean log final loss (see
+    within_noise), and the choice: the first of them in grid order; `ties` lists the others, `lowest`
+    the one with the lowest mean. summaries:
+    point index → summary.json (None: no summary); failed: point index → exit code of a run that ended
+    without a summary (scored +inf). Raises SpecError naming the points that have neither (not run yet,
+    or still running)."""
     failed = failed or {}
     missing = [p.name for p in points if summaries.get(p.index) is None and p.index not in failed]
     if missing:
@@ -52,15 +105,27 @@ def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
             c["relative_final_loss"].append(relative_final_loss(summaries[p.index]))
     result = {}
     for group, g in groups.items():
-        best = None
+        scored = [(score_of(c["relative_final_loss"]), c) for c in g["candidates"].values()]
+        best_score, best = scored[0]
+        for s, c in scored[1:]:
+            if s.mean < best_score.mean:
+                best_score, best = s, c
+        # the tie group: the lowest mean and every candidate within noise of it, in grid order; the
+        # choice is its first member, so it moves only when the group does, not when two of its members
+        # swap places (which the last bits of another CPU can do)
+        group_members = [c for s, c in scored if c is best or within_noise(best_score, s, tie)]
+        chosen = group_members[0]
+        chosen_score = next(s for s, c in scored if c is chosen)
         candidates = []
-        for c in g["candidates"].values():
-            score = tuning_score(c["relative_final_loss"])
-            candidates.append({"params": c["params"], "score": score, "runs": c["runs"],
-                               "relative_final_loss": c["relative_final_loss"], "failed": c["failed"]})
-            if best is None or score < best["score"]:
-                best = candidates[-1]
-        result[group] = {"group": json.loads(group), "chosen": best["params"], "score": best["score"],
+        for s, c in scored:
+            candidates.append({"params": c["params"], "score": s.geomean, "spread": s.spread,
+                               "log10_mean": s.mean, "log10_std": s.std, "tie": c in group_members,
+                               "runs": c["runs"], "relative_final_loss": c["relative_final_loss"],
+                               "failed": c["failed"]})
+        result[group] = {"group": json.loads(group), "chosen": chosen["params"], "score": chosen_score.geomean,
+                         "spread": chosen_score.spread, "runs": chosen_score.n,
+                         "range": [min(chosen["relative_final_loss"]), max(chosen["relative_final_loss"])],
+                         "lowest": best["params"], "ties": [c["params"] for c in group_members if c is not chosen],
                          "candidates": candidates}
     return result
 
@@ -76,6 +141,12 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+PROTOCOL = ("per method and tune.per value: every grid point on the tuning seeds; the lowest mean of "
+            "log10(final_loss / initial_loss) wins (score: its geometric mean; spread: ×/÷ one sample std over "
+            "the runs); candidates whose mean is within {tie:g} standard errors of the difference from the "
+            "lowest mean are ties (within noise, the lowest included); the choice is the first tie in grid order")
+
+
 def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
     """Chooses from the tuning runs in sweep_dir and writes tuned.json. Returns the choices."""
     points = tune_points(spec)
@@ -86,11 +157,11 @@ def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
         code = failed_exit_code(spec, p, directory)
         if code is not None:
             failed[p.index] = code
-    choices = choose(points, summaries, failed)
+    choices = choose(points, summaries, failed, spec.tune.tie)
     record = {
         "sweep": spec.name,
-        "protocol": "per method and tune.per value: every grid point on the tuning seeds; lowest geometric "
-                    "mean of final_loss / initial_loss wins (ties: first in grid order)",
+        "protocol": PROTOCOL.format(tie=spec.tune.tie),
+        "tie": spec.tune.tie,
         "seeds": spec.tune.seeds,
         "per": spec.tune.per,
         "set": spec.tune.set,
