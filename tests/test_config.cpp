@@ -71,7 +71,7 @@ Config unusual_config() {
   c.run.max_updates = 77;
   c.run.target_loss = 1e-7;
   c.run.eval_every_s = 0.1;
-  c.run.log_every_s = 2.5e10;
+  c.run.log_every_s = 2.5e8;
   c.run.out = "runs/with \"quotes\", \\ backslash, tab\t, newline\n and \u00e9";
   c.method.stepsize = 0.1 + 0.2;
   c.method.momentum = 0.0;
@@ -233,13 +233,15 @@ const std::vector<Rule> kRules = {
     {"run", "seed", "\"zero\"", "expected an integer, got string \"zero\""},
     {"run", "workers", "0", "must be >= 1, got 0"},
     {"run", "workers", "3000000000", "must be in [1, 2147483647], got 3000000000"},
-    {"run", "time_budget_s", "0", "must be > 0.0, got 0.0"},
+    {"run", "time_budget_s", "0", "must be in (0.0, 1e+09], got 0.0"},
+    {"run", "time_budget_s", "1e300", "must be in (0.0, 1e+09], got 1e+300"},
     {"run", "time_budget_s", "inf", "must be a finite number, got inf"},
     {"run", "max_updates", "-5", "must be >= 0, got -5"},
     {"run", "target_loss", "-0.5", "must be >= 0.0, got -0.5"},
     {"run", "target_loss", "nan", "must be a finite number"},
-    {"run", "eval_every_s", "0", "must be > 0.0"},
-    {"run", "log_every_s", "-1", "must be > 0.0"},
+    {"run", "eval_every_s", "0", "must be in (0.0, 1e+09]"},
+    {"run", "log_every_s", "-1", "must be in [0.01, 1e+09]"},
+    {"run", "log_every_s", "1e-300", "must be in [0.01, 1e+09], got 1e-300"},
     {"run", "out", "[1]", "expected a string, got array", false},
     {"method", "stepsize", "0", "must be > 0.0, got 0.0"},
     {"method", "stepsize", "-inf", "must be a finite number"},
@@ -274,12 +276,13 @@ const std::vector<Rule> kRules = {
     {"heterogeneity", "list", "[1, 0]", "entry 1 must be > 0.0, got 0.0"},
     {"heterogeneity", "list", "[-2]", "entry 0 must be > 0.0, got -2.0"},
     {"heterogeneity", "list", "[1, nan]", "entry 1: must be a finite number, got nan"},
-    {"heterogeneity", "base_s", "-0.01", "must be >= 0.0"},
+    {"heterogeneity", "base_s", "-0.01", "must be in [0.0, 1e+09]"},
     {"heterogeneity", "noise", "\"gaussian\"", "unknown value \"gaussian\" (accepted: none, halfnormal"},
     {"heterogeneity", "noise_scale", "-1", "must be >= 0.0"},
     {"heterogeneity", "mode", "\"both\"", "(accepted: additive, multiplicative)"},
-    {"heterogeneity", "outage_rate", "-1", "must be >= 0.0"},
-    {"heterogeneity", "outage_s", "-1", "must be >= 0.0"},
+    {"heterogeneity", "outage_rate", "-1", "must be in [0.0, 1e+06]"},
+    {"heterogeneity", "outage_rate", "1e12", "must be in [0.0, 1e+06], got 1e+12"},
+    {"heterogeneity", "outage_s", "-1", "must be in [0.0, 1e+09]"},
 };
 
 TEST_F(ConfigTest, EveryRuleFromAFileNamesFileLineAndKey) {
@@ -412,6 +415,7 @@ TEST_F(ConfigTest, RoundTripIsBitExactForDoubles) {
   Config c;
   c.heterogeneity.profile = "list";
   c.heterogeneity.list = values;
+  c.heterogeneity.base_s = 0.0;  // base_s · s_i ≤ 1e9 s holds for any s_i (an MPI run: compute is real time)
   c.run.workers = static_cast<int>(values.size());
   const Config back = load_config(write("doubles.toml", to_toml(c)), {});
   ASSERT_EQ(back.heterogeneity.list.size(), values.size());
