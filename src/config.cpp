@@ -113,13 +113,15 @@ std::string format_double(double x) {
 
 // Text echoed in a message, cut to its first 80 bytes (not inside a UTF-8 sequence) and its length:
 // a megabyte-long value or key must not come back as a megabyte-long error line.
-std::string shorten(std::string_view s) {
-  constexpr std::size_t kShown = 80;
-  if (s.size() <= kShown) return std::string(s);
-  std::size_t cut = kShown;
+// Paths are cut at 512 bytes: longer than any a user types, shorter than one too long for the system.
+std::string shorten(std::string_view s, std::size_t shown = 80) {
+  if (s.size() <= shown) return std::string(s);
+  std::size_t cut = shown;
   while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
   return std::string(s.substr(0, cut)) + "… (" + std::to_string(s.size()) + " bytes)";
 }
+
+constexpr std::size_t kShownPath = 512;
 
 std::string quote(std::string_view s) {
   // Built by appending: GCC 12 warns falsely (-Wrestrict, PR 105329) on "\"" + std::string(s) + "\"".
@@ -399,7 +401,7 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
 // blocking (a FIFO with no writer), and read no further than the limit (`-c /dev/zero` must not read
 // until memory runs out, on every rank).
 std::string read_config_file(const std::string& path) {
-  const std::string shown = shorten(path);
+  const std::string shown = shorten(path, kShownPath);
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) throw Error(shown + ": cannot open config file: " + std::generic_category().message(errno));
   struct Closer {
@@ -431,7 +433,7 @@ std::string read_config_file(const std::string& path) {
 
 toml::table parse_file(const std::string& path) {
   const std::string document = read_config_file(path);
-  const std::string shown = shorten(path);
+  const std::string shown = shorten(path, kShownPath);
   if (auto deep = find_deep_nesting(document))
     throw Error(shown + ":" + std::to_string(deep->line) + ": " + deep->what);
   try {
@@ -455,7 +457,7 @@ struct Key {
 class Reader {
  public:
   Reader(const toml::table& root, std::string file, Overrides overrides)
-      : root_(root), file_(shorten(file)), overrides_(std::move(overrides)) {}
+      : root_(root), file_(shorten(file, kShownPath)), overrides_(std::move(overrides)) {}
 
   // Unknown sections and keys, checked before any value so that a typo is reported as a typo.
   void check_known_keys() const {
