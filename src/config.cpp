@@ -250,13 +250,12 @@ constexpr int kMaxNesting = 16;
 
 std::string bytes_limit() { return std::to_string(kMaxConfigBytes) + " bytes (1 MiB)"; }
 
-// The first line where `text` nests deeper than kMaxNesting, and what does, if any (or breaks one of the
-// two rules below). Counts outside
-// strings and comments; strings and comments are skipped as TOML defines them (v1.0.0: basic and
-// literal strings, their multi-line forms, '#' to the end of the line). Where the scan and toml++
-// could disagree (an unterminated string, an escape before a newline), toml++ stops with a syntax
-// error at that point, before any structure past it exists.
-struct DeepNesting {
+// The first line of `text` that toml++ must not see, and why: nesting deeper than kMaxNesting, or one of
+// the two rules in the loop below. Counts outside strings and comments; strings and comments are
+// skipped as TOML defines them (v1.0.0: basic and literal strings, their multi-line forms, '#' to the
+// end of the line). Where the scan and toml++ could disagree (an unterminated string, an escape before
+// a newline), toml++ stops with a syntax error at that point, before any structure past it exists.
+struct RefusedText {
   std::size_t line;
   std::string what;
   bool nesting = true;  // false: one of the two rules that are not about depth
@@ -264,7 +263,7 @@ struct DeepNesting {
 
 constexpr const char* kDepthAdvice = " (a Ringmaster config needs only [section] and key = value)";
 
-std::optional<DeepNesting> find_deep_nesting(std::string_view text) {
+std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
   std::size_t line = 1;
   int depth = 0;  // open '[' and '{'
   int parts = 1;  // parts of the dotted key (or number) being read: a.b.c has 3
@@ -301,7 +300,7 @@ std::optional<DeepNesting> find_deep_nesting(std::string_view text) {
     // and a table header whose key does not start with a key character (`[[=`: toml++ calls parse_key
     // against its precondition, #301).
     if (static_cast<unsigned char>(c) >= 0x80)
-      return DeepNesting{line, "a non-ASCII character outside a string or comment", false};
+      return RefusedText{line, "a non-ASCII character outside a string or comment", false};
     if (c == '[' && depth == 0 && line_start) {
       std::size_t k = i + 1;
       if (k < text.size() && text[k] == '[') ++k;
@@ -309,7 +308,7 @@ std::optional<DeepNesting> find_deep_nesting(std::string_view text) {
       const char first = k < text.size() ? text[k] : '\n';
       if (!(std::isalnum(static_cast<unsigned char>(first)) || first == '_' || first == '-' || first == '"' ||
             first == '\''))
-        return DeepNesting{line, "a table header must start with a key, as in [section]", false};
+        return RefusedText{line, "a table header must start with a key, as in [section]", false};
     }
     if (c != ' ' && c != '\t' && c != '\r') line_start = c == '\n';
     if (c == '"' || c == '\'') {
@@ -323,10 +322,10 @@ std::optional<DeepNesting> find_deep_nesting(std::string_view text) {
     }
     if (c == '.') {
       if (++parts > kMaxNesting)
-        return DeepNesting{line, "a dotted key with more than " + std::to_string(kMaxNesting) + " parts" + kDepthAdvice};
+        return RefusedText{line, "a dotted key with more than " + std::to_string(kMaxNesting) + " parts" + kDepthAdvice};
     } else if (c == '[' || c == '{') {
       if (++depth > kMaxNesting)
-        return DeepNesting{line, "arrays or tables nested more than " + std::to_string(kMaxNesting) + " deep" +
+        return RefusedText{line, "arrays or tables nested more than " + std::to_string(kMaxNesting) + " deep" +
                                      kDepthAdvice};
       parts = 1;
     } else if (c == ']' || c == '}') {
@@ -371,7 +370,7 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
   // `3`, `1e-3`, `true`, `[1, 2]`, `"text"` are TOML values; text that is not (`sync`, `runs/a`) is a
   // bare string, so `--set run.method=sync` needs no shell quoting.
   const std::string document = "v = " + raw;
-  const auto scan = find_deep_nesting(document);
+  const auto scan = refuse_before_parsing(document);
   if (scan && scan->nesting) throw Error(origin + ": " + shorten(key) + ": " + scan->what);
   toml::table parsed;  // stays empty (a bare string) for text the scan or toml++ refuses
   try {
@@ -434,8 +433,8 @@ std::string read_config_file(const std::string& path) {
 toml::table parse_file(const std::string& path) {
   const std::string document = read_config_file(path);
   const std::string shown = shorten(path, kShownPath);
-  if (auto deep = find_deep_nesting(document))
-    throw Error(shown + ":" + std::to_string(deep->line) + ": " + deep->what);
+  if (auto refused = refuse_before_parsing(document))
+    throw Error(shown + ":" + std::to_string(refused->line) + ": " + refused->what);
   try {
     return toml::parse(document, std::string_view(path));
   } catch (const toml::parse_error& e) {
