@@ -310,8 +310,13 @@ std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
             first == '\''))
         return RefusedText{line, "a table header must start with a key, as in [section]", false};
     }
+    const bool was_line_start = line_start;
     if (c != ' ' && c != '\t' && c != '\r') line_start = c == '\n';
-    if (c == '"' || c == '\'') {
+    // A quote opens a string only where a key or value may start, as for toml++: in `a = 1'ß` the quote
+    // is part of the bad value `1'...`, and toml++ goes on to look at the ß.
+    const char before = i > 0 ? text[i - 1] : '\n';
+    const bool string_may_start = was_line_start || std::string_view(" \t=[{,.").find(before) != std::string_view::npos;
+    if ((c == '"' || c == '\'') && string_may_start) {
       const bool multiline = at(std::string(3, c));
       skip_string(c, multiline, c == '"');
       continue;  // a quoted key part: the dotted key goes on
