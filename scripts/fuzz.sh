@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the config loader and the checkpoint reader (issue "Reliability"): builds the libFuzzer targets of
-# tests/fuzz with clang, ASan and UBSan in build-fuzz/, then runs fuzz_config and fuzz_checkpoint side by
+# Fuzz the config loader (with toml++ itself compiled in and instrumented) and the checkpoint reader (issue
+# "Reliability", "Hardening"): builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan in build-fuzz/, then runs fuzz_config and fuzz_checkpoint side by
 # side (one core each) for SECONDS (default 60) from the seeds in tests/. Exits non-zero on any crash,
 # leak, timeout, out-of-memory or sanitizer report, and keeps the inputs that caused it in
 # build-fuzz/artifacts/. The seeds are copied to a temporary directory: the repository is not modified.
@@ -29,6 +29,9 @@ declare -A seeds=(
   [fuzz_checkpoint]="tests/fuzz/corpus/checkpoint"
 )
 targets=(fuzz_config fuzz_checkpoint)
+# Longest input per target: the config loader's must reach nesting deep enough to have overflowed the
+# stack inside toml++ (~31,000 levels of a dotted name: 62 KB; libFuzzer's default is 4 KB).
+declare -A max_len=([fuzz_config]=100000 [fuzz_checkpoint]=0)
 
 echo "== fuzzing ${targets[*]} for ${seconds} s each"
 pids=()
@@ -36,7 +39,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
   for dir in ${seeds[$t]}; do cp "$dir"/* "$work/$t/corpus/"; done
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    "build-fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    "build-fuzz/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="${max_len[$t]}" \
     -print_final_stats=1 -artifact_prefix="$work/$t/artifacts/" "$work/$t/corpus" >"$work/$t/log" 2>&1 &
   pids+=($!)
 done

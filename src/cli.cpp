@@ -1,5 +1,6 @@
 #include "ringmaster/cli.hpp"
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
@@ -26,6 +27,7 @@ constexpr const char* kUsage =
     "  mpirun -np N+1 ringmaster train --resume DIR [-c FILE] [--set section.key=value]...\n"
     "  ringmaster simulate -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
+    "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
 
 // Under mpirun or srun every rank parses the same arguments: only the first rank reports problems.
@@ -95,6 +97,12 @@ int dispatch(int argc, char** argv) {
     std::cout << kUsage;
     return kExitOk;
   }
+  if (command == "--version" || command == "version") {
+    // Set by CMake at configure time (CMakeLists.txt): the project version and `git rev-parse --short
+    // HEAD`, with "-dirty" for a tree with changes, "unknown" outside git.
+    std::cout << "ringmaster " << RINGMASTER_VERSION << " (commit " << RINGMASTER_GIT_COMMIT << ")\n";
+    return kExitOk;
+  }
   if (command == "train" || command == "simulate") {
     auto options = run_options(command, command == "train" ? "Train with the MPI engine (rank 0 serves, ranks 1..N work)"
                                                            : "Simulate on a virtual clock, in one process");
@@ -125,7 +133,15 @@ int dispatch(int argc, char** argv) {
 
 }  // namespace
 
+// Every log line goes to stderr (issue "Hardening"): stdout carries only what a command was asked to print
+// (--help, --version, bench --json), so it can be piped; a run's progress and its errors are diagnostics.
+static void log_to_stderr() {
+  auto logger = std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  spdlog::set_default_logger(std::move(logger));
+}
+
 int cli_main(int argc, char** argv) {
+  log_to_stderr();
   try {
     return dispatch(argc, argv);
   } catch (const Error& e) {
@@ -134,6 +150,9 @@ int cli_main(int argc, char** argv) {
   } catch (const cxxopts::exceptions::exception& e) {
     if (first_rank()) spdlog::error("{}\n{}", e.what(), kUsage);
     return kExitBadInput;
+  } catch (const std::bad_alloc&) {
+    spdlog::critical("out of memory");
+    return kExitRuntime;
   } catch (const std::exception& e) {
     spdlog::critical("{}", e.what());
     return kExitRuntime;

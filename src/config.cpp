@@ -7,13 +7,18 @@
 //   section.key: <what is wrong>                          (cross-check on a default value)
 #include "ringmaster/config.hpp"
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysinfo.h>
+#include <unistd.h>
 #include <toml++/toml.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <filesystem>
-#include <fstream>
+#include <cctype>
+#include <cerrno>
 #include <limits>
 #include <map>
 #include <optional>
@@ -106,10 +111,22 @@ std::string format_double(double x) {
   return text;
 }
 
+// Text echoed in a message, cut to its first 80 bytes (not inside a UTF-8 sequence) and its length:
+// a megabyte-long value or key must not come back as a megabyte-long error line.
+// Paths are cut at 512 bytes: longer than any a user types, shorter than one too long for the system.
+std::string shorten(std::string_view s, std::size_t shown = 80) {
+  if (s.size() <= shown) return std::string(s);
+  std::size_t cut = shown;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return std::string(s.substr(0, cut)) + "… (" + std::to_string(s.size()) + " bytes)";
+}
+
+constexpr std::size_t kShownPath = 512;
+
 std::string quote(std::string_view s) {
   // Built by appending: GCC 12 warns falsely (-Wrestrict, PR 105329) on "\"" + std::string(s) + "\"".
   std::string q(1, '"');
-  q.append(s).push_back('"');
+  q.append(shorten(s)).push_back('"');
   return q;
 }
 
@@ -165,6 +182,7 @@ std::optional<std::string_view> closest(std::string_view word, const std::vector
   std::optional<std::string_view> best;
   std::size_t best_distance = limit + 1;
   for (std::string_view c : candidates) {
+    if (std::max(word.size(), c.size()) - std::min(word.size(), c.size()) > limit) continue;
     const std::size_t d = edit_distance(word, c);
     if (d < best_distance) best = c, best_distance = d;
   }
@@ -207,22 +225,143 @@ struct Bounds {
 
 constexpr Bounds kPositive{0.0, true};
 constexpr Bounds kNonNegative{0.0, false};
+// Durations: beyond kMaxSeconds (~31.7 years) a time only overflows conversions (chrono, the int64 grid
+// of evaluations) and never ends a run.
+constexpr Bounds kDuration{0.0, true, kMaxSeconds, false};
+constexpr Bounds kDurationOrZero{0.0, false, kMaxSeconds, false};
 constexpr Bounds kMomentumRange{0.0, false, 1.0, true};  // β ∈ [0, 1): α = 1 − β must be > 0
 
 constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
 // ---------------------------------------------------------------------------------------------------
+// What reaches toml++ (issue "Hardening"). toml++ 3.3 recurses once per level of the table tree it
+// builds: after parsing (update_region_ends) and in ~table. Measured on the Release build with an 8 MiB
+// stack: ~270 bytes per level of a dotted header, dotted key or [[array.of.tables]] (crash at ~31,000
+// levels, a 60 KB file), ~80 bytes per dotted key inside an inline table; nested arrays and inline
+// tables stop at its own TOML_MAX_NESTED_VALUES (256). So the text is bounded in size, and a lexical
+// pre-scan bounds the depth of the tree it can describe before toml++ sees it: at most kMaxNesting
+// parts in a dotted key (or header) and kMaxNesting open brackets/braces. The tree is then at most
+// ~17 + 17 + 16 · 18 levels deep, a few hundred KB of stack even under ASan. A Ringmaster config needs
+// 2 parts (section.key) and 2 brackets ([section], a list).
+
+constexpr std::size_t kMaxConfigBytes = std::size_t{1} << 20;  // a config file, or one --set value
+constexpr int kMaxNesting = 16;
+
+std::string bytes_limit() { return std::to_string(kMaxConfigBytes) + " bytes (1 MiB)"; }
+
+// The first line of `text` that toml++ must not see, and why: nesting deeper than kMaxNesting, or one of
+// the two rules in the loop below. Counts outside strings and comments; strings and comments are
+// skipped as TOML defines them (v1.0.0: basic and literal strings, their multi-line forms, '#' to the
+// end of the line). Where the scan and toml++ could disagree (an unterminated string, an escape before
+// a newline), toml++ stops with a syntax error at that point, before any structure past it exists.
+struct RefusedText {
+  std::size_t line;
+  std::string what;
+  bool nesting = true;  // false: one of the two rules that are not about depth
+};
+
+constexpr const char* kDepthAdvice = " (a Ringmaster config needs only [section] and key = value)";
+
+std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
+  std::size_t line = 1;
+  int depth = 0;  // open '[' and '{'
+  int parts = 1;  // parts of the dotted key (or number) being read: a.b.c has 3
+  std::size_t i = 0;
+  const auto at = [&](std::string_view token) { return text.compare(i, token.size(), token) == 0; };
+  // Skips a string starting at i (its opening quote); multi-line ones may span lines.
+  const auto skip_string = [&](char quote, bool multiline, bool escapes) {
+    i += multiline ? 3 : 1;
+    const std::string closing(multiline ? 3 : 1, quote);
+    while (i < text.size()) {
+      const char c = text[i];
+      if (c == '\n') {
+        if (!multiline) return;  // toml++: syntax error here
+        ++line;
+      } else if (escapes && c == '\\' && i + 1 < text.size() && (multiline || text[i + 1] != '\n')) {
+        if (text[i + 1] == '\n') ++line;
+        i += 2;
+        continue;
+      } else if (at(closing)) {
+        i += closing.size();
+        // """a"""" is the text a" then the closing quotes: up to two quotes may precede them.
+        for (int extra = 0; multiline && extra < 2 && i < text.size() && text[i] == quote; ++extra) ++i;
+        return;
+      }
+      ++i;
+    }
+  };
+  bool line_start = true;  // only whitespace so far on this line
+  while (i < text.size()) {
+    const char c = text[i];
+    // Two of toml++ 3.3.0's own bugs are reached only by text TOML forbids, so they are refused here, with
+    // the line (tests/fuzz/CMakeLists.txt): a non-ASCII character outside strings and comments (TOML
+    // allows one nowhere else; toml++ reaches __builtin_unreachable on some, marzer/tomlplusplus#295),
+    // and a table header whose key does not start with a key character (`[[=`: toml++ calls parse_key
+    // against its precondition, #301).
+    if (static_cast<unsigned char>(c) >= 0x80)
+      return RefusedText{line, "a non-ASCII character outside a string or comment", false};
+    if (c == '[' && depth == 0 && line_start) {
+      std::size_t k = i + 1;
+      if (k < text.size() && text[k] == '[') ++k;
+      while (k < text.size() && (text[k] == ' ' || text[k] == '\t')) ++k;
+      const char first = k < text.size() ? text[k] : '\n';
+      if (!(std::isalnum(static_cast<unsigned char>(first)) || first == '_' || first == '-' || first == '"' ||
+            first == '\''))
+        return RefusedText{line, "a table header must start with a key, as in [section]", false};
+    }
+    const bool was_line_start = line_start;
+    if (c != ' ' && c != '\t' && c != '\r') line_start = c == '\n';
+    // A quote opens a string only where a key or value may start, as for toml++: in `a = 1'ß` the quote
+    // is part of the bad value `1'...`, and toml++ goes on to look at the ß.
+    const char before = i > 0 ? text[i - 1] : '\n';
+    const bool string_may_start = was_line_start || std::string_view(" \t=[{,.").find(before) != std::string_view::npos;
+    if ((c == '"' || c == '\'') && string_may_start) {
+      const bool multiline = at(std::string(3, c));
+      skip_string(c, multiline, c == '"');
+      continue;  // a quoted key part: the dotted key goes on
+    }
+    if (c == '#') {
+      while (i < text.size() && text[i] != '\n') ++i;
+      continue;
+    }
+    if (c == '.') {
+      if (++parts > kMaxNesting)
+        return RefusedText{line, "a dotted key with more than " + std::to_string(kMaxNesting) + " parts" + kDepthAdvice};
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxNesting)
+        return RefusedText{line, "arrays or tables nested more than " + std::to_string(kMaxNesting) + " deep" +
+                                     kDepthAdvice};
+      parts = 1;
+    } else if (c == ']' || c == '}') {
+      depth = std::max(depth - 1, 0);
+      parts = 1;
+    } else if (c == '\n') {
+      ++line;
+      parts = 1;
+    } else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '+' || c == ':' ||
+                 c == ' ' || c == '\t' || c == '\r')) {
+      parts = 1;  // '=', ',' and anything else ends a key (a bare word, a number or a date goes on)
+    }
+    ++i;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------------------------------------------
 // Overrides: "section.key=value" with the value parsed as TOML, else taken as a bare string.
 
 struct Override {
-  std::string origin;  // "--set section.key=value", the prefix of its error messages
+  std::string origin;  // "--set section.key=value" (shortened), the prefix of its error messages
   std::string raw;     // the value text as typed (used as-is for string keys)
+  std::size_t order = 0;  // position on the command line
 };
 using Overrides = std::map<std::string, Override, std::less<>>;  // by "section.key"; the last one wins
 
 void apply_override(toml::table& root, const std::string& text, Overrides& applied) {
-  const std::string origin = "--set " + text;
+  const std::string origin = "--set " + shorten(text);
+  if (text.size() > kMaxConfigBytes)
+    throw Error(origin + ": longer than " + bytes_limit() + ", the most a --set value may have");
   const auto eq = text.find('=');
   if (eq == std::string::npos) throw Error(origin + ": expected section.key=value");
   const std::string key = trim(std::string_view(text).substr(0, eq));
@@ -235,9 +374,12 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
 
   // `3`, `1e-3`, `true`, `[1, 2]`, `"text"` are TOML values; text that is not (`sync`, `runs/a`) is a
   // bare string, so `--set run.method=sync` needs no shell quoting.
-  toml::table parsed;
+  const std::string document = "v = " + raw;
+  const auto scan = refuse_before_parsing(document);
+  if (scan && scan->nesting) throw Error(origin + ": " + shorten(key) + ": " + scan->what);
+  toml::table parsed;  // stays empty (a bare string) for text the scan or toml++ refuses
   try {
-    parsed = toml::parse("v = " + raw, std::string_view(origin));
+    if (!scan) parsed = toml::parse(document, std::string_view(origin));
   } catch (const toml::parse_error&) {
     parsed = toml::table{};
   }
@@ -246,30 +388,64 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
   if (!root.contains(section)) root.insert(section, toml::table{});
   toml::table* target = root.get_as<toml::table>(section);
   if (target == nullptr)
-    throw Error(origin + ": cannot set " + key + ": " + section + " is not a table in the config file (it is " +
-                describe(*root.get(section)) + ")");
+    throw Error(origin + ": cannot set " + shorten(key) + ": " + shorten(section) +
+                " is not a table in the config file (it is " + describe(*root.get(section)) + ")");
   if (value != nullptr)
     value->visit([&](auto& v) { target->insert_or_assign(name, std::move(v)); });
   else if (is_utf8(raw))
     target->insert_or_assign(name, raw);
   else
-    throw Error(origin + ": " + key + ": the value is not valid UTF-8 text");
-  applied[key] = Override{origin, raw};
+    throw Error(origin + ": " + shorten(key) + ": the value is not valid UTF-8 text");
+  std::size_t order = 0;
+  for (const auto& [k, o] : applied) order = std::max(order, o.order + 1);
+  applied[key] = Override{origin, raw, order};
+}
+
+// The config file's text. Opened first and then examined (no race between a check and the open), without
+// blocking (a FIFO with no writer), and read no further than the limit (`-c /dev/zero` must not read
+// until memory runs out, on every rank).
+std::string read_config_file(const std::string& path) {
+  const std::string shown = shorten(path, kShownPath);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) throw Error(shown + ": cannot open config file: " + std::generic_category().message(errno));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat info {};
+  if (::fstat(fd, &info) != 0)
+    throw Error(shown + ": cannot read config file: " + std::generic_category().message(errno));
+  if (S_ISDIR(info.st_mode)) throw Error(shown + ": is a directory, not a config file");
+  if (!S_ISREG(info.st_mode))
+    throw Error(shown + ": is not a regular file (a device, FIFO or socket); a config file must be one");
+  const auto too_big = [&] {
+    return Error(shown + ": config file is larger than " + bytes_limit() + ", the most a config file may have");
+  };
+  if (static_cast<std::uint64_t>(info.st_size) > kMaxConfigBytes) throw too_big();
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw Error(shown + ": cannot read config file: " + std::generic_category().message(errno));
+    if (got == 0) break;
+    text.append(buffer, static_cast<std::size_t>(got));
+    if (text.size() > kMaxConfigBytes) throw too_big();  // it grew since fstat, or fstat cannot tell (/proc)
+  }
+  return text;
 }
 
 toml::table parse_file(const std::string& path) {
-  if (std::filesystem::is_directory(path)) throw Error(path + ": is a directory, not a config file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(path + ": cannot open config file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  const std::string document = text.str();
+  const std::string document = read_config_file(path);
+  const std::string shown = shorten(path, kShownPath);
+  if (auto refused = refuse_before_parsing(document))
+    throw Error(shown + ":" + std::to_string(refused->line) + ": " + refused->what);
   try {
     return toml::parse(document, std::string_view(path));
   } catch (const toml::parse_error& e) {
     const auto& at = e.source().begin;
-    throw Error(path + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
-                ": syntax error: " + std::string(e.description()));
+    throw Error(shown + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
+                ": syntax error: " + shorten(e.description()));
   }
 }
 
@@ -285,7 +461,7 @@ struct Key {
 class Reader {
  public:
   Reader(const toml::table& root, std::string file, Overrides overrides)
-      : root_(root), file_(std::move(file)), overrides_(std::move(overrides)) {}
+      : root_(root), file_(shorten(file, kShownPath)), overrides_(std::move(overrides)) {}
 
   // Unknown sections and keys, checked before any value so that a typo is reported as a typo.
   void check_known_keys() const {
@@ -295,13 +471,13 @@ class Reader {
       const Section* section = find_section(name.str());
       if (section == nullptr) {
         const auto guess = closest(name.str(), section_names);
-        throw Error(where_section(name.str(), node) + "unknown section [" + std::string(name.str()) + "] " +
+        throw Error(where_section(name.str(), node) + "unknown section [" + shorten(name.str()) + "] " +
                     (guess ? "(did you mean [" + std::string(*guess) + "]?)"
                            : "(known sections: " + join(section_names) + ")"));
       }
       const toml::table* table = node.as_table();
       if (table == nullptr)
-        throw Error(where_section(name.str(), node) + "[" + std::string(name.str()) +
+        throw Error(where_section(name.str(), node) + "[" + shorten(name.str()) +
                     "] must be a table, got " + describe(node));
       for (auto&& [key, value] : *table) {
         if (has_key(*section, key.str())) continue;
@@ -321,10 +497,25 @@ class Reader {
   }
 
   [[noreturn]] void fail(Key key, const std::string& message, const toml::node* at = nullptr) const {
-    throw Error(where(key, at) + key.full() + ": " + message);
+    throw Error(where(key, at) + shorten(key.full()) + ": " + message);
   }
 
   bool present(Key key) const { return find(key) != nullptr; }
+
+  // The key to name when a limit is on several keys together: the last of them set on the command line,
+  // else the first one in the file, else the first.
+  Key culprit(std::initializer_list<Key> keys) const {
+    const Key* found = nullptr;
+    std::size_t latest = 0;
+    for (const Key& k : keys) {
+      auto it = overrides_.find(k.full());
+      if (it != overrides_.end() && it->second.order >= latest) found = &k, latest = it->second.order + 1;
+    }
+    if (found != nullptr) return *found;
+    for (const Key& k : keys)
+      if (present(k)) return k;
+    return *keys.begin();
+  }
 
   // --- typed access: nullopt when the key is absent (the default stays) ---
 
@@ -494,11 +685,12 @@ void read_run(const Reader& r, RunConfig& run) {
   r.set_choice({"run", "method"}, run.method, known_methods());
   r.set({"run", "seed"}, run.seed, 0, kInt64Max);
   r.set({"run", "workers"}, run.workers, 1, kIntMax);
-  r.set({"run", "time_budget_s"}, run.time_budget_s, kPositive);
+  r.set({"run", "time_budget_s"}, run.time_budget_s, kDuration);
   r.set({"run", "max_updates"}, run.max_updates, 0, kInt64Max);
   r.set({"run", "target_loss"}, run.target_loss, kNonNegative);
-  r.set({"run", "eval_every_s"}, run.eval_every_s, kPositive);
-  r.set({"run", "log_every_s"}, run.log_every_s, kPositive);
+  r.set({"run", "eval_every_s"}, run.eval_every_s, kDuration);  // with time_budget_s: check_consistency
+  // A progress line at most every 10 ms: below that it is one line per arrival, a flood, not progress.
+  r.set({"run", "log_every_s"}, run.log_every_s, Bounds{0.01, false, kMaxSeconds, false});
   r.set({"run", "out"}, run.out);
 }
 
@@ -537,28 +729,177 @@ void read_objective(const Reader& r, ObjectiveConfig& objective) {
 
 void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
   r.set_choice({"heterogeneity", "profile"}, h.profile, kProfiles);
-  r.set({"heterogeneity", "power"}, h.power, kNonNegative);
+  r.set({"heterogeneity", "power"}, h.power, kNonNegative);  // with base_s and workers: check_consistency
   if (auto list = r.numbers({"heterogeneity", "list"}, kPositive)) h.list = *list;
-  r.set({"heterogeneity", "base_s"}, h.base_s, kNonNegative);
+  r.set({"heterogeneity", "base_s"}, h.base_s, kDurationOrZero);
   r.set_choice({"heterogeneity", "noise"}, h.noise, kDelayNoises);
-  r.set({"heterogeneity", "noise_scale"}, h.noise_scale, kNonNegative);
+  r.set({"heterogeneity", "noise_scale"}, h.noise_scale, kNonNegative);  // per noise: check_consistency
   r.set_choice({"heterogeneity", "mode"}, h.mode, kModes);
-  r.set({"heterogeneity", "outage_rate"}, h.outage_rate, kNonNegative);
-  r.set({"heterogeneity", "outage_s"}, h.outage_s, kNonNegative);
+  // At most 10^6 outages per second of busy time: the mean number per gradient stays a countable number.
+  r.set({"heterogeneity", "outage_rate"}, h.outage_rate, Bounds{0.0, false, 1e6, false});
+  r.set({"heterogeneity", "outage_s"}, h.outage_s, kDurationOrZero);
 }
 
 // Settings that are each valid but contradict one another.
-void read_checkpoint(const Reader& r, CheckpointConfig& c) { r.set({"checkpoint", "every_s"}, c.every_s, kNonNegative); }
+void read_checkpoint(const Reader& r, CheckpointConfig& c) {
+  r.set({"checkpoint", "every_s"}, c.every_s, kDurationOrZero);
+}
 
 void read_fault(const Reader& r, FaultConfig& f) {
   r.set({"fault", "max_bad"}, f.max_bad, 1, kIntMax);
-  r.set({"fault", "worker_timeout_s"}, f.worker_timeout_s, kNonNegative);
+  r.set({"fault", "worker_timeout_s"}, f.worker_timeout_s, kDurationOrZero);
   r.set_choice({"fault", "inject"}, f.inject, kFaults);
   if (auto workers = r.numbers({"fault", "inject_workers"}, kPositive)) f.inject_workers = *workers;
   r.set({"fault", "inject_after"}, f.inject_after, 0, kInt64Max);
 }
 
 void read_sim(const Reader& r, SimConfig& sim) { r.set({"sim", "threads"}, sim.threads, 0, 1024); }
+
+// --- Limits that keep a run making progress (issue "Hardening"): every value accepted must give a run
+// that advances and ends. Each follows from what the code does with the keys it names.
+
+std::string sci(double x) {
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.3g", x);
+  return buffer;
+}
+
+// s_1 and s_n of SPEC §5 (every profile is monotone in i: power ≥ 0).
+double slowdown_min(const HeterogeneityConfig& h) {
+  if (h.profile == "list" && !h.list.empty()) return *std::min_element(h.list.begin(), h.list.end());
+  return 1.0;
+}
+double slowdown_max(const HeterogeneityConfig& h, int workers) {
+  const double n = workers;
+  if (h.profile == "sqrt") return std::sqrt(n);
+  if (h.profile == "linear") return n;
+  if (h.profile == "power") return std::pow(n, h.power);
+  if (h.profile == "list" && !h.list.empty()) return *std::max_element(h.list.begin(), h.list.end());
+  return 1.0;
+}
+
+// How s_n was computed, for messages.
+std::string slowdown_text(const HeterogeneityConfig& h, int workers) {
+  const std::string n = std::to_string(workers);
+  if (h.profile == "sqrt") return "sqrt(" + n + ")";
+  if (h.profile == "linear") return n;
+  if (h.profile == "power") return n + "^" + format_double(h.power);
+  if (h.profile == "list") return "max(heterogeneity.list)";
+  return "1";
+}
+
+// The parameters of the quadratic (SPEC §6) are the big allocations: x, m, the arriving gradient, the
+// workers' snapshots of x, the objective's B and X* (double) and its scratch, the LMO's workspace.
+// Measured: about 18 floats per parameter with one worker (`simulate`, rows = cols = 2000: 295 MB);
+// 16 is used as a lower bound, so a run that fits is never refused. Checked against what this process
+// may use (physical memory and swap, and RLIMIT_AS/RLIMIT_DATA): with overcommit a too-large run is not
+// refused by malloc but killed by the OOM killer once it touches its pages, so catching bad_alloc is
+// only the backstop (engine_sim.cpp).
+constexpr double kFloatsPerParameter = 16.0;
+constexpr double kBytesPerWorker = 8192.0;  // the server's and the simulator's per-worker state and streams
+
+double memory_limit_bytes() {
+  double limit = std::numeric_limits<double>::infinity();
+  struct sysinfo info {};
+  if (::sysinfo(&info) == 0)
+    limit = (static_cast<double>(info.totalram) + static_cast<double>(info.totalswap)) * info.mem_unit;
+  for (int resource : {RLIMIT_AS, RLIMIT_DATA}) {
+    struct rlimit rl {};
+    if (::getrlimit(resource, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+      limit = std::min(limit, static_cast<double>(rl.rlim_cur));
+  }
+  return limit;
+}
+
+void check_memory(const Reader& r, const Config& c) {
+  const double parameters = static_cast<double>(c.objective.rows) * c.objective.cols;
+  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float);
+  const double for_workers = static_cast<double>(c.run.workers) * kBytesPerWorker;
+  const double limit = memory_limit_bytes();
+  if (for_parameters + for_workers <= limit) return;
+  const std::string more = ", more than the " + sci(limit) +
+                           " bytes of memory (RAM + swap, or the process limit) this process may use";
+  if (for_parameters >= for_workers)
+    r.fail(r.culprit({{"objective", "cols"}, {"objective", "rows"}}),
+           "objective.rows x objective.cols = " + std::to_string(c.objective.rows) + " x " +
+               std::to_string(c.objective.cols) + " = " + sci(parameters) + " parameters need at least " +
+               sci(for_parameters + for_workers) + " bytes (x, m, gradients, snapshots and LMO scratch: " +
+               sci(kFloatsPerParameter) + " floats each)" + more);
+  r.fail({"run", "workers"}, std::to_string(c.run.workers) + " workers need at least " +
+                                 sci(for_parameters + for_workers) + " bytes" + more);
+}
+
+void check_progress(const Reader& r, const Config& c) {
+  const RunConfig& run = c.run;
+  const HeterogeneityConfig& h = c.heterogeneity;
+  const Key budget{"run", "time_budget_s"}, eval{"run", "eval_every_s"};
+  const Key base{"heterogeneity", "base_s"}, noise_scale{"heterogeneity", "noise_scale"};
+  const Key profile{"heterogeneity", "profile"}, power{"heterogeneity", "power"}, list{"heterogeneity", "list"};
+
+  // The evaluation grid: eval.csv gets time_budget_s / eval_every_s rows, indexed by an int64 (recorder).
+  constexpr double kMaxEvaluations = 1e7;
+  if (run.time_budget_s / run.eval_every_s > kMaxEvaluations)
+    r.fail(r.culprit({eval, budget}),
+           "run.time_budget_s / run.eval_every_s = " + format_double(run.time_budget_s) + " / " +
+               format_double(run.eval_every_s) + " = " + sci(run.time_budget_s / run.eval_every_s) +
+               " evaluations, more than 1e7; eval_every_s must be >= time_budget_s / 1e7 = " +
+               sci(run.time_budget_s / kMaxEvaluations));
+
+  // The deterministic delay of the slowest worker: base_s · s_n seconds (additive), or s_n times its
+  // measured compute (multiplicative); past kMaxSeconds the worker never reports within any budget and
+  // n^power overflows to inf.
+  const double s_max = slowdown_max(h, run.workers);
+  const double longest = h.mode == "additive" ? h.base_s * s_max : s_max;
+  if (!(longest <= kMaxSeconds)) {
+    const Key key = r.culprit({base, power, list, profile, {"run", "workers"}});
+    const std::string s_n = "s_n = " + slowdown_text(h, run.workers) + " = " + sci(s_max);
+    if (h.mode == "additive")
+      r.fail(key, "heterogeneity.base_s x s_n = " + format_double(h.base_s) + " x " + sci(s_max) + " = " +
+                      sci(longest) + " seconds per gradient for the slowest worker (" + s_n + "), more than 1e9");
+    r.fail(key, s_n + ", the slowest worker's multiple of its compute time (mode = \"multiplicative\"), is more "
+                "than 1e9");
+  }
+
+  // Noise (SPEC §5). halfnormal and exponential add c·base·s_i·|Z| (resp. ·E): a noise a million times
+  // the delay is no longer noise, and the bound keeps the product finite. lognormal (a factor
+  // exp(cZ − c²/2)) is bounded where it matters, in the simulator (check_simulator); a huge draw is
+  // clamped (DelayModel).
+  if ((h.noise == "halfnormal" || h.noise == "exponential") && h.noise_scale > 1e6)
+    r.fail(noise_scale, "must be in [0.0, 1e6] for noise = " + quote(h.noise) + ", got " + format_double(h.noise_scale));
+}
+
+// Only the simulator: compute cost is zero on the virtual clock (SPEC §7), so base_s · s_i is all the
+// time a gradient takes, and the run ends only when virtual time reaches time_budget_s.
+void check_simulator(const Reader& r, const Config& c) {
+  const HeterogeneityConfig& h = c.heterogeneity;
+  const Key base{"heterogeneity", "base_s"};
+  if (h.mode == "multiplicative")
+    r.fail({"heterogeneity", "mode"},
+           "\"multiplicative\" needs a measured compute time, which the simulator does not have (compute cost "
+           "is zero on the virtual clock); use mode = \"additive\"");
+  if (h.base_s <= 0.0)
+    r.fail(base, "must be > 0 in the simulator (compute cost is zero on the virtual clock, so base_s · s_i is "
+                 "all the time a gradient takes)");
+  // Without max_updates the run ends only when virtual time reaches time_budget_s: bound the gradients
+  // the fastest worker computes until then. Its typical delay is base_s · s_1, times the median
+  // exp(−c²/2) of the lognormal factor: interrupts abandon the long draws of a heavy tail, so virtual
+  // time advances at the pace of the typical draw, not of the mean (c = 3 with the default config:
+  // ~10^4 arrivals per virtual second).
+  if (c.run.max_updates > 0) return;
+  constexpr double kMaxGradientsPerWorker = 1e7;
+  const double median_factor = h.noise == "lognormal" ? std::exp(-0.5 * h.noise_scale * h.noise_scale) : 1.0;
+  const double fastest = h.base_s * slowdown_min(h) * median_factor;
+  const double gradients = c.run.time_budget_s / fastest;
+  if (!(gradients <= kMaxGradientsPerWorker)) {
+    const std::string factor = h.noise == "lognormal" ? " x exp(-noise_scale^2/2)" : "";
+    const std::string factor_value = h.noise == "lognormal" ? " x " + sci(median_factor) : "";
+    r.fail(r.culprit({base, {"heterogeneity", "list"}, {"heterogeneity", "noise_scale"}, {"run", "time_budget_s"}}),
+           "run.time_budget_s / (heterogeneity.base_s x s_1" + factor + ") = " + format_double(c.run.time_budget_s) +
+               " / (" + format_double(h.base_s) + " x " + sci(slowdown_min(h)) + factor_value + ") = " +
+               sci(gradients) + " gradients for the fastest worker, more than 1e7: the simulation would not reach "
+               "the time budget in reasonable time (set run.max_updates, or a shorter time_budget_s)");
+  }
+}
 
 void check_consistency(const Reader& r, const Config& c, bool workers_from_engine) {
   const Key inject_workers{"fault", "inject_workers"};
@@ -586,6 +927,8 @@ void check_consistency(const Reader& r, const Config& c, bool workers_from_engin
   const std::int64_t size = static_cast<std::int64_t>(c.objective.rows) * c.objective.cols;
   if (size > kIntMax)
     r.fail({"objective", "cols"}, "rows x cols = " + std::to_string(size) + " exceeds " + std::to_string(kIntMax));
+  check_memory(r, c);
+  check_progress(r, c);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -613,7 +956,8 @@ const std::vector<std::string>& known_methods() {
   return methods;
 }
 
-Config load_config(const std::string& path, const std::vector<std::string>& overrides, int workers_from_engine) {
+Config load_config(const std::string& path, const std::vector<std::string>& overrides, int workers_from_engine,
+                   ConfigFor engine) {
   toml::table root = path.empty() ? toml::table{} : parse_file(path);
   Overrides applied;
   for (const std::string& text : overrides) apply_override(root, text, applied);
@@ -631,6 +975,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_sim(reader, config.sim);
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (SPEC §1)
   check_consistency(reader, config, workers_from_engine > 0);
+  if (engine == ConfigFor::simulator) check_simulator(reader, config);
   return config;
 }
 

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <new>
+#include <optional>
 #include <queue>
 #include <unordered_map>
 #include <vector>
@@ -216,24 +218,28 @@ class SimLoop {
   std::priority_queue<Completion, std::vector<Completion>, std::greater<>> queue_;
 };
 
-// With zero compute cost, a worker whose every delay can be zero would complete infinitely many
-// gradients at one instant: refuse such a configuration instead of hanging.
-void check_time_advances(const Config& config) {
-  const auto& h = config.heterogeneity;
-  if (h.mode == "multiplicative")
-    throw Error("heterogeneity.mode: 'multiplicative' needs a measured compute time, which the simulator "
-                "does not have (compute cost is zero on the virtual clock); use mode = \"additive\"");
-  if (h.base_s <= 0.0)
-    throw Error("heterogeneity.base_s: must be > 0 in the simulator (compute cost is zero on the virtual "
-                "clock, so base_s · s_i is all the time a gradient takes)");
+// The backstop of load_config's memory estimate (a limit it could not see, or an estimate too low):
+// allocations are made here, before the run directory exists, and a failure names the keys.
+Error out_of_memory(const Config& config) {
+  const double parameters = static_cast<double>(config.objective.rows) * config.objective.cols;
+  return Error("out of memory building the objective and server: objective.rows x objective.cols = " +
+               std::to_string(config.objective.rows) + " x " + std::to_string(config.objective.cols) + " (" +
+               std::to_string(static_cast<std::int64_t>(parameters * sizeof(float))) + " bytes per copy of x) with " +
+               std::to_string(config.run.workers) + " run.workers; reduce them");
 }
 
 }  // namespace
 
 int run_sim(const RunRequest& request) {
-  Config config = load_config(request.config_path, request.overrides);
-  check_time_advances(config);
-  std::unique_ptr<Objective> objective = make_objective(config);
+  // The simulator's own limits (virtual time must advance) are checked by load_config, which knows where
+  // each value came from.
+  const Config config = load_config(request.config_path, request.overrides, 0, ConfigFor::simulator);
+  std::unique_ptr<Objective> objective;
+  try {
+    objective = make_objective(config);
+  } catch (const std::bad_alloc&) {
+    throw out_of_memory(config);
+  }
   // Every LMO runs on one BLAS thread, however many lanes run them side by side (UpdatePipeline): then
   // results do not depend on sim.threads, and lanes do not fight BLAS's own threads for the cores.
   openblas_set_num_threads(1);
@@ -244,7 +250,13 @@ int run_sim(const RunRequest& request) {
   run_dir.started();
   spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
                config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());
-  SimLoop(config, *objective, recorder).run();
+  std::optional<SimLoop> loop;
+  try {
+    loop.emplace(config, *objective, recorder);
+  } catch (const std::bad_alloc&) {
+    throw out_of_memory(config);
+  }
+  loop->run();
   return kExitOk;
 }
 

@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <random>
+
+#include <spdlog/spdlog.h>
 
 #include "ringmaster/error.hpp"
 
@@ -52,8 +55,27 @@ double DelayModel::next_delay(int worker, double compute_s) {
   }
   if (config_.outage_rate > 0.0 && config_.outage_s > 0.0) {
     // Outages arrive as a Poisson process in busy time: each one silences the worker for outage_s.
-    std::poisson_distribution<int> outages(config_.outage_rate * std::max(delay + compute_s, 0.0));
-    delay += config_.outage_s * outages(rng.engine());
+    // std::poisson_distribution<int> never returns for a mean past INT_MAX (its rejection loop refuses
+    // every candidate that does not fit): the count is drawn as int64, and past kMaxOutageMean its
+    // relative spread (< 1e-4) is below anything a delay can show, so the mean is taken as the count.
+    constexpr double kMaxOutageMean = 1e8;
+    const double mean = config_.outage_rate * std::max(delay + compute_s, 0.0);
+    if (mean > kMaxOutageMean) {
+      delay += config_.outage_s * mean;
+    } else if (mean > 0.0) {
+      std::poisson_distribution<std::int64_t> outages(mean);
+      delay += config_.outage_s * static_cast<double>(outages(rng.engine()));
+    }
+  }
+  // A finite delay of at most kMaxSeconds: a heavy-tailed draw or a long outage past it would only
+  // overflow the clocks (an MPI worker's sleep, the simulator's event times), and a worker that slow never
+  // reports within any accepted time budget anyway. Said once per run.
+  if (!(delay <= kMaxSeconds)) {
+    if (!clamped_)
+      spdlog::warn("heterogeneity: worker {} drew a delay of {:g} s; delays are clamped to {:g} s", worker, delay,
+                   kMaxSeconds);
+    clamped_ = true;
+    delay = kMaxSeconds;
   }
   return std::max(delay, 0.0);
 }

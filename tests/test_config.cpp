@@ -4,6 +4,7 @@
 #include "ringmaster/config.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -71,7 +72,7 @@ Config unusual_config() {
   c.run.max_updates = 77;
   c.run.target_loss = 1e-7;
   c.run.eval_every_s = 0.1;
-  c.run.log_every_s = 2.5e10;
+  c.run.log_every_s = 2.5e8;
   c.run.out = "runs/with \"quotes\", \\ backslash, tab\t, newline\n and \u00e9";
   c.method.stepsize = 0.1 + 0.2;
   c.method.momentum = 0.0;
@@ -233,13 +234,15 @@ const std::vector<Rule> kRules = {
     {"run", "seed", "\"zero\"", "expected an integer, got string \"zero\""},
     {"run", "workers", "0", "must be >= 1, got 0"},
     {"run", "workers", "3000000000", "must be in [1, 2147483647], got 3000000000"},
-    {"run", "time_budget_s", "0", "must be > 0.0, got 0.0"},
+    {"run", "time_budget_s", "0", "must be in (0.0, 1e+09], got 0.0"},
+    {"run", "time_budget_s", "1e300", "must be in (0.0, 1e+09], got 1e+300"},
     {"run", "time_budget_s", "inf", "must be a finite number, got inf"},
     {"run", "max_updates", "-5", "must be >= 0, got -5"},
     {"run", "target_loss", "-0.5", "must be >= 0.0, got -0.5"},
     {"run", "target_loss", "nan", "must be a finite number"},
-    {"run", "eval_every_s", "0", "must be > 0.0"},
-    {"run", "log_every_s", "-1", "must be > 0.0"},
+    {"run", "eval_every_s", "0", "must be in (0.0, 1e+09]"},
+    {"run", "log_every_s", "-1", "must be in [0.01, 1e+09]"},
+    {"run", "log_every_s", "1e-300", "must be in [0.01, 1e+09], got 1e-300"},
     {"run", "out", "[1]", "expected a string, got array", false},
     {"method", "stepsize", "0", "must be > 0.0, got 0.0"},
     {"method", "stepsize", "-inf", "must be a finite number"},
@@ -274,12 +277,13 @@ const std::vector<Rule> kRules = {
     {"heterogeneity", "list", "[1, 0]", "entry 1 must be > 0.0, got 0.0"},
     {"heterogeneity", "list", "[-2]", "entry 0 must be > 0.0, got -2.0"},
     {"heterogeneity", "list", "[1, nan]", "entry 1: must be a finite number, got nan"},
-    {"heterogeneity", "base_s", "-0.01", "must be >= 0.0"},
+    {"heterogeneity", "base_s", "-0.01", "must be in [0.0, 1e+09]"},
     {"heterogeneity", "noise", "\"gaussian\"", "unknown value \"gaussian\" (accepted: none, halfnormal"},
     {"heterogeneity", "noise_scale", "-1", "must be >= 0.0"},
     {"heterogeneity", "mode", "\"both\"", "(accepted: additive, multiplicative)"},
-    {"heterogeneity", "outage_rate", "-1", "must be >= 0.0"},
-    {"heterogeneity", "outage_s", "-1", "must be >= 0.0"},
+    {"heterogeneity", "outage_rate", "-1", "must be in [0.0, 1e+06]"},
+    {"heterogeneity", "outage_rate", "1e12", "must be in [0.0, 1e+06], got 1e+12"},
+    {"heterogeneity", "outage_s", "-1", "must be in [0.0, 1e+09]"},
 };
 
 TEST_F(ConfigTest, EveryRuleFromAFileNamesFileLineAndKey) {
@@ -412,6 +416,7 @@ TEST_F(ConfigTest, RoundTripIsBitExactForDoubles) {
   Config c;
   c.heterogeneity.profile = "list";
   c.heterogeneity.list = values;
+  c.heterogeneity.base_s = 0.0;  // base_s · s_i ≤ 1e9 s holds for any s_i (an MPI run: compute is real time)
   c.run.workers = static_cast<int>(values.size());
   const Config back = load_config(write("doubles.toml", to_toml(c)), {});
   ASSERT_EQ(back.heterogeneity.list.size(), values.size());
@@ -496,6 +501,207 @@ TEST_F(ConfigTest, BadConfigsAreRejectedWithTheExpectedMessage) {
     const std::string message = error_of([&] { load_config(file.string(), {}); });
     EXPECT_CONTAINS(message, expected);
   }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hostile input (issue "Hardening"): whatever the text, load_config returns a Config or throws Error
+// naming the file and line (or the --set), without crashing, hanging or reading without end.
+
+std::string dotted(int parts) {
+  std::string key = "a";
+  for (int i = 1; i < parts; ++i) key += ".a";
+  return key;
+}
+
+std::string repeat(const std::string& piece, int times) {
+  std::string out;
+  out.reserve(piece.size() * static_cast<std::size_t>(times));
+  for (int i = 0; i < times; ++i) out += piece;
+  return out;
+}
+
+// Each construct that makes toml++ 3.3 recurse once per level (its tree walk after parsing and ~table),
+// at a depth that overflowed an 8 MiB stack before (dotted names from ~31,000 levels, dotted keys in
+// an inline table from ~105,000), and the nestings toml++ bounds itself (256), for the line number.
+struct DeepConstruct {
+  const char* name;
+  std::string text;
+};
+
+std::vector<DeepConstruct> deep_constructs() {
+  const int n = 150000;
+  return {
+      {"dotted table header", "[" + dotted(n) + "]\n"},
+      {"dotted key", dotted(n) + " = 1\n"},
+      {"array-of-tables header", "[[" + dotted(n) + "]]\n"},
+      {"dotted key in an inline table", "x = {" + dotted(n) + " = 1}\n"},
+      {"quoted dotted key", "x = {" + repeat("\"a\".", n) + "b = 1}\n"},
+      {"nested arrays", "x = " + repeat("[", n) + repeat("]", n) + "\n"},
+      {"nested inline tables", "x = " + repeat("{a = ", n) + "1" + repeat("}", n) + "\n"},
+  };
+}
+
+TEST_F(ConfigTest, DeepNestingIsAnErrorWithFileAndLine) {
+  for (const DeepConstruct& deep : deep_constructs()) {
+    SCOPED_TRACE(deep.name);
+    const std::string path = write("deep.toml", "# line 1\n\n" + deep.text);  // the construct on line 3
+    const std::string message = error_of([&] { load_config(path, {}); });
+    EXPECT_CONTAINS(message, path + ":3: ");
+    EXPECT_LT(message.size(), 400u) << message.substr(0, 400);
+  }
+}
+
+TEST_F(ConfigTest, DeepNestingInAnOverrideIsAnError) {
+  for (const std::string& value : {"{" + dotted(150000) + " = 1}", repeat("[", 150000)}) {
+    const std::string message = error_of([&] { load_config("", {"run.out=" + value}); });
+    EXPECT_CONTAINS(message, "--set run.out=");
+    EXPECT_CONTAINS(message, "run.out: ");
+    EXPECT_LT(message.size(), 400u) << message.substr(0, 400);
+  }
+}
+
+// What no valid config needs but a config may contain stays accepted: dots and brackets in strings
+// and comments, multi-line strings ending in quotes.
+TEST_F(ConfigTest, NestingWithinTheLimitsLoads) {
+  const std::string path = write("fine.toml",
+                                 "# a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r [[[[[[[[[[[[[[[[[[[[\n"
+                                 "[run]\n"
+                                 "out = \"a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s [[[[[[[[[[[[[[[[[[[[[[\"\n"
+                                 "method = '''ringmaster'''\n"
+                                 "[heterogeneity]\n"
+                                 "profile = \"list\"\n"
+                                 "list = [1.5, 2.5, 3.5, 4.5, 5.5, 6.5, 7.5, 8.5]\n");
+  const Config c = load_config(path, {});
+  EXPECT_EQ(c.run.out, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q.r.s [[[[[[[[[[[[[[[[[[[[[[");
+  EXPECT_EQ(c.heterogeneity.list.size(), 8u);
+  // A multi-line string that ends in quotes, then more keys: the scan must resynchronize after it.
+  const std::string quotes = write("quotes.toml", "[run]\nout = \"\"\"x.y\"\"\"\"\nmethod = \"sync\"\n");
+  EXPECT_EQ(load_config(quotes, {}).run.out, "x.y\"");
+  EXPECT_EQ(load_config(quotes, {}).run.method, "sync");
+}
+
+TEST_F(ConfigTest, ConfigFileMustBeASmallRegularFile) {
+  // Larger than 1 MiB, even when it is all comments.
+  const std::string big = write("big.toml", repeat("# " + std::string(98, 'x') + "\n", 10486));
+  EXPECT_CONTAINS(error_of([&] { load_config(big, {}); }), big + ": config file is larger than 1048576 bytes");
+  // Devices and FIFOs are refused before anything is read (a FIFO without a writer must not block).
+  EXPECT_CONTAINS(error_of([] { load_config("/dev/zero", {}); }), "/dev/zero: is not a regular file");
+  const std::string fifo = (dir_ / "fifo").string();
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_CONTAINS(error_of([&] { load_config(fifo, {}); }), fifo + ": is not a regular file");
+  // Exactly 1 MiB is fine.
+  const std::string edge = write("edge.toml", repeat("#" + std::string(1022, 'y') + "\n", 1024));
+  ASSERT_EQ(fs::file_size(edge), 1048576u);
+  EXPECT_EQ(load_config(edge, {}), Config{});
+}
+
+// Filesystem errors on the -c path are bad input naming the path, not a std::filesystem_error.
+TEST_F(ConfigTest, FilesystemErrorsNameThePath) {
+  const fs::path a = dir_ / "loop-a", b = dir_ / "loop-b";
+  fs::create_symlink(b, a);
+  fs::create_symlink(a, b);
+  EXPECT_CONTAINS(error_of([&] { load_config(a.string(), {}); }),
+                  a.string() + ": cannot open config file: Too many levels of symbolic links");
+  const std::string long_name = (dir_ / std::string(5000, 'n')).string();
+  const std::string message = error_of([&] { load_config(long_name, {}); });
+  EXPECT_CONTAINS(message,
+                  "(" + std::to_string(long_name.size()) + " bytes): cannot open config file: File name too long");
+  EXPECT_LT(message.size(), 700u);
+}
+
+// A huge value or key is echoed cut to 80 bytes and its length.
+TEST_F(ConfigTest, LongValuesAndKeysAreShortenedInMessages) {
+  const std::string huge(100000, 'x');
+  const std::vector<std::string> messages = {
+      error_of([&] { load_config("", {"run.method=" + huge}); }),
+      error_of([&] { load_config("", {"run." + huge + "=1"}); }),
+      error_of([&] { load_config("", {huge}); }),
+      error_of([&] { load_config(write("v.toml", "[run]\nmethod = \"" + huge + "\"\n"), {}); }),
+      error_of([&] { load_config(write("k.toml", "[run]\n" + huge + " = 1\n"), {}); }),
+      error_of([&] { load_config(write("s.toml", "[" + huge + "]\n"), {}); }),
+  };
+  for (const std::string& m : messages) {
+    EXPECT_LT(m.size(), 600u) << m.substr(0, 600);
+    EXPECT_CONTAINS(m, "… (");
+  }
+  EXPECT_CONTAINS(messages[0], "--set run.method=" + std::string(69, 'x') + "… (100011 bytes)");
+  // --set values are bounded like files.
+  EXPECT_CONTAINS(error_of([] { load_config("", {"run.out=" + std::string((1 << 20) + 1, 'o')}); }),
+                  "longer than 1048576 bytes");
+}
+
+// Values that validated but made a run hang (or overflow): each is refused naming the key and the range,
+// or the product of keys the limit is on.
+struct Hang {
+  std::vector<std::string> overrides;
+  const char* fragment;
+};
+
+TEST_F(ConfigTest, ValuesThatWouldNotEndARunAreRefused) {
+  const std::vector<Hang> hangs = {
+      {{"heterogeneity.outage_rate=1e12", "heterogeneity.outage_s=0.001"},
+       "--set heterogeneity.outage_rate=1e12: heterogeneity.outage_rate: must be in [0.0, 1e+06]"},
+      {{"run.eval_every_s=1e-300"},
+       "--set run.eval_every_s=1e-300: run.eval_every_s: run.time_budget_s / run.eval_every_s"},
+      {{"run.time_budget_s=1e6", "run.eval_every_s=0.01"}, "--set run.eval_every_s=0.01: run.eval_every_s: "},
+      {{"run.log_every_s=1e-300"}, "run.log_every_s: must be in [0.01, 1e+09]"},
+      {{"run.time_budget_s=1e300"}, "run.time_budget_s: must be in (0.0, 1e+09]"},
+      {{"checkpoint.every_s=1e300"}, "checkpoint.every_s: must be in [0.0, 1e+09]"},
+      {{"fault.worker_timeout_s=1e300"}, "fault.worker_timeout_s: must be in [0.0, 1e+09]"},
+      {{"heterogeneity.profile=power", "heterogeneity.power=1e300"},
+       "--set heterogeneity.power=1e300: heterogeneity.power: heterogeneity.base_s x s_n"},
+      {{"run.workers=2", "heterogeneity.profile=list", "heterogeneity.list=[1, 1e300]"},
+       "heterogeneity.list: heterogeneity.base_s x s_n"},
+      {{"heterogeneity.mode=multiplicative", "heterogeneity.profile=power", "heterogeneity.power=20"},
+       "--set heterogeneity.power=20: heterogeneity.power: s_n = 8^20.0"},
+      {{"heterogeneity.noise=exponential", "heterogeneity.noise_scale=1e300"},
+       "heterogeneity.noise_scale: must be in [0.0, 1e6] for noise = \"exponential\""},
+      {{"heterogeneity.noise=halfnormal", "heterogeneity.noise_scale=1e7"},
+       "heterogeneity.noise_scale: must be in [0.0, 1e6]"},
+  };
+  for (const Hang& h : hangs) {
+    SCOPED_TRACE(h.fragment);
+    EXPECT_CONTAINS(error_of([&] { load_config("", h.overrides); }), h.fragment);
+  }
+}
+
+// The simulator has no compute time: virtual time must advance by itself, and reach the budget.
+TEST_F(ConfigTest, SimulatorValuesThatWouldNotEndARunAreRefused) {
+  const std::vector<Hang> hangs = {
+      {{"heterogeneity.base_s=0", "heterogeneity.noise=none"},
+       "--set heterogeneity.base_s=0: heterogeneity.base_s: must be > 0 in the simulator"},
+      {{"heterogeneity.base_s=1e-300"},
+       "--set heterogeneity.base_s=1e-300: heterogeneity.base_s: run.time_budget_s / (heterogeneity.base_s x s_1)"},
+      {{"heterogeneity.noise=lognormal", "heterogeneity.noise_scale=1e200"},
+       "--set heterogeneity.noise_scale=1e200: heterogeneity.noise_scale: run.time_budget_s / (heterogeneity.base_s x "
+       "s_1 x exp(-noise_scale^2/2))"},
+      {{"heterogeneity.noise=lognormal", "heterogeneity.noise_scale=6"}, "heterogeneity.noise_scale: "},
+      {{"run.workers=2", "heterogeneity.profile=list", "heterogeneity.list=[1, 1e-300]"}, "--set heterogeneity.list="},
+      {{"heterogeneity.mode=multiplicative"}, "--set heterogeneity.mode=multiplicative: heterogeneity.mode: "},
+  };
+  for (const Hang& h : hangs) {
+    SCOPED_TRACE(h.fragment);
+    EXPECT_CONTAINS(error_of([&] { load_config("", h.overrides, 0, ConfigFor::simulator); }), h.fragment);
+  }
+  // From a file: the file and line.
+  const std::string path = write("sim.toml", "[heterogeneity]\nnoise = \"none\"\nbase_s = 0.0\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}, 0, ConfigFor::simulator); }),
+                  path + ":3: heterogeneity.base_s: ");
+  // Legitimate elsewhere: under MPI compute takes real time; with max_updates the run ends by count.
+  EXPECT_NO_THROW(load_config(path, {}));
+  EXPECT_NO_THROW(load_config("", {"heterogeneity.base_s=1e-300", "run.max_updates=100"}, 0, ConfigFor::simulator));
+  EXPECT_NO_THROW(
+      load_config("", {"heterogeneity.noise=lognormal", "heterogeneity.noise_scale=2"}, 0, ConfigFor::simulator));
+}
+
+// Sizes that validate but cannot be allocated: named with the bytes they need, before anything is built.
+TEST_F(ConfigTest, SizesBeyondMemoryNameTheKeysAndBytes) {
+  std::string m = error_of([] { load_config("", {"objective.rows=46340", "objective.cols=46340"}); });
+  EXPECT_CONTAINS(m, "--set objective.cols=46340: objective.cols: objective.rows x objective.cols = 46340 x 46340");
+  EXPECT_CONTAINS(m, "bytes (x, m, gradients, snapshots and LMO scratch");
+  m = error_of([] { load_config("", {"run.workers=2000000000"}); });
+  EXPECT_CONTAINS(m, "--set run.workers=2000000000: run.workers: 2000000000 workers need at least");
+  EXPECT_NO_THROW(load_config("", {"objective.rows=1000", "objective.cols=1000"}));
 }
 
 }  // namespace

@@ -1,8 +1,14 @@
 // The heterogeneity model of SPEC §5.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <functional>
+#include <future>
+#include <memory>
 #include <numbers>
+#include <thread>
+#include <vector>
 
 #include "ringmaster/heterogeneity.hpp"
 
@@ -98,6 +104,60 @@ TEST(Heterogeneity, OutagesAddWholeOutageDurations) {
   }
   // P(at least one) = 1 − e^{−0.5} ≈ 0.393; 2000 draws: sd ≈ 0.011.
   EXPECT_NEAR(with_outage / 2000.0, 1.0 - std::exp(-0.5), 0.06);
+}
+
+// Runs `draw` on a thread and says whether it finished within `seconds` (generous: the draws take
+// microseconds; a regression spins forever, and must fail the test rather than hang CI).
+bool finishes_within(double seconds, std::function<void()> draw) {
+  auto done = std::make_shared<std::promise<void>>();
+  std::future<void> finished = done->get_future();
+  std::thread([draw = std::move(draw), done] {
+    draw();
+    done->set_value();
+  }).detach();
+  return finished.wait_for(std::chrono::duration<double>(seconds)) == std::future_status::ready;
+}
+
+// A Poisson mean past INT_MAX (10^12 outages per second of busy time) made std::poisson_distribution<int>
+// loop forever; load_config now bounds outage_rate, and the draw itself is capped.
+TEST(Heterogeneity, HugeOutageMeansStillReturnAFiniteDelay) {
+  HeterogeneityConfig h = make("uniform", "none");
+  h.outage_rate = 1e12;
+  h.outage_s = 0.001;
+  auto delays = std::make_shared<std::vector<double>>();
+  ASSERT_TRUE(finishes_within(60.0, [h, delays] {
+    DelayModel m(h, 1, 9);
+    for (int i = 0; i < 10; ++i) delays->push_back(m.next_delay(1, 0.0));
+  })) << "next_delay did not return";
+  // ~10^10 outages of 1 ms each: 10^7 s, the mean to within far less than one outage count's spread.
+  for (double d : *delays) EXPECT_NEAR(d, 0.01 + 1e7, 1e3);
+}
+
+// Delays are finite and at most kMaxSeconds whatever the (unvalidated) configuration: an infinite
+// slowdown, a noise scale that overflows, a lognormal factor exp(huge) — clamped, never inf or NaN.
+TEST(Heterogeneity, DelaysAreClampedToAFiniteMaximum) {
+  std::vector<HeterogeneityConfig> configs;
+  configs.push_back(make("power", "halfnormal", 1e300));  // s_2 = inf, and c · inf · |Z|
+  HeterogeneityConfig wide = make("uniform", "exponential");
+  wide.noise_scale = 1e308;
+  configs.push_back(wide);
+  HeterogeneityConfig heavy = make("uniform", "lognormal");
+  heavy.noise_scale = 1e200;  // exp(cZ − c²/2): inf − inf = NaN for Z > 0
+  configs.push_back(heavy);
+  HeterogeneityConfig outage = make("uniform", "none");
+  outage.outage_rate = 1e6;
+  outage.outage_s = 1e9;
+  configs.push_back(outage);
+  for (const HeterogeneityConfig& h : configs) {
+    SCOPED_TRACE(h.profile + " " + h.noise);
+    DelayModel m(h, 2, 4);
+    for (int i = 0; i < 200; ++i) {
+      const double d = m.next_delay(2, 0.0);
+      EXPECT_TRUE(std::isfinite(d)) << d;
+      EXPECT_GE(d, 0.0);
+      EXPECT_LE(d, kMaxSeconds);
+    }
+  }
 }
 
 }  // namespace

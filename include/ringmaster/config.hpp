@@ -118,11 +118,24 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
+// Which engine will run the configuration: the simulator has no real compute time (SPEC §7), so it also
+// needs virtual time to advance on its own (heterogeneity.base_s > 0, mode = "additive", time_budget_s
+// reached in a bounded number of gradients).
+enum class ConfigFor { any, simulator };
+
 // Loads `path` (empty = defaults only), applies `overrides` ("section.key=value", in order), validates.
 // Throws Error on any problem. `workers_from_engine` > 0 fixes run.workers (MPI: ranks − 1) before
 // validation, so that list lengths are checked against the real number of workers.
+//
+// Every value accepted gives a run that makes progress and ends (issue "Hardening"): bounds are
+// derived from what the code does with each key (docs/configuration.md lists them). The config file
+// is at most 1 MiB, a regular file, and nests at most 16 levels.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,
-                   int workers_from_engine = 0);
+                   int workers_from_engine = 0, ConfigFor engine = ConfigFor::any);
+
+// The longest injected delay of one gradient (seconds, ~31.7 years): every time key is bounded by it,
+// and DelayModel clamps a draw that exceeds it (a heavy-tailed noise draw, a long outage).
+inline constexpr double kMaxSeconds = 1e9;
 
 // The resolved configuration as TOML (written to <run>/config.toml; load_config reads it back).
 std::string to_toml(const Config& config);

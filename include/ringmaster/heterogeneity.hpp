@@ -22,7 +22,8 @@ class DelayModel {
   bool multiplicative() const { return multiplicative_; }
 
   // Injected seconds for worker i's next gradient, given its measured compute seconds
-  // (ignored in additive mode). Consumes worker i's stream (including outages).
+  // (ignored in additive mode). Consumes worker i's stream (including outages). Always in
+  // [0, kMaxSeconds]: a larger (or NaN) draw is clamped, with a warning the first time.
   double next_delay(int worker, double compute_s);
 
  private:
@@ -30,6 +31,7 @@ class DelayModel {
   bool multiplicative_;
   std::vector<double> slowdown_;  // s_i, i = 1..n
   std::vector<Rng> rng_;          // one stream per worker
+  bool clamped_ = false;          // a delay was clamped to kMaxSeconds (warned once)
 };
 
 }  // namespace ringmaster
