@@ -1,4 +1,4 @@
-// The MPI engine (SPEC §1, §10): `mpirun -np N+1 ringmaster train`. Rank 0 serves, ranks 1..N work.
+// The MPI engine (docs/method.md §1, §10): `mpirun -np N+1 ringmaster train`. Rank 0 serves, ranks 1..N work.
 // Everything that can be wrong with the input is found on every rank before any work starts and
 // before the run directory exists; then all ranks exit 2 together.
 #include <cblas.h>
@@ -94,6 +94,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   mpi::tighten_timer_slack();
 
   std::unique_ptr<Recorder> recorder;
+  int failure = kExitBadInput;  // the exit code if rank 0 fails to start its run directory
   if (rank == 0) {
     try {
       // Everything is validated: only now is a new run directory made (locked, with its run id); if
@@ -101,11 +102,15 @@ int run_ranks(const RunRequest& request, int rank, int size) {
       if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
       recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", size - 1, resume ? &resume->recorder : nullptr);
       run_dir->started();
+    } catch (const RuntimeFailure& e) {
+      error = e.what();
+      failure = kExitRuntime;  // a full disk or an I/O error is not bad input
     } catch (const Error& e) {
       error = e.what();
     }
   }
-  if (any_failed(error, rank)) return kExitBadInput;
+  MPI_Bcast(&failure, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (any_failed(error, rank)) return failure;
 
   MPI_Comm comm = mpi::make_loop_comm();
   int code = kExitOk;

@@ -14,8 +14,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Error io_error(const std::string& what, const fs::path& path, int error) {
-  return Error("cannot " + what + " " + path.string() + ": " + std::strerror(error));
+RuntimeFailure io_error(const std::string& what, const fs::path& path, int error) {
+  return RuntimeFailure("cannot " + what + " " + path.string() + ": " + std::strerror(error));
 }
 
 // write(2) until all of `bytes` is written: a short write (a signal, a filling disk) continues where it
