@@ -1,4 +1,4 @@
-// `ringmaster bench lmo` (SPEC §10): how fast each spectral LMO back-end is, against plain sgemm on
+// `ringmaster bench lmo` (docs/method.md §10): how fast each spectral LMO back-end is, against plain sgemm on
 // the same machine in the same run, so the ratio says how close Newton–Schulz gets to the BLAS peak.
 //
 // What is counted, for a rows×cols block in its wide orientation s×l (s = min, l = max):
@@ -109,7 +109,7 @@ std::vector<Result> bench_shape(Shape shape, std::mt19937& rng) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s, l, s, 1.0f, a.data(), s, u.data(), l, 0.0f, c.data(), l);
   };
 
-  const LmoOptions ns_options{};  // newton-schulz, polar-express, 5 steps (SPEC §3 defaults)
+  const LmoOptions ns_options{};  // newton-schulz, polar-express, 5 steps (docs/method.md §3 defaults)
   LmoOptions svd_options = ns_options;
   svd_options.backend = SpectralBackend::svd;
   LmoWorkspace ns_ws(shape.rows, shape.cols, Geometry::spectral, ns_options);

@@ -41,7 +41,7 @@ bool first_rank() {
 cxxopts::Options run_options(const std::string& command, const std::string& what) {
   cxxopts::Options options("ringmaster " + command, what);
   options.add_options()                                                          //
-      ("c,config", "TOML configuration file (SPEC §9)", cxxopts::value<std::string>())  //
+      ("c,config", "TOML configuration file (keys: docs/configuration.md)", cxxopts::value<std::string>())  //
       ("set", "override one key: section.key=value (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("out", "run directory (default runs/<date>-<time>-<method>)", cxxopts::value<std::string>())  //
       ("force", "write into an existing non-empty --out directory")                 //
@@ -73,7 +73,7 @@ int bench(int argc, char** argv) {
   cxxopts::Options options("ringmaster bench lmo", "LMO back-ends against plain sgemm, in the same run");
   options.add_options()                                                                       //
       ("shape", "matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
-      ("json", "print JSON (SPEC §10)")                                                       //
+      ("json", "print JSON (docs/method.md §10)")                                                       //
       ("h,help", "show this help");
   options.positional_help("lmo");
   options.add_options()("what", "what to benchmark", cxxopts::value<std::string>());
@@ -144,6 +144,9 @@ int cli_main(int argc, char** argv) {
   log_to_stderr();
   try {
     return dispatch(argc, argv);
+  } catch (const RuntimeFailure& e) {
+    spdlog::critical("{}", e.what());
+    return kExitRuntime;
   } catch (const Error& e) {
     if (first_rank()) spdlog::error("{}", e.what());
     return kExitBadInput;

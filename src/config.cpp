@@ -1,4 +1,4 @@
-// Configuration loading (SPEC §9). toml++ parses the file and every `--set` value; this file maps the
+// Configuration loading (docs/method.md §9). toml++ parses the file and every `--set` value; this file maps the
 // resulting table onto Config with strict checks. Every error names the key and where its value came
 // from, so a user can fix it without reading code:
 //   FILE:LINE:COL: syntax error: <toml++ description>
@@ -32,7 +32,7 @@ namespace ringmaster {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// The schema: every section and key load_config accepts, in the order of SPEC §9 (to_toml writes the
+// The schema: every section and key load_config accepts, in the order of docs/method.md §9 (to_toml writes the
 // same order). Adding a key means: a field in config.hpp, a line here, a line in read_*(), a line in
 // to_toml(), a row in docs/configuration.md.
 
@@ -68,7 +68,7 @@ bool has_key(const Section& section, std::string_view key) {
   return std::find(section.keys.begin(), section.keys.end(), key) != section.keys.end();
 }
 
-// The string-valued choices of SPEC §4–§6 (geometry, back-end, coefficients and scale are parsed by
+// The string-valued choices of docs/method.md §4–§6 (geometry, back-end, coefficients and scale are parsed by
 // lmo.cpp / optimizer.cpp, which own those enums).
 const std::vector<std::string> kStale = {"interrupt", "discard"};
 const std::vector<std::string> kFaults = {"none", "nan", "truncate", "oversize", "hang"};
@@ -679,7 +679,7 @@ class Reader {
 };
 
 // ---------------------------------------------------------------------------------------------------
-// The sections, in the order of SPEC §9.
+// The sections, in the order of docs/method.md §9.
 
 void read_run(const Reader& r, RunConfig& run) {
   r.set_choice({"run", "method"}, run.method, known_methods());
@@ -715,7 +715,7 @@ void read_lmo(const Reader& r, LmoConfig& lmo) {
 void read_objective(const Reader& r, ObjectiveConfig& objective) {
   const Key kind{"objective", "kind"};
   if (auto name = r.text(kind)) {
-    // mlp and gpt are part of the design (SPEC §6) but not built yet: say so rather than "unknown".
+    // mlp and gpt are part of the design (docs/method.md §6) but not built yet: say so rather than "unknown".
     if (std::find(kObjectivesPlanned.begin(), kObjectivesPlanned.end(), *name) != kObjectivesPlanned.end())
       r.fail(kind, quote(*name) + " is not implemented yet (available: " + join(kObjectivesImplemented) + ")");
     r.set_choice(kind, objective.kind, kObjectivesImplemented);
@@ -764,7 +764,7 @@ std::string sci(double x) {
   return buffer;
 }
 
-// s_1 and s_n of SPEC §5 (every profile is monotone in i: power ≥ 0).
+// s_1 and s_n of docs/method.md §5 (every profile is monotone in i: power ≥ 0).
 double slowdown_min(const HeterogeneityConfig& h) {
   if (h.profile == "list" && !h.list.empty()) return *std::min_element(h.list.begin(), h.list.end());
   return 1.0;
@@ -788,7 +788,7 @@ std::string slowdown_text(const HeterogeneityConfig& h, int workers) {
   return "1";
 }
 
-// The parameters of the quadratic (SPEC §6) are the big allocations: x, m, the arriving gradient, the
+// The parameters of the quadratic (docs/method.md §6) are the big allocations: x, m, the arriving gradient, the
 // workers' snapshots of x, the objective's B and X* (double) and its scratch, the LMO's workspace.
 // Measured: about 18 floats per parameter with one worker (`simulate`, rows = cols = 2000: 295 MB);
 // 16 is used as a lower bound, so a run that fits is never refused. Checked against what this process
@@ -860,7 +860,7 @@ void check_progress(const Reader& r, const Config& c) {
                 "than 1e9");
   }
 
-  // Noise (SPEC §5). halfnormal and exponential add c·base·s_i·|Z| (resp. ·E): a noise a million times
+  // Noise (docs/method.md §5). halfnormal and exponential add c·base·s_i·|Z| (resp. ·E): a noise a million times
   // the delay is no longer noise, and the bound keeps the product finite. lognormal (a factor
   // exp(cZ − c²/2)) is bounded where it matters, in the simulator (check_simulator); a huge draw is
   // clamped (DelayModel).
@@ -868,7 +868,7 @@ void check_progress(const Reader& r, const Config& c) {
     r.fail(noise_scale, "must be in [0.0, 1e6] for noise = " + quote(h.noise) + ", got " + format_double(h.noise_scale));
 }
 
-// Only the simulator: compute cost is zero on the virtual clock (SPEC §7), so base_s · s_i is all the
+// Only the simulator: compute cost is zero on the virtual clock (docs/method.md §7), so base_s · s_i is all the
 // time a gradient takes, and the run ends only when virtual time reaches time_budget_s.
 void check_simulator(const Reader& r, const Config& c) {
   const HeterogeneityConfig& h = c.heterogeneity;
@@ -973,7 +973,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_checkpoint(reader, config.checkpoint);
   read_fault(reader, config.fault);
   read_sim(reader, config.sim);
-  if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (SPEC §1)
+  if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (docs/method.md §1)
   check_consistency(reader, config, workers_from_engine > 0);
   if (engine == ConfigFor::simulator) check_simulator(reader, config);
   return config;
@@ -985,7 +985,7 @@ std::string to_toml(const Config& c) {
   const auto real = [](double x) { return format_double(x); };
   const auto boolean = [](bool b) { return std::string(b ? "true" : "false"); };
 
-  out << "# Ringmaster configuration, fully resolved (SPEC §9; keys in docs/configuration.md).\n";
+  out << "# Ringmaster configuration, fully resolved (docs/method.md §9; keys in docs/configuration.md).\n";
   out << "\n[run]\n";
   line("method", toml_string(c.run.method));
   line("seed", std::to_string(c.run.seed));

@@ -1,7 +1,7 @@
-// The virtual-clock engine (SPEC §7, §10): `ringmaster simulate`. One process, the same Server,
+// The virtual-clock engine (docs/method.md §7, §10): `ringmaster simulate`. One process, the same Server,
 // methods, LMO, objective and heterogeneity model as the MPI engine; time comes from an event queue
 // of gradient completions ordered by (virtual time, worker index) — ties go to the lower index, as in
-// SPEC §2. A gradient is computed when its computation completes, at a snapshot of the x its worker was
+// docs/method.md §2. A gradient is computed when its computation completes, at a snapshot of the x its worker was
 // handed; snapshots are shared by all workers handed the same version and freed when none is left, so
 // interrupted computations cost nothing and memory grows with the versions in flight, not with time.
 #include <cblas.h>
@@ -166,7 +166,7 @@ class SimLoop {
       launch(outcome, t);
       recorder_.progress(wall(), t, *server_);
     }
-    evaluate(t);  // final_loss on the final parameters (SPEC §8)
+    evaluate(t);  // final_loss on the final parameters (docs/method.md §8)
     std::vector<WorkerTimes> times;
     for (const SimWorker& w : workers_) times.push_back({0.0, w.injected_total_s});
     // The simulated server is instantaneous: it is never busy on the virtual clock.
@@ -197,7 +197,7 @@ class SimLoop {
       SimWorker& w = worker(id);
       w.version = server_->version(id);
       snapshots_.hold(w.version, *server_);
-      // Compute cost is zero on the virtual clock (SPEC §7); the injected delay is the whole time.
+      // Compute cost is zero on the virtual clock (docs/method.md §7); the injected delay is the whole time.
       // Drawn at the start of every computation, as the MPI worker does, so both engines see the
       // same sequence of delays per worker.
       w.injected_s = delays_.next_delay(id, 0.0);

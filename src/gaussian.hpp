@@ -1,4 +1,4 @@
-// Bulk standard normals by the Box–Muller transform, vectorized: the gradient noise of SPEC §6 is
+// Bulk standard normals by the Box–Muller transform, vectorized: the gradient noise of docs/method.md §6 is
 // one draw per parameter per gradient, which made a scalar sampler (Boost's ziggurat, ~9 ns a draw)
 // a third of a simulated arrival on the 64×64 quadratic.
 #pragma once

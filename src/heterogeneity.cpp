@@ -12,7 +12,7 @@
 namespace ringmaster {
 namespace {
 
-// s_i of SPEC §5 for worker i = 1..n.
+// s_i of docs/method.md §5 for worker i = 1..n.
 double profile_slowdown(const HeterogeneityConfig& c, int worker) {
   const double i = worker;
   if (c.profile == "uniform") return 1.0;
@@ -41,7 +41,7 @@ DelayModel::DelayModel(const HeterogeneityConfig& config, int workers, std::uint
 double DelayModel::next_delay(int worker, double compute_s) {
   const double s = slowdown(worker);
   Rng& rng = rng_[static_cast<std::size_t>(worker - 1)];
-  // The deterministic part and the scale the noise is relative to (SPEC §5).
+  // The deterministic part and the scale the noise is relative to (docs/method.md §5).
   const double base = multiplicative_ ? s * compute_s : config_.base_s * s;
   double delay = multiplicative_ ? (s - 1.0) * compute_s : base;
   const double c = config_.noise_scale;

@@ -1,4 +1,4 @@
-// Linear minimization oracles, one function per geometry (SPEC §3). Every block is a row-major
+// Linear minimization oracles, one function per geometry (docs/method.md §3). Every block is a row-major
 // rows×cols float32 matrix; every oracle maps u to d = lmo(u) = argmin_{‖d‖≤1} <u, d>, and a zero u
 // gives d = 0 (never NaN). Heavy lifting goes to BLAS/LAPACK (OpenBLAS, LAPACKE); the spectral
 // oracles use only buffers of an LmoWorkspace built once per block, so no call allocates.
@@ -20,7 +20,7 @@ namespace ringmaster {
 static_assert(sizeof(lapack_int) == sizeof(int), "LmoWorkspace::iwork assumes a 32-bit lapack_int");
 
 // ---------------------------------------------------------------------------------------------
-// Names (config values of SPEC §9)
+// Names (config values of docs/method.md §9)
 
 namespace {
 
@@ -70,7 +70,7 @@ NsCoefficients parse_ns_coefficients(const std::string& name) {
 std::string to_string(NsCoefficients c) { return name_of(c, kCoefficientNames); }
 
 // ---------------------------------------------------------------------------------------------
-// Newton–Schulz coefficients (SPEC §3)
+// Newton–Schulz coefficients (docs/method.md §3)
 
 NsStep ns_coefficients(NsCoefficients set, int step) {
   // Polar Express: one tuned (a, b, c) per step; steps past the table repeat its last entry.
@@ -203,7 +203,7 @@ void mirror_upper(int s, float* a) {
   }
 }
 
-// One quintic Newton–Schulz step on an s×l iterate X = x_scale · x (SPEC §3):
+// One quintic Newton–Schulz step on an s×l iterate X = x_scale · x (docs/method.md §3):
 //   out ← alpha · (aX + (bA + cA²)X),  A = X Xᵀ.
 // (x_scale lets the first step read u itself instead of a scaled copy.)
 // Written as out = alpha · P X with P = aI + bA + cA² (s×s, symmetric): the aX term rides on P's
@@ -228,7 +228,7 @@ void newton_schulz_step(CBLAS_ORDER order, int s, int l, int ldx, const NsStep& 
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
-// Spectral geometry: lmo(u) = −U Vᵀ (SPEC §3)
+// Spectral geometry: lmo(u) = −U Vᵀ (docs/method.md §3)
 
 void lmo_spectral_newton_schulz(const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
   const std::size_t n = elements(rows, cols);
@@ -282,7 +282,7 @@ void lmo_spectral_svd(const float* u, float* d, int rows, int cols, LmoWorkspace
 }
 
 // ---------------------------------------------------------------------------------------------
-// Elementwise and per-vector geometries (SPEC §3)
+// Elementwise and per-vector geometries (docs/method.md §3)
 
 void lmo_l2(const float* u, float* d, int rows, int cols) {
   const std::size_t n = elements(rows, cols);
@@ -337,7 +337,7 @@ void lmo(Geometry geometry, const float* u, float* d, int rows, int cols, LmoWor
 }
 
 // ---------------------------------------------------------------------------------------------
-// Norms: ‖u‖ of the geometry and its dual ‖u‖_* (the stationarity measure of SPEC §3)
+// Norms: ‖u‖ of the geometry and its dual ‖u‖_* (the stationarity measure of docs/method.md §3)
 
 namespace {
 

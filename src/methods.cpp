@@ -1,4 +1,4 @@
-// The methods of SPEC §4, each a small policy over the Server's primitives.
+// The methods of docs/method.md §4, each a small policy over the Server's primitives.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -25,7 +25,7 @@ namespace {
 
 enum class Update { lmo, sgd };
 
-// ringmaster, ringmaster-pa, ringmaster-sgd: accept iff δ < R (SPEC §4).
+// ringmaster, ringmaster-pa, ringmaster-sgd: accept iff δ < R (docs/method.md §4).
 class Ringmaster final : public Method {
  public:
   Ringmaster(std::string name, const MethodConfig& c, Update update, bool parameter_agnostic)
@@ -71,7 +71,7 @@ class Ringmaster final : public Method {
   bool parameter_agnostic_;
 };
 
-// async, async-delay-adaptive: every gradient is applied (SPEC §4).
+// async, async-delay-adaptive: every gradient is applied (docs/method.md §4).
 class Async final : public Method {
  public:
   Async(std::string name, const MethodConfig& c, int workers, bool delay_adaptive)
@@ -132,7 +132,7 @@ class Averager {
 };
 
 // rennala: the first B gradients computed at the current x are averaged; then every in-flight
-// computation is abandoned and all workers restart at the new x (SPEC §4).
+// computation is abandoned and all workers restart at the new x (docs/method.md §4).
 class Rennala final : public Method {
  public:
   Rennala(const MethodConfig& c, std::size_t params, int workers)

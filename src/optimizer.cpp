@@ -1,4 +1,4 @@
-// The LMO momentum step of SPEC §3 over every block of a parameter layout:
+// The LMO momentum step of docs/method.md §3 over every block of a parameter layout:
 //   m ← β m + α g;   u ← nesterov ? β m + α g : m;   x ← x + γ · scale(block) · lmo(u),   β = 1 − α.
 // The momentum lines are the same rule for every block, so they run once over the flat buffers; only
 // the LMO (and its scale) is per block.
@@ -22,7 +22,7 @@ StepScale parse_step_scale(const std::string& name) {
 std::string to_string(StepScale s) { return s == StepScale::muon ? "muon" : "none"; }
 
 double block_scale(const Block& block, StepScale scale) {
-  // Muon's shape factor (SPEC §3): a tall spectral block's polar factor has unit singular values but
+  // Muon's shape factor (docs/method.md §3): a tall spectral block's polar factor has unit singular values but
   // small entries, so its step is lengthened by sqrt(rows/cols); wide and square blocks keep 1.
   if (scale != StepScale::muon || block.geometry != Geometry::spectral) return 1.0;
   return std::sqrt(std::max(1.0, static_cast<double>(block.rows) / static_cast<double>(block.cols)));

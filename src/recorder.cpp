@@ -93,7 +93,7 @@ double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
 
 RecorderState Recorder::checkpoint() {
   // Synced before the checkpoint that records their sizes is written: after a crash the files hold at
-  // least what the checkpoint says (SPEC §8; a resume cuts them back to exactly that).
+  // least what the checkpoint says (docs/method.md §8; a resume cuts them back to exactly that).
   events_.sync();
   eval_.sync();
   delays_.sync();

@@ -72,9 +72,9 @@ const Outcome& Server::on_gradient(int worker, std::int64_t version, std::span<c
   outcome_.clear();
   WorkerCounters& c = counters_[index(worker)];
   ++c.computed;
-  outcome_.delay = k_ - version;  // SPEC §2: updates applied since the worker received its point
+  outcome_.delay = k_ - version;  // docs/method.md §2: updates applied since the worker received its point
   // A gradient from a computation the server already told the worker to abandon (it crossed the
-  // interrupt on the wire): the worker is already working on its new point (SPEC §4).
+  // interrupt on the wire): the worker is already working on its new point (docs/method.md §4).
   if (!computing_[index(worker)] || version != version_[index(worker)]) {
     outcome_.action = Action::superseded;
     ++c.superseded;

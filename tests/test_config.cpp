@@ -1,4 +1,4 @@
-// Tests of configuration loading (SPEC §9): defaults, files, `--set` overrides in order, the to_toml
+// Tests of configuration loading (docs/method.md §9): defaults, files, `--set` overrides in order, the to_toml
 // round trip, and that every bad input is rejected with a message naming the key and where the value
 // came from (FILE:LINE for files, "--set key=value" for overrides).
 #include "ringmaster/config.hpp"

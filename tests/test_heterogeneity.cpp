@@ -1,4 +1,4 @@
-// The heterogeneity model of SPEC §5.
+// The heterogeneity model of docs/method.md §5.
 #include <gtest/gtest.h>
 
 #include <chrono>

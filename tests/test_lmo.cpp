@@ -1,4 +1,4 @@
-// Tests of the linear minimization oracles (SPEC §3, src/lmo.cpp).
+// Tests of the linear minimization oracles (docs/method.md §3, src/lmo.cpp).
 //
 // Properties, not recorded numbers:
 //   * an exact LMO attains <u, lmo(u)> = −‖u‖_* and has norm 1 in its own norm;

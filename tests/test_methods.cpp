@@ -1,4 +1,4 @@
-// Method logic without MPI (SPEC §2, §4): hand-built arrival orders, exact decisions, exact parameters.
+// Method logic without MPI (docs/method.md §2, §4): hand-built arrival orders, exact decisions, exact parameters.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,4 +1,4 @@
-// Tests of the parameter layout and of one LMO momentum step (SPEC §3, src/layout.cpp,
+// Tests of the parameter layout and of one LMO momentum step (docs/method.md §3, src/layout.cpp,
 // src/optimizer.cpp). Expected values are worked out by hand in the comments; blocks are chosen so
 // their polar factors are exact by inspection (diagonal, a signed permutation times a PSD diagonal,
 // or orthogonal columns), and the svd back-end computes those to float rounding.

@@ -1,4 +1,4 @@
-// The stochastic quadratic of SPEC §6.
+// The stochastic quadratic of docs/method.md §6.
 #include <gtest/gtest.h>
 
 #include <cmath>

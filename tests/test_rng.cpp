@@ -1,4 +1,4 @@
-// Random streams (SPEC §5) and the bulk normals of the gradient noise (Rng::fill_normal_vectorized:
+// Random streams (docs/method.md §5) and the bulk normals of the gradient noise (Rng::fill_normal_vectorized:
 // Box–Muller). The bounds are 6-sigma (or p = 1e-6) bounds for a correct N(0, 1) sampler at the sample
 // size used, so a wrong transform (a missing factor, correlated halves, a lost sign) fails them while a
 // correct one passes with a fixed seed every time.

@@ -9,7 +9,7 @@ runs on the tuning seeds (three by default); the candidates whose mean over the 
 log10(final_loss / initial_loss) is within noise of the lowest are ties, the first of them in grid order
 is chosen, and the comparison runs use it.
 
-Every run ("point") has its own run directory (SPEC §8) inside one sweep directory:
+Every run ("point") has its own run directory (docs/method.md §8) inside one sweep directory:
 
     <sweep>/tune/<name>/         tuning runs            <sweep>/runs/<name>/   comparison runs
     <sweep>/tuned.json           the chosen values      <sweep>/report/        tables and plots

@@ -1,4 +1,4 @@
-// Micro-benchmarks behind `ringmaster bench ...` (SPEC §10).
+// Micro-benchmarks behind `ringmaster bench ...` (docs/method.md §10).
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-// The command line of SPEC §10: train (MPI), simulate, bench lmo.
+// The command line of docs/method.md §10: train (MPI), simulate, bench lmo.
 #pragma once
 
 namespace ringmaster {

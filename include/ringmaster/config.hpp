@@ -1,4 +1,4 @@
-// Run configuration (SPEC §9): TOML files read with toml++, every key overridable with
+// Run configuration (docs/method.md §9): TOML files read with toml++, every key overridable with
 // `--set section.key=value`. Loading validates everything (unknown keys, types, ranges, contradictions)
 // and throws Error naming the key, with file:line when the value came from a file, before any run
 // directory exists.
@@ -14,7 +14,7 @@
 namespace ringmaster {
 
 struct RunConfig {
-  std::string method = "ringmaster";  // SPEC §4
+  std::string method = "ringmaster";  // docs/method.md §4
   std::uint64_t seed = 0;
   int workers = 8;                    // simulator; under MPI workers = ranks − 1
   double time_budget_s = 60.0;        // training clock (wall under MPI, virtual in the simulator)
@@ -70,7 +70,7 @@ struct HeterogeneityConfig {
   std::string noise = "halfnormal";  // none | halfnormal | exponential | lognormal
   double noise_scale = 0.05;
   std::string mode = "additive";     // or "multiplicative"
-  // Dynamics (SPEC §5): outages arrive per worker as a Poisson process of this rate (1/s) of busy time,
+  // Dynamics (docs/method.md §5): outages arrive per worker as a Poisson process of this rate (1/s) of busy time,
   // each silencing the worker for outage_s seconds.
   double outage_rate = 0.0;
   double outage_s = 0.0;
@@ -118,7 +118,7 @@ struct Config {
   bool operator==(const Config&) const = default;
 };
 
-// Which engine will run the configuration: the simulator has no real compute time (SPEC §7), so it also
+// Which engine will run the configuration: the simulator has no real compute time (docs/method.md §7), so it also
 // needs virtual time to advance on its own (heterogeneity.base_s > 0, mode = "additive", time_budget_s
 // reached in a bounded number of gradients).
 enum class ConfigFor { any, simulator };
@@ -140,7 +140,7 @@ inline constexpr double kMaxSeconds = 1e9;
 // The resolved configuration as TOML (written to <run>/config.toml; load_config reads it back).
 std::string to_toml(const Config& config);
 
-// The methods of SPEC §4, for validation and help.
+// The methods of docs/method.md §4, for validation and help.
 const std::vector<std::string>& known_methods();
 
 // A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with the keys that only say where

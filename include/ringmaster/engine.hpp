@@ -1,4 +1,4 @@
-// The two engines that feed arrivals to the Server (SPEC §7, §10):
+// The two engines that feed arrivals to the Server (docs/method.md §7, §10):
 //   mpi — rank 0 serves, ranks 1..n compute gradients, wall-clock time;
 //   sim — one process, virtual time from the heterogeneity model, an event queue.
 #pragma once
@@ -16,7 +16,7 @@ struct RunRequest {
   std::string resume;                  // --resume DIR: continue the run in DIR from its checkpoint
 };
 
-// Both return a process exit code (SPEC §10); bad input is reported and gives 2.
+// Both return a process exit code (docs/method.md §10); bad input is reported and gives 2.
 int run_mpi(const RunRequest& request, int argc, char** argv);
 int run_sim(const RunRequest& request);
 

@@ -1,6 +1,6 @@
 // One way to write a file (STYLE.md): every file the product writes goes through here. Every write(2),
 // fsync and close is checked, and a failure is an Error naming the file and the errno message, so a
-// full disk or a quota stops a run loudly instead of leaving empty or torn files behind (SPEC §8).
+// full disk or a quota stops a run loudly instead of leaving empty or torn files behind (docs/method.md §8).
 //
 // Two kinds of file:
 //   - whole files (config.toml, summary.json, workers.csv, checkpoint.bin, run_id) are replaced

@@ -1,4 +1,4 @@
-// Heterogeneity model (SPEC §5): how long worker i (1-based) takes per gradient.
+// Heterogeneity model (docs/method.md §5): how long worker i (1-based) takes per gradient.
 //   τ_i = base_s · s_i + noise,  s_i from the profile; noise ~ halfnormal | exponential | lognormal.
 // additive: the worker sleeps τ_i on top of its real compute; multiplicative: it sleeps
 // (s_i − 1) × its measured compute time. Draws come from per-worker streams of the run seed, so the

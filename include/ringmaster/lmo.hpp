@@ -1,4 +1,4 @@
-// Linear minimization oracles (SPEC §3): lmo(u) = argmin_{‖d‖≤1} <u, d> for the norm of a block's
+// Linear minimization oracles (docs/method.md §3): lmo(u) = argmin_{‖d‖≤1} <u, d> for the norm of a block's
 // geometry. Each geometry is one function over a row-major rows×cols block. Spectral back-ends need
 // scratch space: an LmoWorkspace is allocated once per block and reused, so no call allocates.
 #pragma once
@@ -83,7 +83,7 @@ void lmo_colnorm(const float* u, float* d, int rows, int cols);
 void lmo_rownorm(const float* u, float* d, int rows, int cols);
 void lmo_none(const float* u, float* d, int rows, int cols);
 
-// ‖u‖ in the geometry's norm, and its dual norm ‖u‖_* (the stationarity measure of SPEC §3).
+// ‖u‖ in the geometry's norm, and its dual norm ‖u‖_* (the stationarity measure of docs/method.md §3).
 // For spectral, the norm is the largest singular value and the dual the nuclear norm (SVD in ws).
 double geometry_norm(Geometry geometry, const float* u, int rows, int cols, LmoWorkspace& ws);
 double dual_norm(Geometry geometry, const float* u, int rows, int cols, LmoWorkspace& ws);

@@ -1,4 +1,4 @@
-// Server policies (SPEC §4). A method is a small class: given the server state and one arrival it
+// Server policies (docs/method.md §4). A method is a small class: given the server state and one arrival it
 // decides accept / discard, applies the update through the Server's primitives, and says who gets
 // the current point next. Pure: no MPI, no clock, no I/O, so both engines and the unit tests share it.
 #pragma once
@@ -45,7 +45,7 @@ class Method {
 // The method named by config.run.method, with its parameters from config.method.
 std::unique_ptr<Method> make_method(const Config& config, std::size_t params, int workers);
 
-// ringmaster-pa schedule (SPEC §4): for step k, γ_k = η/(k+1)^{3/4}, α_0 = 1, α_k = 1/√k,
+// ringmaster-pa schedule (docs/method.md §4): for step k, γ_k = η/(k+1)^{3/4}, α_0 = 1, α_k = 1/√k,
 // R_k = max(1, ⌊1/α_k⌋).
 struct PaSchedule {
   double stepsize;

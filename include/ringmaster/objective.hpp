@@ -1,4 +1,4 @@
-// An objective (SPEC §6) is a parameter layout plus a stochastic gradient oracle and an evaluator.
+// An objective (docs/method.md §6) is a parameter layout plus a stochastic gradient oracle and an evaluator.
 // New objectives (mlp, gpt) are one file each in src/objectives/ and one line in make_objective.
 #pragma once
 
@@ -23,7 +23,7 @@ class Objective {
 
   // Blocks with their geometries (from [lmo] geometry / vector_geometry).
   virtual const ParamLayout& layout() const = 0;
-  // x0 (SPEC §6: zero for the quadratic).
+  // x0 (docs/method.md §6: zero for the quadratic).
   virtual void initial_point(std::span<float> x) const = 0;
   // g = ∇f(x; ξ) for a fresh sample ξ drawn from rng; returns the sample's loss f(x; ξ) − f*.
   double stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) {
@@ -38,7 +38,7 @@ class Objective {
   virtual double gradient_at_sample(std::span<const float> x, std::span<float> g) = 0;
   // Full (deterministic) gradient, for the stationarity measure.
   virtual void full_gradient(std::span<const float> x, std::span<float> g) = 0;
-  // Full loss (and accuracy) at x; not charged to the training clock (SPEC §7).
+  // Full loss (and accuracy) at x; not charged to the training clock (docs/method.md §7).
   virtual Evaluation evaluate(std::span<const float> x) = 0;
 };
 

@@ -1,4 +1,4 @@
-// The update of one accepted step (SPEC §3), over every block of a layout:
+// The update of one accepted step (docs/method.md §3), over every block of a layout:
 //   m ← β m + α g;   u ← nesterov ? β m + α g : m;   x ← x + γ · scale(block) · lmo(u)
 // with β = 1 − α. Workspaces (one per block) and the direction buffer are allocated once.
 // The step is also offered in its three parts (momentum, direction, apply) so that the simulator can
@@ -42,7 +42,7 @@ class LmoOptimizer {
   void apply(std::span<float> x, std::span<const float> d, double stepsize) const;
   Workspaces make_workspaces() const;
 
-  // Σ over blocks of ‖g_block‖_* in the block's geometry (the stationarity measure of SPEC §3).
+  // Σ over blocks of ‖g_block‖_* in the block's geometry (the stationarity measure of docs/method.md §3).
   double dual_norm(std::span<const float> g);
 
   const ParamLayout& layout() const { return layout_; }

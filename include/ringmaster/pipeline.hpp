@@ -1,6 +1,6 @@
 // Updates whose LMOs run on several threads but reach x one by one, in order (the simulator's
 // `sim.threads`). Why this is possible: update k is x_{k+1} = x_k + γ_k · lmo(u_k), and the LMO input u_k
-// (the momentum, SPEC §3) depends only on the gradients that arrived, never on x. So the LMO of update
+// (the momentum, docs/method.md §3) depends only on the gradients that arrived, never on x. So the LMO of update
 // k + 1 can start while update k's is still running; only x itself must be advanced in order, and only
 // when someone needs it (a gradient at x_v, an evaluation). Every LMO runs single-threaded in its own
 // workspaces, so the result is bit-identical to computing the updates one after another, whatever the

@@ -1,4 +1,4 @@
-// The run directory (SPEC §8) and the run-level logic both engines share: evaluation schedule,
+// The run directory (docs/method.md §8) and the run-level logic both engines share: evaluation schedule,
 // stopping rule, progress lines, counters, summary. Engines call it; it never calls them.
 #pragma once
 
@@ -44,7 +44,7 @@ class Recorder {
   const std::string& run_id() const { return run_id_; }
 
   // One events.csv row per arrival, plus one per interrupt in the outcome; one delays.csv row with
-  // the arrival's realized compute and injected seconds (SPEC §5: realized draws are recorded).
+  // the arrival's realized compute and injected seconds (docs/method.md §5: realized draws are recorded).
   void arrival(double time_s, const Server& server, int worker, std::int64_t version, const Outcome& outcome,
                double loss, double compute_s, double injected_s);
   // Evaluates at the server's x, appends to eval.csv, updates best loss and time-to-target.
@@ -80,9 +80,9 @@ class Recorder {
   Config config_;
   std::string engine_;
   int workers_;
-  CsvFile events_;  // SPEC §8
+  CsvFile events_;  // docs/method.md §8
   CsvFile eval_;
-  CsvFile delays_;  // realized delays (SPEC §5)
+  CsvFile delays_;  // realized delays (docs/method.md §5)
   std::vector<float> gradient_;  // (layout.size) scratch for the full gradient
   double next_eval_s_ = 0.0;
   double next_progress_s_ = 0.0;

@@ -1,5 +1,5 @@
 // Random streams. Every random draw in a run comes from the run seed: stream `id` of seed s is an
-// independent generator, so worker i's noise and delays never depend on scheduling (SPEC §5).
+// independent generator, so worker i's noise and delays never depend on scheduling (docs/method.md §5).
 #pragma once
 
 #include <boost/random/mersenne_twister.hpp>

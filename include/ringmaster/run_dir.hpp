@@ -1,4 +1,4 @@
-// The run directory's life (SPEC §8): created atomically under a name no other run has, locked for as
+// The run directory's life (docs/method.md §8): created atomically under a name no other run has, locked for as
 // long as the run writes into it, and given a run id that its checkpoints carry.
 //
 // - A new directory is made by mkdir(2), which fails when the name exists: two runs started in the same

@@ -1,4 +1,4 @@
-// The Ringmaster server (SPEC §2, §4), independent of any engine: it owns x, the momentum m, the
+// The Ringmaster server (docs/method.md §2, §4), independent of any engine: it owns x, the momentum m, the
 // version counter k and each worker's version v_i, and turns each gradient arrival into an Outcome
 // (accept / discard / superseded, which workers get the current point, which computations are
 // abandoned). No MPI, no clock, no I/O: the MPI engine and the simulator both feed it arrivals.
@@ -18,12 +18,12 @@
 
 namespace ringmaster {
 
-// What became of an arrival (SPEC §8 events.csv), plus `rejected`: a malformed gradient (NaN/Inf, wrong
+// What became of an arrival (docs/method.md §8 events.csv), plus `rejected`: a malformed gradient (NaN/Inf, wrong
 // length) that never touched the parameters.
 enum class Action { accept, discard, superseded, interrupt, rejected };
 std::string to_string(Action a);
 
-// A computation the server told its worker to abandon (SPEC §4, stale = "interrupt"; rennala rounds).
+// A computation the server told its worker to abandon (docs/method.md §4, stale = "interrupt"; rennala rounds).
 struct Interrupt {
   int worker;
   std::int64_t version;  // the version it was computing at
@@ -103,8 +103,8 @@ class Server {
   const ParamLayout& layout() const { return optimizer_.layout(); }
   LmoOptimizer& optimizer() { return optimizer_; }
 
-  // --- primitives the methods are written in (SPEC §3, §4) ---
-  // One momentum + LMO step (SPEC §3); k advances.
+  // --- primitives the methods are written in (docs/method.md §3, §4) ---
+  // One momentum + LMO step (docs/method.md §3); k advances.
   void lmo_step(std::span<const float> g, double stepsize, double alpha);
   // x ← x − γ g (Ringmaster ASGD); k advances.
   void sgd_step(std::span<const float> g, double stepsize);
@@ -112,7 +112,7 @@ class Server {
   void assign(int worker);
   // Worker abandons its computation and gets the current (x, k).
   void interrupt(int worker);
-  // Interrupts every computing worker j with k − v_j ≥ threshold (SPEC §4, stale = "interrupt").
+  // Interrupts every computing worker j with k − v_j ≥ threshold (docs/method.md §4, stale = "interrupt").
   void interrupt_stale(std::int64_t threshold);
   // Worker waits without work until assigned (sync).
   void idle(int worker);

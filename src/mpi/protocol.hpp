@@ -9,7 +9,7 @@
 //   both ways        kTagClock     double                    (clock offset handshake at start)
 //
 // A point sent while the worker is still computing is an interrupt: the worker abandons its
-// computation and starts on the new point (SPEC §4), and acknowledges it, so that a worker interrupted
+// computation and starts on the new point (docs/method.md §4), and acknowledges it, so that a worker interrupted
 // again and again before it can finish a gradient is still heard from (fault.worker_timeout_s). The
 // last point a worker gets has command stop, with the reason in `reason`.
 //

@@ -1,4 +1,4 @@
-// Rank 0: the Ringmaster server over MPI (SPEC §1, §2, §4, §7). A receive is posted for every worker
+// Rank 0: the Ringmaster server over MPI (docs/method.md §1, §2, §4, §7). A receive is posted for every worker
 // at all times; completed receives are served in the order the gradients were sent, so no rank is
 // favoured; each waiting moment sleeps instead of spinning. No send to one worker is ever waited for
 // while the others are served: a point for a worker whose previous one is still on the wire (a stopped
@@ -107,7 +107,7 @@ class ServerLoop {
       if (!serve_completed()) backoff_.sleep();
     }
     const double train_time = now();
-    evaluate_at(train_time);  // final_loss is evaluated on the final parameters (SPEC §8)
+    evaluate_at(train_time);  // final_loss is evaluated on the final parameters (docs/method.md §8)
     const bool by_signal = reason == "signal";
     shutdown(by_signal ? kStopSignal : kStopDone);
     checkpoint_at(train_time);
@@ -130,7 +130,7 @@ class ServerLoop {
   std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
 
   // Training clock: wall seconds since the start, less the time spent evaluating and checkpointing
-  // (SPEC §7), plus the training time of earlier epochs of a resumed run.
+  // (docs/method.md §7), plus the training time of earlier epochs of a resumed run.
   double now() const { return clock_offset_s_ + MPI_Wtime() - start_wall_ - eval_s_; }
 
   // A signal on this rank, or a worker reporting one on its own.
@@ -197,7 +197,7 @@ class ServerLoop {
   // still on the wire, this one is staged behind it (post_staged sends it once that one is delivered),
   // replacing any point staged before: only the newest matters, it is the version the Server recorded
   // for the worker (a gradient computed at an older one is superseded), and the worker would abandon
-  // an older point for it at once anyway (SPEC §4). x is copied now: it is the point of version k.
+  // an older point for it at once anyway (docs/method.md §4). x is copied now: it is the point of version k.
   // `fresh`: the worker owed nothing before this point (not an interrupt), so its silence is timed from
   // now (retire_silent_workers).
   void send_point(int worker, Command command, StopReason reason, bool fresh) {

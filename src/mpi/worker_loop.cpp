@@ -1,4 +1,4 @@
-// Ranks 1..n: compute a gradient at the point the server sent, add the injected delay of SPEC §5,
+// Ranks 1..n: compute a gradient at the point the server sent, add the injected delay of docs/method.md §5,
 // send it, repeat. A receive for the next point is always posted (double-buffered), so a point that
 // arrives mid-computation interrupts it within one polling slice, even inside a long injected delay.
 #include <spdlog/spdlog.h>

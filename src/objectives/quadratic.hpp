@@ -1,4 +1,4 @@
-// The stochastic quadratic of SPEC §6:
+// The stochastic quadratic of docs/method.md §6:
 //   f(X) = ½ tr(Xᵀ A X) − tr(Bᵀ X),  X ∈ R^{m×k},  A = tridiag(−1, 2, −1)/4 + μ I  (m×m),
 //   ∇f(X; ξ) = A X − B + σ ξ,  ξ standard normal;  X0 = 0;  f* from A X* = B (LAPACKE).
 #pragma once

@@ -1,4 +1,4 @@
-"""What a point's run directory holds (SPEC §8, plus point.json and status.json) and whether the point
+"""What a point's run directory holds (docs/method.md §8, plus point.json and status.json) and whether the point
 is finished.
 
 A point is finished when summary.json exists (the binary writes it last, atomically) and point.json —

@@ -47,7 +47,7 @@ def run_command(spec: Spec, point: Point, directory: Path, binary: str, launcher
         if threads is not None and not any(k == "sim.threads" for k, _ in point.overrides):
             tail[2:2] = ["--set", f"sim.threads={threads}"]
         return [binary, "simulate", *tail]
-    ranks = str(resolved_workers(spec, point) + 1)  # rank 0 serves, ranks 1..N work (SPEC §1)
+    ranks = str(resolved_workers(spec, point) + 1)  # rank 0 serves, ranks 1..N work (docs/method.md §1)
     if launcher == "srun":
         return ["srun", "--mpi=pmix", "--overcommit", "-n", ranks, binary, "train", *tail]
     return ["mpirun", "--oversubscribe", "-np", ranks, binary, "train", *tail]

@@ -15,7 +15,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent.parent  # the repository: tools/sweeplib/ is two levels down
 PHASES = ("tune", "compare")
-EXIT_BAD_INPUT = 2  # as the ringmaster binary (SPEC §10)
+EXIT_BAD_INPUT = 2  # as the ringmaster binary (docs/method.md §10)
 # Tuning seeds when the spec names none: three, none of them a usual comparison seed (0, 1, 2, ...), so
 # the choice is made over the noise of several runs and never on the runs it is then compared on.
 DEFAULT_TUNE_SEEDS = [100, 101, 102]
