@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU cost of waiting (issue "The MPI runtime"): 16 workers on this machine, heterogeneity.base_s = 0.1,
+# CPU cost of waiting: 16 workers on this machine, heterogeneity.base_s = 0.1,
 # quadratic 32×32, 20 s budget. Prints the whole job's user+sys CPU seconds over its wall seconds, as
 # measured by /usr/bin/time -v around mpirun. Target: ≤ 0.2.
 # Usage: scripts/bench-cpu.sh [BUILD_DIR] [WORKERS] [BUDGET_S]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Simulator throughput (issue "Every method ... simulator"): arrivals per wall second of
+# Simulator throughput: arrivals per wall second of
 # `ringmaster simulate` on the quadratic with 16 workers, sqrt profile, method ringmaster, for 64×64 and
 # 256×256, with the default sim.threads (every core) and with one thread. In the same run, the
 # Newton–Schulz LMO alone on one BLAS thread (what each simulator thread runs) gives the reference:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the config loader (with toml++ itself compiled in and instrumented) and the checkpoint reader (issue
-# "Reliability", "Hardening"): builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan in build-fuzz/, then runs fuzz_config and fuzz_checkpoint side by
+# Fuzz the config loader (with toml++ itself compiled in and instrumented) and the checkpoint reader:
+# builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan in build-fuzz/, then runs fuzz_config and fuzz_checkpoint side by
 # side (one core each) for SECONDS (default 60) from the seeds in tests/. Exits non-zero on any crash,
 # leak, timeout, out-of-memory or sanitizer report, and keeps the inputs that caused it in
 # build-fuzz/artifacts/. The seeds are copied to a temporary directory: the repository is not modified.

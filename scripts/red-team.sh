@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The red-team replay (issue "Hardening"): hostile inputs and fault scenarios against a built binary,
+# The red-team replay: hostile inputs and fault scenarios against a built binary,
 # each with the behaviour the README promises (exit code, message, files left behind). Cases live in
 # scripts/red-team/*.sh, one file per class of defect; lib.sh says how a case is written.
 #

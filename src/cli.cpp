@@ -133,7 +133,7 @@ int dispatch(int argc, char** argv) {
 
 }  // namespace
 
-// Every log line goes to stderr (issue "Hardening"): stdout carries only what a command was asked to print
+// Every log line goes to stderr: stdout carries only what a command was asked to print
 // (--help, --version, bench --json), so it can be piped; a run's progress and its errors are diagnostics.
 static void log_to_stderr() {
   auto logger = std::make_shared<spdlog::logger>("", std::make_shared<spdlog::sinks::stderr_color_sink_mt>());

@@ -235,7 +235,7 @@ constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
 // ---------------------------------------------------------------------------------------------------
-// What reaches toml++ (issue "Hardening"). toml++ 3.3 recurses once per level of the table tree it
+// What reaches toml++. toml++ 3.3 recurses once per level of the table tree it
 // builds: after parsing (update_region_ends) and in ~table. Measured on the Release build with an 8 MiB
 // stack: ~270 bytes per level of a dotted header, dotted key or [[array.of.tables]] (crash at ~31,000
 // levels, a 60 KB file), ~80 bytes per dotted key inside an inline table; nested arrays and inline
@@ -755,7 +755,7 @@ void read_fault(const Reader& r, FaultConfig& f) {
 
 void read_sim(const Reader& r, SimConfig& sim) { r.set({"sim", "threads"}, sim.threads, 0, 1024); }
 
-// --- Limits that keep a run making progress (issue "Hardening"): every value accepted must give a run
+// --- Limits that keep a run making progress: every value accepted must give a run
 // that advances and ends. Each follows from what the code does with the keys it names.
 
 std::string sci(double x) {

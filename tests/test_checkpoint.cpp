@@ -1,4 +1,4 @@
-// Checkpoints (issue "Reliability"): round trip, and every kind of damage is a clear Error, never a
+// Checkpoints: round trip, and every kind of damage is a clear Error, never a
 // crash or a silent restart.
 #include <gtest/gtest.h>
 
@@ -171,7 +171,7 @@ TEST(Checkpoint, AWorkerCountMismatchSaysSo) {
   EXPECT_NE(error.find("started with 5 workers, the checkpoint has 3"), std::string::npos) << error;
 }
 
-// A checkpoint with a valid CRC but contents no run can have is refused field by field (issue class 10).
+// A checkpoint with a valid CRC but contents no run can have is refused field by field.
 TEST(Checkpoint, ImpossibleContentsAreRefused) {
   TempDir dir("ckpt-impossible");
   const Config config;
@@ -214,7 +214,7 @@ TEST(Checkpoint, ImpossibleContentsAreRefused) {
   EXPECT_NO_THROW(read_checkpoint(dir.path() / "c.bin"));
 }
 
-// Issue class 8: the file's type and size are checked before a byte is read. A symlink to /dev/zero or
+// The file's type and size are checked before a byte is read. A symlink to /dev/zero or
 // a FIFO would otherwise be read until memory runs out or block forever; a padded file is refused from
 // its header; a payload larger than the run's parameters allow is refused before it is allocated.
 TEST(Checkpoint, ReadsAreBoundedBeforeAnythingIsAllocated) {
@@ -256,7 +256,7 @@ TEST(Checkpoint, ReadsAreBoundedBeforeAnythingIsAllocated) {
   EXPECT_GE(checkpoint_payload_limit(1 << 20, 64), 3u * 4u * (1u << 20));
 }
 
-// Issue class 12: zlib's crc32() takes a 32-bit length, so a payload over 4 GiB was checked modulo 4 GiB.
+// zlib's crc32() takes a 32-bit length, so a payload over 4 GiB was checked modulo 4 GiB.
 // 4 GiB + 16 zero bytes, mapped from the zero page (no memory used), against the CRC of as many zeros
 // built by crc32_combine from a 1 MiB one.
 TEST(Checkpoint, CrcCoversPayloadsOver4GiB) {

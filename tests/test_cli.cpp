@@ -1,4 +1,4 @@
-// The command line as a user meets it (docs/method.md §10, issue "Hardening"): `--version`, where messages go
+// The command line as a user meets it (docs/method.md §10): `--version`, where messages go
 // (every log line on stderr, stdout only for what a command prints), and hostile inputs that crashed,
 // hung or exited 1 before: each must now exit 2 with the file and line or the --set named. Runs the
 // real binary; every command has a `timeout`, so a regression to a hang fails instead of stalling CI.

@@ -504,7 +504,7 @@ TEST_F(ConfigTest, BadConfigsAreRejectedWithTheExpectedMessage) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Hostile input (issue "Hardening"): whatever the text, load_config returns a Config or throws Error
+// Hostile input: whatever the text, load_config returns a Config or throws Error
 // naming the file and line (or the --set), without crashing, hanging or reading without end.
 
 std::string dotted(int parts) {

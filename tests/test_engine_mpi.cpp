@@ -1,4 +1,4 @@
-// The MPI engine under a real mpirun (docs/method.md §1, §4, §8, §10; issue "The MPI runtime").
+// The MPI engine under a real mpirun (docs/method.md §1, §4, §8, §10).
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>

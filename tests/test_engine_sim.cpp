@@ -1,4 +1,4 @@
-// The virtual-clock engine (docs/method.md §7, §10; issue "Every method ... and a virtual-clock simulator"), and
+// The virtual-clock engine (docs/method.md §7, §10), and
 // its agreement with the MPI engine.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// Reliability under a real mpirun (issue "Reliability"): signals, resume, kill -9, bad gradients,
+// Reliability under a real mpirun: signals, resume, kill -9, bad gradients,
 // faulty and silent workers, damaged checkpoints.
 #include <gtest/gtest.h>
 
@@ -244,7 +244,7 @@ TEST(Reliability, HungWorkerDoesNotBlockTraining) {
 }
 
 // The 64×64 quadratic: a point (16 KB) is above Open MPI's eager limit, so a send to a worker that
-// does not receive cannot complete (issue "Hardening", class 1).
+// does not receive cannot complete.
 std::string write_big_config(const TempDir& dir) {
   return write_test_quadratic(dir / "big.toml", {{"run.seed", "5"}, {"objective.rows", "64"}, {"objective.cols", "64"},
                                                  {"checkpoint.every_s", "0.25"}, {"run.eval_every_s", "0.5"}});
@@ -366,7 +366,7 @@ TEST(Reliability, ResumeAfterARankDies) {
 namespace ringmaster {
 namespace {
 
-// Issue classes 5 and 10: kill -9 of the whole job midway leaves rows written after the last checkpoint
+// kill -9 of the whole job midway leaves rows written after the last checkpoint
 // (the last perhaps torn); the resume cuts every CSV file back to what the checkpoint covers, so across
 // the cut k and time never go back, no row is torn, and summary.json's counts equal the rows. A
 // checkpoint copied from another run of the same configuration is refused, naming both run ids.

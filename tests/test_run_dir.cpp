@@ -1,4 +1,4 @@
-// The run directory against the real binary (issue classes 2, 3, 9): a full disk is an error, never a
+// The run directory against the real binary: a full disk is an error, never a
 // run that exits 0 with empty files; runs started together get distinct directories; a directory in
 // use by one job is refused to a second; bad --out paths are exit 2 naming the path.
 #include <gtest/gtest.h>
@@ -57,7 +57,7 @@ class SmallDisk {
   bool mounted_ = false;
 };
 
-// Issue class 2: at every amount of free space the run either completes (exit 0, summary.json parses)
+// at every amount of free space the run either completes (exit 0, summary.json parses)
 // or fails non-zero with an error naming the file and errno — and never leaves a 0-byte or .tmp file.
 TEST(RunDir, AFullDiskIsAnErrorNamingTheFileNeverEmptyFiles) {
   TempDir dir("full-disk");
@@ -94,7 +94,7 @@ TEST(RunDir, AFullDiskIsAnErrorNamingTheFileNeverEmptyFiles) {
   EXPECT_GE(failures, 2);  // the disk was full for some of them: the test tested something
 }
 
-// Issue class 3: runs started together without --out each get a directory of their own, and each
+// runs started together without --out each get a directory of their own, and each
 // directory is self-consistent (its config.toml and its summary.json are the same run's).
 TEST(RunDir, RunsStartedInTheSameSecondGetDistinctDirectories) {
   TempDir dir("same-second");
@@ -123,7 +123,7 @@ TEST(RunDir, RunsStartedInTheSameSecondGetDistinctDirectories) {
   EXPECT_EQ(seeds.size(), static_cast<std::size_t>(kRuns));
 }
 
-// Issue class 3: while a job runs in a directory, a second job — a simulation forced into it, a
+// while a job runs in a directory, a second job — a simulation forced into it, a
 // --resume of it — is refused with exit 2 naming the directory and the holder's pid; the first job
 // finishes unharmed.
 TEST(RunDir, ADirectoryInUseIsRefusedToASecondJob) {
@@ -161,7 +161,7 @@ TEST(RunDir, ADirectoryInUseIsRefusedToASecondJob) {
   EXPECT_EQ(summary["arrivals"].get<std::int64_t>(), arrivals);
 }
 
-// Issue class 9: filesystem errors on --out are exit 2 naming the path (not exit 1 "filesystem
+// filesystem errors on --out are exit 2 naming the path (not exit 1 "filesystem
 // error"), and a refused start leaves nothing behind.
 TEST(RunDir, BadOutPathsAreExit2NamingThePath) {
   TempDir dir("bad-out");

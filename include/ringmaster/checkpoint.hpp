@@ -1,4 +1,4 @@
-// Checkpoints (issue "Reliability"): everything a run has learned — x, the momentum, k, the method's
+// Checkpoints: everything a run has learned — x, the momentum, k, the method's
 // state, per-worker counters and times, the recorder's bests and targets, the epoch that seeds fresh
 // random streams after a resume — with the hash of the configuration that produced it.
 //

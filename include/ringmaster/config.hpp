@@ -78,7 +78,7 @@ struct HeterogeneityConfig {
   bool operator==(const HeterogeneityConfig&) const = default;
 };
 
-// Checkpoints (issue "Reliability"): the server writes one every every_s seconds of wall time and at
+// Checkpoints: the server writes one every every_s seconds of wall time and at
 // every stop; 0 = only at stops.
 struct CheckpointConfig {
   double every_s = 30.0;
@@ -127,7 +127,7 @@ enum class ConfigFor { any, simulator };
 // Throws Error on any problem. `workers_from_engine` > 0 fixes run.workers (MPI: ranks − 1) before
 // validation, so that list lengths are checked against the real number of workers.
 //
-// Every value accepted gives a run that makes progress and ends (issue "Hardening"): bounds are
+// Every value accepted gives a run that makes progress and ends: bounds are
 // derived from what the code does with each key (docs/configuration.md lists them). The config file
 // is at most 1 MiB, a regular file, and nests at most 16 levels.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,

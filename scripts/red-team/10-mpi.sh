@@ -1,4 +1,4 @@
-# The MPI runtime under hostile conditions (issue "Hardening": classes 1, 6): stopped and never-resumed
+# The MPI runtime under hostile conditions: stopped and never-resumed
 # worker ranks, ranks started with different configurations, gradient messages of the wrong length.
 # Each scenario runs a real mpirun job of configs/quadratic.toml (64×64: a point is 16 KB, above Open
 # MPI's eager limit, so a send to a rank that does not receive cannot complete).

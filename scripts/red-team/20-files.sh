@@ -1,4 +1,4 @@
-# Files and run directories (issue classes 2, 3, 5, 8 (checkpoint), 9, 10, 12): full disks, two jobs on
+# Files and run directories: full disks, two jobs on
 # one directory, kill -9 then resume, hostile checkpoints, bad --out/--resume paths, foreign checkpoints.
 # Scenarios print their reason on stderr; they accept error text on stdout or stderr.
 

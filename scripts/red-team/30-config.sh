@@ -1,4 +1,4 @@
-# Config and command-line hostile inputs (issue "Hardening", classes 4, 7, 8, 9, 11): every one must end
+# Config and command-line hostile inputs: every one must end
 # in exit 2 with a message on stderr naming the file and line or the --set, or, where the value is
 # legitimate, in a run that finishes. Sourced by scripts/red-team.sh (lib.sh: rt_exit, rt_scenario).
 
