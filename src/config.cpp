@@ -7,9 +7,7 @@
 //   section.key: <what is wrong>                          (cross-check on a default value)
 #include "ringmaster/config.hpp"
 
-#include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 #include <toml++/toml.h>
@@ -27,6 +25,7 @@
 #include <string_view>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/file_writer.hpp"
 
 namespace ringmaster {
 namespace {
@@ -405,34 +404,21 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
 // blocking (a FIFO with no writer), and read no further than the limit (`-c /dev/zero` must not read
 // until memory runs out, on every rank).
 std::string read_config_file(const std::string& path) {
+  using Status = BoundedRead::Status;
   const std::string shown = shorten(path, kShownPath);
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) throw Error(shown + ": cannot open config file: " + std::generic_category().message(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat info {};
-  if (::fstat(fd, &info) != 0)
-    throw Error(shown + ": cannot read config file: " + std::generic_category().message(errno));
-  if (S_ISDIR(info.st_mode)) throw Error(shown + ": is a directory, not a config file");
-  if (!S_ISREG(info.st_mode))
-    throw Error(shown + ": is not a regular file (a device, FIFO or socket); a config file must be one");
-  const auto too_big = [&] {
-    return Error(shown + ": config file is larger than " + bytes_limit() + ", the most a config file may have");
-  };
-  if (static_cast<std::uint64_t>(info.st_size) > kMaxConfigBytes) throw too_big();
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t got = ::read(fd, buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) throw Error(shown + ": cannot read config file: " + std::generic_category().message(errno));
-    if (got == 0) break;
-    text.append(buffer, static_cast<std::size_t>(got));
-    if (text.size() > kMaxConfigBytes) throw too_big();  // it grew since fstat, or fstat cannot tell (/proc)
+  BoundedRead file = read_bounded(path, kMaxConfigBytes);
+  const std::string reason = std::generic_category().message(file.error);
+  switch (file.status) {
+    case Status::ok: return std::move(file.text);
+    case Status::cannot_open: throw Error(shown + ": cannot open config file: " + reason);
+    case Status::cannot_read: throw Error(shown + ": cannot read config file: " + reason);
+    case Status::directory: throw Error(shown + ": is a directory, not a config file");
+    case Status::not_regular:
+      throw Error(shown + ": is not a regular file (a device, FIFO or socket); a config file must be one");
+    case Status::too_large:
+      throw Error(shown + ": config file is larger than " + bytes_limit() + ", the most a config file may have");
   }
-  return text;
+  throw std::logic_error("read_config_file: unhandled status");
 }
 
 toml::table parse_file(const std::string& path) {

@@ -32,21 +32,20 @@ bool holds_nothing(const fs::path& dir, const std::string& label) {
   return true;
 }
 
-// A small text file, read with its size bounded first (a symlink to /dev/zero must not hang us).
+// A small text file (the run id), bounded and type-checked before it is read (read_bounded): a
+// symlink to /dev/zero or a FIFO must not hang a resume.
 std::string read_small_file(const fs::path& path, std::size_t limit, const std::string& label) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) throw Error(label + ": cannot open " + path.string() + ": " + errno_text(errno));
-  struct stat st {};
-  std::string text;
-  const bool ok = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::size_t>(st.st_size) <= limit;
-  if (ok) {
-    text.resize(static_cast<std::size_t>(st.st_size));
-    const ssize_t n = ::read(fd, text.data(), text.size());
-    text.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+  BoundedRead file = read_bounded(path, limit);
+  switch (file.status) {
+    case BoundedRead::Status::ok: return std::move(file.text);
+    case BoundedRead::Status::cannot_open:
+      throw Error(label + ": cannot open " + path.string() + ": " + errno_text(file.error));
+    case BoundedRead::Status::cannot_read:
+      throw Error(label + ": cannot read " + path.string() + ": " + errno_text(file.error));
+    default:
+      throw Error(label + ": " + path.string() + " is not a regular file of at most " + std::to_string(limit) +
+                  " bytes");
   }
-  ::close(fd);
-  if (!ok) throw Error(label + ": " + path.string() + " is not a regular file of at most " + std::to_string(limit) + " bytes");
-  return text;
 }
 
 bool is_run_id(const std::string& id) {
@@ -116,6 +115,11 @@ void RunDir::lock() {
     throw Error(label_ + ": cannot write " + file.string() + ": " + errno_text(errno));
 }
 
+void RunDir::give_id() {
+  run_id_ = new_run_id();
+  write_file_atomically(path_ / kRunIdFile, run_id_ + "\n");
+}
+
 RunDir RunDir::create(const Config& config, const std::string& out, bool force) {
   const std::string requested = out.empty() ? config.run.out : out;
   if (!requested.empty()) {
@@ -149,8 +153,7 @@ RunDir RunDir::create(const Config& config, const std::string& out, bool force) 
       dir.was_empty_ = false;  // someone else's files now: never remove them
       if (!force) throw Error(dir.label_ + ": another run wrote into the directory while this one started");
     }
-    dir.run_id_ = new_run_id();
-    write_file_atomically(dir.path_ / kRunIdFile, dir.run_id_ + "\n");
+    dir.give_id();
     return dir;
   }
   std::error_code ec;
@@ -169,8 +172,7 @@ RunDir RunDir::create(const Config& config, const std::string& out, bool force) 
       RunDir dir(name, "run directory " + name);
       dir.created_ = true;
       dir.lock();
-      dir.run_id_ = new_run_id();
-      write_file_atomically(dir.path_ / kRunIdFile, dir.run_id_ + "\n");
+      dir.give_id();
       return dir;
     }
     if (errno != EEXIST || n >= 100000)

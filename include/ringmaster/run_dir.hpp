@@ -48,6 +48,8 @@ class RunDir {
  private:
   RunDir(std::filesystem::path path, std::string label);
   void lock();
+  // A new run's id, written to kRunIdFile once the lock is held (both ways of making a directory).
+  void give_id();
 
   std::filesystem::path path_;
   std::string label_;         // how messages name it: "--out DIR", "--resume DIR", "run directory DIR"
