@@ -57,49 +57,41 @@ rt10_wait_job() {
 
 rt10_json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
 
-# SIGSTOP a worker for 5 s: k keeps advancing (progress lines go on), it is retired after
-# fault.worker_timeout_s, and after SIGCONT the job ends normally.
-rt10_sigstop_worker() {
-  rt10_start 3 -c "$Q" --set run.time_budget_s=12 --set run.log_every_s=0.5 --set fault.worker_timeout_s=1.5 \
-    --out "$PWD/run"
+# SIGSTOP rank 2 while a job runs, then SIGCONT it: k must keep advancing while it is stopped, the job
+# must end normally, and the worker must be retired by fault.worker_timeout_s.
+#   rt10_sigstop BUDGET TIMEOUT SETTLE WINDOW MIN_DK [ARGS...]: measure k from SETTLE s after the stop
+#   for WINDOW s and require it to grow by at least MIN_DK; ARGS go to train.
+rt10_sigstop() {
+  local budget=$1 timeout=$2 settle=$3 window=$4 min_dk=$5
+  shift 5
+  rt10_start 3 -c "$Q" --set run.time_budget_s="$budget" --set run.log_every_s=0.5 \
+    --set fault.worker_timeout_s="$timeout" "$@" --out "$PWD/run"
   rt10_wait_progress || return 1
   local pid k1 k2
   pid=$(rt10_rank_pid "$PWD/run" 2) || { echo "rank 2 not found" >&2; return 1; }
   kill -STOP "$pid"
-  sleep 1
+  sleep "$settle"
   k1=$(rt10_last_k)
-  sleep 4
+  sleep "$window"
   k2=$(rt10_last_k)
   kill -CONT "$pid"
   rt10_wait_job 90
-  ((k2 >= k1 + 20)) || { echo "k went from $k1 to $k2 while rank 2 was stopped" >&2; return 1; }
+  ((k2 >= k1 + min_dk)) || { echo "k went from $k1 to $k2 while rank 2 was stopped" >&2; return 1; }
   ((RC == 0)) || { echo "exit $RC: $(tail -c 300 log)" >&2; return 1; }
-  grep -q 'worker 2 (rank 2) silent' log || { echo "no retirement logged" >&2; return 1; }
   [[ $(rt10_json run/summary.json retired) == 1 ]] || { echo "summary: retired != 1" >&2; return 1; }
+}
+
+# Under ringmaster (interrupts every R updates): stopped for 5 s, the retirement is logged.
+rt10_sigstop_worker() {
+  rt10_sigstop 12 1.5 1 4 20 || return 1
+  grep -q 'worker 2 (rank 2) silent' log || { echo "no retirement logged" >&2; return 1; }
 }
 rt_scenario "SIGSTOP worker: k advances during the stop, retired by worker_timeout_s" rt10_sigstop_worker
 
 # The same under stale = "discard" and under sync: no interrupts (discard) or a round that waits for
 # the stopped worker (sync); both go on without it once it is retired.
-rt10_sigstop_method() {
-  rt10_start 3 -c "$Q" --set run.time_budget_s=10 --set run.log_every_s=0.5 --set fault.worker_timeout_s=1 \
-    "$@" --out "$PWD/run"
-  rt10_wait_progress || return 1
-  local pid k1 k2
-  pid=$(rt10_rank_pid "$PWD/run" 2) || { echo "rank 2 not found" >&2; return 1; }
-  kill -STOP "$pid"
-  sleep 2
-  k1=$(rt10_last_k)
-  sleep 3
-  k2=$(rt10_last_k)
-  kill -CONT "$pid"
-  rt10_wait_job 90
-  ((k2 >= k1 + 10)) || { echo "k went from $k1 to $k2 while rank 2 was stopped" >&2; return 1; }
-  ((RC == 0)) || { echo "exit $RC: $(tail -c 300 log)" >&2; return 1; }
-  [[ $(rt10_json run/summary.json retired) == 1 ]] || { echo "summary: retired != 1" >&2; return 1; }
-}
-rt10_sigstop_sync() { rt10_sigstop_method --set run.method='"sync"'; }
-rt10_sigstop_discard() { rt10_sigstop_method --set method.stale='"discard"'; }
+rt10_sigstop_sync() { rt10_sigstop 10 1 2 3 10 --set run.method='"sync"'; }
+rt10_sigstop_discard() { rt10_sigstop 10 1 2 3 10 --set method.stale='"discard"'; }
 rt_scenario "SIGSTOP worker under sync: retired, rounds go on" rt10_sigstop_sync
 rt_scenario "SIGSTOP worker under stale=discard: retired, training goes on" rt10_sigstop_discard
 
