@@ -690,8 +690,8 @@ void read_method(const Reader& r, MethodConfig& method) {
 }
 
 void read_lmo(const Reader& r, LmoConfig& lmo) {
-  r.set_enum({"lmo", "geometry"}, lmo.geometry, parse_geometry);
-  r.set_enum({"lmo", "vector_geometry"}, lmo.vector_geometry, parse_geometry);
+  r.set_enum({"lmo", "geometry"}, lmo.roles[Role::matrix].geometry, parse_geometry);
+  r.set_enum({"lmo", "vector_geometry"}, lmo.roles[Role::vector].geometry, parse_geometry);
   r.set_enum({"lmo", "backend"}, lmo.backend, parse_backend);
   r.set({"lmo", "ns_steps"}, lmo.ns_steps, 1, 100);
   r.set_enum({"lmo", "ns_coefficients"}, lmo.ns_coefficients, parse_ns_coefficients);
@@ -992,8 +992,8 @@ std::string to_toml(const Config& c) {
   line("nesterov", boolean(c.method.nesterov));
 
   out << "\n[lmo]\n";
-  line("geometry", toml_string(to_string(c.lmo.geometry)));
-  line("vector_geometry", toml_string(to_string(c.lmo.vector_geometry)));
+  line("geometry", toml_string(to_string(c.lmo.roles[Role::matrix].geometry)));
+  line("vector_geometry", toml_string(to_string(c.lmo.roles[Role::vector].geometry)));
   line("backend", toml_string(to_string(c.lmo.backend)));
   line("ns_steps", std::to_string(c.lmo.ns_steps));
   line("ns_coefficients", toml_string(to_string(c.lmo.ns_coefficients)));

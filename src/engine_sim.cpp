@@ -43,7 +43,7 @@ struct SimWorker {
   std::int64_t version = 0;   // version of x it is computing at
   double started_s = 0.0;     // virtual time it was handed its point
   double injected_s = 0.0;    // its injected delay
-  Rng noise;
+  SampleStream samples;
   double injected_total_s = 0.0;  // elapsed injected time, abandoned work included
 };
 
@@ -118,8 +118,7 @@ class SimLoop {
     });
     workers_.reserve(static_cast<std::size_t>(n_));
     for (int w = 1; w <= n_; ++w)
-      workers_.push_back(
-          {0, 0, 0.0, 0.0, Rng(config.run.seed, Stream::gradient_noise, static_cast<std::uint64_t>(w)), 0.0});
+      workers_.push_back({0, 0, 0.0, 0.0, SampleStream(config.run.seed, w, 0, objective.training_examples()), 0.0});
   }
 
   void run() {
@@ -158,7 +157,7 @@ class SimLoop {
       const std::int64_t version = w.version;
       // The sample first: it does not need x, so it is drawn while an LMO that x_version still waits
       // for may be running on another thread (deferred updates).
-      objective_.draw_sample(gradient_, w.noise);
+      objective_.draw_sample(gradient_, w.samples);
       const double loss = objective_.gradient_at_sample(snapshots_.at(version, *server_), gradient_);
       snapshots_.release(version);
       const Outcome& outcome = server_->on_gradient(c.worker, version, gradient_);

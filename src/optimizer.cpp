@@ -95,8 +95,8 @@ void LmoOptimizer::apply(std::span<float> x, std::span<const float> d, double st
   check_size("x", x.size(), layout_.size());
   check_size("d", d.size(), layout_.size());
   for (const Block& b : layout_.blocks()) {
-    const float factor = static_cast<float>(stepsize * block_scale(b, scale_));
-    // x ← x + γ·scale·lmo(u)
+    const float factor = static_cast<float>(stepsize * b.multiplier * block_scale(b, scale_));
+    // x ← x + γ·multiplier·scale·lmo(u)   (multiplier: the block role's, docs/method.md §6)
     cblas_saxpy(static_cast<int>(b.size()), factor, d.data() + b.offset, 1, x.data() + b.offset, 1);
   }
 }

@@ -152,8 +152,11 @@ void Server::lmo_step(std::span<const float> g, double stepsize, double alpha) {
 
 void Server::sgd_step(std::span<const float> g, double stepsize) {
   settle(k_);  // x − γ g needs x itself: nothing to overlap
-  const float gamma = static_cast<float>(stepsize);
-  for (std::size_t i = 0; i < x_.size(); ++i) x_[i] -= gamma * g[i];
+  for (const Block& b : layout().blocks()) {
+    // x ← x − γ·multiplier·g (multiplier: the block role's, docs/method.md §6)
+    const float gamma = static_cast<float>(stepsize * b.multiplier);
+    for (std::size_t i = b.offset; i < b.offset + b.size(); ++i) x_[i] -= gamma * g[i];
+  }
   if (pipeline_) pipeline_->advance();
   ++k_;
   outcome_.updated = true;

@@ -80,8 +80,8 @@ Config unusual_config() {
   c.method.batch = 9;
   c.method.stale = "discard";
   c.method.nesterov = false;
-  c.lmo.geometry = Geometry::colnorm;
-  c.lmo.vector_geometry = Geometry::sign;
+  c.lmo.roles[Role::matrix].geometry = Geometry::colnorm;
+  c.lmo.roles[Role::vector].geometry = Geometry::sign;
   c.lmo.backend = SpectralBackend::svd;
   c.lmo.ns_steps = 7;
   c.lmo.ns_coefficients = NsCoefficients::muon;
@@ -112,7 +112,7 @@ TEST_F(ConfigTest, NoFileGivesDefaults) {
   EXPECT_EQ(c.run.method, "ringmaster");
   EXPECT_EQ(c.run.workers, 8);
   EXPECT_EQ(c.method.threshold, 4);
-  EXPECT_EQ(c.lmo.geometry, Geometry::spectral);
+  EXPECT_EQ(c.lmo.roles[Role::matrix].geometry, Geometry::spectral);
 }
 
 TEST_F(ConfigTest, EmptyFileGivesDefaults) {
@@ -134,7 +134,7 @@ TEST_F(ConfigTest, FileValuesThenOverridesInOrder) {
   EXPECT_EQ(c.run.seed, 11u);
   EXPECT_EQ(c.method.threshold, 5);  // the last override wins
   EXPECT_EQ(c.method.stepsize, 1.0);
-  EXPECT_EQ(c.lmo.geometry, Geometry::sign);
+  EXPECT_EQ(c.lmo.roles[Role::matrix].geometry, Geometry::sign);
   EXPECT_EQ(c.lmo.ns_steps, 3);
   EXPECT_EQ(c.run.workers, 8);  // untouched keys keep their defaults
 }

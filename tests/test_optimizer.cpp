@@ -68,14 +68,14 @@ TEST(StepScaleTest, ParseAndBlockScale) {
   EXPECT_EQ(parse_step_scale(to_string(StepScale::none)), StepScale::none);
   EXPECT_THROW(parse_step_scale("adam"), Error);
 
-  const Block tall{"t", 8, 2, Geometry::spectral, 0};
-  const Block wide{"w", 2, 8, Geometry::spectral, 0};
-  const Block tall_l2{"v", 8, 2, Geometry::l2, 0};
+  const Block tall{"t", 8, 2, Role::matrix, Geometry::spectral, 1.0, 0};
+  const Block wide{"w", 2, 8, Role::matrix, Geometry::spectral, 1.0, 0};
+  const Block tall_l2{"v", 8, 2, Role::matrix, Geometry::l2, 1.0, 0};
   EXPECT_DOUBLE_EQ(block_scale(tall, StepScale::muon), 2.0);  // sqrt(max(1, 8/2))
   EXPECT_DOUBLE_EQ(block_scale(wide, StepScale::muon), 1.0);  // max(1, 2/8) = 1
   EXPECT_DOUBLE_EQ(block_scale(tall, StepScale::none), 1.0);
   EXPECT_DOUBLE_EQ(block_scale(tall_l2, StepScale::muon), 1.0);  // only spectral directions are scaled
-  const Block ragged{"r", 300, 17, Geometry::spectral, 0};
+  const Block ragged{"r", 300, 17, Role::matrix, Geometry::spectral, 1.0, 0};
   EXPECT_NEAR(block_scale(ragged, StepScale::muon), std::sqrt(300.0 / 17.0), 1e-12);
 }
 

@@ -61,9 +61,9 @@ TEST(Quadratic, StochasticGradientIsUnbiasedWithVarianceSigmaSquared) {
   const int n = 4000;
   std::vector<double> mean(32, 0.0);
   double sq = 0.0, loss = 0.0;
-  Rng rng(7, Stream::gradient_noise);
+  SampleStream samples(7, 1, 0, 0);
   for (int s = 0; s < n; ++s) {
-    loss += q.stochastic_gradient(x, g, rng) / n;
+    loss += q.stochastic_gradient(x, g, samples) / n;
     for (std::size_t i = 0; i < 32; ++i) {
       mean[i] += g[i] / n;
       sq += (g[i] - full[i]) * (g[i] - full[i]);

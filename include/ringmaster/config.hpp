@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ringmaster/layout.hpp"
 #include "ringmaster/lmo.hpp"
 #include "ringmaster/optimizer.hpp"
 
@@ -39,8 +40,7 @@ struct MethodConfig {
 };
 
 struct LmoConfig {
-  Geometry geometry = Geometry::spectral;        // matrix blocks
-  Geometry vector_geometry = Geometry::none;     // vector blocks
+  RoleTable roles;  // per block role: geometry and stepsize multiplier (docs/method.md §6 "Block roles")
   SpectralBackend backend = SpectralBackend::newton_schulz;
   int ns_steps = 5;
   NsCoefficients ns_coefficients = NsCoefficients::polar_express;

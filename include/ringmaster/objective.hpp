@@ -8,35 +8,43 @@
 
 #include "ringmaster/config.hpp"
 #include "ringmaster/layout.hpp"
-#include "ringmaster/rng.hpp"
+#include "ringmaster/sampler.hpp"
 
 namespace ringmaster {
 
 struct Evaluation {
-  double loss = 0.0;                    // f(x) − f* where f* is known, else f(x)
-  std::optional<double> accuracy;       // classifiers only
+  double loss = 0.0;                    // f(x) − f* where f* is known, else f(x) (test loss)
+  std::optional<double> accuracy;       // classifiers only (test accuracy, in [0, 1])
 };
 
 class Objective {
  public:
   virtual ~Objective() = default;
 
-  // Blocks with their geometries (from [lmo] geometry / vector_geometry).
+  // Blocks with their roles, geometries and multipliers (from the [lmo] role table).
   virtual const ParamLayout& layout() const = 0;
-  // x0 (docs/method.md §6: zero for the quadratic).
+  // x0 (docs/method.md §6: zero for the quadratic; seeded from run.seed for a network).
   virtual void initial_point(std::span<float> x) const = 0;
-  // g = ∇f(x; ξ) for a fresh sample ξ drawn from rng; returns the sample's loss f(x; ξ) − f*.
-  double stochastic_gradient(std::span<const float> x, std::span<float> g, Rng& rng) {
-    draw_sample(g, rng);
+  // Training examples a worker's EpochSampler visits per pass; 0 for objectives without a data set.
+  virtual std::size_t training_examples() const { return 0; }
+  // f* is known, so losses are f − f* (the quadratic); else they are f itself, and relative targets
+  // are relative to the initial loss (docs/method.md §6).
+  virtual bool known_minimum() const { return false; }
+  // g = ∇f(x; ξ) for a fresh sample ξ drawn from the worker's stream; returns the sample's loss
+  // (f(x; ξ) − f* when f* is known).
+  double stochastic_gradient(std::span<const float> x, std::span<float> g, SampleStream& samples) {
+    draw_sample(g, samples);
     return gradient_at_sample(x, g);
   }
   // The same in two halves, so that an engine can draw the sample while x is still being computed
-  // (the simulator, whose x may wait for an LMO in flight): draw_sample draws ξ from rng (everything
-  // that does not depend on x: the quadratic's noise, a minibatch's indices), keeping it in g or in
-  // the objective; gradient_at_sample then gives ∇f(x; ξ) in g and the sample's loss.
-  virtual void draw_sample(std::span<float> g, Rng& rng) = 0;
+  // (the simulator, whose x may wait for an LMO in flight): draw_sample draws ξ (everything that does
+  // not depend on x: the quadratic's noise, a minibatch's indices), keeping it in g or in the
+  // objective; gradient_at_sample then gives ∇f(x; ξ) in g and the sample's loss. The two are called
+  // back to back for one worker: an objective serves one thread at a time.
+  virtual void draw_sample(std::span<float> g, SampleStream& samples) = 0;
   virtual double gradient_at_sample(std::span<const float> x, std::span<float> g) = 0;
-  // Full (deterministic) gradient, for the stationarity measure.
+  // Full (deterministic) gradient, for the stationarity measure (a learning objective: the gradient
+  // of the training loss over a fixed evaluation subset of the training set).
   virtual void full_gradient(std::span<const float> x, std::span<float> g) = 0;
   // Full loss (and accuracy) at x; not charged to the training clock (docs/method.md §7).
   virtual Evaluation evaluate(std::span<const float> x) = 0;

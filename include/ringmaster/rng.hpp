@@ -11,7 +11,7 @@
 namespace ringmaster {
 
 // Stream ids: one namespace per consumer so that no two share a generator.
-enum class Stream : std::uint64_t { objective_data = 1, gradient_noise = 2, delays = 3, faults = 4 };
+enum class Stream : std::uint64_t { objective_data = 1, gradient_noise = 2, delays = 3, faults = 4, samples = 5 };
 
 // Stream index of worker i in epoch e (e resumes so far): distinct for every (worker, epoch).
 inline std::uint64_t worker_stream(int worker, std::uint32_t epoch) {

@@ -54,7 +54,7 @@ class WorkerLoop {
         points_{PointMessage(objective.layout().size()), PointMessage(objective.layout().size())},
         gradient_(objective.layout().size()),
         delays_(config.heterogeneity, workers, config.run.seed, epoch),
-        noise_(config.run.seed, Stream::gradient_noise, worker_stream(worker, epoch)),
+        samples_(config.run.seed, worker, epoch, objective.training_examples()),
         fault_(config.fault, worker),
         backoff_(kMinPollS, kMaxPollS) {}
 
@@ -128,7 +128,7 @@ class WorkerLoop {
     const PointMessage& point = points_[current_];
     if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);  // gradient_ is free
     const double begin = MPI_Wtime();
-    const double loss = objective_.stochastic_gradient(point.payload(), gradient_.payload(), noise_);
+    const double loss = objective_.stochastic_gradient(point.payload(), gradient_.payload(), samples_);
     const double compute_s = MPI_Wtime() - begin;
     busy_s_ += compute_s;
     // Drawn for every started computation, interrupted or not, exactly as the simulator does, so the
@@ -223,7 +223,7 @@ class WorkerLoop {
   GradientMessage gradient_;     // the gradient being computed / sent
   MPI_Request send_request_ = MPI_REQUEST_NULL;
   DelayModel delays_;
-  Rng noise_;
+  SampleStream samples_;
   Fault fault_;
   Backoff backoff_;
   bool stopped_ = false;

@@ -15,8 +15,8 @@ Quadratic::Quadratic(const Config& config)
       k_(config.objective.cols),
       mu_(config.objective.mu),
       sigma_(config.objective.noise) {
-  const Geometry g = (m_ > 1 && k_ > 1) ? config.lmo.geometry : config.lmo.vector_geometry;
-  layout_.add("X", m_, k_, g);
+  // X is the model's one weight matrix (a vector when it has one row or column).
+  layout_.add("X", m_, k_, (m_ > 1 && k_ > 1) ? Role::matrix : Role::vector, config.lmo.roles);
   const std::size_t size = layout_.size();
   b_.assign(size, 0.0f);
   if (config.objective.rhs == "e1") {
@@ -71,7 +71,9 @@ double Quadratic::suboptimality(std::span<const float> x) const {
   return 0.5 * s;
 }
 
-void Quadratic::draw_sample(std::span<float> g, Rng& rng) { rng.fill_normal_vectorized(g, static_cast<float>(sigma_)); }
+void Quadratic::draw_sample(std::span<float> g, SampleStream& samples) {
+  samples.noise.fill_normal_vectorized(g, static_cast<float>(sigma_));
+}
 
 double Quadratic::gradient_at_sample(std::span<const float> x, std::span<float> g) {
   // g = A X − B + σ ξ (σ ξ is in g already), and the sample loss f(X; ξ) − f* = ½ <e, A X − B> + σ <ξ, X>

@@ -15,7 +15,8 @@ class Quadratic final : public Objective {
 
   const ParamLayout& layout() const override { return layout_; }
   void initial_point(std::span<float> x) const override;
-  void draw_sample(std::span<float> g, Rng& rng) override;  // g ← σ ξ
+  void draw_sample(std::span<float> g, SampleStream& samples) override;  // g ← σ ξ
+  bool known_minimum() const override { return true; }
   double gradient_at_sample(std::span<const float> x, std::span<float> g) override;
   void full_gradient(std::span<const float> x, std::span<float> g) override;
   Evaluation evaluate(std::span<const float> x) override;
