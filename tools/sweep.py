@@ -7,7 +7,8 @@ of axes (typically method × heterogeneity power p × seed) and, optionally, per
 grids. Tuning: for each method (and each value of the `tune.per` axes) every hyperparameter combination
 runs on the tuning seeds (three by default); the candidates whose mean over the runs of
 log10(final_loss / initial_loss) is within noise of the lowest are ties, the first of them in grid order
-is chosen, and the comparison runs use it.
+is chosen, and the comparison runs use it (`tune.protocol = "time-to-target"`: the candidates that
+reach `tune.target` soonest instead; docs/sweeps.md).
 
 Every run ("point") has its own run directory (docs/method.md §8) inside one sweep directory:
 
@@ -193,7 +194,12 @@ def print_choices(choices: dict, out=None) -> None:
     out = out or sys.stderr
     for g in choices.values():
         failed = sum(len(c["failed"]) for c in g["candidates"])
-        print(f"tuned {json.dumps(g['group'])}: {json.dumps(g['chosen'])} (score {g['score']:.3g} ×/÷ {g['spread']:.3g}"
+        if "time_mean" in g:  # the time-to-target protocol
+            statistic = (f"time {g['time_mean']:.3g} s" if g["reached_every_run"] else
+                         f"time ≥ {g['time_mean']:.3g} s, reached in {g['reached']}/{g['runs']} runs")
+        else:
+            statistic = f"score {g['score']:.3g} ×/÷ {g['spread']:.3g}"
+        print(f"tuned {json.dumps(g['group'])}: {json.dumps(g['chosen'])} ({statistic}"
               + (f"; {len(g['ties'])} within noise" if g["ties"] else "")
               + (f"; {failed} failed runs scored +inf" if failed else "") + ")", file=out)
 

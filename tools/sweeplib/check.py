@@ -29,6 +29,7 @@ from typing import Any
 from .spec import Spec, SpecError
 from .points import label_text
 from .report import eval_interval, fastest, report_layout, target_text
+from .tuning import is_time_protocol
 
 
 @dataclass
@@ -47,14 +48,20 @@ class Finding:
 
 
 def read_tuned_record(path: Path) -> dict[str, dict[str, Any]]:
-    """group → {"chosen": params, "ties": [params]} from a tuned.json (published or not)."""
+    """group → {"chosen": params, "ties": [params]} from a tuned.json (published or not), and under the
+    key PROTOCOL_KEY the protocol it was chosen by ("final-loss", or "time-to-target <target>")."""
     try:
         record = json.loads(path.read_text())
     except FileNotFoundError:
         raise SpecError(f"{path}: missing") from None
     except ValueError as e:
         raise SpecError(f"{path}: not JSON: {e}") from None
-    return {group: {"chosen": g["chosen"], "ties": g.get("ties", [])} for group, g in record["groups"].items()}
+    groups = {group: {"chosen": g["chosen"], "ties": g.get("ties", [])} for group, g in record["groups"].items()}
+    protocol = f"time-to-target {record['target']}" if is_time_protocol(record) else "final-loss"
+    return {PROTOCOL_KEY: protocol, **groups}
+
+
+PROTOCOL_KEY = "protocol"  # not a tuning group: groups are JSON objects
 
 
 def read_table(path: Path) -> dict[str, dict[str, str]]:
@@ -119,6 +126,10 @@ def params_text(params: dict[str, Any]) -> str:
 
 
 def compare_tuned(published: dict[str, dict[str, Any]], regenerated: dict[str, dict[str, Any]]) -> list[Finding]:
+    """The choices under either protocol: the same, or within a reported tie; and the same protocol."""
+    published, regenerated = dict(published), dict(regenerated)
+    pub_protocol = published.pop(PROTOCOL_KEY, "final-loss")
+    reg_protocol = regenerated.pop(PROTOCOL_KEY, "final-loss")
     findings = []
     for group, pub in published.items():
         g = json.loads(group)
@@ -131,6 +142,8 @@ def compare_tuned(published: dict[str, dict[str, Any]], regenerated: dict[str, d
         tie = reg["chosen"] in pub["ties"] or pub["chosen"] in reg["ties"]
         findings.append(Finding("tuned", where, params_text(pub["chosen"]), params_text(reg["chosen"]),
                                 same or tie, "" if same else "a reported tie" if tie else "not a reported tie"))
+    if pub_protocol != reg_protocol:  # choices made to different ends: not the same conclusion
+        findings.append(Finding("tuned", "protocol", pub_protocol, reg_protocol, False))
     return findings
 
 

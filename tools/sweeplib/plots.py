@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec
+from .spec import Spec, is_accuracy, split_target
 from .points import label_text, point_dir, short_names
 from .rundir import read_eval
 from .report import collect, label_keys_of, ordered_values, report_layout, speedup_table, target_text
@@ -16,7 +16,9 @@ from .report import collect, label_keys_of, ordered_values, report_layout, speed
 def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
     """report/<name>-loss-vs-time.png: one panel per column value (p), one line per method: relative
     loss (f − f*)/(f(X0) − f*) against training time, log scale, geometric mean over seeds with the
-    min–max band. report/<name>-speedup.png: speedup of the reference over each baseline vs p."""
+    min–max band. report/<name>-accuracy-vs-time.png, when eval.csv has an accuracy column: the same for
+    test accuracy (arithmetic mean, linear scale). report/<name>-speedup.png: speedup of the reference
+    over each baseline vs p."""
     out = out or sys.stderr
     import matplotlib
 
@@ -32,61 +34,79 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
     columns = ordered_values(spec, cols_key) if cols_key else [None]
     short = short_names(label_keys_of(groups))
     col_name = short.get(cols_key, cols_key) if cols_key else ""
-    target = float(spec.report.target)
+    target = split_target(spec.report.target)[1]
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
     written = []
 
-    n = len(columns)
-    ncols = min(n, 2 if n == 4 else 3)
-    nrows = math.ceil(n / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.8 * nrows), squeeze=False)
-    for i, c in enumerate(columns):
-        ax = axes[i // ncols][i % ncols]
-        horizon = 0.0
-        for m in methods:
-            g = next((g for g in groups if g.labels.get(rows_key) == m and (
-                cols_key is None or g.labels.get(cols_key) == c)), None)
-            if g is None or not g.runs:
-                continue
-            curves = []
-            for p, _ in g.runs:
-                t, loss = read_eval(point_dir(sweep_dir, p))
-                if t and loss[0] > 0:
-                    curves.append((np.array(t), np.maximum(np.array(loss) / loss[0], 1e-12)))
-            if not curves:
-                continue
-            end = max(t[-1] for t, _ in curves)
-            horizon = max(horizon, end)
-            grid = np.linspace(0.0, end, 600)
-            # the loss at time s is the last evaluation at or before s
-            values = np.array([l[np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)]
-                               for t, l in curves])
-            center = np.exp(np.log(values).mean(axis=0))
-            ax.plot(grid, center, color=colors[m], label=str(m), lw=1.4)
-            if len(curves) > 1:
-                ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=colors[m], alpha=0.15, lw=0)
-        ax.axhline(target, color="k", ls="--", lw=0.8)
-        ax.set_yscale("log")
-        ax.set_xlim(0, horizon or 1)
-        ax.set_title(f"{col_name} = {label_text(c)}" if cols_key else spec.name)
-        ax.set_xlabel("training time (s)")
-        ax.set_ylabel("(f − f*) / (f(X0) − f*)")
-        ax.grid(True, which="major", alpha=0.3)
-    for j in range(n, nrows * ncols):
-        axes[j // ncols][j % ncols].axis("off")
-    legend: dict[str, Any] = {}
-    for ax in axes.flat:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
-            legend.setdefault(label, handle)
-    if legend:
-        fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 7), frameon=False)
-    fig.suptitle(f"{spec.name}: relative loss vs training time (geometric mean over seeds, band = min–max; "
-                 f"dashed: target {target_text(spec.report.target)})", fontsize=10)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-    path = report / f"{spec.name}-loss-vs-time.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    written.append(path)
+    def loss_curve(directory: Path):
+        t, loss = read_eval(directory)
+        return (np.array(t), np.maximum(np.array(loss) / loss[0], 1e-12)) if t and loss[0] > 0 else None
+
+    def accuracy_curve(directory: Path):
+        t, accuracy = read_eval(directory, "accuracy")
+        return (np.array(t), np.array(accuracy)) if t else None
+
+    def vs_time(name: str, curve, center, log: bool, ylabel: str, what: str, line: float | None) -> None:
+        """One panel per column, one line per method: center over seeds of curve(run directory) on a
+        common time grid, with the min–max band; written only if some run has such a curve."""
+        n = len(columns)
+        ncols = min(n, 2 if n == 4 else 3)
+        nrows = math.ceil(n / ncols)
+        fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.8 * nrows), squeeze=False)
+        drawn = False
+        for i, c in enumerate(columns):
+            ax = axes[i // ncols][i % ncols]
+            horizon = 0.0
+            for m in methods:
+                g = next((g for g in groups if g.labels.get(rows_key) == m and (
+                    cols_key is None or g.labels.get(cols_key) == c)), None)
+                if g is None or not g.runs:
+                    continue
+                curves = [cv for p, _ in g.runs if (cv := curve(point_dir(sweep_dir, p))) is not None]
+                if not curves:
+                    continue
+                drawn = True
+                end = max(t[-1] for t, _ in curves)
+                horizon = max(horizon, end)
+                grid = np.linspace(0.0, end, 600)
+                # the value at time s is the last evaluation at or before s
+                values = np.array([v[np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)]
+                                   for t, v in curves])
+                ax.plot(grid, center(values), color=colors[m], label=str(m), lw=1.4)
+                if len(curves) > 1:
+                    ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=colors[m], alpha=0.15, lw=0)
+            if line is not None:
+                ax.axhline(line, color="k", ls="--", lw=0.8)
+            if log:
+                ax.set_yscale("log")
+            ax.set_xlim(0, horizon or 1)
+            ax.set_title(f"{col_name} = {label_text(c)}" if cols_key else spec.name)
+            ax.set_xlabel("training time (s)")
+            ax.set_ylabel(ylabel)
+            ax.grid(True, which="major", alpha=0.3)
+        for j in range(n, nrows * ncols):
+            axes[j // ncols][j % ncols].axis("off")
+        legend: dict[str, Any] = {}
+        for ax in axes.flat:
+            for handle, label in zip(*ax.get_legend_handles_labels()):
+                legend.setdefault(label, handle)
+        if legend:
+            fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 7), frameon=False)
+        fig.suptitle(f"{spec.name}: {what} vs training time ({'geometric ' if log else ''}mean over seeds, band = "
+                     "min–max" + (f"; dashed: target {target_text(spec.report.target)})" if line is not None else ")"),
+                     fontsize=10)
+        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        path = report / f"{spec.name}-{name}-vs-time.png"
+        if drawn or name == "loss":  # the loss plot always, as the report links it
+            fig.savefig(path, dpi=110)
+            written.append(path)
+        plt.close(fig)
+
+    relative = not is_accuracy(spec.report.target)
+    vs_time("loss", loss_curve, lambda v: np.exp(np.log(v).mean(axis=0)), True, "(f − f*) / (f(X0) − f*)",
+            "relative loss", float(target) if relative else None)
+    vs_time("accuracy", accuracy_curve, lambda v: v.mean(axis=0), False, "test accuracy", "test accuracy",
+            None if relative else float(target))
 
     speedups = speedup_table(spec, groups)
     if spec.report.reference is not None and cols_key is not None and speedups:

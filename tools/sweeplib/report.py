@@ -12,15 +12,14 @@ import math
 import shutil
 import statistics
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec import REPO, Spec, TARGETS
+from .spec import ACCURACY, REPO, Spec, TARGETS, eval_interval, is_accuracy, split_target
 from .points import Point, compare_points, label_text, needs_tuning, point_dir, short_names
-from .rundir import is_finished, read_summary, relative_final_loss, time_to
-from .tuning import phase_points
+from .rundir import has_accuracy, is_finished, read_summary, relative_final_loss, time_to
+from .tuning import is_time_protocol, phase_points
 
 
 @dataclass
@@ -66,15 +65,6 @@ def stat(values: list[float | None], cap: list[float] | None = None) -> Stat:
     return Stat(n, len(finite), mean_all, std, lo, hi, bound)
 
 
-def eval_interval(spec: Spec) -> float:
-    """run.eval_every_s of the comparison runs: the resolution of a time to target."""
-    value = spec.set.get("run.eval_every_s")
-    if value is None:
-        with open(spec.config, "rb") as f:
-            value = tomllib.load(f).get("run", {}).get("eval_every_s", 1.0)
-    return float(value)
-
-
 def fastest(entries: list[tuple[Any, float, float, int]], tie: float, resolution: float
             ) -> tuple[list[tuple[Any, float]], list[Any]]:
     """Who reached a target first. entries: (method, mean time, sample std, runs) of the methods that
@@ -95,9 +85,12 @@ class Group:
     labels: dict[str, Any]  # grid values except the seed
     runs: list[tuple[Point, dict[str, Any]]]  # (point, summary) per seed that finished
     missing: list[Point]
-    times: dict[str, Stat] = field(default_factory=dict)  # relative target → time to reach it
+    times: dict[str, Stat] = field(default_factory=dict)  # target (relative or accuracy) → time to reach it
     final: Stat | None = None  # final_loss / initial_loss
     final_abs: Stat | None = None  # final_loss (f − f*)
+    accuracy: bool = False  # some run reports test accuracy (a learning objective)
+    final_accuracy: Stat | None = None  # final test accuracy (runs that report it)
+    best_accuracy: Stat | None = None
     budget: float = 0.0  # training time of the runs (the cap for unreached targets)
 
 
@@ -118,11 +111,26 @@ def collect(spec: Spec, sweep_dir: Path) -> list[Group]:
     for g in groups.values():
         caps = [float(s.get("train_time_s", math.inf)) for _, s in g.runs]
         g.budget = max(caps) if caps else 0.0
-        for target in TARGETS:
+        for target in TARGETS + ACCURACY:
             g.times[target] = stat([time_to(s, target) for _, s in g.runs], caps)
         g.final = stat([relative_final_loss(s) for _, s in g.runs])
         g.final_abs = stat([float(s.get("final_loss", math.inf)) for _, s in g.runs])
+        g.accuracy = any(has_accuracy(s) for _, s in g.runs)
+        g.final_accuracy, g.best_accuracy = (stat([number(s.get(k)) for _, s in g.runs])
+                                             for k in ("final_accuracy", "best_accuracy"))
     return list(groups.values())
+
+
+def shows_accuracy(spec: Spec, groups: list[Group]) -> bool:
+    """Whether the report has accuracy targets: the runs report test accuracy, or the spec asks for one."""
+    asked = [spec.report.target] + (spec.check.targets if spec.check else []) + (
+        [spec.tune.target] if spec.tune and spec.tune.target else [])
+    return any(g.accuracy for g in groups) or any(map(is_accuracy, asked))
+
+
+def report_targets(spec: Spec, groups: list[Group]) -> tuple[str, ...]:
+    """The targets of the report's tables: the relative ones, and the accuracy ones when shown."""
+    return TARGETS + (ACCURACY if shows_accuracy(spec, groups) else ())
 
 
 @dataclass
@@ -181,6 +189,13 @@ def fmt_loss(s: Stat) -> str:
     return f"{s.mean:.3g} ± {s.std:.2g}" if s.n > 1 else f"{s.mean:.3g}"
 
 
+def fmt_accuracy(s: Stat) -> str:
+    """Markdown cell for a test accuracy over seeds: "—" unless every run reports one."""
+    if not s.complete:
+        return "—"
+    return f"{s.mean:.3g} ± {s.std:.2g}" if s.n > 1 else f"{s.mean:.3g}"
+
+
 def fmt_speedup(s: Speedup) -> str:
     if not s.defined:
         return "n/a"  # the reference missed the target in some run, or a cell has no runs
@@ -193,7 +208,16 @@ def fmt_speedup(s: Speedup) -> str:
 
 
 def target_text(target: str) -> str:
-    return {"0.1": "1e-1", "0.01": "1e-2", "0.001": "1e-3", "0.0001": "1e-4", "1e-06": "1e-6"}[target]
+    """A target, short: "1e-3" (relative loss) or "test accuracy ≥ 0.88"."""
+    field, key = split_target(target)
+    if field == "time_to_accuracy":
+        return f"test accuracy ≥ {key}"
+    return {"0.1": "1e-1", "0.01": "1e-2", "0.001": "1e-3", "0.0001": "1e-4", "1e-06": "1e-6"}[key]
+
+
+def target_heading(target: str) -> str:
+    """What a time to `target` is a time to: "relative loss 1e-3" or "test accuracy ≥ 0.88"."""
+    return target_text(target) if is_accuracy(target) else f"relative loss {target_text(target)}"
 
 
 def ordered_values(spec: Spec, key: str) -> list[Any]:
@@ -270,19 +294,26 @@ def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
     for g in groups:
         label_keys += [k for k in g.labels if k not in label_keys]
 
+    targets = report_targets(spec, groups)
+    accuracy = shows_accuracy(spec, groups)
     header = label_keys + ["seeds", "finished"]
-    for t in TARGETS:
+    for t in targets:  # an accuracy target's columns: t_accuracy:0.88_mean, ...
         header += [f"t_{t}_mean", f"t_{t}_std", f"t_{t}_min", f"t_{t}_max", f"t_{t}_reached", f"t_{t}_bound"]
     header += ["final_rel_loss_mean", "final_rel_loss_std", "final_loss_mean", "final_loss_std", "train_time_s"]
+    if accuracy:
+        header += ["final_accuracy_mean", "final_accuracy_std", "best_accuracy_mean", "best_accuracy_std"]
     rows = []
     for g in groups:
         row = [g.labels.get(k, "") for k in label_keys] + [len(g.runs) + len(g.missing), len(g.runs)]
-        for t in TARGETS:
+        for t in targets:
             s = g.times[t]
             row += [fmt_csv(s.mean), fmt_csv(s.std if s.reached else math.nan), fmt_csv(s.min),
                     fmt_csv(s.max), s.reached, fmt_csv(s.bound)]
         row += [fmt_csv(g.final.mean), fmt_csv(g.final.std), fmt_csv(g.final_abs.mean), fmt_csv(g.final_abs.std),
                 fmt_csv(g.budget)]
+        if accuracy:
+            for a in (g.final_accuracy, g.best_accuracy):
+                row += [fmt_csv(a.mean), fmt_csv(a.std if a.reached else math.nan)]
         rows.append(row)
     write_csv(report / f"{spec.name}.csv", header, rows)
 
@@ -327,6 +358,11 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         "there counts as not reached, and `≥` marks a mean where those runs are counted at their full "
         "training time (a lower bound)",
     ]
+    accuracy = shows_accuracy(spec, groups)
+    if accuracy:
+        lines.append("- time to an accuracy target (`test accuracy ≥ a`): training-clock seconds until the "
+                     "evaluated test accuracy first reached at least a (summary.json `time_to_accuracy`, sampled "
+                     "every `run.eval_every_s`); not reached and `≥` as above")
     missing = [p for g in groups for p in g.missing]
     if missing:
         lines += [f"- **incomplete**: {len(missing)} runs missing: " + ", ".join(p.name for p in missing[:8])]
@@ -348,7 +384,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
 
         head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
         rule = "|---|" + "---|" * len(columns)
-        lines += [f"## Time to relative loss {target_text(target)} (s){suffix}", "", head, rule]
+        lines += [f"## Time to {target_heading(target)} (s){suffix}", "", head, rule]
         tied = tied_groups(spec, sweep_dir)
         for m in methods:
             cells = [fmt_time(g.times[target]) + (" ‡" if is_tied(g, tied) else "") if (g := cell(m, c)) else "—"
@@ -387,23 +423,26 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
             lines += claim_lines(spec, groups, methods, columns, cell, col_name)
 
         lines += final_loss_lines(spec, methods, columns, cell, col_name, suffix)
+        shown = TARGETS[:4] + (ACCURACY if accuracy else ())
         lines += [f"## All targets and final loss{suffix}", "",
-                  f"| method | {col_name} | " + " | ".join(f"t({target_text(t)}) s" for t in TARGETS[:4])
-                  + " | final (f − f*) / (f(X0) − f*) |",
-                  "|---|---|" + "---|" * 5]
+                  f"| method | {col_name} | " + " | ".join(f"t({target_text(t)}) s" for t in shown)
+                  + " | final (f − f*) / (f(X0) − f*) |" + (" final test accuracy |" if accuracy else ""),
+                  "|---|---|" + "---|" * (len(shown) + 1 + accuracy)]
         for m in methods:
             for c in columns:
                 g = cell(m, c)
                 if g is None:
                     continue
-                lines.append(f"| {m} | {label_text(c)} | " + " | ".join(fmt_time(g.times[t]) for t in TARGETS[:4])
-                             + f" | {fmt_loss(g.final)} |")
+                lines.append(f"| {m} | {label_text(c)} | " + " | ".join(fmt_time(g.times[t]) for t in shown)
+                             + f" | {fmt_loss(g.final)} |" + (f" {fmt_accuracy(g.final_accuracy)} |" if accuracy else ""))
         lines.append("")
 
     if needs_tuning(spec) and (sweep_dir / "tuned.json").is_file():
         lines += tuned_lines(spec, sweep_dir, short)
     # `sweep.py plot` writes these next to this file
     lines += ["## Plots", "", f"![loss vs time]({spec.name}-loss-vs-time.png)", ""]
+    if any(g.accuracy for g in groups):
+        lines += [f"![accuracy vs time]({spec.name}-accuracy-vs-time.png)", ""]
     if spec.report.reference is not None and cols_key is not None:
         lines += [f"![speedup]({spec.name}-speedup.png)", ""]
     return "\n".join(lines)
@@ -415,8 +454,11 @@ def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, c
     and the reference's advantage in it (final loss of the baseline / final loss of the reference)."""
     head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
     rule = "|---|" + "---|" * len(columns)
+    tuned_by = ("this is what the tuning minimizes (on the tuning seeds)" if not spec.tune
+                or spec.tune.protocol == "final-loss" else
+                f"the tuning minimized the time to {target_heading(spec.tune.target)} instead")
     lines = [f"## Final loss (f − f*) / (f(X0) − f*) at the end of training{suffix}", "",
-             "Mean ± sample std over seeds; this is what the tuning minimizes (on the tuning seeds).", "", head, rule]
+             f"Mean ± sample std over seeds; {tuned_by}.", "", head, rule]
     for m in methods:
         lines.append(f"| {m} | " + " | ".join(fmt_loss(g.final) if (g := cell(m, c)) else "—" for c in columns) + " |")
     lines.append("")
@@ -526,19 +568,35 @@ def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]
         return label_text(value) + (" †" if edge else "")
 
     n_runs = len(t.seeds)
+    by_time = is_time_protocol(record)
+    if by_time:
+        statistic = (f"Protocol `time-to-target`. Statistic: the training-clock time to {target_heading(record['target'])} "
+                     "over the tuning runs, mean ± sample standard deviation, and the range over the runs. A grid "
+                     "point that reached the target in every run ranks before any that missed it in some run (a "
+                     "diverged or failed run never reached it). *Ties*: the grid points that reached it in every "
+                     f"run whose mean is within {t.tie:g} standard errors of the difference (`tune.tie`) plus one "
+                     f"evaluation interval ({number(record.get('eval_every_s')):g} s) of the lowest mean, the "
+                     "lowest included. If no grid point reached it in every run, the most runs that reached it "
+                     "win, then the lowest mean with the misses counted at the full training time (`≥`, a lower "
+                     "bound), ties alike; such a choice is marked **not reached in every run**.")
+        column = f"tuning time to {target_text(record['target'])} (s), {n_runs} run(s)"
+    else:
+        statistic = ("Statistic: the mean over the tuning runs "
+                     "of log10 of the final loss relative to the initial loss, shown as its geometric mean ×/÷ the "
+                     "spread (one sample standard deviation over the runs) and the range over the runs. *Ties*: the "
+                     f"grid points whose mean is within {t.tie:g} standard errors of the difference of the lowest mean "
+                     "(`tune.tie`), the lowest included: within noise of each other, so another machine may rank "
+                     "them differently.")
+        column = f"tuning final loss (rel.), {n_runs} run(s)"
     lines = ["## Tuned hyperparameters", "",
              f"Each method's grid ran on tuning seed(s) {t.seeds}"
              + (", with " + ", ".join(f"`{k}={label_text(v)}`" for k, v in t.set.items()) if t.set else "")
-             + f", separately for each {', '.join(t.per) or 'method'}. Statistic: the mean over the tuning runs "
-               "of log10 of the final loss relative to the initial loss, shown as its geometric mean ×/÷ the "
-               "spread (one sample standard deviation over the runs) and the range over the runs. *Ties*: the "
-               f"grid points whose mean is within {t.tie:g} standard errors of the difference of the lowest mean "
-               "(`tune.tie`), the lowest included: within noise of each other, so another machine may rank "
-               "them differently. The choice is the first tie in grid order (the smallest stepsize), which "
+             + f", separately for each {', '.join(t.per) or 'method'}. {statistic}"
+             + " The choice is the first tie in grid order (the smallest stepsize), which "
                "moves only when a grid point crosses the edge of the tie; the other ties are listed. † marks a "
                "value at the end of its grid. Every candidate's score is in `tuned.json`.", "",
              "| method | " + " | ".join(names[k] for k in group_keys) + " | " + " | ".join(names[k] for k in keys)
-             + f" | tuning final loss (rel.), {n_runs} run(s) | range | ties (within noise) | candidates |",
+             + f" | {column} | range | ties (within noise) | candidates |",
              "|---|" + "---|" * (len(group_keys) + len(keys) + 4)]
     failed = record.get("failed_runs", [])
     if failed:
@@ -548,13 +606,20 @@ def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]
                       + (" ..." if len(failed) > 8 else "") + ".", ""]
     for g in record["groups"].values():
         method = g["group"]["method"]
-        score, spread = number(g["score"]), number(g.get("spread", math.nan))
         low, high = (number(v) for v in g.get("range", [math.nan, math.nan]))
+        if by_time:
+            mean, runs, reached = number(g["time_mean"]), g["runs"], g["reached"]
+            statistic = fmt_time(Stat(runs, reached, mean if reached == runs else math.inf,
+                                      number(g["time_std"]), low, high, mean))
+            statistic += "" if g["reached_every_run"] else " **not reached in every run**"
+        else:
+            score, spread = number(g["score"]), number(g.get("spread", math.nan))
+            statistic = f"{fmt_num(score)} ×/÷ {spread:.3g}"
         ties = "; ".join(", ".join(f"{names[k]} {shown(method, k, v)}" for k, v in tie.items())
                          for tie in g.get("ties", [])) or "none"
         lines.append(f"| {method} | " + " | ".join(label_text(g["group"].get(k, "")) for k in group_keys)
                      + " | " + " | ".join(shown(method, k, g["chosen"].get(k, "")) for k in keys)
-                     + f" | {fmt_num(score)} ×/÷ {spread:.3g} | {fmt_num(low)}–{fmt_num(high)} | {ties}"
+                     + f" | {statistic} | {fmt_num(low)}–{fmt_num(high)} | {ties}"
                      + f" | {len(g['candidates'])} |")
     lines.append("")
     return lines
@@ -582,7 +647,9 @@ def publish(spec: Spec, sweep_dir: Path, target: Path, out=None) -> None:
             shutil.copy2(f, target / f.name)
     if (sweep_dir / "tuned.json").is_file():
         record = json.loads((sweep_dir / "tuned.json").read_text())
-        for g in record["groups"].values():  # each candidate: [params, geometric mean, spread factor]
-            g["candidates"] = [[c["params"], c["score"], c.get("spread")] for c in g["candidates"]]
+        # each candidate: [params, geometric mean, spread factor]; by time: [params, mean time, runs reached]
+        for g in record["groups"].values():
+            g["candidates"] = [[c["params"], c["time_mean"], c["reached"]] if is_time_protocol(record)
+                               else [c["params"], c["score"], c.get("spread")] for c in g["candidates"]]
         (target / f"{spec.name}-tuned.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"publish: report copied to {target}", file=out)

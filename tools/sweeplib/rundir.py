@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec
+from .spec import Spec, split_target
 from .points import Point
 
 
@@ -77,14 +77,28 @@ def relative_final_loss(summary: dict[str, Any]) -> float:
 
 
 def time_to(summary: dict[str, Any], target: str) -> float:
-    t = (summary.get("time_to_relative_target") or {}).get(target)
-    return float(t) if isinstance(t, (int, float)) else math.inf
+    """Training-clock seconds until the run reached `target` (a canonical target: relative loss from
+    summary.json `time_to_relative_target`, test accuracy from `time_to_accuracy`); +inf if it never did
+    or the summary does not say."""
+    field, key = split_target(target)
+    times = summary.get(field)
+    t = times.get(key) if isinstance(times, dict) else None
+    return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else math.inf
 
 
-def read_eval(directory: Path) -> tuple[list[float], list[float]]:
-    times, losses = [], []
+def has_accuracy(summary: dict[str, Any]) -> bool:
+    """Whether a run reports test accuracy (a learning objective: `time_to_accuracy` in summary.json)."""
+    return isinstance(summary.get("time_to_accuracy"), dict)
+
+
+def read_eval(directory: Path, column: str = "loss") -> tuple[list[float], list[float]]:
+    """(time_s, column) of eval.csv's rows; empty lists when the file has no such column (e.g. accuracy
+    of a quadratic run) or a row leaves it empty."""
+    times, values = [], []
     with open(directory / "eval.csv") as f:
         for row in csv.DictReader(f):
+            if row.get(column) in (None, ""):
+                return [], []
             times.append(float(row["time_s"]))
-            losses.append(float(row["loss"]))
-    return times, losses
+            values.append(float(row[column]))
+    return times, values

@@ -21,6 +21,12 @@ EXIT_BAD_INPUT = 2  # as the ringmaster binary (docs/method.md §10)
 DEFAULT_TUNE_SEEDS = [100, 101, 102]
 # The relative targets summary.json reports, (f − f*) / (f(X0) − f*), as its keys spell them.
 TARGETS = ("0.1", "0.01", "0.001", "0.0001", "1e-06")
+# The test-accuracy thresholds of a learning objective's summary.json `time_to_accuracy` ({:g} keys). In
+# a spec such a target is written "accuracy:0.88"; a relative target is written as its key ("0.001").
+ACCURACY_TARGETS = ("0.8", "0.85", "0.88", "0.9")
+ACCURACY_PREFIX = "accuracy:"
+ACCURACY = tuple(ACCURACY_PREFIX + a for a in ACCURACY_TARGETS)
+TUNE_PROTOCOLS = ("final-loss", "time-to-target")
 
 
 class SpecError(Exception):
@@ -51,6 +57,8 @@ class Tune:
     per: list[str]  # grid axes tuned separately (the method axis always is)
     set: dict[str, Any]  # extra overrides for tuning runs only (e.g. a shorter run.time_budget_s)
     tie: float = 2.0  # candidates within this many standard errors of the winner are ties (tuning.py)
+    protocol: str = "final-loss"  # what the choice optimizes: "final-loss" or "time-to-target" (tuning.py)
+    target: str | None = None  # the target of the time-to-target protocol (a canonical target)
 
 
 @dataclass
@@ -59,7 +67,7 @@ class Report:
     columns: str | None  # key whose values are the table's columns (e.g. heterogeneity.power)
     reference: str | None  # the method whose speedup over the others is reported
     baselines: list[str] | None  # methods compared with the reference (None: every other method)
-    target: str  # the relative target of the headline table and the speedups, a TARGETS key
+    target: str  # the target of the headline table and the speedups (canonical_target)
     tie: float = 2.0  # methods within this many standard errors of the fastest are ties (report.py)
 
 
@@ -68,7 +76,7 @@ class Check:
     """Tolerances of `sweep.py check` (check.py): how far a regeneration may differ from the published
     results before a conclusion counts as changed."""
 
-    targets: list[str]  # relative targets whose times are compared (default: the report target)
+    targets: list[str]  # targets whose times are compared (default: the report target)
     time_factor: float = 1.25  # time to a target: within this factor (a run that missed it: ≥ its budget)
     final_loss_factor: float = 1.5  # mean final relative loss: within this factor
 
@@ -241,7 +249,7 @@ def load_spec(path: str | Path) -> Spec:
     if "tune" in raw:
         t = raw["tune"]
         for key in t:
-            if key not in {"seeds", "per", "set", "grid", "tie"}:
+            if key not in {"seeds", "per", "set", "grid", "tie", "protocol", "target"}:
                 raise SpecError(f"{where}: [tune] {key}: unknown key")
         if method_axis not in names:
             raise SpecError(f"{where}: [tune] needs a grid axis {method_axis!r} (the methods to tune)")
@@ -268,7 +276,17 @@ def load_spec(path: str | Path) -> Spec:
         for key, value in tune_set.items():
             check_key(key, f"{where}: tune.set")
             check_value(value, f"{where}: tune.set {key}")
-        tune = Tune(grids, seeds, per, tune_set, nonnegative(t, "tie", "tune", 2.0, where))
+        protocol = expect(t, "protocol", str, "tune", "final-loss")
+        if protocol not in TUNE_PROTOCOLS:
+            raise SpecError(f"{where}: tune.protocol must be {' or '.join(TUNE_PROTOCOLS)}, got {protocol!r}")
+        tune_target = expect(t, "target", (str, float), "tune")
+        if protocol == "time-to-target" and tune_target is None:
+            raise SpecError(f"{where}: tune.target is required with tune.protocol = \"time-to-target\"")
+        if protocol == "final-loss" and tune_target is not None:
+            raise SpecError(f"{where}: tune.target goes with tune.protocol = \"time-to-target\" only")
+        if tune_target is not None:
+            tune_target = canonical_target(str(tune_target), f"{where}: tune.target")
+        tune = Tune(grids, seeds, per, tune_set, nonnegative(t, "tie", "tune", 2.0, where), protocol, tune_target)
 
     r = raw.get("report", {})
     for key in r:
@@ -299,10 +317,49 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def canonical_target(text: str, where: str) -> str:
-    text = {"1e-3": "0.001", "1e-2": "0.01", "1e-1": "0.1", "1e-4": "0.0001", "1e-6": "1e-06"}.get(text, text)
-    if text not in TARGETS:
-        raise SpecError(f"{where} must be one of {', '.join(TARGETS)}, got {text!r}")
-    return text
+    """A target as the spec writes it, canonical: a relative target as its summary.json key ("0.001"; also
+    "1e-3"), an accuracy target as "accuracy:" + its key ("accuracy:0.88"; also "accuracy:.88")."""
+    if text.startswith(ACCURACY_PREFIX):
+        try:
+            threshold = "{:g}".format(float(text[len(ACCURACY_PREFIX):]))
+        except ValueError:
+            threshold = None
+        if threshold in ACCURACY_TARGETS:
+            return ACCURACY_PREFIX + threshold
+    else:
+        text = {"1e-3": "0.001", "1e-2": "0.01", "1e-1": "0.1", "1e-4": "0.0001", "1e-6": "1e-06"}.get(text, text)
+        if text in TARGETS:
+            return text
+    raise SpecError(f"{where} must be a relative target ({', '.join(TARGETS)}) or an accuracy target "
+                    f"({', '.join(ACCURACY)}), got {text!r}")
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """A canonical target → (the summary.json object that holds its time, its key there)."""
+    if target.startswith(ACCURACY_PREFIX):
+        return "time_to_accuracy", target[len(ACCURACY_PREFIX):]
+    return "time_to_relative_target", target
+
+
+def is_accuracy(target: str) -> bool:
+    return split_target(target)[0] == "time_to_accuracy"
+
+
+def target_phrase(target: str) -> str:
+    """A target in words: "test accuracy ≥ 0.88", or "(f − f*) / (f(X0) − f*) below 0.001"."""
+    field, key = split_target(target)
+    return f"test accuracy ≥ {key}" if field == "time_to_accuracy" else f"(f − f*) / (f(X0) − f*) below {key}"
+
+
+def eval_interval(spec: Spec, phase: str = "compare") -> float:
+    """run.eval_every_s of a phase's runs (tuning runs: tune.set first): the resolution of a time to target."""
+    value = spec.tune.set.get("run.eval_every_s") if phase == "tune" and spec.tune else None
+    if value is None:
+        value = spec.set.get("run.eval_every_s")
+    if value is None:
+        with open(spec.config, "rb") as f:
+            value = tomllib.load(f).get("run", {}).get("eval_every_s", 1.0)
+    return float(value)
 
 
 def nonnegative(table: dict, key: str, section: str, default: float, where: str) -> float:

@@ -13,7 +13,16 @@ whose mean is within `tune.tie` standard errors of the difference from the lowes
 ties: which of them has the lowest mean may differ on another machine. The choice is the first of the
 tied candidates in grid order (grids ascending: the smallest stepsize), so it moves only when a candidate
 crosses the edge of the tie, not when two tied ones swap places; the check (`sweep.py check`) accepts a
-choice that moved within a reported tie."""
+choice that moved within a reported tie.
+
+`tune.protocol = "time-to-target"` (with `tune.target`) chooses instead the grid point that reaches the
+target soonest on the training clock (choose_by_time): a grid point that reached it in every tuning run
+ranks before any that missed it in some run; among those, the lowest mean time wins, with ties within
+`tune.tie` standard errors of the difference plus one evaluation interval (times are sampled on that
+grid), the first tie in grid order chosen. If none reached it in every run: the most runs that reached it,
+then the lowest mean with misses counted at the full training time (a lower bound), ties alike among
+those with as many runs that reached it; tuned.json then says that the choice did not reach the target in
+every run. A diverged or failed run never reached it."""
 from __future__ import annotations
 
 import json
@@ -23,9 +32,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec, SpecError
+from .spec import Spec, SpecError, eval_interval, target_phrase
 from .points import Point, compare_points, needs_tuning, point_dir, tune_points
-from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss
+from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss, time_to
 
 LOG_FLOOR = -30.0  # log10 of a final loss of exactly 0 (f reached f* in float): better than anything
 
@@ -69,20 +78,29 @@ def tuning_score(relative_losses: list[float]) -> float:
     return score_of(relative_losses).geomean
 
 
-def within_noise(best: Score, other: Score, tie: float) -> bool:
+def linear_score(values: list[float]) -> Score:
+    """Mean and sample standard deviation of plain values (times to a target); mean +inf if one is."""
+    if not values or not all(math.isfinite(v) for v in values):
+        return Score(math.inf, math.inf, len(values))
+    return Score(statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0, len(values))
+
+
+def within_noise(best: Score, other: Score, tie: float, slack: float = 0.0) -> bool:
     """Whether `other` is within noise of `best`: its mean exceeds best's by at most `tie` standard errors
-    of the difference, sqrt(se_best² + se_other²). With one run each there is no spread: only equal
-    means tie."""
+    of the difference, sqrt(se_best² + se_other²), plus `slack` (the resolution of the values: for times,
+    one evaluation interval). With one run each there is no spread: only means within `slack` tie."""
     if not math.isfinite(best.mean) or not math.isfinite(other.mean):
         return False
-    return other.mean - best.mean <= tie * math.hypot(best.stderr, other.stderr)
+    return other.mean - best.mean <= tie * math.hypot(best.stderr, other.stderr) + slack
 
 
 def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
-           failed: dict[int, int] | None = None, tie: float = 2.0) -> dict[str, Any]:
+           failed: dict[int, int] | None = None, tie: float = 2.0, target: str | None = None,
+           resolution: float = 0.0) -> dict[str, Any]:
     """For each tuning group, the candidates within noise of the lowest mean log final loss (see
     within_noise), and the choice: the first of them in grid order; `ties` lists the others, `lowest`
-    the one with the lowest mean. summaries:
+    the one with the lowest mean. With a `target`, the time-to-target protocol instead (choose_by_time;
+    resolution: the tuning runs' evaluation interval). summaries:
     point index → summary.json (None: no summary); failed: point index → exit code of a run that ended
     without a summary (scored +inf). Raises SpecError naming the points that have neither (not run yet,
     or still running)."""
@@ -103,6 +121,18 @@ def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
             c["relative_final_loss"].append(math.inf)
         else:
             c["relative_final_loss"].append(relative_final_loss(summaries[p.index]))
+        if target is not None:
+            summary = summaries.get(p.index) if p.index not in failed else None
+            # a diverged run (no finite final loss) never reached the target, whatever it passed on the way
+            reached = summary is not None and math.isfinite(c["relative_final_loss"][-1])
+            c.setdefault("times", []).append(time_to(summary, target) if reached else math.inf)
+            if summary is not None and not reached:
+                c.setdefault("diverged", []).append(p.name)
+            train_time = summary.get("train_time_s") if summary is not None else None
+            if isinstance(train_time, (int, float)) and math.isfinite(train_time):
+                g["training_time"] = max(g.get("training_time", 0.0), float(train_time))
+    if target is not None:
+        return {group: choose_by_time(group, g, tie, resolution) for group, g in groups.items()}
     result = {}
     for group, g in groups.items():
         scored = [(score_of(c["relative_final_loss"]), c) for c in g["candidates"].values()]
@@ -130,6 +160,36 @@ def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
     return result
 
 
+def choose_by_time(group: str, g: dict[str, Any], tie: float, resolution: float) -> dict[str, Any]:
+    """One tuning group under the time-to-target protocol (module docstring). A run's time is +inf when it
+    never reached the target (or diverged, or failed); such a miss counts at the group's full training
+    time (the longest train_time_s of its runs) in the mean of a candidate that missed in some run."""
+    cap = g.get("training_time", math.inf)
+    scored = []  # (runs that reached the target, Score of the times with misses at `cap`, candidate)
+    for c in g["candidates"].values():
+        reached = sum(math.isfinite(t) for t in c["times"])
+        scored.append((reached, linear_score([t if math.isfinite(t) else cap for t in c["times"]]), c))
+    # more runs that reached it first, then the lowest mean; min keeps the first in grid order on equal keys
+    best_reached, best_score, best = min(scored, key=lambda e: (-e[0], e[1].mean))
+    members = [c for r, s, c in scored
+               if c is best or (r == best_reached and within_noise(best_score, s, tie, resolution))]
+    chosen = members[0]
+    chosen_reached, chosen_score, _ = next(e for e in scored if e[2] is chosen)
+    candidates = []
+    for r, s, c in scored:
+        candidates.append({"params": c["params"], "time_mean": s.mean, "time_std": s.std, "reached": r,
+                           "tie": c in members, "runs": c["runs"],
+                           "times": [t if math.isfinite(t) else None for t in c["times"]],
+                           "diverged": c.get("diverged", []), "failed": c["failed"]})
+    finite = [t for t in chosen["times"] if math.isfinite(t)]
+    return {"group": json.loads(group), "chosen": chosen["params"], "time_mean": chosen_score.mean,
+            "time_std": chosen_score.std, "reached": chosen_reached, "runs": chosen_score.n,
+            "reached_every_run": chosen_reached == chosen_score.n, "training_time_s": cap,
+            "range": [min(finite, default=math.inf), max(chosen["times"], default=math.inf)],
+            "lowest": best["params"], "ties": [c["params"] for c in members if c is not chosen],
+            "candidates": candidates}
+
+
 def json_safe(value: Any) -> Any:
     """inf and nan are not JSON: write them as strings."""
     if isinstance(value, float) and not math.isfinite(value):
@@ -145,6 +205,19 @@ PROTOCOL = ("per method and tune.per value: every grid point on the tuning seeds
             "log10(final_loss / initial_loss) wins (score: its geometric mean; spread: ×/÷ one sample std over "
             "the runs); candidates whose mean is within {tie:g} standard errors of the difference from the "
             "lowest mean are ties (within noise, the lowest included); the choice is the first tie in grid order")
+TIME_PROTOCOL = ("per method and tune.per value: every grid point on the tuning seeds; the grid points that reached "
+                 "{target} in every tuning run rank first, by their mean training-clock time to it; candidates "
+                 "whose mean is within {tie:g} standard errors of the difference plus one evaluation interval "
+                 "({resolution:g} s) from the lowest are ties (the lowest included); the choice is the first tie "
+                 "in grid order. If no grid point reached it in every run: the most runs that reached it, then "
+                 "the lowest mean with misses at the full training time (a lower bound), ties alike among those "
+                 "with as many runs that reached it; `reached_every_run` is then false. A diverged or failed run "
+                 "never reached it")
+
+
+def is_time_protocol(record: dict[str, Any]) -> bool:
+    """Whether a tuned.json record was chosen by the time-to-target protocol (it names its target)."""
+    return record.get("target") is not None
 
 
 def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
@@ -157,17 +230,22 @@ def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
         code = failed_exit_code(spec, p, directory)
         if code is not None:
             failed[p.index] = code
-    choices = choose(points, summaries, failed, spec.tune.tie)
-    record = {
-        "sweep": spec.name,
-        "protocol": PROTOCOL.format(tie=spec.tune.tie),
+    time_protocol = spec.tune.protocol == "time-to-target"
+    resolution = eval_interval(spec, "tune") if time_protocol else 0.0
+    choices = choose(points, summaries, failed, spec.tune.tie, spec.tune.target, resolution)
+    record: dict[str, Any] = {"sweep": spec.name, "protocol": PROTOCOL.format(tie=spec.tune.tie)}
+    if time_protocol:  # (a final-loss record stays as it was before there was a choice of protocol)
+        record.update({"protocol": TIME_PROTOCOL.format(target=target_phrase(spec.tune.target), tie=spec.tune.tie,
+                                                        resolution=resolution),
+                       "tune_protocol": spec.tune.protocol, "target": spec.tune.target, "eval_every_s": resolution})
+    record.update({
         "tie": spec.tune.tie,
         "seeds": spec.tune.seeds,
         "per": spec.tune.per,
         "set": spec.tune.set,
         "failed_runs": [{"run": p.name, "exit_code": failed[p.index]} for p in points if p.index in failed],
         "groups": choices,
-    }
+    })
     text = json.dumps(json_safe(record), indent=2) + "\n"
     tmp = sweep_dir / "tuned.json.tmp"
     tmp.write_text(text)
