@@ -4,6 +4,7 @@ submission chain (dry run), and one small sweep through the real binary when RIN
 (ctest sets it). Runs in seconds: the runs are made by a stand-in binary that writes a summary.json
 computed from its --set arguments, so every expected number follows from the test's own formulas."""
 import contextlib
+import csv
 import io
 import json
 import math
@@ -20,17 +21,19 @@ import sweep  # noqa: E402  (the command line)
 from sweeplib.plots import plot  # noqa: E402
 from sweeplib.points import compare_points, format_value, group_key, point_dir, tune_points  # noqa: E402
 from sweeplib.report import Group, Speedup, aggregate, grows, speedup, stat  # noqa: E402
-from sweeplib.rundir import is_finished, relative_final_loss  # noqa: E402
+from sweeplib.rundir import is_finished, relative_final_loss, time_to  # noqa: E402
 from sweeplib.runner import run_command, run_phase  # noqa: E402
 from sweeplib.slurm import slurm_submit  # noqa: E402
-from sweeplib.spec import Spec, SpecError, load_spec  # noqa: E402
+from sweeplib.spec import Spec, SpecError, eval_interval, load_spec  # noqa: E402
 from sweeplib.tuning import choose, phase_points, score_of, tuning_score, within_noise, write_tuned  # noqa: E402
-from sweeplib.check import check, compare_tables, compare_tuned, intervals_agree  # noqa: E402
-from sweeplib.report import fastest  # noqa: E402
+from sweeplib.check import check, compare_tables, compare_tuned, intervals_agree, read_table, read_tuned_record  # noqa: E402
+from sweeplib.report import fastest, publish  # noqa: E402
 
 # A stand-in for `ringmaster simulate`: the loss after the run is |log10(stepsize / 0.05)| + 0.001
 # (so stepsize 0.05 is best), the time to every target is 10 / speed with speed from the method and p,
 # the seed adds 1% per unit to the time. Every call is appended to calls.log next to the binary.
+# With --set fake.accuracy=true it is a learning objective: test accuracy 0.8 at half that time, 0.85 at
+# three quarters, 0.88 at that time, 0.9 never (final accuracy 0.89), and eval.csv has an accuracy column.
 FAKE = r'''#!/usr/bin/python3
 import json, math, os, sys, tomllib
 args = sys.argv[1:]
@@ -67,16 +70,21 @@ if t is not None and t > budget:
 final = abs(math.log10(sets.get("method.stepsize", 0.05) / 0.05)) + 0.001
 # FAKE_NUMERICS: another machine's last bits, as a factor on the final loss that depends on the threshold
 final *= 1 + float(os.environ.get("FAKE_NUMERICS", "0")) * (sets.get("method.threshold", 0) % 3 - 1)
+accuracy = sets.get("fake.accuracy", False)
 os.makedirs(out, exist_ok=True)
 with open(os.path.join(out, "eval.csv"), "w") as f:
-    f.write("time_s,k,loss,grad_dual_norm\n")
+    f.write("time_s,k,loss,grad_dual_norm" + (",accuracy" if accuracy else "") + "\n")
     for s in range(int(budget) + 1):
         loss = 100.0 * (0.5 ** (s * speed)) if speed > 0 else 100.0
-        f.write(f"{float(s)},{s},{max(loss, 100.0 * final)},1\n")
-json.dump({"method": sets.get("run.method"), "initial_loss": 100.0, "final_loss": 100.0 * final,
+        f.write(f"{float(s)},{s},{max(loss, 100.0 * final)},1" + (f",{0.89 * min(1, s / t) if t else 0.5}"
+                                                                   if accuracy else "") + "\n")
+summary = {"method": sets.get("run.method"), "initial_loss": 100.0, "final_loss": 100.0 * final,
            "train_time_s": budget,
-           "time_to_relative_target": {k: t for k in ["0.1", "0.01", "0.001", "0.0001", "1e-06"]}},
-          open(os.path.join(out, "summary.json"), "w"))
+           "time_to_relative_target": {k: t for k in ["0.1", "0.01", "0.001", "0.0001", "1e-06"]}}
+if accuracy:
+    summary["time_to_accuracy"] = {"0.8": t and t / 2, "0.85": t and 0.75 * t, "0.88": t, "0.9": None}
+    summary["final_accuracy"], summary["best_accuracy"] = 0.89 if t else 0.5, 0.89 if t else 0.5
+json.dump(summary, open(os.path.join(out, "summary.json"), "w"))
 '''
 
 
@@ -109,6 +117,15 @@ class Workspace(unittest.TestCase):
     def run_phase(self, spec, phase, jobs=1):
         with contextlib.redirect_stderr(io.StringIO()):
             return run_phase(spec, phase, self.dir / "sweep", str(self.binary), "mpirun", jobs)
+
+    def compare_and_report(self, spec):
+        """Runs the comparison phase and writes the report and plots: (report dir, PNGs, report CSV rows)."""
+        self.run_phase(spec, "compare")
+        with contextlib.redirect_stderr(io.StringIO()):
+            report = aggregate(spec, self.dir / "sweep")
+            pngs = plot(spec, self.dir / "sweep")
+        with open(report / f"{spec.name}.csv") as f:
+            return report, pngs, list(csv.DictReader(f))
 
 
 GRID = """
@@ -493,14 +510,7 @@ class AggregationTest(Workspace):
 
     def test_report_tables_and_plots_from_runs(self):
         spec = self.spec(GRID + '[report]\nreference = "fast"\n')
-        self.run_phase(spec, "compare")
-        sweep_dir = self.dir / "sweep"
-        with contextlib.redirect_stderr(io.StringIO()):
-            report = aggregate(spec, sweep_dir)
-            pngs = plot(spec, sweep_dir)
-        import csv
-        with open(report / "s.csv") as f:
-            rows = list(csv.DictReader(f))
+        report, pngs, rows = self.compare_and_report(spec)
         self.assertEqual(len(rows), 4)  # method × p; seeds are aggregated
         row = next(r for r in rows if r["run.method"] == "slow" and r["heterogeneity.power"] == "1.0")
         # fake: slow at p = 1 needs 10 / (1 / 2 / 2) · (1 + 0.01 · seed) = 40, 40.4, 40.8
@@ -625,7 +635,6 @@ class CheckTest(Workspace):
         self.assertIn("a reported tie", out.getvalue())
         self.assertIn("passed", out.getvalue())
         # a published time that the regeneration misses by more than the factor: a changed conclusion
-        import csv
         with open(published / "s.csv", newline="") as f:
             rows = list(csv.DictReader(f))
         rows[0]["t_0.001_mean"] = repr(float(rows[0]["t_0.001_mean"]) * 1.5)
@@ -640,6 +649,237 @@ class CheckTest(Workspace):
         self.assertEqual(code, 1, out.getvalue())
         self.assertIn("CHANGED", out.getvalue())
         self.assertIn("FAILED", out.getvalue())
+
+
+TIMED = GRID + """
+[tune]
+seeds = [100, 101, 102]
+set = { "run.time_budget_s" = 50.0, "run.eval_every_s" = 1.0 }
+protocol = "time-to-target"
+target = "1e-3"
+[tune.grid.fast]
+"method.stepsize" = [0.01, 0.05, 0.2, 0.4]
+"""
+
+
+class TimeToTargetTuningTest(Workspace):
+    """tune.protocol = "time-to-target": the choice from hand-built summaries (times in seconds, None:
+    the run never reached the target; training time 50 s, evaluation every 1 s)."""
+
+    def choose_by_times(self, times: dict[float, list], tie=2.0, resolution=1.0, failed=(), diverged=()):
+        spec = self.spec(TIMED)
+        points = [p for p in tune_points(spec) if p.labels["heterogeneity.power"] == 0.0]
+        summaries, failed_codes = {}, {}
+        for p in points:
+            step, seed = p.params["method.stepsize"], p.labels["run.seed"]
+            if (step, seed) in failed:
+                summaries[p.index] = None
+                failed_codes[p.index] = 1
+                continue
+            summaries[p.index] = {"initial_loss": 1.0, "train_time_s": 50.0,
+                                  "final_loss": math.nan if (step, seed) in diverged else 1e-4,
+                                  "time_to_relative_target": {"0.001": times[step][seed - 100]}}
+        (group,) = choose(points, summaries, failed_codes, tie, spec.tune.target, resolution).values()
+        return group
+
+    def test_spec_keys(self):
+        spec = self.spec(TIMED)
+        self.assertEqual((spec.tune.protocol, spec.tune.target), ("time-to-target", "0.001"))
+        self.assertEqual(eval_interval(spec, "tune"), 1.0)
+        plain = self.spec(TUNED)
+        self.assertEqual((plain.tune.protocol, plain.tune.target), ("final-loss", None))
+
+    def test_clear_winner_among_those_that_reached_it_in_every_run(self):
+        g = self.choose_by_times({0.01: [30, 31, 29], 0.05: [10, 10.5, 9.5], 0.2: [20, 21, 19],
+                                  0.4: [None, None, None]})
+        self.assertEqual((g["chosen"], g["lowest"], g["ties"]), ({"method.stepsize": 0.05},) * 2 + ([],))
+        self.assertTrue(g["reached_every_run"])
+        self.assertEqual((g["reached"], g["runs"]), (3, 3))
+        self.assertAlmostEqual(g["time_mean"], 10.0)
+        self.assertAlmostEqual(g["time_std"], 0.5)
+        self.assertEqual(g["range"], [9.5, 10.5])
+        self.assertEqual([c["times"] for c in g["candidates"]][3], [None, None, None])
+        self.assertEqual([c["reached"] for c in g["candidates"]], [3, 3, 3, 0])
+
+    def test_a_tie_within_noise_goes_to_the_first_in_grid_order(self):
+        times = {0.01: [10.6, 10.4, 10.5], 0.05: [10, 10.5, 9.5], 0.2: [20, 21, 19], 0.4: [10, 10, 10]}
+        g = self.choose_by_times(times)
+        # 0.01 is 0.5 s slower than the lowest mean (0.05), within 2 se + one evaluation interval: a tie,
+        # and first in grid order; 0.4 equals the lowest; 0.2 is 10 s slower: not a tie
+        self.assertEqual(g["chosen"], {"method.stepsize": 0.01})
+        self.assertEqual(g["lowest"], {"method.stepsize": 0.05})
+        self.assertEqual(g["ties"], [{"method.stepsize": 0.05}, {"method.stepsize": 0.4}])
+        self.assertEqual([c["tie"] for c in g["candidates"]], [True, True, False, True])
+        # without the evaluation interval and the noise allowance only the equal means tie
+        g = self.choose_by_times(times, tie=0.0, resolution=0.0)
+        self.assertEqual((g["chosen"], g["ties"]), ({"method.stepsize": 0.05}, [{"method.stepsize": 0.4}]))
+
+    def test_reaching_it_in_every_run_ranks_before_a_faster_mean_with_misses(self):
+        # 0.01's mean with its miss at the full training time, (5 + 50 + 5) / 3 = 20, is lower than 0.05's 30
+        g = self.choose_by_times({0.01: [5, None, 5], 0.05: [30, 30, 30], 0.2: [None] * 3, 0.4: [32, 32, 32]})
+        self.assertEqual((g["chosen"], g["ties"]), ({"method.stepsize": 0.05}, []))
+        self.assertTrue(g["reached_every_run"])
+        first = g["candidates"][0]
+        self.assertEqual((first["reached"], first["times"], first["tie"]), (2, [5, None, 5], False))
+        self.assertAlmostEqual(first["time_mean"], 20.0)  # the miss at the full training time, 50 s
+
+    def test_nobody_reached_it_in_every_run(self):
+        g = self.choose_by_times({0.01: [None] * 3, 0.05: [1, None, None], 0.2: [30, 45, None],
+                                  0.4: [20, None, 44]})
+        # two runs each for 0.2 and 0.4: the lowest bound mean is 0.4's (20 + 44 + 50) / 3 = 38, and 0.2's
+        # 41.7 is within noise of it; 0.05 reached it in one run only, so its lower 33.7 does not count
+        self.assertFalse(g["reached_every_run"])
+        self.assertEqual((g["reached"], g["runs"]), (2, 3))
+        self.assertEqual(g["lowest"], {"method.stepsize": 0.4})
+        self.assertEqual((g["chosen"], g["ties"]), ({"method.stepsize": 0.2}, [{"method.stepsize": 0.4}]))
+        self.assertAlmostEqual(g["time_mean"], (30 + 45 + 50) / 3)
+        self.assertEqual(g["range"], [30, math.inf])
+        g = self.choose_by_times({0.01: [None] * 3, 0.05: [49, None, None], 0.2: [30, 45, None],
+                                  0.4: [20, None, 44]}, tie=0.0, resolution=0.0)
+        self.assertEqual((g["chosen"], g["ties"]), ({"method.stepsize": 0.4}, []))
+        # nobody reached it at all: every one at the full training time, all tie, the first is chosen
+        g = self.choose_by_times({s: [None] * 3 for s in (0.01, 0.05, 0.2, 0.4)})
+        self.assertEqual((g["chosen"], g["reached"], g["reached_every_run"]), ({"method.stepsize": 0.01}, 0, False))
+        self.assertEqual(len(g["ties"]), 3)
+        self.assertEqual(g["time_mean"], 50.0)
+
+    def test_diverged_and_failed_runs_never_reached_it(self):
+        times = {0.01: [30, 30, 30], 0.05: [5, 5, 5], 0.2: [6, 6, 6], 0.4: [7, 7, 7]}
+        # 0.05 passed the target at 5 s, then diverged in one run; 0.2's binary failed in one run
+        g = self.choose_by_times(times, diverged={(0.05, 101)}, failed={(0.2, 102)})
+        self.assertEqual((g["chosen"], g["ties"]), ({"method.stepsize": 0.4}, []))
+        c005, c02 = g["candidates"][1], g["candidates"][2]
+        self.assertEqual((c005["reached"], c005["times"], len(c005["diverged"])), (2, [5, None, 5], 1))
+        self.assertIn("seed=101", c005["diverged"][0])
+        self.assertEqual((c02["reached"], c02["times"], [f["exit_code"] for f in c02["failed"]]), (2, [6, 6, None], [1]))
+
+    def test_tuned_json_report_and_check_under_the_time_protocol(self):
+        # "never" never reaches the target: its choice says so; "fast" reaches it at 2.5 s whatever the
+        # stepsize (the fake's time depends on method and p only): every candidate ties, the first is chosen
+        spec = self.spec(TIMED.replace('["fast", "slow"]', '["fast", "never"]')
+                         + '[tune.grid.never]\n"method.stepsize" = [0.01, 0.1]\n')
+        self.run_phase(spec, "tune")
+        with contextlib.redirect_stderr(io.StringIO()):
+            write_tuned(spec, self.dir / "sweep")
+        record = json.loads((self.dir / "sweep" / "tuned.json").read_text())
+        self.assertEqual((record["tune_protocol"], record["target"], record["eval_every_s"]),
+                         ("time-to-target", "0.001", 1.0))
+        self.assertIn("reached (f − f*) / (f(X0) − f*) below 0.001 in every tuning run", record["protocol"])
+        fast = record["groups"][group_key("fast", {"heterogeneity.power": 0.0})]
+        self.assertEqual((fast["chosen"], fast["reached_every_run"]), ({"method.stepsize": 0.01}, True))
+        self.assertEqual(fast["candidates"][1]["times"], [10.0 / 4.0 * (1 + 0.01 * s) for s in (100, 101, 102)])
+        never = record["groups"][group_key("never", {"heterogeneity.power": 1.0})]
+        self.assertEqual((never["chosen"], never["reached_every_run"], never["reached"]),
+                         ({"method.stepsize": 0.01}, False, 0))
+        self.run_phase(spec, "compare")
+        with contextlib.redirect_stderr(io.StringIO()):
+            report = aggregate(spec, self.dir / "sweep")
+        md = (report / "s.md").read_text()
+        self.assertIn("Protocol `time-to-target`", md)
+        self.assertIn("| never | 1 | 0.01 | not reached (0/3) **not reached in every run** |", md)
+        self.assertIn("the tuning minimized the time to relative loss 1e-3 instead", md)
+        # sweep.py check under this protocol: itself passes; a final-loss choice is another conclusion
+        published = self.dir / "published"
+        with contextlib.redirect_stderr(io.StringIO()):
+            publish(spec, self.dir / "sweep", published)
+        mine = read_tuned_record(published / "s-tuned.json")
+        self.assertEqual(mine["protocol"], "time-to-target 0.001")
+        self.assertTrue(all(f.ok for f in compare_tuned(mine, read_tuned_record(self.dir / "sweep" / "tuned.json"))))
+        findings = compare_tuned({**mine, "protocol": "final-loss"}, mine)
+        self.assertEqual([(f.where, f.ok) for f in findings if not f.ok], [("protocol", False)])
+        # a choice that moved within a reported tie of the time protocol is accepted; outside it, not
+        key = group_key("fast", {"heterogeneity.power": 0.0})
+        moved = {**mine, key: {"chosen": {"method.stepsize": 0.05}, "ties": []}}
+        self.assertTrue(all(f.ok for f in compare_tuned(mine, moved)))
+        outside = {**mine, key: {"chosen": {"method.stepsize": 0.3}, "ties": []}}
+        self.assertFalse(all(f.ok for f in compare_tuned(mine, outside)))
+
+
+class AccuracyTargetTest(Workspace):
+    def test_accuracy_targets_are_parsed(self):
+        spec = self.spec(TIMED.replace('target = "1e-3"', 'target = "accuracy:.88"')
+                         + '[report]\ntarget = "accuracy:0.9"\n[check]\ntargets = ["0.01", "accuracy:0.8"]\n')
+        self.assertEqual(spec.tune.target, "accuracy:0.88")
+        self.assertEqual(spec.report.target, "accuracy:0.9")
+        self.assertEqual(spec.check.targets, ["0.01", "accuracy:0.8"])
+        self.assertEqual(time_to({"time_to_accuracy": {"0.88": 3.5}}, "accuracy:0.88"), 3.5)
+        self.assertEqual(time_to({"time_to_accuracy": {"0.88": None}}, "accuracy:0.88"), math.inf)
+        self.assertEqual(time_to({"time_to_relative_target": {"0.88": 1.0}}, "accuracy:0.88"), math.inf)
+        self.assertEqual(time_to({"time_to_relative_target": {"0.001": 2.0}}, "0.001"), 2.0)
+        self.assertEqual(time_to({"time_to_accuracy": {"0.001": 2.0}}, "0.001"), math.inf)
+
+    def test_bad_targets_and_protocols_are_spec_errors_naming_file_and_key(self):
+        base = GRID + '[tune]\n[tune.grid.fast]\n"method.stepsize" = [0.1]\n'
+        cases = {
+            base.replace("[tune]\n", '[tune]\nprotocol = "fastest"\n'): "tune.protocol must be",
+            base.replace("[tune]\n", '[tune]\nprotocol = "time-to-target"\n'): "tune.target is required",
+            base.replace("[tune]\n", '[tune]\ntarget = "0.001"\n'): "tune.target goes with",
+            base.replace("[tune]\n", '[tune]\nprotocol = "time-to-target"\ntarget = "accuracy:0.7"\n'):
+                "tune.target must be a relative target",
+            base + '[report]\ntarget = "accuracy:x"\n': "report.target must be",
+            base + '[report]\ntarget = "accuracy"\n': "report.target must be",
+            base + '[report]\ntarget = "0.88"\n': "report.target must be",
+            base + '[check]\ntargets = ["accuracy:0.95"]\n': "check.targets must be",
+        }
+        for text, message in cases.items():
+            with self.subTest(text=text):
+                path = write(self.dir / "bad.toml", text)
+                err = io.StringIO()
+                with contextlib.redirect_stderr(err):
+                    code = sweep.main(["count", str(path), "--phase", "tune"])
+                self.assertEqual(code, 2)
+                line = err.getvalue().strip()
+                self.assertIn(message, line)
+                self.assertIn(str(path), line)
+                self.assertEqual(len(line.splitlines()), 1)
+
+    def test_report_columns_for_accuracy_targets(self):
+        spec = self.spec(GRID.replace("[grid]", '"fake.accuracy" = true\n[grid]') + '[report]\nreference = "fast"\ntarget = "accuracy:0.88"\n'
+                         '[check]\ntargets = ["accuracy:0.88", "0.001"]\n')
+        sweep_dir = self.dir / "sweep"
+        report, pngs, rows = self.compare_and_report(spec)
+        row = next(r for r in rows if r["run.method"] == "slow" and r["heterogeneity.power"] == "1.0")
+        # 0.88 at the fake's time, 40 · (1 + 0.01 · seed); 0.8 at half of it; 0.9 never
+        self.assertAlmostEqual(float(row["t_accuracy:0.88_mean"]), 40.4)
+        self.assertAlmostEqual(float(row["t_accuracy:0.8_mean"]), 20.2)
+        self.assertAlmostEqual(float(row["t_accuracy:0.85_std"]), 0.3)
+        self.assertEqual((row["t_accuracy:0.88_reached"], row["t_accuracy:0.9_reached"]), ("3", "0"))
+        self.assertEqual((row["t_accuracy:0.9_mean"], row["t_accuracy:0.9_bound"]), ("inf", "100.0"))
+        self.assertAlmostEqual(float(row["final_accuracy_mean"]), 0.89)
+        self.assertAlmostEqual(float(row["t_0.001_mean"]), 40.4)  # the relative targets stay
+        with open(report / "s-speedup.csv") as f:
+            speedups = list(csv.DictReader(f))
+        self.assertEqual({r["target"] for r in speedups}, {"accuracy:0.88"})
+        self.assertAlmostEqual({r["heterogeneity.power"]: float(r["speedup"]) for r in speedups}["1.0"], 8.0)
+        md = (report / "s.md").read_text()
+        self.assertIn("## Time to test accuracy ≥ 0.88 (s)", md)
+        self.assertNotIn("## Time to relative loss", md)
+        self.assertIn("evaluated test accuracy first reached at least a", md)
+        self.assertIn("## Speedup of `fast` at test accuracy ≥ 0.88", md)
+        self.assertIn("Fastest to test accuracy ≥ 0.88", md)
+        self.assertIn("| t(test accuracy ≥ 0.9) s | final (f − f*) / (f(X0) − f*) | final test accuracy |", md)
+        self.assertIn("| slow | 1 | 40.4 ± 0.4 | 40.4 ± 0.4 | 40.4 ± 0.4 | 40.4 ± 0.4 | 20.2 ± 0.2 | 30.3 ± 0.3 | "
+                      "40.4 ± 0.4 | not reached (0/3) | 0.001 ± 0 | 0.89 ± 0 |", md)
+        self.assertIn("![accuracy vs time](s-accuracy-vs-time.png)", md)
+        self.assertEqual(sorted(p.name for p in pngs), ["s-accuracy-vs-time.png", "s-loss-vs-time.png", "s-speedup.png"])
+        # the check compares accuracy targets as it does relative ones
+        published = self.dir / "published"
+        with contextlib.redirect_stderr(io.StringIO()):
+            publish(spec, sweep_dir, published)
+        findings = compare_tables(spec, read_table(published / "s.csv"), read_table(report / "s.csv"))
+        self.assertIn("t(test accuracy ≥ 0.88)", {f.what for f in findings})
+        self.assertTrue(all(f.ok for f in findings))
+        slower = read_table(report / "s.csv")
+        for r in slower.values():
+            r["t_accuracy:0.88_mean"] = str(2 * float(r["t_accuracy:0.88_mean"]))
+        changed = [f for f in compare_tables(spec, read_table(published / "s.csv"), slower) if not f.ok]
+        self.assertEqual({f.what for f in changed}, {"t(test accuracy ≥ 0.88)"})
+
+    def test_quadratic_runs_get_no_accuracy_columns(self):
+        report, pngs, rows = self.compare_and_report(self.spec(GRID))
+        self.assertFalse([k for k in rows[0] if "accuracy" in k])
+        self.assertNotIn("accuracy", (report / "s.md").read_text())
+        self.assertEqual([p.name for p in pngs], ["s-loss-vs-time.png"])
 
 
 class SlurmChainTest(Workspace):
@@ -663,18 +903,23 @@ class SlurmChainTest(Workspace):
 
 @unittest.skipUnless(os.environ.get("RINGMASTER_BINARY"), "RINGMASTER_BINARY not set (ctest sets it)")
 class RealBinaryTest(Workspace):
-    def test_small_sweep_through_the_real_simulator(self):
-        spec = self.spec(f"""
+    def real_spec(self, name: str, budget: float, eval_every: float, rest: str) -> Spec:
+        """A spec over the repository's quadratic (8×8, 4 workers, power profile) with `rest` after [set]."""
+        return self.spec(textwrap.dedent(f"""
             [sweep]
-            name = "real"
+            name = "{name}"
             config = "{REPO / 'configs' / 'quadratic.toml'}"
             [set]
             "run.workers" = 4
-            "run.time_budget_s" = 0.3
-            "run.eval_every_s" = 0.05
+            "run.time_budget_s" = {budget}
+            "run.eval_every_s" = {eval_every}
             "objective.rows" = 8
             "objective.cols" = 8
             "heterogeneity.profile" = "power"
+            """) + textwrap.dedent(rest))
+
+    def test_small_sweep_through_the_real_simulator(self):
+        spec = self.real_spec("real", 0.3, 0.05, """
             [grid]
             "run.method" = ["ringmaster", "sync"]
             "heterogeneity.power" = [0.5]
@@ -702,6 +947,45 @@ class RealBinaryTest(Workspace):
             config = (d / "config.toml").read_text()
             self.assertIn("power = 0.5", config)
         self.assertTrue((self.dir / "sweep" / "report" / "real.md").is_file())
+
+    def test_time_to_target_tuning_through_the_real_simulator(self):
+        spec = self.real_spec("real-ttt", 2.0, 0.05, """
+            [grid]
+            "run.method" = ["ringmaster"]
+            "heterogeneity.power" = [0.5]
+            [tune]
+            seeds = [100, 101]
+            protocol = "time-to-target"
+            target = "0.1"
+            [tune.grid.ringmaster]
+            "method.stepsize" = [0.01, 0.05, 0.2]
+            [report]
+            target = "0.1"
+            """)
+        sweep_dir = self.dir / "sweep"
+        with contextlib.redirect_stderr(io.StringIO()):
+            code = sweep.command_run(spec, sweep_dir, os.environ["RINGMASTER_BINARY"], "mpirun", 2, None, plots=False)
+        self.assertEqual(code, 0)
+        tuned = json.loads((sweep_dir / "tuned.json").read_text())
+        self.assertEqual((tuned["target"], tuned["eval_every_s"]), ("0.1", 0.05))
+        (group,) = tuned["groups"].values()
+        # each candidate's times are its tuning runs' summary.json times to 0.1
+        by_step = {c["params"]["method.stepsize"]: c for c in group["candidates"]}
+        final = {0.01: [], 0.05: [], 0.2: []}
+        for p in tune_points(spec):
+            summary = json.loads((point_dir(sweep_dir, p) / "summary.json").read_text())
+            c = by_step[p.params["method.stepsize"]]
+            self.assertEqual(c["times"][c["runs"].index(p.name)], summary["time_to_relative_target"]["0.1"])
+            final[p.params["method.stepsize"]].append(summary["final_loss"])
+        # stepsize 0.01 does not get to 0.1 of the initial loss in 2 s; 0.2 gets there first (about 0.3 s)
+        # and 0.05 later (about 1 s) though it ends lower: the final-loss protocol would choose 0.05
+        self.assertEqual([by_step[s]["reached"] for s in (0.01, 0.05, 0.2)], [0, 2, 2])
+        self.assertTrue(all(a < b for a, b in zip(final[0.05], final[0.2])))
+        self.assertLess(by_step[0.2]["time_mean"], by_step[0.05]["time_mean"] - 0.2)
+        self.assertEqual((group["chosen"], group["reached_every_run"], group["ties"]), ({"method.stepsize": 0.2}, True, []))
+        self.assertEqual(group["time_mean"], by_step[0.2]["time_mean"])
+        (run,) = phase_points(spec, "compare", sweep_dir)
+        self.assertEqual(dict(run.overrides)["method.stepsize"], 0.2)
 
     def test_bad_key_stops_the_sweep_with_the_binarys_message(self):
         spec = self.spec(f"""
