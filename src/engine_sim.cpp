@@ -130,16 +130,17 @@ class SimLoop {
     while ((reason = run_.stop_reason(t)).empty()) {
       run_.checkpoint_if_due(t);
       const double next = queue_.empty() ? INFINITY : queue_.top().time;
-      // x is constant between arrivals: evaluations due before the next one see the current x.
+      // A worker silent for fault.worker_timeout_s is retired when its time is up, unless its gradient
+      // arrives first (infinity without a timeout).
+      const double silent = run_.next_silence_s();
+      // x is constant between arrivals and retirements: evaluations due before the next one see the
+      // current x.
       const double due = run_.next_eval_s();
-      if (due <= next && due <= budget) {
+      if (due <= next && due <= silent && due <= budget) {
         t = due;
         run_.evaluate(t);
         continue;
       }
-      // A worker silent for fault.worker_timeout_s is retired when its time is up, unless its gradient
-      // arrives first.
-      const double silent = run_.next_silence_s();
       if (silent < next && silent <= budget) {
         t = silent;
         if (const Outcome* outcome = run_.retire_silent(t)) launch(*outcome, t);

@@ -274,7 +274,7 @@ TEST(Reliability, HungWorkerDoesNotBlockTraining) {
     EXPECT_GT(std::stoi(workers[0].at("accepted")), 100) << method << "\n" << cmd.output;
     EXPECT_EQ(summary["retired"], 1) << method;
     EXPECT_EQ(workers[2].at("retired"), "1") << method;
-    EXPECT_NE(cmd.output.find("worker 3 (rank 3) silent"), std::string::npos) << method << "\n" << cmd.output;
+    EXPECT_NE(cmd.output.find("worker 3 silent"), std::string::npos) << method << "\n" << cmd.output;
   }
 }
 
@@ -309,7 +309,7 @@ TEST(Reliability, StoppedWorkerDoesNotFreezeTheServer) {
   // Worker 1 alone makes ~100 updates a second; 20 in 4 s allows for a very loaded machine.
   EXPECT_GE(k2 - k1, 20) << "k did not advance while worker 2 was stopped\n" << output;
   ASSERT_EQ(code, 0) << output;
-  EXPECT_NE(output.find("worker 2 (rank 2) silent"), std::string::npos) << output;
+  EXPECT_NE(output.find("worker 2 silent"), std::string::npos) << output;
   const auto workers = read_csv(fs::path(out) / "workers.csv");
   EXPECT_EQ(workers[1].at("retired"), "1");
   EXPECT_EQ(workers[0].at("retired"), "0");
