@@ -26,6 +26,7 @@ constexpr const char* kUsage =
     "  mpirun -np N+1 ringmaster train -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
     "  mpirun -np N+1 ringmaster train --resume DIR [-c FILE] [--set section.key=value]...\n"
     "  ringmaster simulate -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
+    "  ringmaster simulate --resume DIR [-c FILE] [--set section.key=value]...\n"
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
@@ -45,7 +46,7 @@ cxxopts::Options run_options(const std::string& command, const std::string& what
       ("set", "override one key: section.key=value (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("out", "run directory (default runs/<date>-<time>-<method>)", cxxopts::value<std::string>())  //
       ("force", "write into an existing non-empty --out directory")                 //
-      ("resume", "train only: continue the run in DIR from its checkpoint (config defaults to DIR/config.toml)",
+      ("resume", "continue the run in DIR from its checkpoint (config defaults to DIR/config.toml)",
        cxxopts::value<std::string>())  //
       ("h,help", "show this help");
   return options;
@@ -124,7 +125,6 @@ int dispatch(int argc, char** argv) {
       return kExitOk;
     }
     const RunRequest request = parse_run(options, argc - 1, argv + 1);
-    if (!request.resume.empty()) throw Error("simulate: --resume is for train (a simulation reruns in seconds)");
     return run_sim(request);
   }
   if (command == "bench") return bench(argc - 1, argv + 1);

@@ -49,7 +49,8 @@ const std::vector<Section>& schema() {
       {"lmo", {"geometry", "vector_geometry", "backend", "ns_steps", "ns_coefficients", "scale"}},
       {"objective", {"kind", "rows", "cols", "mu", "rhs", "noise"}},
       {"heterogeneity",
-       {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s"}},
+       {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s",
+        "compute_s"}},
       {"checkpoint", {"every_s"}},
       {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
       {"sim", {"threads"}},
@@ -583,6 +584,20 @@ class Reader {
     }
   }
 
+  // A number key that also takes one word (heterogeneity.compute_s = "measure"): true when the word was given.
+  bool set_or_word(Key key, double& out, Bounds bounds, std::string_view word) const {
+    const toml::node* node = known(key);
+    if (node == nullptr) return false;
+    if (node->is_number()) {
+      set(key, out, bounds);
+      return false;
+    }
+    const std::optional<std::string> s = node->is_string() ? text(key) : std::nullopt;
+    if (s == word) return true;
+    fail(key, "expected a number " + bounds.describe() + " or the string " + quote(word) + ", got " +
+                  (s ? quote(*s) : describe(*node)));
+  }
+
   void set(Key key, bool& out) const {
     if (auto b = boolean(key)) out = *b;
   }
@@ -724,6 +739,7 @@ void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
   // At most 10^6 outages per second of busy time: the mean number per gradient stays a countable number.
   r.set({"heterogeneity", "outage_rate"}, h.outage_rate, Bounds{0.0, false, 1e6, false});
   r.set({"heterogeneity", "outage_s"}, h.outage_s, kDurationOrZero);
+  h.measure_compute = r.set_or_word({"heterogeneity", "compute_s"}, h.compute_s, kDurationOrZero, "measure");
 }
 
 // Settings that are each valid but contradict one another.
@@ -854,18 +870,22 @@ void check_progress(const Reader& r, const Config& c) {
     r.fail(noise_scale, "must be in [0.0, 1e6] for noise = " + quote(h.noise) + ", got " + format_double(h.noise_scale));
 }
 
-// Only the simulator: compute cost is zero on the virtual clock (docs/method.md §7), so base_s · s_i is all the
-// time a gradient takes, and the run ends only when virtual time reaches time_budget_s.
+// Only the simulator: a gradient costs heterogeneity.compute_s of virtual time plus its injected delay
+// (docs/method.md §7); with compute_s = 0, base_s · s_i is all the time a gradient takes, and the run
+// ends only when virtual time reaches time_budget_s.
 void check_simulator(const Reader& r, const Config& c) {
   const HeterogeneityConfig& h = c.heterogeneity;
   const Key base{"heterogeneity", "base_s"};
-  if (h.mode == "multiplicative")
+  const bool computes = h.measure_compute || h.compute_s > 0.0;
+  if (h.mode == "multiplicative" && !computes)
     r.fail({"heterogeneity", "mode"},
-           "\"multiplicative\" needs a measured compute time, which the simulator does not have (compute cost "
-           "is zero on the virtual clock); use mode = \"additive\"");
-  if (h.base_s <= 0.0)
-    r.fail(base, "must be > 0 in the simulator (compute cost is zero on the virtual clock, so base_s · s_i is "
-                 "all the time a gradient takes)");
+           "\"multiplicative\" needs a compute time, and heterogeneity.compute_s is 0 (compute cost is zero on "
+           "the virtual clock); set compute_s (a number or \"measure\") or use mode = \"additive\"");
+  if (h.base_s <= 0.0 && !computes)
+    r.fail(base, "must be > 0 in the simulator when heterogeneity.compute_s = 0 (compute cost is zero on the "
+                 "virtual clock, so base_s · s_i is all the time a gradient takes)");
+  // A measured compute time is known only at the start: the bound below cannot be checked here.
+  if (h.measure_compute) return;
   // Without max_updates the run ends only when virtual time reaches time_budget_s: bound the gradients
   // the fastest worker computes until then. Its typical delay is base_s · s_1, times the median
   // exp(−c²/2) of the lognormal factor: interrupts abandon the long draws of a heavy tail, so virtual
@@ -874,7 +894,8 @@ void check_simulator(const Reader& r, const Config& c) {
   if (c.run.max_updates > 0) return;
   constexpr double kMaxGradientsPerWorker = 1e7;
   const double median_factor = h.noise == "lognormal" ? std::exp(-0.5 * h.noise_scale * h.noise_scale) : 1.0;
-  const double fastest = h.base_s * slowdown_min(h) * median_factor;
+  const double fastest = h.mode == "multiplicative" ? h.compute_s * slowdown_min(h)
+                                                     : h.compute_s + h.base_s * slowdown_min(h) * median_factor;
   const double gradients = c.run.time_budget_s / fastest;
   if (!(gradients <= kMaxGradientsPerWorker)) {
     const std::string factor = h.noise == "lognormal" ? " x exp(-noise_scale^2/2)" : "";
@@ -1017,6 +1038,7 @@ std::string to_toml(const Config& c) {
   line("mode", toml_string(c.heterogeneity.mode));
   line("outage_rate", real(c.heterogeneity.outage_rate));
   line("outage_s", real(c.heterogeneity.outage_s));
+  line("compute_s", c.heterogeneity.measure_compute ? toml_string("measure") : real(c.heterogeneity.compute_s));
 
   out << "\n[checkpoint]\n";
   line("every_s", real(c.checkpoint.every_s));

@@ -18,6 +18,7 @@
 #include "ringmaster/error.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/recorder.hpp"
+#include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
 
 namespace ringmaster {
@@ -71,13 +72,10 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     config = load_config(request.config_path, request.overrides, size - 1);
     objective = make_objective(config);
     if (!request.resume.empty() && rank == 0) {
-      // Only the server reads the checkpoint; the workers need only the epoch, sent below. The lock
-      // comes first: a second job resuming the same directory stops here, before reading anything.
-      run_dir.emplace(RunDir::resume(request.resume));
-      const std::filesystem::path file = run_dir->path() / kCheckpointFile;
-      const std::size_t params = objective->layout().size();
-      resume = std::make_unique<Checkpoint>(read_checkpoint(file, checkpoint_payload_limit(params, size - 1)));
-      check_resumable(*resume, config, size - 1, params, run_dir->run_id(), file.string());
+      // Only the server reads the checkpoint; the workers need only the epoch, sent below.
+      Resumed resumed = open_resumed(request.resume, config, size - 1, objective->layout().size());
+      run_dir.emplace(std::move(resumed.dir));
+      resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
     }
   } catch (const Error& e) {
     error = e.what();
@@ -117,9 +115,12 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   if (rank == 0) {
     spdlog::info("{} with {} workers on {}; run directory {}", config.run.method, size - 1,
                  config.objective.kind, recorder->dir().string());
-    code = mpi::serve(comm, config, *objective, *recorder, size - 1, resume.get());
+    if (config.heterogeneity.measure_compute || config.heterogeneity.compute_s > 0.0)
+      spdlog::info("heterogeneity.compute_s is ignored under MPI: compute is real here (docs/method.md §7)");
+    Run run(config, *objective, *recorder, size - 1, resume.get(), "train");
+    code = mpi::serve(comm, run, size - 1);
   } else {
-    code = mpi::work(comm, config, *objective, rank, size - 1, epoch);
+    code = mpi::work(comm, config, *objective, rank, epoch);
   }
   MPI_Comm_free(&comm);
   return code;
@@ -133,7 +134,7 @@ int run_mpi(const RunRequest& request, int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   spdlog::set_pattern(fmt::format("[%H:%M:%S.%e] [rank {}] [%^%l%$] %v", rank));
-  mpi::install_stop_signals();
+  install_stop_signals();
   int code = kExitOk;
   try {
     code = run_ranks(request, rank, size);

@@ -1,12 +1,15 @@
-// The virtual-clock engine (docs/method.md §7, §10): `ringmaster simulate`. One process, the same Server,
-// methods, LMO, objective and heterogeneity model as the MPI engine; time comes from an event queue
+// The virtual-clock engine (docs/method.md §7, §10): `ringmaster simulate`. One process; what the run
+// does (Run, run.hpp) and what each worker does (WorkerModel, worker_model.hpp) are the same objects the
+// MPI engine uses. This file supplies only the clock and the transport: virtual time, and an event queue
 // of gradient completions ordered by (virtual time, worker index) — ties go to the lower index, as in
-// docs/method.md §2. A gradient is computed when its computation completes, at a snapshot of the x its worker was
+// docs/method.md §2. A computation costs heterogeneity.compute_s of virtual time plus its injected delay
+// (§7). A gradient is computed when its computation completes, at a snapshot of the x its worker was
 // handed; snapshots are shared by all workers handed the same version and freed when none is left, so
 // interrupted computations cost nothing and memory grows with the versions in flight, not with time.
 #include <cblas.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <new>
@@ -17,11 +20,12 @@
 
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
-#include "ringmaster/heterogeneity.hpp"
 #include "ringmaster/objective.hpp"
+#include "ringmaster/pipeline.hpp"
 #include "ringmaster/recorder.hpp"
+#include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
-#include "ringmaster/server.hpp"
+#include "ringmaster/worker_model.hpp"
 
 namespace ringmaster {
 namespace {
@@ -37,14 +41,15 @@ struct Completion {
   bool operator>(const Completion& o) const { return time != o.time ? time > o.time : worker > o.worker; }
 };
 
-// What the simulator keeps per worker: its one computation in flight.
+// What the simulator keeps per worker: its model and its one computation in flight.
 struct SimWorker {
+  WorkerModel model;
   std::uint64_t job = 0;      // id of the computation in flight
   std::int64_t version = 0;   // version of x it is computing at
   double started_s = 0.0;     // virtual time it was handed its point
   double injected_s = 0.0;    // its injected delay
-  SampleStream samples;
-  double injected_total_s = 0.0;  // elapsed injected time, abandoned work included
+  bool computing = false;     // a computation is in flight (it holds a snapshot of x_version)
+  bool hung = false;          // fault.inject = "hang" struck: it delivers nothing and takes no point again
 };
 
 // Copies of x for the versions some worker is computing at, reference-counted; freed buffers are kept
@@ -102,120 +107,177 @@ class Snapshots {
 
 class SimLoop {
  public:
-  SimLoop(const Config& config, Objective& objective, Recorder& recorder)
+  SimLoop(const Config& config, Objective& objective, Recorder& recorder, const Checkpoint* resume, double compute_s)
       : config_(config),
         objective_(objective),
-        recorder_(recorder),
-        n_(config.run.workers),
-        delays_(config.heterogeneity, n_, config.run.seed),
+        compute_s_(compute_s),
         snapshots_(objective.layout().size()),
-        gradient_(objective.layout().size()) {
-    std::vector<float> x0(objective.layout().size());
-    objective.initial_point(x0);
-    server_ = std::make_unique<Server>(config, objective.layout(), x0, n_);
-    server_->defer_updates(lanes(config), [this](std::int64_t version, std::span<const float> x) {
-      snapshots_.arrived(version, x);
-    });
-    workers_.reserve(static_cast<std::size_t>(n_));
-    for (int w = 1; w <= n_; ++w)
-      workers_.push_back({0, 0, 0.0, 0.0, SampleStream(config.run.seed, w, 0, objective.training_examples()), 0.0});
+        gradient_(objective.layout().size()),
+        run_(config, objective, recorder, config.run.workers, resume, "simulate",
+             pipelined_updates(lanes(config),
+                               [this](std::int64_t version, std::span<const float> x) { snapshots_.arrived(version, x); })),
+        server_(run_.server()) {
+    workers_.reserve(static_cast<std::size_t>(config.run.workers));
+    for (int w = 1; w <= config.run.workers; ++w)
+      workers_.push_back(SimWorker{WorkerModel(config, w, run_.epoch(), objective.training_examples())});
   }
 
-  void run() {
-    const auto wall_begin = std::chrono::steady_clock::now();
-    auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count(); };
-    double eval_s = 0.0;
-    auto evaluate = [&](double t) {
-      const auto begin = std::chrono::steady_clock::now();
-      server_->settle(server_->k());
-      recorder_.evaluate(t, *server_, objective_);
-      eval_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-    };
-
-    double t = 0.0;
-    evaluate(t);
-    launch(server_->start(), t);
-    while (!recorder_.should_stop(t, *server_)) {
+  int run() {
+    const double budget = config_.run.time_budget_s;
+    double t = run_.start_time_s();
+    launch(run_.start(t), t);
+    std::string reason;
+    while ((reason = run_.stop_reason(t)).empty()) {
+      run_.checkpoint_if_due(t);
       const double next = queue_.empty() ? INFINITY : queue_.top().time;
-      // x is constant between arrivals: evaluations due before the next one see the current x.
-      const double due = recorder_.next_eval_s();
-      if (due <= next && due <= config_.run.time_budget_s) {
+      // A worker silent for fault.worker_timeout_s is retired when its time is up, unless its gradient
+      // arrives first (infinity without a timeout).
+      const double silent = run_.next_silence_s();
+      // x is constant between arrivals and retirements: evaluations due before the next one see the
+      // current x.
+      const double due = run_.next_eval_s();
+      if (due <= next && due <= silent && due <= budget) {
         t = due;
-        evaluate(t);
+        run_.evaluate(t);
         continue;
       }
-      if (next > config_.run.time_budget_s) {
-        t = config_.run.time_budget_s;
-        break;
+      if (silent < next && silent <= budget) {
+        t = silent;
+        if (const Outcome* outcome = run_.retire_silent(t)) launch(*outcome, t);
+        continue;
+      }
+      // Nothing before the budget (an empty queue runs the clock to it through the evaluations): the
+      // time budget stop rule fires next.
+      if (next > budget) {
+        t = budget;
+        continue;
       }
       const Completion c = queue_.top();
       queue_.pop();
-      SimWorker& w = worker(c.worker);
-      if (c.job != w.job) continue;  // abandoned: its worker was interrupted
+      if (c.job != worker(c.worker).job) continue;  // abandoned: its worker was interrupted
       t = c.time;
-      w.injected_total_s += w.injected_s;
-      const std::int64_t version = w.version;
-      // The sample first: it does not need x, so it is drawn while an LMO that x_version still waits
-      // for may be running on another thread (deferred updates).
-      objective_.draw_sample(gradient_, w.samples);
-      const double loss = objective_.gradient_at_sample(snapshots_.at(version, *server_), gradient_);
-      snapshots_.release(version);
-      const Outcome& outcome = server_->on_gradient(c.worker, version, gradient_);
-      recorder_.arrival(t, *server_, c.worker, version, outcome, loss, 0.0, w.injected_s);
-      launch(outcome, t);
-      recorder_.progress(wall(), t, *server_);
+      arrive(c.worker, t);
+      run_.progress(t);
     }
-    evaluate(t);  // final_loss on the final parameters (docs/method.md §8)
-    std::vector<WorkerTimes> times;
-    for (const SimWorker& w : workers_) times.push_back({0.0, w.injected_total_s});
+    run_.stop(t);
     // The simulated server is instantaneous: it is never busy on the virtual clock.
-    RunTotals totals;
-    totals.wall_time_s = wall();
-    totals.train_time_s = t;
-    totals.server_busy_fraction = 0.0;
-    totals.eval_time_s = eval_s;
-    // The loop ends only when a stop rule holds: at the latest t = time_budget_s (an empty queue runs
-    // the clock to the budget through the evaluations).
-    totals.stop_reason = recorder_.stop_reason(t, *server_);
-    recorder_.finish(*server_, times, totals);
-    spdlog::info("simulated {:.2f}s in {:.2f}s wall: {} updates, {} arrivals; run directory {}", t, wall(),
-                 server_->k(), recorder_.arrivals(), recorder_.dir().string());
+    return run_.finish(t, reason, 0.0, compute_s_);
   }
 
  private:
   SimWorker& worker(int w) { return workers_[static_cast<std::size_t>(w - 1)]; }
+  WorkerTimes& times(int w) { return run_.times()[static_cast<std::size_t>(w - 1)]; }
 
-  // Every worker in the outcome's assign list starts a computation at the current (x, k) at time t.
+  // Worker `id`'s computation completes at t: its gradient is computed at the x it was handed and
+  // delivered — unless fault injection spoils it (docs/method.md §4 "Faults"), as the MPI worker does.
+  void arrive(int id, double t) {
+    SimWorker& w = worker(id);
+    w.computing = false;
+    const std::int64_t version = w.version;
+    // The sample first: it does not need x, so it is drawn while an LMO that x_version still waits
+    // for may be running on another thread (deferred updates).
+    objective_.draw_sample(gradient_, w.model.samples());
+    const double loss = objective_.gradient_at_sample(snapshots_.at(version, server_), gradient_);
+    snapshots_.release(version);
+    switch (w.model.next_fault()) {
+      case Fault::none: break;
+      case Fault::nan: std::fill(gradient_.begin(), gradient_.end(), std::nanf("")); break;
+      case Fault::truncate:
+      case Fault::oversize:
+        // A message of the wrong length: the server cannot read it, not even its times.
+        times(id).busy_s += compute_s_;
+        times(id).injected_s += w.injected_s;
+        launch(run_.on_malformed(t, id), t);
+        return;
+      case Fault::hang:
+        spdlog::warn("fault injection: worker {} hangs (delivers nothing more)", id);
+        times(id).busy_s += compute_s_;
+        times(id).injected_s += w.injected_s;
+        w.hung = true;
+        return;
+    }
+    launch(run_.on_gradient(t, id, version, gradient_, loss, compute_s_, w.injected_s), t);
+  }
+
+  // Delivers an outcome at t: interrupted and retired workers abandon their computations; every worker
+  // in the assign list starts one at the current (x, k).
   void launch(const Outcome& outcome, double t) {
     for (const Interrupt& i : outcome.interrupted) {
-      SimWorker& w = worker(i.worker);
-      w.injected_total_s += t - w.started_s;  // the part of its delay that elapsed
-      snapshots_.release(i.version);
+      if (!worker(i.worker).computing) continue;  // hung: nothing to abandon, and no acknowledgement
+      abandon(i.worker, t);
+      run_.heard(i.worker, t);  // it acknowledges the interrupt at once
     }
+    for (int id : outcome.retired)
+      if (worker(id).computing) abandon(id, t);
     for (int id : outcome.assign) {
       SimWorker& w = worker(id);
-      w.version = server_->version(id);
-      snapshots_.hold(w.version, *server_);
-      // Compute cost is zero on the virtual clock (docs/method.md §7); the injected delay is the whole time.
-      // Drawn at the start of every computation, as the MPI worker does, so both engines see the
-      // same sequence of delays per worker.
-      w.injected_s = delays_.next_delay(id, 0.0);
+      if (w.hung) continue;
+      w.version = server_.version(id);
+      snapshots_.hold(w.version, server_);
+      // Drawn at the start of every computation, as the MPI worker does, so both engines see the same
+      // sequence of delays per worker.
+      w.injected_s = w.model.next_delay(compute_s_);
       w.started_s = t;
-      queue_.push({t + w.injected_s, id, ++w.job});
+      w.computing = true;
+      queue_.push({t + compute_s_ + w.injected_s, id, ++w.job});
     }
+  }
+
+  // Worker `id` abandons its computation at t: the part of its compute and of its delay that elapsed
+  // is counted (compute first, then the delay, as a worker runs them).
+  void abandon(int id, double t) {
+    SimWorker& w = worker(id);
+    const double elapsed = t - w.started_s;
+    const double computed = std::min(elapsed, compute_s_);
+    times(id).busy_s += computed;
+    times(id).injected_s += elapsed - computed;
+    snapshots_.release(w.version);
+    w.computing = false;
+    ++w.job;  // its completion in the queue is stale
   }
 
   const Config& config_;
   Objective& objective_;
-  Recorder& recorder_;
-  int n_;
-  DelayModel delays_;
-  Snapshots snapshots_;
-  std::vector<float> gradient_;  // (layout.size) the arriving gradient
-  std::unique_ptr<Server> server_;
+  double compute_s_;              // virtual seconds per gradient computation (docs/method.md §7)
+  Snapshots snapshots_;           // before run_: the pipelined executor reports to it
+  std::vector<float> gradient_;   // (layout.size) the arriving gradient
+  Run run_;
+  Server& server_;
   std::vector<SimWorker> workers_;
   std::priority_queue<Completion, std::vector<Completion>, std::greater<>> queue_;
 };
+
+// heterogeneity.compute_s = "measure" (docs/method.md §7): the mean seconds of a stochastic gradient at
+// x0, after a warm-up (caches, page faults, lazy allocations), over at least kTimed calls and ~kTarget
+// seconds. Drawn from a sample stream of its own (worker 0, which no worker uses).
+double measure_compute_s(const Config& config, Objective& objective) {
+  constexpr int kWarmUp = 3, kTimed = 10;
+  constexpr double kTarget = 0.5;
+  std::vector<float> x(objective.layout().size()), g(objective.layout().size());
+  objective.initial_point(x);
+  SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
+  for (int i = 0; i < kWarmUp; ++i) objective.stochastic_gradient(x, g, samples);
+  using Clock = std::chrono::steady_clock;
+  const auto begin = Clock::now();
+  double elapsed = 0.0;
+  int calls = 0;
+  while (calls < kTimed || elapsed < kTarget) {
+    objective.stochastic_gradient(x, g, samples);
+    ++calls;
+    elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+  }
+  return elapsed / calls;
+}
+
+// The virtual seconds charged per gradient: heterogeneity.compute_s, measured if it says so.
+double compute_seconds(const Config& config, Objective& objective) {
+  if (!config.heterogeneity.measure_compute) return config.heterogeneity.compute_s;
+  const double seconds = measure_compute_s(config, objective);
+  spdlog::info("heterogeneity.compute_s = \"measure\": a stochastic gradient takes {:.6g} s; each one costs that "
+               "much virtual time",
+               seconds);
+  return seconds;
+}
 
 // The backstop of load_config's memory estimate (a limit it could not see, or an estimate too low):
 // allocations are made here, before the run directory exists, and a failure names the keys.
@@ -230,6 +292,7 @@ Error out_of_memory(const Config& config) {
 }  // namespace
 
 int run_sim(const RunRequest& request) {
+  install_stop_signals();
   // The simulator's own limits (virtual time must advance) are checked by load_config, which knows where
   // each value came from.
   const Config config = load_config(request.config_path, request.overrides, 0, ConfigFor::simulator);
@@ -239,24 +302,31 @@ int run_sim(const RunRequest& request) {
   } catch (const std::bad_alloc&) {
     throw out_of_memory(config);
   }
+  std::optional<RunDir> run_dir;
+  std::unique_ptr<Checkpoint> resume;
+  if (!request.resume.empty()) {
+    Resumed resumed = open_resumed(request.resume, config, config.run.workers, objective->layout().size());
+    run_dir.emplace(std::move(resumed.dir));
+    resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
+  }
   // Every LMO runs on one BLAS thread, however many lanes run them side by side (UpdatePipeline): then
   // results do not depend on sim.threads, and lanes do not fight BLAS's own threads for the cores.
   openblas_set_num_threads(1);
-  // Everything is validated: only now is the run directory made (locked, with its run id); if writing
+  const double compute_s = compute_seconds(config, *objective);
+  // Everything is validated: only now is a new run directory made (locked, with its run id); if writing
   // its first files fails, RunDir removes it again.
-  RunDir run_dir = RunDir::create(config, request.out, request.force);
-  Recorder recorder(run_dir, config, "sim", config.run.workers);
-  run_dir.started();
+  if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
+  Recorder recorder(*run_dir, config, "sim", config.run.workers, resume ? &resume->recorder : nullptr);
+  run_dir->started();
   spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
                config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());
   std::optional<SimLoop> loop;
   try {
-    loop.emplace(config, *objective, recorder);
+    loop.emplace(config, *objective, recorder, resume.get(), compute_s);
   } catch (const std::bad_alloc&) {
     throw out_of_memory(config);
   }
-  loop->run();
-  return kExitOk;
+  return loop->run();
 }
 
 }  // namespace ringmaster

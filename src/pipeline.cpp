@@ -157,6 +157,38 @@ void UpdatePipeline::advance() {
   if (on_applied_) on_applied_(applied_, x_);
 }
 
+namespace {
+
+class PipelinedUpdates final : public UpdateExecutor {
+ public:
+  PipelinedUpdates(const LmoOptimizer& optimizer, std::span<float> x, std::int64_t version, int lanes,
+                   UpdatePipeline::OnApplied on_applied)
+      : optimizer_(optimizer), pipeline_(optimizer, x, version, lanes, std::move(on_applied)) {}
+
+  // The momentum now (it depends only on the gradients); the LMO and x later, in order.
+  void lmo_step(std::span<float> m, std::span<const float> g, double stepsize, double alpha) override {
+    optimizer_.momentum(m, g, alpha, pipeline_.input());
+    pipeline_.submit(stepsize);
+  }
+  void settle(std::int64_t version) override { pipeline_.settle(version); }
+  void advance() override { pipeline_.advance(); }
+  std::int64_t applied() const override { return pipeline_.applied(); }
+
+ private:
+  const LmoOptimizer& optimizer_;
+  UpdatePipeline pipeline_;
+};
+
+}  // namespace
+
+UpdateExecutorFactory pipelined_updates(int lanes, UpdatePipeline::OnApplied on_applied) {
+  if (lanes < 2) return immediate_updates();
+  return [lanes, on_applied = std::move(on_applied)](LmoOptimizer& optimizer, std::span<float> x,
+                                                      std::int64_t version) -> std::unique_ptr<UpdateExecutor> {
+    return std::make_unique<PipelinedUpdates>(optimizer, x, version, lanes, on_applied);
+  };
+}
+
 int available_cores() {
   cpu_set_t set;
   CPU_ZERO(&set);

@@ -195,6 +195,7 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
       {"time_to_target", time_to_target_json()},
       {"time_to_relative_target", relative},
       {"server_busy_fraction", totals.server_busy_fraction},
+      {"compute_s", optional_json(totals.compute_s)},
   };
   write_file_atomically(dir_ / "summary.json", summary.dump(2) + "\n");
 }

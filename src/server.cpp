@@ -20,7 +20,8 @@ std::string to_string(Action a) {
   return "?";
 }
 
-Server::Server(const Config& config, const ParamLayout& layout, std::span<const float> x0, int workers)
+Server::Server(const Config& config, const ParamLayout& layout, std::span<const float> x0, int workers,
+               UpdateExecutorFactory updates)
     : workers_(workers),
       optimizer_(layout, config.lmo.options(), config.method.nesterov, config.lmo.scale),
       x_(x0.begin(), x0.end()),
@@ -32,23 +33,16 @@ Server::Server(const Config& config, const ParamLayout& layout, std::span<const 
       active_(workers),
       max_bad_(config.fault.max_bad),
       counters_(static_cast<std::size_t>(workers)),
-      method_(make_method(config, x0.size(), workers)) {
+      method_(make_method(config, x0.size(), workers)),
+      updates_(std::move(updates)) {
   if (workers < 1) throw Error("run.workers: need at least one worker");
   if (x0.size() != layout.size()) throw Error("server: x0 does not match the parameter layout");
   outcome_.assign.reserve(static_cast<std::size_t>(workers));
   outcome_.interrupted.reserve(static_cast<std::size_t>(workers));
+  executor_ = updates_(optimizer_, x_, k_);
 }
 
 Server::~Server() = default;
-
-void Server::defer_updates(int lanes, UpdatePipeline::OnApplied on_applied) {
-  if (lanes < 2) return;
-  pipeline_ = std::make_unique<UpdatePipeline>(optimizer_, x_, k_, lanes, std::move(on_applied));
-}
-
-void Server::settle(std::int64_t version) {
-  if (pipeline_) pipeline_->settle(version);
-}
 
 std::span<const float> Server::x() const {
   if (settled() != k_)
@@ -129,7 +123,7 @@ void Server::restore(std::int64_t k, std::span<const float> x, std::span<const f
                      const std::vector<WorkerCounters>& counters, const MethodState& method) {
   if (x.size() != x_.size() || m.size() != m_.size() || counters.size() != counters_.size())
     throw Error("checkpoint: parameter or worker count does not match this run");
-  if (pipeline_) throw std::logic_error("server: restore with deferred updates");
+  executor_.reset();  // nothing queued may land on the restored x
   k_ = k;
   std::copy(x.begin(), x.end(), x_.begin());
   std::copy(m.begin(), m.end(), m_.begin());
@@ -137,15 +131,11 @@ void Server::restore(std::int64_t k, std::span<const float> x, std::span<const f
   std::fill(version_.begin(), version_.end(), k);
   std::fill(computing_.begin(), computing_.end(), 0);
   method_->restore(method);
+  executor_ = updates_(optimizer_, x_, k_);
 }
 
 void Server::lmo_step(std::span<const float> g, double stepsize, double alpha) {
-  if (pipeline_) {
-    optimizer_.momentum(m_, g, alpha, pipeline_->input());
-    pipeline_->submit(stepsize);
-  } else {
-    optimizer_.step(x_, m_, g, stepsize, alpha);
-  }
+  executor_->lmo_step(m_, g, stepsize, alpha);
   ++k_;
   outcome_.updated = true;
 }
@@ -157,7 +147,7 @@ void Server::sgd_step(std::span<const float> g, double stepsize) {
     const float gamma = static_cast<float>(stepsize * b.multiplier);
     for (std::size_t i = b.offset; i < b.offset + b.size(); ++i) x_[i] -= gamma * g[i];
   }
-  if (pipeline_) pipeline_->advance();
+  executor_->advance();
   ++k_;
   outcome_.updated = true;
 }

@@ -197,6 +197,32 @@ TEST_F(ConfigTest, SyntaxErrorHasLineAndColumn) {
   EXPECT_CONTAINS(m, "syntax error");
 }
 
+// heterogeneity.compute_s (docs/method.md §7): a number ≥ 0 or the string "measure"; anything else names
+// the key and the file:line, and the simulator then accepts what a compute time makes meaningful.
+TEST_F(ConfigTest, ComputeTimeIsANumberOrMeasure) {
+  EXPECT_EQ(load_config("", {}).heterogeneity.compute_s, 0.0);
+  EXPECT_FALSE(load_config("", {}).heterogeneity.measure_compute);
+  EXPECT_EQ(load_config("", {"heterogeneity.compute_s=0.25"}).heterogeneity.compute_s, 0.25);
+  EXPECT_TRUE(load_config("", {"heterogeneity.compute_s=measure"}).heterogeneity.measure_compute);
+  const std::string path = write("compute.toml", "[heterogeneity]\nprofile = \"sqrt\"\ncompute_s = \"fast\"\n");
+  const std::string m = error_of([&] { load_config(path, {}); });
+  EXPECT_CONTAINS(m, path + ":3: heterogeneity.compute_s: expected a number in [0.0, 1e+09]");
+  EXPECT_CONTAINS(m, " or the string \"measure\", got \"fast\"");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"heterogeneity.compute_s=-1"}); }), "heterogeneity.compute_s");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"heterogeneity.compute_s=true"}); }), "heterogeneity.compute_s");
+  // Read back from config.toml as written.
+  const Config measured = load_config("", {"heterogeneity.compute_s=\"measure\""});
+  EXPECT_EQ(load_config(write("again.toml", to_toml(measured)), {}), measured);
+  EXPECT_NE(config_hash(measured), config_hash(load_config("", {})));
+  // The simulator: multiplicative and base_s = 0 need a compute time.
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"heterogeneity.mode=multiplicative"}, 0, ConfigFor::simulator); }),
+                  "heterogeneity.mode");
+  EXPECT_NO_THROW(load_config("", {"heterogeneity.mode=multiplicative", "heterogeneity.compute_s=0.01"}, 0,
+                              ConfigFor::simulator));
+  EXPECT_NO_THROW(load_config("", {"heterogeneity.base_s=0", "heterogeneity.compute_s=measure"}, 0,
+                              ConfigFor::simulator));
+}
+
 TEST_F(ConfigTest, MissingFile) {
   const std::string path = (dir_ / "absent.toml").string();
   EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }), path + ": cannot open config file");

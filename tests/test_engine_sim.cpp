@@ -194,5 +194,77 @@ TEST(EnginesAgree, MpiAndSimulationOfTheSameConfig) {
   EXPECT_GE(compared, 8);
 }
 
+// Per worker, the injected_s column of delays.csv, in arrival order.
+std::map<std::string, std::vector<std::string>> injected_by_worker(const fs::path& out) {
+  std::map<std::string, std::vector<std::string>> by_worker;
+  for (const auto& row : read_csv(out / "delays.csv")) by_worker[row.at("worker")].push_back(row.at("injected_s"));
+  return by_worker;
+}
+
+// The same seed draws the same delays per worker in both engines (WorkerModel, docs/method.md §5): under
+// async nothing is interrupted, so every computation delivers its gradient and the k-th row of worker i
+// in delays.csv is its k-th draw. Additive mode: the draw does not depend on the measured compute time.
+TEST(EnginesAgree, SameSeedDrawsTheSameDelaysPerWorker) {
+  TempDir dir("delays");
+  const std::string config = write_test_quadratic(
+      dir / "delays.toml", {{"run.seed", "17"}, {"run.method", "\"async\""}, {"run.time_budget_s", "1.5"},
+                            {"heterogeneity.noise", "\"halfnormal\""}, {"heterogeneity.noise_scale", "0.5"},
+                            {"heterogeneity.base_s", "0.01"}});
+  const std::string sim_out = dir / "sim", mpi_out = dir / "mpi";
+  ASSERT_EQ(simulate("-c " + config + " --set run.workers=4 --out " + sim_out).exit_code, 0);
+  const Command mpi = run(mpirun(5, "-c " + config + " --out " + mpi_out));
+  ASSERT_EQ(mpi.exit_code, 0) << mpi.output;
+  const auto sim = injected_by_worker(sim_out), mpi_rows = injected_by_worker(mpi_out);
+  ASSERT_EQ(sim.size(), 4u);
+  ASSERT_EQ(mpi_rows.size(), 4u);
+  for (const auto& [worker, draws] : sim) {
+    const std::vector<std::string>& other = mpi_rows.at(worker);
+    const std::size_t common = std::min(draws.size(), other.size());
+    EXPECT_GE(common, 20u) << "worker " << worker;
+    for (std::size_t k = 0; k < common; ++k) ASSERT_EQ(draws[k], other[k]) << "worker " << worker << ", draw " << k;
+  }
+}
+
+// heterogeneity.compute_s (docs/method.md §7): each gradient costs compute_s of virtual time on top of
+// its injected delay (additive), or s_i · compute_s in all (multiplicative). Noise-free, async (no
+// interrupts): worker i computes ⌊T / τ_i⌋ gradients in T seconds, each with compute_s busy seconds.
+TEST(SimEngine, ComputeTimeIsChargedOnTheVirtualClock) {
+  TempDir dir("compute");
+  const std::string config = write_config(dir);
+  const std::string additive = dir / "additive", multiplicative = dir / "multiplicative";
+  ASSERT_EQ(simulate("-c " + config + " --set run.method=async --set heterogeneity.profile=uniform "
+                     "--set heterogeneity.base_s=0.01 --set heterogeneity.compute_s=0.03 --set run.time_budget_s=1.02 "
+                     "--out " + additive).exit_code, 0);
+  for (const auto& row : read_csv(fs::path(additive) / "workers.csv")) {
+    EXPECT_EQ(std::stoi(row.at("computed")), 25) << "worker " << row.at("worker");  // ⌊1.02 / 0.04⌋
+    EXPECT_NEAR(std::stod(row.at("busy_s")), 25 * 0.03, 1e-6);
+    EXPECT_NEAR(std::stod(row.at("injected_s")), 25 * 0.01, 1e-6);
+  }
+  EXPECT_EQ(read_json(fs::path(additive) / "summary.json")["compute_s"].get<double>(), 0.03);
+  for (const auto& row : read_csv(fs::path(additive) / "delays.csv")) EXPECT_EQ(row.at("compute_s"), "0.030000");
+
+  ASSERT_EQ(simulate("-c " + config + " --set run.method=async --set heterogeneity.profile=linear "
+                     "--set heterogeneity.mode=multiplicative --set heterogeneity.base_s=0 "
+                     "--set heterogeneity.compute_s=0.01 --set run.time_budget_s=1.01 --out " + multiplicative).exit_code,
+            0);
+  const auto workers = read_csv(fs::path(multiplicative) / "workers.csv");
+  EXPECT_EQ(std::stoi(workers[1].at("computed")), 50);  // τ_2 = 2 · 0.01: ⌊1.01 / 0.02⌋
+  EXPECT_EQ(std::stoi(workers[3].at("computed")), 25);  // τ_4 = 4 · 0.01: ⌊1.01 / 0.04⌋
+  EXPECT_NEAR(std::stod(workers[3].at("injected_s")), 25 * 3 * 0.01, 1e-6);  // (s_i − 1) · compute_s each
+}
+
+// compute_s = "measure": the mean time of a real stochastic gradient, logged and in summary.json.
+TEST(SimEngine, MeasuredComputeTimeIsRecorded) {
+  TempDir dir("measure");
+  const std::string out = dir / "run";
+  const Command cmd = simulate("-c " + write_config(dir) + " --set heterogeneity.compute_s=measure "
+                               "--set run.time_budget_s=1 --out " + out);
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  EXPECT_NE(cmd.output.find("a stochastic gradient takes"), std::string::npos) << cmd.output;
+  const double measured = read_json(fs::path(out) / "summary.json")["compute_s"].get<double>();
+  EXPECT_GT(measured, 0.0);
+  EXPECT_LT(measured, 0.1);  // a 16×16 quadratic's gradient: microseconds
+}
+
 }  // namespace
 }  // namespace ringmaster

@@ -26,30 +26,30 @@ HeterogeneityConfig make(const std::string& profile, const std::string& noise, d
 }
 
 TEST(Heterogeneity, ProfilesGiveSpecSlowdowns) {
-  EXPECT_DOUBLE_EQ(DelayModel(make("uniform", "none"), 9, 0).slowdown(9), 1.0);
-  EXPECT_DOUBLE_EQ(DelayModel(make("sqrt", "none"), 9, 0).slowdown(9), 3.0);
-  EXPECT_DOUBLE_EQ(DelayModel(make("linear", "none"), 9, 0).slowdown(7), 7.0);
-  EXPECT_DOUBLE_EQ(DelayModel(make("power", "none", 1.5), 9, 0).slowdown(4), 8.0);
-  EXPECT_DOUBLE_EQ(DelayModel(make("power", "none", 0.0), 9, 0).slowdown(4), 1.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("uniform", "none"), 9, 9, 0).slowdown(), 1.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("sqrt", "none"), 9, 9, 0).slowdown(), 3.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("linear", "none"), 7, 9, 0).slowdown(), 7.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("power", "none", 1.5), 4, 9, 0).slowdown(), 8.0);
+  EXPECT_DOUBLE_EQ(DelayModel(make("power", "none", 0.0), 4, 9, 0).slowdown(), 1.0);
   HeterogeneityConfig list = make("list", "none");
   list.list = {2.0, 0.5};
-  DelayModel m(list, 2, 0);
-  EXPECT_DOUBLE_EQ(m.next_delay(2, 0.0), 0.01 * 0.5);
+  DelayModel m(list, 2, 2, 0);
+  EXPECT_DOUBLE_EQ(m.next_delay(0.0), 0.01 * 0.5);
 }
 
 TEST(Heterogeneity, NoNoiseIsDeterministic) {
-  DelayModel m(make("sqrt", "none"), 4, 3);
-  for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(m.next_delay(4, 0.123), 0.02);
+  DelayModel m(make("sqrt", "none"), 4, 4, 3);
+  for (int i = 0; i < 3; ++i) EXPECT_DOUBLE_EQ(m.next_delay(0.123), 0.02);
 }
 
 // E|N(0, s²)| = s·√(2/π): the sample mean of N draws is within 5 standard errors.
 TEST(Heterogeneity, HalfnormalNoiseHasItsMean) {
   HeterogeneityConfig h = make("linear", "halfnormal");
   h.noise_scale = 0.5;
-  DelayModel m(h, 3, 11);
+  DelayModel m(h, 3, 3, 11);
   const int n = 20000;
   double sum = 0.0;
-  for (int i = 0; i < n; ++i) sum += m.next_delay(3, 0.0);
+  for (int i = 0; i < n; ++i) sum += m.next_delay(0.0);
   const double scale = 0.5 * 0.01 * 3;  // c · base_s · s_i
   const double mean = 0.03 + scale * std::sqrt(2.0 / std::numbers::pi);
   const double sd = scale * std::sqrt(1.0 - 2.0 / std::numbers::pi);
@@ -59,11 +59,11 @@ TEST(Heterogeneity, HalfnormalNoiseHasItsMean) {
 TEST(Heterogeneity, LognormalNoiseKeepsTheMeanAndPositivity) {
   HeterogeneityConfig h = make("uniform", "lognormal");
   h.noise_scale = 0.3;
-  DelayModel m(h, 1, 5);
+  DelayModel m(h, 1, 1, 5);
   const int n = 20000;
   double sum = 0.0;
   for (int i = 0; i < n; ++i) {
-    const double d = m.next_delay(1, 0.0);
+    const double d = m.next_delay(0.0);
     EXPECT_GT(d, 0.0);
     sum += d;
   }
@@ -74,30 +74,28 @@ TEST(Heterogeneity, LognormalNoiseKeepsTheMeanAndPositivity) {
 TEST(Heterogeneity, MultiplicativeSleepsSlowdownMinusOneTimesCompute) {
   HeterogeneityConfig h = make("linear", "none");
   h.mode = "multiplicative";
-  DelayModel m(h, 4, 0);
-  EXPECT_DOUBLE_EQ(m.next_delay(4, 0.5), 1.5);  // (4 − 1) × 0.5
-  EXPECT_DOUBLE_EQ(m.next_delay(1, 0.5), 0.0);
+  EXPECT_DOUBLE_EQ(DelayModel(h, 4, 4, 0).next_delay(0.5), 1.5);  // (4 − 1) × 0.5
+  EXPECT_DOUBLE_EQ(DelayModel(h, 1, 4, 0).next_delay(0.5), 0.0);
 }
 
-// Worker i's k-th draw depends on the seed and i only, not on how draws of workers interleave.
-TEST(Heterogeneity, StreamsAreIndependentOfInterleaving) {
-  DelayModel a(make("sqrt", "exponential"), 3, 42), b(make("sqrt", "exponential"), 3, 42);
-  const double a2 = a.next_delay(2, 0.0);
-  b.next_delay(1, 0.0);
-  b.next_delay(3, 0.0);
-  EXPECT_DOUBLE_EQ(b.next_delay(2, 0.0), a2);
-  DelayModel c(make("sqrt", "exponential"), 3, 43);
-  EXPECT_NE(c.next_delay(2, 0.0), a2);
+// Worker i's k-th draw depends on the seed, i and the epoch only: workers do not share a stream.
+TEST(Heterogeneity, StreamsDependOnSeedWorkerAndEpoch) {
+  const HeterogeneityConfig h = make("uniform", "exponential");
+  const double a2 = DelayModel(h, 2, 3, 42).next_delay(0.0);
+  EXPECT_DOUBLE_EQ(DelayModel(h, 2, 3, 42).next_delay(0.0), a2);
+  EXPECT_NE(DelayModel(h, 1, 3, 42).next_delay(0.0), a2);
+  EXPECT_NE(DelayModel(h, 2, 3, 43).next_delay(0.0), a2);
+  EXPECT_NE(DelayModel(h, 2, 3, 42, 1).next_delay(0.0), a2);  // a resumed run's fresh stream
 }
 
 TEST(Heterogeneity, OutagesAddWholeOutageDurations) {
   HeterogeneityConfig h = make("uniform", "none");
   h.outage_rate = 50.0;  // per second of busy time: ~0.5 outages per 0.01 s gradient
   h.outage_s = 1.0;
-  DelayModel m(h, 1, 9);
+  DelayModel m(h, 1, 1, 9);
   int with_outage = 0;
   for (int i = 0; i < 2000; ++i) {
-    const double d = m.next_delay(1, 0.0);
+    const double d = m.next_delay(0.0);
     const double outages = d - 0.01;
     EXPECT_NEAR(outages, std::round(outages), 1e-9);
     with_outage += outages > 0.5;
@@ -126,8 +124,8 @@ TEST(Heterogeneity, HugeOutageMeansStillReturnAFiniteDelay) {
   h.outage_s = 0.001;
   auto delays = std::make_shared<std::vector<double>>();
   ASSERT_TRUE(finishes_within(60.0, [h, delays] {
-    DelayModel m(h, 1, 9);
-    for (int i = 0; i < 10; ++i) delays->push_back(m.next_delay(1, 0.0));
+    DelayModel m(h, 1, 1, 9);
+    for (int i = 0; i < 10; ++i) delays->push_back(m.next_delay(0.0));
   })) << "next_delay did not return";
   // ~10^10 outages of 1 ms each: 10^7 s, the mean to within far less than one outage count's spread.
   for (double d : *delays) EXPECT_NEAR(d, 0.01 + 1e7, 1e3);
@@ -150,9 +148,9 @@ TEST(Heterogeneity, DelaysAreClampedToAFiniteMaximum) {
   configs.push_back(outage);
   for (const HeterogeneityConfig& h : configs) {
     SCOPED_TRACE(h.profile + " " + h.noise);
-    DelayModel m(h, 2, 4);
+    DelayModel m(h, 2, 2, 4);
     for (int i = 0; i < 200; ++i) {
-      const double d = m.next_delay(2, 0.0);
+      const double d = m.next_delay(0.0);
       EXPECT_TRUE(std::isfinite(d)) << d;
       EXPECT_GE(d, 0.0);
       EXPECT_LE(d, kMaxSeconds);

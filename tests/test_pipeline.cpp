@@ -1,4 +1,4 @@
-// UpdatePipeline and the server's deferred updates (the simulator's sim.threads): the LMOs of
+// UpdatePipeline and the server's pipelined executor (pipelined_updates) (the simulator's sim.threads): the LMOs of
 // consecutive updates run on several threads, yet x must pass through exactly the versions a
 // one-update-at-a-time server produces, bit for bit.
 #include <gtest/gtest.h>
@@ -69,14 +69,14 @@ TEST_P(DeferredUpdates, PassThroughTheSameVersionsBitForBit) {
   const ParamLayout l = layout();
   const std::vector<float> x0(l.size(), 0.0f);
   const int workers = 5;
-  Server plain(config(method), l, x0, workers);
-  Server deferred(config(method), l, x0, workers);
   std::vector<std::int64_t> seen;
   std::vector<std::vector<float>> x_at_version;  // what on_applied saw
-  deferred.defer_updates(lanes, [&](std::int64_t version, std::span<const float> x) {
-    seen.push_back(version);
-    x_at_version.emplace_back(x.begin(), x.end());
-  });
+  Server plain(config(method), l, x0, workers);
+  Server deferred(config(method), l, x0, workers,
+                  pipelined_updates(lanes, [&](std::int64_t version, std::span<const float> x) {
+                    seen.push_back(version);
+                    x_at_version.emplace_back(x.begin(), x.end());
+                  }));
   std::vector<std::vector<float>> plain_versions{x0};  // x of the plain server after each update
   plain.start();
   deferred.start();
@@ -116,8 +116,7 @@ TEST(DeferredUpdatesGuard, ReadingXWhileUpdatesAreQueuedThrows) {
   openblas_set_num_threads(1);
   const ParamLayout l = layout();
   const std::vector<float> x0(l.size(), 0.0f);
-  Server s(config("async"), l, x0, 2);
-  s.defer_updates(2, {});
+  Server s(config("async"), l, x0, 2, pipelined_updates(2, {}));
   s.start();
   const std::vector<float> g(l.size(), 1.0f);
   s.on_gradient(1, 0, g);

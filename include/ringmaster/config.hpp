@@ -74,6 +74,10 @@ struct HeterogeneityConfig {
   // each silencing the worker for outage_s seconds.
   double outage_rate = 0.0;
   double outage_s = 0.0;
+  // Virtual seconds the simulator charges per gradient computation (docs/method.md §7); ignored under
+  // MPI, where compute is real. measure_compute: compute_s = "measure", timed at the start of the run.
+  double compute_s = 0.0;
+  bool measure_compute = false;
 
   bool operator==(const HeterogeneityConfig&) const = default;
 };

@@ -1,8 +1,8 @@
 // Heterogeneity model (docs/method.md §5): how long worker i (1-based) takes per gradient.
 //   τ_i = base_s · s_i + noise,  s_i from the profile; noise ~ halfnormal | exponential | lognormal.
 // additive: the worker sleeps τ_i on top of its real compute; multiplicative: it sleeps
-// (s_i − 1) × its measured compute time. Draws come from per-worker streams of the run seed, so the
-// k-th delay of worker i is the same whatever the scheduling, under MPI and in the simulator.
+// (s_i − 1) × its compute time. Draws come from per-worker streams of the run seed, so the k-th delay
+// of worker i is the same whatever the scheduling, under MPI and in the simulator.
 #pragma once
 
 #include <vector>
@@ -12,26 +12,35 @@
 
 namespace ringmaster {
 
+// One worker's delays: WorkerModel (worker_model.hpp) holds one per worker, in both engines.
 class DelayModel {
  public:
-  // `epoch` > 0 (a resumed run) gives every worker fresh streams rather than replaying the first epoch's.
-  DelayModel(const HeterogeneityConfig& config, int workers, std::uint64_t seed, std::uint32_t epoch = 0);
+  // Worker `worker` (1-based) of `workers`. `epoch` > 0 (a resumed run) gives fresh streams rather than
+  // replaying the first epoch's.
+  DelayModel(const HeterogeneityConfig& config, int worker, int workers, std::uint64_t seed, std::uint32_t epoch = 0);
 
-  // Slowdown factor s_i of worker i (1-based).
-  double slowdown(int worker) const { return slowdown_[static_cast<std::size_t>(worker - 1)]; }
+  // Slowdown factor s_i of this worker.
+  double slowdown() const { return slowdown_; }
   bool multiplicative() const { return multiplicative_; }
 
-  // Injected seconds for worker i's next gradient, given its measured compute seconds
-  // (ignored in additive mode). Consumes worker i's stream (including outages). Always in
-  // [0, kMaxSeconds]: a larger (or NaN) draw is clamped, with a warning the first time.
-  double next_delay(int worker, double compute_s);
+  // Injected seconds for the worker's next gradient, given its compute seconds (the base of the
+  // multiplicative mode; in additive mode only outages see it). Consumes the worker's stream
+  // (including outages). Always in [0, kMaxSeconds]: a larger (or NaN) draw is clamped, with a warning
+  // the first time in the process.
+  double next_delay(double compute_s);
 
  private:
-  HeterogeneityConfig config_;
+  enum class Noise { none, halfnormal, exponential, lognormal };
+  // The scalars of HeterogeneityConfig this worker needs (not the config itself: a profile list holds
+  // one entry per worker, and the simulator keeps a model per worker).
+  int worker_;
   bool multiplicative_;
-  std::vector<double> slowdown_;  // s_i, i = 1..n
-  std::vector<Rng> rng_;          // one stream per worker
-  bool clamped_ = false;          // a delay was clamped to kMaxSeconds (warned once)
+  double slowdown_;  // s_i
+  double base_s_;
+  Noise noise_;
+  double noise_scale_;
+  double outage_rate_, outage_s_;
+  Rng rng_;          // this worker's stream
 };
 
 }  // namespace ringmaster

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "ringmaster/optimizer.hpp"
+#include "ringmaster/update_executor.hpp"
 
 namespace ringmaster {
 
@@ -97,6 +98,11 @@ class UpdatePipeline {
   std::atomic<bool> owner_sleeping_{false};
   std::vector<std::jthread> helpers_;
 };
+
+// The Server's executor that runs its LMO steps through an UpdatePipeline of `lanes` threads (the
+// simulator, sim.threads): x() is then version settled(), which may lag k(), and `on_applied` sees every
+// version x passes through. lanes < 2: immediate_updates().
+UpdateExecutorFactory pipelined_updates(int lanes, UpdatePipeline::OnApplied on_applied);
 
 // The cores this process may run on (its CPU affinity mask: what Slurm or taskset granted), at least 1.
 int available_cores();

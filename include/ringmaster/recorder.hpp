@@ -28,6 +28,7 @@ struct RunTotals {
   double eval_time_s = 0.0;           // seconds spent evaluating, not charged to training
   std::string stop_reason;            // time_budget | max_updates | target_loss | diverged | signal | no_workers
   std::uint32_t epoch = 0;            // resumes so far
+  std::optional<double> compute_s;    // virtual seconds charged per gradient (simulator, docs/method.md §7)
 };
 
 class Recorder {

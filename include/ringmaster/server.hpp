@@ -14,7 +14,7 @@
 #include "ringmaster/layout.hpp"
 #include "ringmaster/method.hpp"
 #include "ringmaster/optimizer.hpp"
-#include "ringmaster/pipeline.hpp"
+#include "ringmaster/update_executor.hpp"
 
 namespace ringmaster {
 
@@ -59,7 +59,10 @@ struct WorkerCounters {
 
 class Server {
  public:
-  Server(const Config& config, const ParamLayout& layout, std::span<const float> x0, int workers);
+  // `updates` says how LMO steps reach x (update_executor.hpp): at once by default; the simulator
+  // passes its pipelined executor.
+  Server(const Config& config, const ParamLayout& layout, std::span<const float> x0, int workers,
+         UpdateExecutorFactory updates = immediate_updates());
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -79,13 +82,10 @@ class Server {
   void restore(std::int64_t k, std::span<const float> x, std::span<const float> m,
                const std::vector<WorkerCounters>& counters, const MethodState& method);
 
-  // The simulator's mode (the MPI engine never uses it): from now on lmo_step only queues the LMO, to
-  // run on `lanes` threads (UpdatePipeline), and the update reaches x later. x() is then version
-  // settled(), which may lag k(); settle(v) brings it to version v, and on_applied sees every version
-  // x passes through. lanes < 2 leaves the server as it is.
-  void defer_updates(int lanes, UpdatePipeline::OnApplied on_applied);
-  void settle(std::int64_t version);
-  std::int64_t settled() const { return pipeline_ ? pipeline_->applied() : k_; }
+  // With an executor that defers updates (the simulator's), x is version settled(), which may lag
+  // k(); settle(v) brings it to version v. With immediate updates settled() is always k().
+  void settle(std::int64_t version) { executor_->settle(version); }
+  std::int64_t settled() const { return executor_->applied(); }
 
   std::int64_t k() const { return k_; }
   int workers() const { return workers_; }
@@ -139,7 +139,8 @@ class Server {
   std::vector<WorkerCounters> counters_;
   std::unique_ptr<Method> method_;
   Outcome outcome_;
-  std::unique_ptr<UpdatePipeline> pipeline_;  // deferred updates (simulator), or null
+  UpdateExecutorFactory updates_;            // makes executor_ (again after a restore)
+  std::unique_ptr<UpdateExecutor> executor_; // carries out lmo_step on x_
 };
 
 }  // namespace ringmaster

@@ -5,7 +5,6 @@
 #include <sys/prctl.h>
 
 #include <cerrno>
-#include <csignal>
 #include <ctime>
 #include <limits>
 #include <string>
@@ -23,20 +22,6 @@ void Backoff::sleep() {
   }
   current_ = std::min(current_ * growth_, max_);
 }
-
-namespace {
-volatile std::sig_atomic_t g_stop_signal = 0;
-extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
-}  // namespace
-
-void install_stop_signals() {
-  struct sigaction action {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  for (int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
-}
-
-int stop_signal() { return g_stop_signal; }
 
 void tighten_timer_slack() { prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL); }  // 1 µs
 

@@ -159,9 +159,4 @@ std::uint64_t protocol_fingerprint();
 // Throws Error naming the call when an MPI call fails.
 void check(int code, const char* call);
 
-// SIGTERM, SIGINT and SIGUSR1 (Slurm's --signal=B:USR1@…, mpirun forwarding a Ctrl-C or a kill) set a
-// flag the loops poll: the run checkpoints and stops cleanly instead of dying mid-write.
-void install_stop_signals();
-int stop_signal();  // the signal received, or 0
-
 }  // namespace ringmaster::mpi

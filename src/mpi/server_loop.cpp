@@ -3,7 +3,9 @@
 // favoured; each waiting moment sleeps instead of spinning. No send to one worker is ever waited for
 // while the others are served: a point for a worker whose previous one is still on the wire (a stopped
 // or hung process) is staged behind it. Checkpoints are written periodically and at every stop; a
-// signal on any rank stops the whole job cleanly after one.
+// signal on any rank stops the whole job cleanly after one. What a run does with the arrivals — the
+// Server, evaluations, stop rules, checkpoints, retiring silent workers — is the Run's (run.hpp): this
+// loop supplies its clock (MPI_Wtime) and its transport (messages).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,7 +16,7 @@
 #include "mpi/loops.hpp"
 #include "mpi/protocol.hpp"
 #include "ringmaster/error.hpp"
-#include "ringmaster/server.hpp"
+#include "ringmaster/run.hpp"
 
 namespace ringmaster::mpi {
 namespace {
@@ -45,85 +47,45 @@ struct Outbox {
 
 class ServerLoop {
  public:
-  ServerLoop(MPI_Comm comm, const Config& config, Objective& objective, Recorder& recorder, int workers,
-             const Checkpoint* resume)
-      : comm_(comm),
-        config_(config),
-        objective_(objective),
-        recorder_(recorder),
-        workers_(workers),
-        resume_(resume),
-        backoff_(kMinPollS, kMaxPollS) {
-    std::vector<float> x0(objective.layout().size());
-    objective_.initial_point(x0);
-    server_ = std::make_unique<Server>(config_, objective_.layout(), x0, workers_);
-    const std::size_t floats = objective_.layout().size();
+  ServerLoop(MPI_Comm comm, Run& run, int workers)
+      : comm_(comm), run_(run), server_(run.server()), workers_(workers), backoff_(kMinPollS, kMaxPollS) {
+    const std::size_t floats = server_.layout().size();
     for (int w = 0; w < workers_; ++w) {
       received_.emplace_back(floats);
       outboxes_.emplace_back(floats);
     }
     receive_requests_.assign(static_cast<std::size_t>(workers_), MPI_REQUEST_NULL);
     clock_offset_.assign(static_cast<std::size_t>(workers_), 0.0);
-    last_heard_.assign(static_cast<std::size_t>(workers_), 0.0);
-    times_.assign(static_cast<std::size_t>(workers_), {});
     completed_.resize(static_cast<std::size_t>(workers_));
     statuses_.resize(static_cast<std::size_t>(workers_));
-    if (resume_) {
-      server_->restore(resume_->k, resume_->x, resume_->m, resume_->counters, resume_->method);
-      times_ = resume_->times;
-      epoch_ = resume_->epoch + 1;
-      clock_offset_s_ = resume_->train_time_s;
-      earlier_wall_s_ = resume_->wall_time_s;
-      recorder_.restore(resume_->recorder, resume_->train_time_s);
-    }
   }
 
   int run() {
     estimate_clock_offsets();
     start_wall_ = MPI_Wtime();
     last_arrival_ = start_wall_;
-    last_checkpoint_ = start_wall_;
-    std::fill(last_heard_.begin(), last_heard_.end(), start_wall_);
-    if (resume_)
-      spdlog::info("resuming at k={} and t={:.2f}s (epoch {})", server_->k(), now(), epoch_);
-    evaluate();  // f(x0), at training time 0 (or the resumed point)
     check(MPI_Irecv(&signal_from_worker_, 1, MPI_INT, MPI_ANY_SOURCE, kTagSignal, comm_, &signal_request_),
           "MPI_Irecv");
     post_ack_receive();
-    send_points(server_->start());
+    send_points(run_.start(now()));
     std::string reason;
-    while ((reason = recorder_.stop_reason(now(), *server_)).empty()) {
-      if (signalled()) {
+    while ((reason = run_.stop_reason(now())).empty()) {
+      if (worker_signalled()) {
         reason = "signal";
         break;
       }
-      if (now() >= recorder_.next_eval_s()) evaluate();
-      if (config_.checkpoint.every_s > 0.0 && MPI_Wtime() - last_checkpoint_ >= config_.checkpoint.every_s)
-        checkpoint();
-      recorder_.progress(MPI_Wtime() - start_wall_, now(), *server_);
+      if (now() >= run_.next_eval_s()) run_.evaluate(now());
+      run_.checkpoint_if_due(now());
+      run_.progress(now());
       post_staged();
       hear_acks();
-      retire_silent_workers();
+      while (const Outcome* outcome = run_.retire_silent(now())) send_points(*outcome);
       if (!serve_completed()) backoff_.sleep();
     }
     const double train_time = now();
-    evaluate_at(train_time);  // final_loss is evaluated on the final parameters (docs/method.md §8)
-    const bool by_signal = reason == "signal";
-    shutdown(by_signal ? kStopSignal : kStopDone);
-    checkpoint_at(train_time);
-    RunTotals totals;
-    totals.wall_time_s = earlier_wall_s_ + (MPI_Wtime() - start_wall_);
-    totals.train_time_s = train_time;
-    totals.server_busy_fraction = busy_s_ / std::max(train_time - clock_offset_s_, 1e-9);
-    totals.eval_time_s = eval_s_;
-    totals.stop_reason = reason;
-    totals.epoch = epoch_;
-    recorder_.finish(*server_, times_, totals);
-    spdlog::info("stopped ({}) at t={:.2f}s after {} updates; run directory {}", reason, train_time, server_->k(),
-                 recorder_.dir().string());
-    if (by_signal)
-      spdlog::info("checkpoint written; continue with: ringmaster train --resume {}", recorder_.dir().string());
-    return by_signal ? kExitStopped : kExitOk;
+    run_.stop(train_time);
+    shutdown(reason == "signal" ? kStopSignal : kStopDone);
+    return run_.finish(train_time, reason, busy_s_ / std::max(train_time - run_.start_time_s(), 1e-9));
   }
 
  private:
@@ -131,50 +93,15 @@ class ServerLoop {
 
   // Training clock: wall seconds since the start, less the time spent evaluating and checkpointing
   // (docs/method.md §7), plus the training time of earlier epochs of a resumed run.
-  double now() const { return clock_offset_s_ + MPI_Wtime() - start_wall_ - eval_s_; }
+  double now() const { return run_.start_time_s() + MPI_Wtime() - start_wall_ - run_.overhead_s(); }
 
-  // A signal on this rank, or a worker reporting one on its own.
-  bool signalled() {
-    if (stop_signal() != 0) {
-      spdlog::warn("signal {} received: checkpointing and stopping", stop_signal());
-      return true;
-    }
+  // A worker reporting a signal it got on its own (Slurm signals every task, a user may kill one rank);
+  // a signal on this rank is the Run's stop rule.
+  bool worker_signalled() {
     int done = 0;
     check(MPI_Test(&signal_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
     if (done) spdlog::warn("a worker received signal {}: checkpointing and stopping", signal_from_worker_);
     return done != 0;
-  }
-
-  void evaluate() { evaluate_at(now()); }
-  void evaluate_at(double t) {
-    const double begin = MPI_Wtime();
-    recorder_.evaluate(t, *server_, objective_);
-    eval_s_ += MPI_Wtime() - begin;
-  }
-
-  void checkpoint() {
-    const double begin = MPI_Wtime();
-    checkpoint_at(now());
-    eval_s_ += MPI_Wtime() - begin;  // not charged to the training clock either
-    last_checkpoint_ = MPI_Wtime();
-  }
-
-  void checkpoint_at(double train_time) {
-    Checkpoint c;
-    c.run_id = recorder_.run_id();
-    c.config_hash = config_hash(config_);
-    c.workers = workers_;
-    c.epoch = epoch_;
-    c.k = server_->k();
-    c.train_time_s = train_time;
-    c.wall_time_s = earlier_wall_s_ + (MPI_Wtime() - start_wall_);
-    c.x.assign(server_->x().begin(), server_->x().end());
-    c.m.assign(server_->momentum().begin(), server_->momentum().end());
-    c.method = server_->method().state();
-    for (int w = 1; w <= workers_; ++w) c.counters.push_back(server_->counters(w));
-    c.times = times_;
-    c.recorder = recorder_.checkpoint();  // flushes the CSV files first: c records their sizes
-    write_checkpoint(recorder_.dir() / kCheckpointFile, c);
   }
 
   // Each worker's MPI_Wtime differs from ours by an offset (other nodes, other clocks): measure it by
@@ -198,17 +125,12 @@ class ServerLoop {
   // replacing any point staged before: only the newest matters, it is the version the Server recorded
   // for the worker (a gradient computed at an older one is superseded), and the worker would abandon
   // an older point for it at once anyway (docs/method.md §4). x is copied now: it is the point of version k.
-  // `fresh`: the worker owed nothing before this point (not an interrupt), so its silence is timed from
-  // now (retire_silent_workers).
-  void send_point(int worker, Command command, StopReason reason, bool fresh) {
+  void send_point(int worker, Command command, StopReason reason) {
     Outbox& box = outboxes_[at(worker)];
     const bool on_the_wire = !delivered(box);
     PointMessage& m = on_the_wire ? box.staged : box.sending;
-    m.set_header({server_->k(), command, reason});
-    if (command == kCommandWork) {
-      std::copy(server_->x().begin(), server_->x().end(), m.payload().begin());
-      if (fresh) last_heard_[at(worker)] = MPI_Wtime();
-    }
+    m.set_header({server_.k(), command, reason});
+    if (command == kCommandWork) std::copy(server_.x().begin(), server_.x().end(), m.payload().begin());
     if (!on_the_wire) {
       post(box, worker);
     } else if (!box.has_staged) {
@@ -243,18 +165,10 @@ class ServerLoop {
     }
   }
 
+  // Delivers an outcome: the current point to every worker it assigns, a stop to every worker it retires.
   void send_points(const Outcome& outcome) {
-    for (int worker : outcome.assign) {
-      const bool interrupted = std::any_of(outcome.interrupted.begin(), outcome.interrupted.end(),
-                                           [&](const Interrupt& i) { return i.worker == worker; });
-      send_point(worker, kCommandWork, kStopDone, /*fresh=*/!interrupted);
-    }
-    for (int worker : outcome.retired) {
-      if (server_->bad_in_a_row(worker) >= config_.fault.max_bad)
-        spdlog::warn("worker {} (rank {}) retired after {} bad gradients in a row; training goes on with {} workers",
-                     worker, worker, server_->bad_in_a_row(worker), server_->active_workers());
-      send_point(worker, kCommandStop, kStopRetired, false);
-    }
+    for (int worker : outcome.assign) send_point(worker, kCommandWork, kStopDone);
+    for (int worker : outcome.retired) send_point(worker, kCommandStop, kStopRetired);
   }
 
   void post_ack_receive() {
@@ -269,7 +183,7 @@ class ServerLoop {
       MPI_Status status;
       check(MPI_Test(&ack_request_, &done, &status), "MPI_Test");
       if (!done) return;
-      if (status.MPI_SOURCE >= 1 && status.MPI_SOURCE <= workers_) last_heard_[at(status.MPI_SOURCE)] = MPI_Wtime();
+      if (status.MPI_SOURCE >= 1 && status.MPI_SOURCE <= workers_) run_.heard(status.MPI_SOURCE, now());
       post_ack_receive();
     }
   }
@@ -346,48 +260,23 @@ class ServerLoop {
 
   // One gradient message from `worker` has been received.
   void serve(int worker) {
-    last_heard_[at(worker)] = MPI_Wtime();
     const std::size_t bytes = arriving_bytes_[at(worker)];
     std::vector<std::byte>().swap(malformed_[at(worker)]);  // drained: free it
     // A worker retired for silence that was only slow: its late gradient lands (so its send completes)
     // and is dropped; its stop is already on the way.
-    if (server_->retired(worker)) return;
+    if (server_.retired(worker)) return;
     const GradientMessage& m = received_[at(worker)];
-    const Outcome* outcome = nullptr;
-    GradientHeader h{};
     if (bytes != m.bytes()) {
       // Truncated or oversized: nothing in it can be trusted, not even the header.
       spdlog::error("rank {} sent a gradient message of {} bytes, expected {}: rejected", worker, bytes, m.bytes());
-      h.version = server_->version(worker);
-      outcome = &server_->on_malformed(worker);
-    } else {
-      h = m.header();
-      times_[at(worker)].busy_s += h.compute_s;
-      times_[at(worker)].injected_s += h.injected_s;
-      outcome = &server_->on_gradient(worker, h.version, m.payload());
-      if (outcome->action == Action::rejected)
-        spdlog::error("rank {} sent a gradient with NaN or Inf entries: rejected, parameters untouched", worker);
+      send_points(run_.on_malformed(now(), worker));
+      return;
     }
-    recorder_.arrival(now(), *server_, worker, h.version, *outcome, h.loss, h.compute_s, h.injected_s);
-    send_points(*outcome);
-  }
-
-  // A worker that owes a gradient and stays silent beyond fault.worker_timeout_s after it was handed a
-  // point (or last heard from: a gradient, or the acknowledgement of an interrupt) is treated as gone
-  // (logged), under every method: sync and rennala would wait for it, and under the asynchronous ones
-  // it still holds a share of the interrupts and points (a stopped process never receives them). Its
-  // stop is staged behind whatever is still on the wire to it.
-  void retire_silent_workers() {
-    const double timeout = config_.fault.worker_timeout_s;
-    if (timeout <= 0.0) return;
-    const double wall = MPI_Wtime();
-    for (int w = 1; w <= workers_; ++w) {
-      if (server_->retired(w) || !server_->computing(w) || wall - last_heard_[at(w)] < timeout) continue;
-      spdlog::warn("worker {} (rank {}) silent for {:.1f} s (fault.worker_timeout_s = {}): treated as gone", w, w,
-                   wall - last_heard_[at(w)], timeout);
-      const Outcome& outcome = server_->retire(w);
-      send_points(outcome);
-    }
+    const GradientHeader h = m.header();
+    const Outcome& outcome = run_.on_gradient(now(), worker, h.version, m.payload(), h.loss, h.compute_s, h.injected_s);
+    if (outcome.action == Action::rejected)
+      spdlog::error("rank {} sent a gradient with NaN or Inf entries: rejected, parameters untouched", worker);
+    send_points(outcome);
   }
 
   // Stops every worker, lets gradients already in flight land (so no send is left hanging), collects
@@ -402,7 +291,7 @@ class ServerLoop {
       check(MPI_Irecv(&stats[at(w)], sizeof(StatsMessage), MPI_BYTE, w, kTagStats, comm_, &stats_requests[at(w)]),
             "MPI_Irecv");
       ++pending;
-      if (!server_->retired(w)) send_point(w, kCommandStop, reason, false);  // retired ones had theirs
+      if (!server_.retired(w)) send_point(w, kCommandStop, reason);  // retired ones had theirs
     }
     const double deadline = MPI_Wtime() + kShutdownDeadlineS;
     backoff_.reset();
@@ -419,7 +308,7 @@ class ServerLoop {
       if (MPI_Wtime() > deadline) {
         spdlog::error("{} worker(s) did not answer the stop within {:.0f} s; aborting the job", std::max(pending, 1),
                       kShutdownDeadlineS);
-        checkpoint_at(now());  // what was learned is kept: --resume continues from here
+        run_.checkpoint(now());  // what was learned is kept: --resume continues from here
         MPI_Abort(MPI_COMM_WORLD, kExitRuntime);
       }
       backoff_.sleep();
@@ -429,8 +318,8 @@ class ServerLoop {
     cancel(ack_request_);
     // The workers' totals include abandoned work, which their gradient messages could not report.
     for (int w = 1; w <= workers_; ++w) {
-      times_[at(w)].busy_s = (resume_ ? resume_->times[at(w)].busy_s : 0.0) + stats[at(w)].busy_s;
-      times_[at(w)].injected_s = (resume_ ? resume_->times[at(w)].injected_s : 0.0) + stats[at(w)].injected_s;
+      const WorkerTimes& before = run_.times_at_start()[at(w)];
+      run_.times()[at(w)] = {before.busy_s + stats[at(w)].busy_s, before.injected_s + stats[at(w)].injected_s};
     }
   }
 
@@ -441,12 +330,9 @@ class ServerLoop {
   }
 
   MPI_Comm comm_;
-  const Config& config_;
-  Objective& objective_;
-  Recorder& recorder_;
+  Run& run_;
+  Server& server_;
   int workers_;
-  const Checkpoint* resume_;
-  std::unique_ptr<Server> server_;
   std::vector<GradientMessage> received_;    // per worker: its gradient, being received or served
   std::vector<std::size_t> arriving_bytes_ = std::vector<std::size_t>(static_cast<std::size_t>(workers_));
   std::vector<std::vector<std::byte>> malformed_ = std::vector<std::vector<std::byte>>(static_cast<std::size_t>(workers_));
@@ -458,32 +344,19 @@ class ServerLoop {
   MPI_Request ack_request_ = MPI_REQUEST_NULL;
   std::int64_t ack_version_ = 0;
   std::vector<double> clock_offset_;         // per worker: our clock − theirs
-  std::vector<double> last_heard_;           // per worker: MPI_Wtime of its last message or new point
-  // Per worker, busy and injected seconds. During the run: the sum over the gradients that arrived (all
-  // a periodic checkpoint can know); at shutdown, replaced by each worker's own totals, which also count
-  // the work it abandoned (StatsMessage).
-  std::vector<WorkerTimes> times_;
   std::vector<int> completed_;               // Testsome scratch, and per completion:
   std::vector<int> order_ = std::vector<int>(static_cast<std::size_t>(workers_));         // serving order
   std::vector<double> sort_key_ = std::vector<double>(static_cast<std::size_t>(workers_));
   std::vector<MPI_Status> statuses_;
   Backoff backoff_;
-  std::uint32_t epoch_ = 0;
-  double clock_offset_s_ = 0.0;  // training time of earlier epochs
-  double earlier_wall_s_ = 0.0;  // wall time of earlier epochs
   double start_wall_ = 0.0;
-  double eval_s_ = 0.0;  // wall seconds spent evaluating and checkpointing (not charged to training)
   double busy_s_ = 0.0;  // wall seconds spent serving arrivals
   double last_arrival_ = 0.0;    // MPI_Wtime of the last served batch
   double mean_interval_ = 0.0;   // smoothed seconds between arrivals
-  double last_checkpoint_ = 0.0;
 };
 
 }  // namespace
 
-int serve(MPI_Comm comm, const Config& config, Objective& objective, Recorder& recorder, int workers,
-          const Checkpoint* resume) {
-  return ServerLoop(comm, config, objective, recorder, workers, resume).run();
-}
+int serve(MPI_Comm comm, Run& run, int workers) { return ServerLoop(comm, run, workers).run(); }
 
 }  // namespace ringmaster::mpi

@@ -1,5 +1,6 @@
 // Ranks 1..n: compute a gradient at the point the server sent, add the injected delay of docs/method.md §5,
-// send it, repeat. A receive for the next point is always posted (double-buffered), so a point that
+// send it, repeat — what the worker draws and does wrong is its WorkerModel's (worker_model.hpp), the
+// same as in the simulator; this loop is the transport. A receive for the next point is always posted (double-buffered), so a point that
 // arrives mid-computation interrupts it within one polling slice, even inside a long injected delay.
 #include <spdlog/spdlog.h>
 
@@ -12,8 +13,8 @@
 #include "mpi/loops.hpp"
 #include "mpi/protocol.hpp"
 #include "ringmaster/error.hpp"
-#include "ringmaster/heterogeneity.hpp"
-#include "ringmaster/rng.hpp"
+#include "ringmaster/run.hpp"
+#include "ringmaster/worker_model.hpp"
 
 namespace ringmaster::mpi {
 namespace {
@@ -26,36 +27,15 @@ constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 1e-3;
 constexpr double kSliceS = 5e-3;
 
-// Fault injection (config [fault], off by default): what this worker does wrong, and when.
-class Fault {
- public:
-  Fault(const FaultConfig& c, int worker)
-      : kind_(std::find(c.inject_workers.begin(), c.inject_workers.end(), static_cast<double>(worker)) !=
-                      c.inject_workers.end()
-                  ? c.inject
-                  : "none"),
-        after_(c.inject_after) {}
-  // Called once per gradient about to be sent; true when this one is to be corrupted.
-  bool strikes() { return kind_ != "none" && sent_++ >= after_; }
-  const std::string& kind() const { return kind_; }
-
- private:
-  std::string kind_;
-  std::int64_t after_;
-  std::int64_t sent_ = 0;
-};
-
 class WorkerLoop {
  public:
-  WorkerLoop(MPI_Comm comm, const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch)
+  WorkerLoop(MPI_Comm comm, const Config& config, Objective& objective, int worker, std::uint32_t epoch)
       : comm_(comm),
         objective_(objective),
         worker_(worker),
         points_{PointMessage(objective.layout().size()), PointMessage(objective.layout().size())},
         gradient_(objective.layout().size()),
-        delays_(config.heterogeneity, workers, config.run.seed, epoch),
-        samples_(config.run.seed, worker, epoch, objective.training_examples()),
-        fault_(config.fault, worker),
+        model_(config, worker, epoch, objective.training_examples()),
         backoff_(kMinPollS, kMaxPollS) {}
 
   int run() {
@@ -128,12 +108,12 @@ class WorkerLoop {
     const PointMessage& point = points_[current_];
     if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);  // gradient_ is free
     const double begin = MPI_Wtime();
-    const double loss = objective_.stochastic_gradient(point.payload(), gradient_.payload(), samples_);
+    const double loss = objective_.stochastic_gradient(point.payload(), gradient_.payload(), model_.samples());
     const double compute_s = MPI_Wtime() - begin;
     busy_s_ += compute_s;
     // Drawn for every started computation, interrupted or not, exactly as the simulator does, so the
     // k-th draw of worker i is the same in both engines.
-    const double delay = delays_.next_delay(worker_, compute_s);
+    const double delay = model_.next_delay(compute_s);
     if (sleep_interruptibly(delay)) {
       take();
       if (!stopped_) acknowledge();
@@ -143,21 +123,22 @@ class WorkerLoop {
     void* data = gradient_.data();
     int count = gradient_.units();
     MPI_Datatype type = unit_type();
-    if (fault_.strikes()) {
-      if (fault_.kind() == "hang") return hang();
-      if (fault_.kind() == "nan") std::fill(gradient_.payload().begin(), gradient_.payload().end(), std::nanf(""));
-      if (fault_.kind() == "truncate") {
+    switch (model_.next_fault()) {
+      case Fault::none: break;
+      case Fault::hang: return hang();
+      case Fault::nan: std::fill(gradient_.payload().begin(), gradient_.payload().end(), std::nanf("")); break;
+      case Fault::truncate:
         // Half the bytes: not even a whole number of units.
         type = MPI_BYTE;
         count = static_cast<int>(std::min<std::size_t>(gradient_.bytes() / 2, std::numeric_limits<int>::max()));
-      }
-      if (fault_.kind() == "oversize") {
+        break;
+      case Fault::oversize:
         // One unit more than the server expects.
         oversized_.assign(gradient_.bytes() + kUnitBytes, std::byte{0});
         std::memcpy(oversized_.data(), gradient_.data(), gradient_.bytes());
         data = oversized_.data();
         count += 1;
-      }
+        break;
     }
     check(MPI_Isend(data, count, type, 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
     return false;
@@ -222,9 +203,7 @@ class WorkerLoop {
   MPI_Request receive_request_ = MPI_REQUEST_NULL;
   GradientMessage gradient_;     // the gradient being computed / sent
   MPI_Request send_request_ = MPI_REQUEST_NULL;
-  DelayModel delays_;
-  SampleStream samples_;
-  Fault fault_;
+  WorkerModel model_;
   Backoff backoff_;
   bool stopped_ = false;
   bool signal_reported_ = false;
@@ -238,8 +217,8 @@ class WorkerLoop {
 
 }  // namespace
 
-int work(MPI_Comm comm, const Config& config, Objective& objective, int worker, int workers, std::uint32_t epoch) {
-  return WorkerLoop(comm, config, objective, worker, workers, epoch).run();
+int work(MPI_Comm comm, const Config& config, Objective& objective, int worker, std::uint32_t epoch) {
+  return WorkerLoop(comm, config, objective, worker, epoch).run();
 }
 
 }  // namespace ringmaster::mpi

@@ -1,0 +1,133 @@
+// What a run does, whichever engine runs it (docs/method.md §4 "Faults", §7, §8; the ps-lite split of
+// STYLE.md: this is the application, the engines are the transport). A Run builds x0 and the Server
+// (restored from the checkpoint on --resume), feeds the Server the arrivals an engine reports and
+// records them, and owns the evaluation schedule, the stop rules, the silent-worker timeout, the
+// per-worker time totals, the checkpoints and the summary.
+//
+// An engine supplies only a clock and a transport: it passes in the training time t of every call
+// (virtual time in the simulator; MPI_Wtime less evaluation and checkpoint time under MPI, §7),
+// delivers the points of every Outcome to its workers, and reports what comes back. The simulator
+// (src/engine_sim.cpp) does it with an event queue, the MPI engine (src/mpi/) with messages.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ringmaster/checkpoint.hpp"
+#include "ringmaster/config.hpp"
+#include "ringmaster/objective.hpp"
+#include "ringmaster/recorder.hpp"
+#include "ringmaster/run_dir.hpp"
+#include "ringmaster/server.hpp"
+
+namespace ringmaster {
+
+class Run {
+ public:
+  // `resume`: the checkpoint to continue from (null for a fresh run). `updates`: how the Server's LMO
+  // steps reach x (update_executor.hpp). `command`: how to resume, for the log ("train", "simulate").
+  Run(const Config& config, Objective& objective, Recorder& recorder, int workers, const Checkpoint* resume,
+      std::string command, UpdateExecutorFactory updates = immediate_updates());
+  Run(const Run&) = delete;
+  Run& operator=(const Run&) = delete;
+
+  Server& server() { return server_; }
+  const Server& server() const { return server_; }
+  // 0 for a fresh run, the checkpoint's epoch + 1 after a resume: seeds fresh worker streams.
+  std::uint32_t epoch() const { return epoch_; }
+  // The training clock at which this epoch starts: 0, or the checkpoint's.
+  double start_time_s() const { return start_time_s_; }
+
+  // The start, at training time t = start_time_s(): evaluates x0 (or the resumed x) and hands every
+  // worker its first point. Starts the wall clock of the epoch.
+  const Outcome& start(double t);
+  // A gradient from `worker` computed at `version` arrived at t (docs/method.md §2): the Server's
+  // decision, recorded with the gradient's realized compute and injected seconds (events.csv,
+  // delays.csv). The worker was heard from.
+  const Outcome& on_gradient(double t, int worker, std::int64_t version, std::span<const float> g, double loss,
+                             double compute_s, double injected_s);
+  // A message from `worker` that was not a gradient of the right length: rejected and recorded.
+  const Outcome& on_malformed(double t, int worker);
+  // The worker showed it is alive without a gradient (it acknowledged an interrupt).
+  void heard(int worker, double t);
+
+  // fault.worker_timeout_s (docs/method.md §4 "Faults"): the training time at which the first worker
+  // that owes a gradient has been silent for the timeout (infinity when none, or no timeout).
+  double next_silence_s() const;
+  // Retires one worker silent for the timeout at t and returns the Server's outcome, or null if none is.
+  const Outcome* retire_silent(double t);
+
+  // The evaluation schedule (run.eval_every_s of training time, on a grid).
+  double next_eval_s() const { return recorder_.next_eval_s(); }
+  // Evaluates the loss at the current x (settled first), at training time t.
+  void evaluate(double t);
+  // Writes a checkpoint if checkpoint.every_s wall seconds have passed since the last one.
+  void checkpoint_if_due(double t);
+  // Writes a checkpoint of the state at training time t.
+  void checkpoint(double t);
+
+  // Which stop rule fired (empty while none has): a stop signal first, then Recorder::stop_reason.
+  std::string stop_reason(double t) const;
+  void progress(double t);
+
+  // Per worker, busy and injected seconds, abandoned work included when the engine knows it; engines
+  // add to them. times_at_start(): the checkpoint's (zero for a fresh run).
+  std::vector<WorkerTimes>& times() { return times_; }
+  const std::vector<WorkerTimes>& times_at_start() const { return times_at_start_; }
+
+  // Wall seconds spent evaluating and checkpointing: not charged to a wall training clock (§7).
+  double overhead_s() const { return overhead_s_; }
+  // Wall seconds since start().
+  double wall_s() const;
+
+  // The stop at training time t for `reason`: the final evaluation (final_loss, docs/method.md §8).
+  void stop(double t);
+  // After stop() and whatever the engine does to stop its workers: the checkpoint and summary.json.
+  // `compute_s`: the virtual seconds charged per gradient (the simulator, docs/method.md §7). Returns
+  // the exit code: kExitOk, or kExitStopped after a signal.
+  int finish(double t, const std::string& reason, double server_busy_fraction,
+             std::optional<double> compute_s = std::nullopt);
+
+ private:
+  std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
+  // Fresh points restart their workers' silence clocks; retirements for bad gradients are logged.
+  const Outcome& after(const Outcome& outcome, double t);
+
+  const Config& config_;
+  Objective& objective_;
+  Recorder& recorder_;
+  std::string command_;
+  Server server_;
+  std::uint32_t epoch_ = 0;
+  double start_time_s_ = 0.0;   // training clock at the start of this epoch
+  double earlier_wall_s_ = 0.0; // wall seconds of earlier epochs
+  std::chrono::steady_clock::time_point wall_begin_;
+  std::chrono::steady_clock::time_point last_checkpoint_;
+  double overhead_s_ = 0.0;
+  std::vector<WorkerTimes> times_;
+  std::vector<WorkerTimes> times_at_start_;
+  std::vector<double> last_heard_;  // per worker: training time of its last gradient, ack or fresh point
+};
+
+// --- what both engines share around a Run ---
+
+// A fresh flag, or --resume DIR: the run directory (locked first: a second job resuming the same
+// directory stops here, before anything is read) and its checkpoint, checked against this
+// configuration, `workers` and `params`. Throws Error (exit 2) naming what does not match.
+struct Resumed {
+  RunDir dir;
+  Checkpoint checkpoint;
+};
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params);
+
+// SIGTERM, SIGINT and SIGUSR1 (Slurm's --signal=B:USR1@…, mpirun forwarding a Ctrl-C or a kill) set a
+// flag the engines poll (Run::stop_reason): the run checkpoints and stops cleanly instead of dying
+// mid-write, and exits kExitStopped.
+void install_stop_signals();
+int stop_signal();  // the signal received, or 0
+
+}  // namespace ringmaster

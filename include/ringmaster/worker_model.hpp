@@ -1,0 +1,52 @@
+// What one worker does, whichever engine runs it (docs/method.md §4 "Faults", §5, §6): the samples it
+// draws (its SampleStream), the delay it injects after each gradient (its DelayModel stream), and what
+// it does wrong when fault injection names it (config [fault]). The MPI worker loop holds one; the
+// simulator holds one per worker. Both engines call it in the same order for every computation they
+// start — the sample (through the objective), then next_delay, then, for a gradient about to be
+// delivered, next_fault — so with the same seed the k-th draw of worker i is the same in both.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "ringmaster/config.hpp"
+#include "ringmaster/heterogeneity.hpp"
+#include "ringmaster/sampler.hpp"
+
+namespace ringmaster {
+
+// fault.inject: what a faulty worker does to a gradient it is about to deliver.
+enum class Fault {
+  none,
+  nan,       // every entry NaN: the server rejects it (docs/method.md §4 "Faults")
+  truncate,  // half the message: malformed
+  oversize,  // one unit more than expected: malformed
+  hang,      // delivers nothing, now or ever again (still obeys a stop)
+};
+Fault parse_fault(const std::string& name);
+std::string to_string(Fault fault);
+
+class WorkerModel {
+ public:
+  // Worker `worker` (1-based) of config.run.workers; `epoch` > 0 (a resumed run) gives fresh streams.
+  WorkerModel(const Config& config, int worker, std::uint32_t epoch, std::size_t training_examples);
+
+  int worker() const { return worker_; }
+  SampleStream& samples() { return samples_; }
+  // Injected seconds after the computation just started, whose compute took `compute_s` (docs/method.md
+  // §5). Drawn for every started computation, interrupted or not.
+  double next_delay(double compute_s) { return delays_.next_delay(compute_s); }
+  // The fault to inject into the gradient about to be delivered: Fault::none, except for the workers of
+  // fault.inject_workers after fault.inject_after good gradients. Counts the gradient.
+  Fault next_fault();
+
+ private:
+  int worker_;
+  DelayModel delays_;
+  SampleStream samples_;
+  Fault fault_;               // fault.inject if this worker is in fault.inject_workers, else none
+  std::int64_t good_first_;   // fault.inject_after
+  std::int64_t delivered_ = 0;
+};
+
+}  // namespace ringmaster

@@ -1,0 +1,201 @@
+#include "ringmaster/run.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <limits>
+
+#include "ringmaster/error.hpp"
+
+namespace ringmaster {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point begin) { return std::chrono::duration<double>(Clock::now() - begin).count(); }
+
+// x0 (docs/method.md §6), for the Server to copy.
+std::vector<float> initial_point(const Objective& objective) {
+  std::vector<float> x0(objective.layout().size());
+  objective.initial_point(x0);
+  return x0;
+}
+
+volatile std::sig_atomic_t g_stop_signal = 0;
+extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
+
+}  // namespace
+
+Run::Run(const Config& config, Objective& objective, Recorder& recorder, int workers, const Checkpoint* resume,
+         std::string command, UpdateExecutorFactory updates)
+    : config_(config),
+      objective_(objective),
+      recorder_(recorder),
+      command_(std::move(command)),
+      server_(config, objective.layout(), initial_point(objective), workers, std::move(updates)),
+      times_(static_cast<std::size_t>(workers)),
+      last_heard_(static_cast<std::size_t>(workers), 0.0) {
+  if (resume) {
+    server_.restore(resume->k, resume->x, resume->m, resume->counters, resume->method);
+    times_ = resume->times;
+    epoch_ = resume->epoch + 1;
+    start_time_s_ = resume->train_time_s;
+    earlier_wall_s_ = resume->wall_time_s;
+    recorder_.restore(resume->recorder, resume->train_time_s);
+  }
+  times_at_start_ = times_;
+}
+
+const Outcome& Run::start(double t) {
+  wall_begin_ = Clock::now();
+  last_checkpoint_ = wall_begin_;
+  std::fill(last_heard_.begin(), last_heard_.end(), t);
+  if (epoch_ > 0) spdlog::info("resuming at k={} and t={:.2f}s (epoch {})", server_.k(), t, epoch_);
+  evaluate(t);  // f(x0), at training time 0 (or the resumed point)
+  return after(server_.start(), t);
+}
+
+const Outcome& Run::on_gradient(double t, int worker, std::int64_t version, std::span<const float> g, double loss,
+                                double compute_s, double injected_s) {
+  last_heard_[at(worker)] = t;
+  times_[at(worker)].busy_s += compute_s;
+  times_[at(worker)].injected_s += injected_s;
+  const Outcome& outcome = server_.on_gradient(worker, version, g);
+  recorder_.arrival(t, server_, worker, version, outcome, loss, compute_s, injected_s);
+  return after(outcome, t);
+}
+
+const Outcome& Run::on_malformed(double t, int worker) {
+  last_heard_[at(worker)] = t;
+  // Nothing in a malformed message can be trusted, not even its version or times: recorded at the
+  // version the worker was handed, with no loss and no times.
+  const std::int64_t version = server_.version(worker);
+  const Outcome& outcome = server_.on_malformed(worker);
+  recorder_.arrival(t, server_, worker, version, outcome, 0.0, 0.0, 0.0);
+  return after(outcome, t);
+}
+
+void Run::heard(int worker, double t) { last_heard_[at(worker)] = t; }
+
+const Outcome& Run::after(const Outcome& outcome, double t) {
+  for (int worker : outcome.assign) {
+    // An interrupted worker still owes what it owed: only its acknowledgement (heard()) shows it alive.
+    const bool interrupted = std::any_of(outcome.interrupted.begin(), outcome.interrupted.end(),
+                                         [&](const Interrupt& i) { return i.worker == worker; });
+    if (!interrupted) last_heard_[at(worker)] = t;
+  }
+  for (int worker : outcome.retired)
+    if (server_.bad_in_a_row(worker) >= config_.fault.max_bad)
+      spdlog::warn("worker {} retired after {} bad gradients in a row; training goes on with {} workers", worker,
+                   server_.bad_in_a_row(worker), server_.active_workers());
+  return outcome;
+}
+
+double Run::next_silence_s() const {
+  const double timeout = config_.fault.worker_timeout_s;
+  double next = std::numeric_limits<double>::infinity();
+  if (timeout <= 0.0) return next;
+  for (int w = 1; w <= server_.workers(); ++w)
+    if (!server_.retired(w) && server_.computing(w)) next = std::min(next, last_heard_[at(w)] + timeout);
+  return next;
+}
+
+// A worker that owes a gradient and stays silent for fault.worker_timeout_s after it was handed a point
+// (or last heard from: a gradient, or the acknowledgement of an interrupt) is treated as gone, under
+// every method (docs/method.md §4 "Faults"): sync and rennala would wait for it, and under the
+// asynchronous methods it would keep a share of the interrupts and points it never takes.
+const Outcome* Run::retire_silent(double t) {
+  const double timeout = config_.fault.worker_timeout_s;
+  if (timeout <= 0.0) return nullptr;
+  for (int w = 1; w <= server_.workers(); ++w) {
+    if (server_.retired(w) || !server_.computing(w) || t < last_heard_[at(w)] + timeout) continue;
+    spdlog::warn("worker {} silent for {:.1f} s (fault.worker_timeout_s = {}): treated as gone", w,
+                 t - last_heard_[at(w)], timeout);
+    return &after(server_.retire(w), t);
+  }
+  return nullptr;
+}
+
+void Run::evaluate(double t) {
+  const auto begin = Clock::now();
+  server_.settle(server_.k());
+  recorder_.evaluate(t, server_, objective_);
+  overhead_s_ += seconds_since(begin);
+}
+
+void Run::checkpoint_if_due(double t) {
+  if (config_.checkpoint.every_s > 0.0 && seconds_since(last_checkpoint_) >= config_.checkpoint.every_s) checkpoint(t);
+}
+
+void Run::checkpoint(double t) {
+  const auto begin = Clock::now();
+  server_.settle(server_.k());
+  Checkpoint c;
+  c.run_id = recorder_.run_id();
+  c.config_hash = config_hash(config_);
+  c.workers = server_.workers();
+  c.epoch = epoch_;
+  c.k = server_.k();
+  c.train_time_s = t;
+  c.wall_time_s = earlier_wall_s_ + wall_s();
+  c.x.assign(server_.x().begin(), server_.x().end());
+  c.m.assign(server_.momentum().begin(), server_.momentum().end());
+  c.method = server_.method().state();
+  for (int w = 1; w <= server_.workers(); ++w) c.counters.push_back(server_.counters(w));
+  c.times = times_;
+  c.recorder = recorder_.checkpoint();  // flushes the CSV files first: c records their sizes
+  write_checkpoint(recorder_.dir() / kCheckpointFile, c);
+  overhead_s_ += seconds_since(begin);  // not charged to the training clock either (docs/method.md §7)
+  last_checkpoint_ = Clock::now();
+}
+
+std::string Run::stop_reason(double t) const {
+  if (stop_signal() != 0) return "signal";
+  return recorder_.stop_reason(t, server_);
+}
+
+void Run::progress(double t) { recorder_.progress(wall_s(), t, server_); }
+
+double Run::wall_s() const { return seconds_since(wall_begin_); }
+
+void Run::stop(double t) { evaluate(t); }  // final_loss is evaluated on the final parameters (docs/method.md §8)
+
+int Run::finish(double t, const std::string& reason, double server_busy_fraction, std::optional<double> compute_s) {
+  checkpoint(t);
+  RunTotals totals;
+  totals.wall_time_s = earlier_wall_s_ + wall_s();
+  totals.train_time_s = t;
+  totals.server_busy_fraction = server_busy_fraction;
+  totals.eval_time_s = overhead_s_;
+  totals.stop_reason = reason;
+  totals.epoch = epoch_;
+  totals.compute_s = compute_s;
+  recorder_.finish(server_, times_, totals);
+  spdlog::info("stopped ({}) at t={:.2f}s after {} updates and {} arrivals in {:.2f}s wall; run directory {}", reason,
+               t, server_.k(), recorder_.arrivals(), wall_s(), recorder_.dir().string());
+  if (reason != "signal") return kExitOk;
+  spdlog::info("stopped by a signal: checkpoint written; continue with: ringmaster {} --resume {}", command_,
+               recorder_.dir().string());
+  return kExitStopped;
+}
+
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params) {
+  RunDir run_dir = RunDir::resume(dir);
+  const std::filesystem::path file = run_dir.path() / kCheckpointFile;
+  Checkpoint checkpoint = read_checkpoint(file, checkpoint_payload_limit(params, workers));
+  check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string());
+  return {std::move(run_dir), std::move(checkpoint)};
+}
+
+void install_stop_signals() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
+}
+
+int stop_signal() { return g_stop_signal; }
+
+}  // namespace ringmaster
