@@ -100,7 +100,8 @@ int run_ranks(const RunRequest& request, int rank, int size) {
       // Everything is validated: only now is a new run directory made (locked, with its run id); if
       // writing its first files fails, RunDir removes it again.
       if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
-      recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", size - 1, resume ? &resume->recorder : nullptr);
+      recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", size - 1, EvalColumns::of(*objective),
+                                            resume ? &resume->recorder : nullptr);
       run_dir->started();
     } catch (const RuntimeFailure& e) {
       error = e.what();

@@ -17,6 +17,7 @@
 
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
+#include "ringmaster/evaluator.hpp"
 #include "ringmaster/heterogeneity.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/recorder.hpp"
@@ -125,11 +126,15 @@ class SimLoop {
     const auto wall_begin = std::chrono::steady_clock::now();
     auto wall = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_begin).count(); };
     double eval_s = 0.0;
+    EvalScratch scratch(objective_.layout(), config_.lmo.options());
+    // Inline, through the same two halves the MPI server runs apart (docs/method.md §7): the clock is
+    // virtual, so the evaluation starts and finishes at t and costs no training time.
     auto evaluate = [&](double t) {
-      const auto begin = std::chrono::steady_clock::now();
       server_->settle(server_->k());
-      recorder_.evaluate(t, *server_, objective_);
-      eval_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+      EvalResult r = evaluate_snapshot(objective_, scratch, recorder_.begin_evaluation(t, server_->k()), server_->x());
+      r.started_s = r.finished_s = t;
+      recorder_.record_evaluation(r);
+      eval_s += r.compute_s;
     };
 
     double t = 0.0;
@@ -245,7 +250,7 @@ int run_sim(const RunRequest& request) {
   // Everything is validated: only now is the run directory made (locked, with its run id); if writing
   // its first files fails, RunDir removes it again.
   RunDir run_dir = RunDir::create(config, request.out, request.force);
-  Recorder recorder(run_dir, config, "sim", config.run.workers);
+  Recorder recorder(run_dir, config, "sim", config.run.workers, EvalColumns::of(*objective));
   run_dir.started();
   spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
                config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());

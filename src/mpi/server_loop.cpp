@@ -14,6 +14,7 @@
 #include "mpi/loops.hpp"
 #include "mpi/protocol.hpp"
 #include "ringmaster/error.hpp"
+#include "ringmaster/evaluator.hpp"
 #include "ringmaster/server.hpp"
 
 namespace ringmaster::mpi {
@@ -76,6 +77,8 @@ class ServerLoop {
       earlier_wall_s_ = resume_->wall_time_s;
       recorder_.restore(resume_->recorder, resume_->train_time_s);
     }
+    // From here on rank 0's objective belongs to the evaluator thread (docs/method.md §7).
+    evaluator_ = std::make_unique<Evaluator>(objective_, config_.lmo.options());
   }
 
   int run() {
@@ -97,6 +100,7 @@ class ServerLoop {
         reason = "signal";
         break;
       }
+      collect_evaluations();  // a stop rule on the loss (target, divergence) acts when its result lands
       if (now() >= recorder_.next_eval_s()) evaluate();
       if (config_.checkpoint.every_s > 0.0 && MPI_Wtime() - last_checkpoint_ >= config_.checkpoint.every_s)
         checkpoint();
@@ -107,15 +111,18 @@ class ServerLoop {
       if (!serve_completed()) backoff_.sleep();
     }
     const double train_time = now();
-    evaluate_at(train_time);  // final_loss is evaluated on the final parameters (docs/method.md §8)
     const bool by_signal = reason == "signal";
     shutdown(by_signal ? kStopSignal : kStopDone);
+    // Evaluations still in flight land first, then final_loss on the final parameters (docs/method.md §8).
+    for (const EvalResult& r : evaluator_->drain()) recorder_.record_evaluation(r);
+    recorder_.record_evaluation(
+        evaluator_->evaluate_now(recorder_.begin_evaluation(train_time, server_->k()), server_->x()));
     checkpoint_at(train_time);
     RunTotals totals;
     totals.wall_time_s = earlier_wall_s_ + (MPI_Wtime() - start_wall_);
     totals.train_time_s = train_time;
     totals.server_busy_fraction = busy_s_ / std::max(train_time - clock_offset_s_, 1e-9);
-    totals.eval_time_s = eval_s_;
+    totals.eval_time_s = evaluator_->busy_s();
     totals.stop_reason = reason;
     totals.epoch = epoch_;
     recorder_.finish(*server_, times_, totals);
@@ -129,9 +136,10 @@ class ServerLoop {
  private:
   std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
 
-  // Training clock: wall seconds since the start, less the time spent evaluating and checkpointing
-  // (docs/method.md §7), plus the training time of earlier epochs of a resumed run.
-  double now() const { return clock_offset_s_ + MPI_Wtime() - start_wall_ - eval_s_; }
+  // Training clock: wall seconds since the start, less the time spent checkpointing (docs/method.md §7),
+  // plus the training time of earlier epochs of a resumed run. Evaluations run beside serving, so
+  // their time is training time.
+  double now() const { return clock_offset_s_ + MPI_Wtime() - start_wall_ - paused_s_; }
 
   // A signal on this rank, or a worker reporting one on its own.
   bool signalled() {
@@ -145,17 +153,16 @@ class ServerLoop {
     return done != 0;
   }
 
-  void evaluate() { evaluate_at(now()); }
-  void evaluate_at(double t) {
-    const double begin = MPI_Wtime();
-    recorder_.evaluate(t, *server_, objective_);
-    eval_s_ += MPI_Wtime() - begin;
+  // A snapshot of x goes to the evaluator thread; the server goes back to serving (docs/method.md §7).
+  void evaluate() { evaluator_->submit(recorder_.begin_evaluation(now(), server_->k()), server_->x()); }
+  void collect_evaluations() {
+    for (const EvalResult& r : evaluator_->poll()) recorder_.record_evaluation(r);
   }
 
   void checkpoint() {
     const double begin = MPI_Wtime();
     checkpoint_at(now());
-    eval_s_ += MPI_Wtime() - begin;  // not charged to the training clock either
+    paused_s_ += MPI_Wtime() - begin;  // the server serves no one meanwhile: not charged to the training clock
     last_checkpoint_ = MPI_Wtime();
   }
 
@@ -447,6 +454,7 @@ class ServerLoop {
   int workers_;
   const Checkpoint* resume_;
   std::unique_ptr<Server> server_;
+  std::unique_ptr<Evaluator> evaluator_;  // evaluates snapshots of x on its own thread
   std::vector<GradientMessage> received_;    // per worker: its gradient, being received or served
   std::vector<std::size_t> arriving_bytes_ = std::vector<std::size_t>(static_cast<std::size_t>(workers_));
   std::vector<std::vector<std::byte>> malformed_ = std::vector<std::vector<std::byte>>(static_cast<std::size_t>(workers_));
@@ -472,7 +480,7 @@ class ServerLoop {
   double clock_offset_s_ = 0.0;  // training time of earlier epochs
   double earlier_wall_s_ = 0.0;  // wall time of earlier epochs
   double start_wall_ = 0.0;
-  double eval_s_ = 0.0;  // wall seconds spent evaluating and checkpointing (not charged to training)
+  double paused_s_ = 0.0;  // wall seconds spent checkpointing (not charged to training)
   double busy_s_ = 0.0;  // wall seconds spent serving arrivals
   double last_arrival_ = 0.0;    // MPI_Wtime of the last served batch
   double mean_interval_ = 0.0;   // smoothed seconds between arrivals
