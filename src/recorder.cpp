@@ -104,9 +104,11 @@ void Recorder::record_evaluation(const EvalResult& r) {
   }
   best_loss_ = std::min(best_loss_, loss);
   last_loss_ = loss;
-  last_accuracy_ = r.evaluation.accuracy;
-  if (r.evaluation.accuracy && (!best_accuracy_ || *r.evaluation.accuracy > *best_accuracy_))
-    best_accuracy_ = r.evaluation.accuracy;
+  if (columns_.accuracy) {  // the summary reports what eval.csv does
+    last_accuracy_ = r.evaluation.accuracy;
+    if (r.evaluation.accuracy && (!best_accuracy_ || *r.evaluation.accuracy > *best_accuracy_))
+      best_accuracy_ = r.evaluation.accuracy;
+  }
   if (config_.run.target_loss > 0.0 && loss <= config_.run.target_loss && !time_to_target_) {
     time_to_target_ = time_s;
     target_reached_ = true;
