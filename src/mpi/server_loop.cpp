@@ -2,8 +2,9 @@
 // at all times; completed receives are served in the order the gradients were sent, so no rank is
 // favoured; each waiting moment sleeps instead of spinning. No send to one worker is ever waited for
 // while the others are served: a point for a worker whose previous one is still on the wire (a stopped
-// or hung process) is staged behind it. Checkpoints are written periodically and at every stop; a
-// signal on any rank stops the whole job cleanly after one.
+// or hung process) is staged behind it. The full loss is evaluated on a snapshot of x by an evaluator
+// thread while serving goes on (docs/method.md §7). Checkpoints are written periodically and at every
+// stop; a signal on any rank stops the whole job cleanly after one.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
