@@ -114,7 +114,10 @@ json to_json(const Checkpoint& c) {
         {"arrivals", c.recorder.arrivals},
         {"time_to_target", optional_to_json(c.recorder.time_to_target)},
         {"relative", relative},
-        {"csv_bytes", {c.recorder.events_bytes, c.recorder.eval_bytes, c.recorder.delays_bytes}}}},
+        {"csv_bytes", c.recorder.windows_bytes
+                          ? json{c.recorder.events_bytes, c.recorder.eval_bytes, c.recorder.delays_bytes,
+                                 *c.recorder.windows_bytes}
+                          : json{c.recorder.events_bytes, c.recorder.eval_bytes, c.recorder.delays_bytes}}}},
   };
 }
 
@@ -169,10 +172,14 @@ Checkpoint from_json(const json& j) {
     c.recorder.relative[ratio] = reached_at(e.at(1), "recorder.relative");
   }
   const json& csv = r.at("csv_bytes");
-  if (!csv.is_array() || csv.size() != 3) throw Error("recorder.csv_bytes: expected 3 sizes");
+  // Four sizes since eval_windows.csv exists; three in older checkpoints.
+  if (!csv.is_array() || (csv.size() != 3 && csv.size() != 4))
+    throw Error("recorder.csv_bytes: expected 3 or 4 sizes");
   c.recorder.events_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(0), "recorder.csv_bytes"));
   c.recorder.eval_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(1), "recorder.csv_bytes"));
   c.recorder.delays_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(2), "recorder.csv_bytes"));
+  if (csv.size() == 4)
+    c.recorder.windows_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(3), "recorder.csv_bytes"));
   // Cross-field consistency: a checkpoint that parses but cannot describe a run is corrupt too.
   if (c.workers < 1 || c.counters.size() != static_cast<std::size_t>(c.workers) ||
       c.times.size() != static_cast<std::size_t>(c.workers))

@@ -98,7 +98,8 @@ int run_ranks(const RunRequest& request, int rank, int size) {
       // Everything is validated: only now is a new run directory made (locked, with its run id); if
       // writing its first files fails, RunDir removes it again.
       if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
-      recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", size - 1, resume ? &resume->recorder : nullptr);
+      recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", size - 1, EvalColumns::of(*objective),
+                                            resume ? &resume->recorder : nullptr);
       run_dir->started();
     } catch (const RuntimeFailure& e) {
       error = e.what();
@@ -118,6 +119,9 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     if (config.heterogeneity.measure_compute || config.heterogeneity.compute_s > 0.0)
       spdlog::info("heterogeneity.compute_s is ignored under MPI: compute is real here (docs/method.md §7)");
     Run run(config, *objective, *recorder, size - 1, resume.get(), "train");
+    // Evaluations on a thread of their own, so that serving goes on meanwhile (docs/method.md §7); rank
+    // 0's objective is the evaluator's from here on.
+    run.evaluate_apart();
     code = mpi::serve(comm, run, size - 1);
   } else {
     code = mpi::work(comm, config, *objective, rank, epoch);

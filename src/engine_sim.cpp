@@ -316,7 +316,8 @@ int run_sim(const RunRequest& request) {
   // Everything is validated: only now is a new run directory made (locked, with its run id); if writing
   // its first files fails, RunDir removes it again.
   if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
-  Recorder recorder(*run_dir, config, "sim", config.run.workers, resume ? &resume->recorder : nullptr);
+  Recorder recorder(*run_dir, config, "sim", config.run.workers, EvalColumns::of(*objective),
+                    resume ? &resume->recorder : nullptr);
   run_dir->started();
   spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
                config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());

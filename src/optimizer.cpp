@@ -37,12 +37,14 @@ LmoOptimizer::LmoOptimizer(const ParamLayout& layout, const LmoOptions& options,
       u_(layout.size(), 0.0f),
       d_(layout.size(), 0.0f) {}
 
-Workspaces LmoOptimizer::make_workspaces() const {
+Workspaces make_workspaces(const ParamLayout& layout, const LmoOptions& options) {
   Workspaces workspaces;
-  workspaces.reserve(layout_.blocks().size());
-  for (const Block& b : layout_.blocks()) workspaces.emplace_back(b.rows, b.cols, b.geometry, options_);
+  workspaces.reserve(layout.blocks().size());
+  for (const Block& b : layout.blocks()) workspaces.emplace_back(b.rows, b.cols, b.geometry, options);
   return workspaces;
 }
+
+Workspaces LmoOptimizer::make_workspaces() const { return ringmaster::make_workspaces(layout_, options_); }
 
 namespace {
 
@@ -101,14 +103,16 @@ void LmoOptimizer::apply(std::span<float> x, std::span<const float> d, double st
   }
 }
 
-double LmoOptimizer::dual_norm(std::span<const float> g) {
-  check_size("g", g.size(), layout_.size());
+double dual_norm(const ParamLayout& layout, std::span<const float> g, Workspaces& workspaces) {
+  check_size("g", g.size(), layout.size());
   double total = 0.0;
-  for (std::size_t i = 0; i < layout_.blocks().size(); ++i) {
-    const Block& b = layout_.blocks()[i];
-    total += ringmaster::dual_norm(b.geometry, g.data() + b.offset, b.rows, b.cols, workspaces_[i]);
+  for (std::size_t i = 0; i < layout.blocks().size(); ++i) {
+    const Block& b = layout.blocks()[i];
+    total += dual_norm(b.geometry, g.data() + b.offset, b.rows, b.cols, workspaces[i]);
   }
   return total;
 }
+
+double LmoOptimizer::dual_norm(std::span<const float> g) { return ringmaster::dual_norm(layout_, g, workspaces_); }
 
 }  // namespace ringmaster

@@ -17,11 +17,17 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kEventsHeader = "time_s,k,worker,version,delay,action,loss\n";
-constexpr const char* kEvalHeader = "time_s,k,loss,grad_dual_norm\n";
 constexpr const char* kDelaysHeader = "worker,version,compute_s,injected_s\n";
+constexpr const char* kWindowsHeader = "time_s,k,started_s,finished_s,compute_s\n";
+
+// docs/method.md §8: time_s,k,loss,grad_dual_norm[,accuracy][,train_loss]. The quadratic keeps the first four.
+std::string eval_header(EvalColumns columns) {
+  return std::string("time_s,k,loss,grad_dual_norm") + (columns.accuracy ? ",accuracy" : "") +
+         (columns.train_loss ? ",train_loss" : "") + "\n";
+}
 
 // A new run creates each CSV file with its header; a resumed one cuts it back to its checkpoint's size.
-CsvFile open_csv(const fs::path& path, const char* header, const std::uint64_t* resume_at) {
+CsvFile open_csv(const fs::path& path, std::string_view header, const std::uint64_t* resume_at) {
   return resume_at ? CsvFile::resume(path, *resume_at) : CsvFile::create(path, header);
 }
 
@@ -31,7 +37,7 @@ nlohmann::json optional_json(const std::optional<double>& v) {
 
 }  // namespace
 
-Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, int workers,
+Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, int workers, EvalColumns columns,
                    const RecorderState* resume)
     : dir_(run.path()),
       run_id_(run.run_id()),
@@ -39,8 +45,12 @@ Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, 
       engine_(std::move(engine)),
       workers_(workers),
       events_(open_csv(dir_ / "events.csv", kEventsHeader, resume ? &resume->events_bytes : nullptr)),
-      eval_(open_csv(dir_ / "eval.csv", kEvalHeader, resume ? &resume->eval_bytes : nullptr)),
-      delays_(open_csv(dir_ / "delays.csv", kDelaysHeader, resume ? &resume->delays_bytes : nullptr)) {
+      eval_(open_csv(dir_ / "eval.csv", eval_header(columns), resume ? &resume->eval_bytes : nullptr)),
+      delays_(open_csv(dir_ / "delays.csv", kDelaysHeader, resume ? &resume->delays_bytes : nullptr)),
+      // A checkpoint from before eval_windows.csv existed has no size for it: the file starts afresh.
+      windows_(open_csv(dir_ / "eval_windows.csv", kWindowsHeader,
+                        resume && resume->windows_bytes ? &*resume->windows_bytes : nullptr)),
+      columns_(columns) {
   if (!resume) write_file_atomically(dir_ / "config.toml", to_toml(config_));
   for (double r : {1e-1, 1e-2, 1e-3, 1e-4, 1e-6}) relative_[r] = std::nullopt;
   next_progress_s_ = config_.run.log_every_s;
@@ -56,39 +66,55 @@ void Recorder::arrival(double time_s, const Server& server, int worker, std::int
   for (const Interrupt& i : outcome.interrupted)
     events_.row("{:.6f},{},{},{},{},interrupt,\n", time_s, server.k(), i.worker, i.version, server.k() - i.version);
   delays_.row("{},{},{:.6f},{:.6f}\n", worker, version, compute_s, injected_s);
+  if (columns_.train_loss && outcome.action == Action::accept) train_.add(loss);
 }
 
-double Recorder::evaluate(double time_s, Server& server, Objective& objective) {
-  const Evaluation e = objective.evaluate(server.x());
-  double dual = std::numeric_limits<double>::quiet_NaN();
-  if (std::isfinite(e.loss)) {
-    gradient_.resize(server.x().size());
-    objective.full_gradient(server.x(), gradient_);
-    dual = server.optimizer().dual_norm(gradient_);
-  } else {
-    // The run diverged (a too-large stepsize): record it and stop; an SVD of a NaN gradient would fail.
-    if (!diverged_) spdlog::error("the loss is {} at k = {}: the run diverged; stopping", e.loss, server.k());
-    diverged_ = true;
-  }
-  eval_.row("{:.6f},{},{:.9g},{:.9g}\n", time_s, server.k(), e.loss, dual);
-  eval_.flush();
-  if (evaluations_++ == 0) {
-    initial_loss_ = e.loss;
-    best_loss_ = e.loss;
-  }
-  best_loss_ = std::min(best_loss_, e.loss);
-  last_loss_ = e.loss;
-  if (config_.run.target_loss > 0.0 && e.loss <= config_.run.target_loss && !time_to_target_) {
-    time_to_target_ = time_s;
-    target_reached_ = true;
-  }
-  for (auto& [ratio, reached] : relative_)
-    if (!reached && initial_loss_ > 0.0 && e.loss <= ratio * initial_loss_) reached = time_s;
+EvalSnapshot Recorder::begin_evaluation(double time_s, std::int64_t k) {
   // The next grid point after time_s; computed as index · period, so it does not drift (7.4, not
   // 7.39999999999) however many evaluations came before.
   eval_index_ = std::max(eval_index_ + 1, static_cast<std::int64_t>(std::floor(time_s / config_.run.eval_every_s)) + 1);
   next_eval_s_ = static_cast<double>(eval_index_) * config_.run.eval_every_s;
-  return e.loss;
+  EvalSnapshot snapshot{time_s, k, train_};
+  train_ = {};
+  return snapshot;
+}
+
+void Recorder::record_evaluation(const EvalResult& r) {
+  const double time_s = r.snapshot.time_s;
+  const double loss = r.evaluation.loss;
+  if (!std::isfinite(loss)) {
+    // The run diverged (a too-large stepsize): record it and stop (stop_reason).
+    if (!diverged_) spdlog::error("the loss is {} at k = {}: the run diverged; stopping", loss, r.snapshot.k);
+    diverged_ = true;
+  }
+  std::string row = fmt::format("{:.6f},{},{:.9g},{:.9g}", time_s, r.snapshot.k, loss, r.grad_dual_norm);
+  // An empty field: no accuracy from this objective's evaluation, or no minibatch accepted in the window.
+  if (columns_.accuracy) row += r.evaluation.accuracy ? fmt::format(",{:.9g}", *r.evaluation.accuracy) : ",";
+  if (columns_.train_loss) {
+    const std::optional<double> train = r.snapshot.train.mean();
+    row += train ? fmt::format(",{:.9g}", *train) : ",";
+  }
+  eval_.row("{}\n", row);
+  eval_.flush();
+  windows_.row("{:.6f},{},{:.6f},{:.6f},{:.6f}\n", time_s, r.snapshot.k, r.started_s, r.finished_s, r.compute_s);
+  windows_.flush();
+  if (evaluations_++ == 0) {
+    initial_loss_ = loss;
+    best_loss_ = loss;
+  }
+  best_loss_ = std::min(best_loss_, loss);
+  last_loss_ = loss;
+  if (columns_.accuracy) {  // the summary reports what eval.csv does
+    last_accuracy_ = r.evaluation.accuracy;
+    if (r.evaluation.accuracy && (!best_accuracy_ || *r.evaluation.accuracy > *best_accuracy_))
+      best_accuracy_ = r.evaluation.accuracy;
+  }
+  if (config_.run.target_loss > 0.0 && loss <= config_.run.target_loss && !time_to_target_) {
+    time_to_target_ = time_s;
+    target_reached_ = true;
+  }
+  for (auto& [ratio, reached] : relative_)
+    if (!reached && initial_loss_ > 0.0 && loss <= ratio * initial_loss_) reached = time_s;
 }
 
 RecorderState Recorder::checkpoint() {
@@ -97,8 +123,9 @@ RecorderState Recorder::checkpoint() {
   events_.sync();
   eval_.sync();
   delays_.sync();
+  windows_.sync();
   return {initial_loss_, best_loss_, last_loss_, evaluations_, arrivals_, time_to_target_, relative_,
-          events_.size(), eval_.size(), delays_.size()};
+          events_.size(), eval_.size(), delays_.size(), windows_.size()};
 }
 
 void Recorder::restore(const RecorderState& s, double time_s) {
@@ -149,6 +176,7 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
   events_.close();
   eval_.close();
   delays_.close();
+  windows_.close();
   std::string workers_csv =
       "worker,computed,accepted,discarded,superseded,interrupted,busy_s,injected_s,rejected,retired\n";
   WorkerCounters total;
@@ -191,6 +219,8 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
       {"initial_loss", initial_loss_},
       {"final_loss", last_loss_},
       {"best_loss", best_loss_},
+      {"final_accuracy", optional_json(last_accuracy_)},  // null without an accuracy (docs/method.md §8)
+      {"best_accuracy", optional_json(best_accuracy_)},
       {"target_loss", config_.run.target_loss},
       {"time_to_target", time_to_target_json()},
       {"time_to_relative_target", relative},

@@ -35,6 +35,7 @@ Run::Run(const Config& config, Objective& objective, Recorder& recorder, int wor
       recorder_(recorder),
       command_(std::move(command)),
       server_(config, objective.layout(), initial_point(objective), workers, std::move(updates)),
+      scratch_(server_.layout(), config.lmo.options()),
       times_(static_cast<std::size_t>(workers)),
       last_heard_(static_cast<std::size_t>(workers), 0.0) {
   if (resume) {
@@ -118,11 +119,27 @@ const Outcome* Run::retire_silent(double t) {
   return nullptr;
 }
 
+void Run::evaluate_apart() { evaluator_ = std::make_unique<Evaluator>(objective_, config_.lmo.options()); }
+
 void Run::evaluate(double t) {
-  const auto begin = Clock::now();
   server_.settle(server_.k());
-  recorder_.evaluate(t, server_, objective_);
-  overhead_s_ += seconds_since(begin);
+  const EvalSnapshot snapshot = recorder_.begin_evaluation(t, server_.k());
+  if (evaluator_) {
+    evaluator_->submit(snapshot, server_.x());
+    return;
+  }
+  // Inline, through the same two halves the evaluator thread runs: the evaluation starts and finishes
+  // at t and is not charged to the training clock (docs/method.md §7).
+  EvalResult r = evaluate_snapshot(objective_, scratch_, snapshot, server_.x());
+  r.started_s = r.finished_s = t;
+  recorder_.record_evaluation(r);
+  eval_s_ += r.compute_s;
+  overhead_s_ += r.compute_s;
+}
+
+void Run::collect_evaluations() {
+  if (!evaluator_) return;
+  for (const EvalResult& r : evaluator_->poll()) recorder_.record_evaluation(r);
 }
 
 void Run::checkpoint_if_due(double t) {
@@ -160,7 +177,16 @@ void Run::progress(double t) { recorder_.progress(wall_s(), t, server_); }
 
 double Run::wall_s() const { return seconds_since(wall_begin_); }
 
-void Run::stop(double t) { evaluate(t); }  // final_loss is evaluated on the final parameters (docs/method.md §8)
+void Run::stop(double t) {
+  if (!evaluator_) {
+    evaluate(t);
+    return;
+  }
+  for (const EvalResult& r : evaluator_->drain()) recorder_.record_evaluation(r);
+  server_.settle(server_.k());
+  const EvalResult r = evaluator_->evaluate_now(recorder_.begin_evaluation(t, server_.k()), server_.x());
+  recorder_.record_evaluation(r);
+}
 
 int Run::finish(double t, const std::string& reason, double server_busy_fraction, std::optional<double> compute_s) {
   checkpoint(t);
@@ -168,7 +194,7 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   totals.wall_time_s = earlier_wall_s_ + wall_s();
   totals.train_time_s = t;
   totals.server_busy_fraction = server_busy_fraction;
-  totals.eval_time_s = overhead_s_;
+  totals.eval_time_s = evaluator_ ? evaluator_->busy_s() : eval_s_;
   totals.stop_reason = reason;
   totals.epoch = epoch_;
   totals.compute_s = compute_s;

@@ -47,6 +47,7 @@ Checkpoint sample(const Config& config) {
   c.recorder.events_bytes = 4567;
   c.recorder.eval_bytes = 89;
   c.recorder.delays_bytes = 1011;
+  c.recorder.windows_bytes = 1213;
   return c;
 }
 
@@ -92,7 +93,19 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_EQ(r.recorder.events_bytes, 4567u);
   EXPECT_EQ(r.recorder.eval_bytes, 89u);
   EXPECT_EQ(r.recorder.delays_bytes, 1011u);
+  EXPECT_EQ(r.recorder.windows_bytes, 1213u);
   EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin"));
+}
+
+// A checkpoint from before eval_windows.csv (three CSV sizes) still reads; the file then starts afresh.
+TEST(Checkpoint, ReadsThreeCsvSizesFromBeforeEvalWindows) {
+  TempDir dir("ckpt-three-sizes");
+  Checkpoint c = sample(Config{});
+  c.recorder.windows_bytes.reset();
+  write_checkpoint(dir.path() / "c.bin", c);
+  const Checkpoint r = read_checkpoint(dir.path() / "c.bin");
+  EXPECT_EQ(r.recorder.delays_bytes, 1011u);
+  EXPECT_FALSE(r.recorder.windows_bytes.has_value());
 }
 
 TEST(Checkpoint, EveryTruncationIsAnError) {

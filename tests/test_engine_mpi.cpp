@@ -3,6 +3,8 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+
 #include "objectives/quadratic.hpp"
 #include "support.hpp"
 
@@ -113,6 +115,51 @@ TEST(MpiEngine, StopsWithinTwoSecondsDuringLongDelay) {
   EXPECT_LT(now - written, 2.0) << "ranks took too long to exit after the summary was written";
   const auto workers = read_csv(fs::path(out) / "workers.csv");
   EXPECT_EQ(workers[1].at("computed"), "0");  // the 60 s worker never finished a gradient
+}
+
+// docs/method.md §7: a slow evaluation (a 600×600 quadratic in the spectral geometry: its dual norm is
+// an SVD taking a large share of a second here) runs beside serving. The old inline evaluation served
+// nothing inside an evaluation window; now arrivals keep being served there. The margin (a tenth of the
+// rate outside the windows) leaves room for the evaluator thread taking one of two shared cores.
+TEST(MpiEngine, SlowEvaluationDoesNotStallServing) {
+  TempDir dir("slow-eval");
+  const std::string out = dir / "run";
+  const Command cmd = run(mpirun(4, "-c " + small_config(dir) +
+                                        " --set objective.rows=600 --set objective.cols=600 --set lmo.ns_steps=1"
+                                        " --set run.eval_every_s=1.0 --set run.time_budget_s=8 --out " + out));
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  const double train = summary["train_time_s"].get<double>();
+  EXPECT_GT(summary["eval_time_s"].get<double>(), 0.0);
+  std::vector<std::pair<double, double>> windows;
+  double inside_s = 0.0;
+  for (const auto& row : read_csv(fs::path(out) / "eval_windows.csv")) {
+    const double started = std::stod(row.at("started_s")), finished = std::min(std::stod(row.at("finished_s")), train);
+    ASSERT_GE(std::stod(row.at("started_s")), std::stod(row.at("time_s")));
+    if (finished <= started) continue;  // the final evaluation, after the workers stopped
+    windows.emplace_back(started, finished);
+    inside_s += finished - started;
+  }
+  ASSERT_GE(windows.size(), 2u) << cmd.output;
+  int inside = 0, outside = 0;
+  double previous = -1.0;
+  for (const auto& row : read_csv(fs::path(out) / "events.csv")) {
+    if (row.at("action") == "interrupt") continue;
+    const double t = std::stod(row.at("time_s"));
+    const bool in = std::any_of(windows.begin(), windows.end(), [&](const auto& w) { return w.first <= t && t <= w.second; });
+    (in ? inside : outside) += 1;
+    previous = t;
+  }
+  ASSERT_GT(previous, 0.0);
+  const double rate_in = inside / inside_s, rate_out = outside / std::max(train - inside_s, 1e-9);
+  EXPECT_GE(inside, 3) << "inside " << inside_s << " s of evaluation windows";
+  EXPECT_GE(rate_in, 0.1 * rate_out) << inside << " arrivals in " << inside_s << " s, " << outside << " outside";
+  // eval.csv stays in time order, its last row being the final evaluation.
+  const auto eval = read_csv(fs::path(out) / "eval.csv");
+  for (std::size_t i = 1; i < eval.size(); ++i)
+    EXPECT_LE(std::stod(eval[i - 1].at("time_s")), std::stod(eval[i].at("time_s")));
+  EXPECT_NEAR(std::stod(eval.back().at("loss")), summary["final_loss"].get<double>(),
+              1e-6 * summary["final_loss"].get<double>());
 }
 
 TEST(MpiEngine, RefusesFewerThanTwoRanks) {

@@ -40,6 +40,8 @@ struct RecorderState {
   std::map<double, std::optional<double>> relative;  // ratio → training seconds it was reached
   // Sizes in bytes of events.csv, eval.csv and delays.csv, all whole rows, when the state was taken.
   std::uint64_t events_bytes = 0, eval_bytes = 0, delays_bytes = 0;
+  // Size of eval_windows.csv; absent in checkpoints written before that file existed.
+  std::optional<std::uint64_t> windows_bytes;
 };
 
 struct Checkpoint {

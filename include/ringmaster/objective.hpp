@@ -30,6 +30,9 @@ class Objective {
   // f* is known, so losses are f − f* (the quadratic); else they are f itself, and relative targets
   // are relative to the initial loss (docs/method.md §6).
   virtual bool known_minimum() const { return false; }
+  // Its Evaluation has an accuracy (classifiers): eval.csv gets that column (docs/method.md §8), so the
+  // header, written before any evaluation, must know it.
+  virtual bool reports_accuracy() const { return false; }
   // g = ∇f(x; ξ) for a fresh sample ξ drawn from the worker's stream; returns the sample's loss
   // (f(x; ξ) − f* when f* is known).
   double stochastic_gradient(std::span<const float> x, std::span<float> g, SampleStream& samples) {

@@ -24,6 +24,11 @@ double block_scale(const Block& block, StepScale scale);
 
 // The LMO scratch of every block of a layout, one per block: each thread computing directions needs its own.
 using Workspaces = std::vector<LmoWorkspace>;
+Workspaces make_workspaces(const ParamLayout& layout, const LmoOptions& options);
+
+// Σ over blocks of ‖g_block‖_* in the block's geometry (the stationarity measure of docs/method.md §3),
+// in the caller's workspaces: a thread with its own (the evaluator's) may run it beside the optimizer.
+double dual_norm(const ParamLayout& layout, std::span<const float> g, Workspaces& workspaces);
 
 class LmoOptimizer {
  public:

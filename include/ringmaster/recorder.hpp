@@ -13,6 +13,7 @@
 
 #include "ringmaster/checkpoint.hpp"
 #include "ringmaster/config.hpp"
+#include "ringmaster/evaluator.hpp"
 #include "ringmaster/file_writer.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/run_dir.hpp"
@@ -31,12 +32,24 @@ struct RunTotals {
   std::optional<double> compute_s;    // virtual seconds charged per gradient (simulator, docs/method.md §7)
 };
 
+// The optional columns of eval.csv (docs/method.md §8), fixed when the run directory is made:
+// `accuracy` for classifiers, `train_loss` for learning objectives (training_examples() > 0).
+struct EvalColumns {
+  bool accuracy = false;
+  bool train_loss = false;
+
+  static EvalColumns of(const Objective& objective) {
+    return {objective.reports_accuracy(), objective.training_examples() > 0};
+  }
+};
+
 class Recorder {
  public:
   // Writes config.toml and the CSV headers into the (created, locked) run directory. With `resume`,
   // the directory is an existing run's: each CSV file is cut back to the size the checkpoint recorded
   // and appended to, and config.toml is left as it is. Every file goes through file_writer.hpp.
-  Recorder(const RunDir& run, const Config& config, std::string engine, int workers,
+  // `columns` says which optional eval.csv columns the objective has (EvalColumns::of).
+  Recorder(const RunDir& run, const Config& config, std::string engine, int workers, EvalColumns columns,
            const RecorderState* resume = nullptr);
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
@@ -48,9 +61,14 @@ class Recorder {
   // the arrival's realized compute and injected seconds (docs/method.md §5: realized draws are recorded).
   void arrival(double time_s, const Server& server, int worker, std::int64_t version, const Outcome& outcome,
                double loss, double compute_s, double injected_s);
-  // Evaluates at the server's x, appends to eval.csv, updates best loss and time-to-target.
-  // Returns the evaluated loss.
-  double evaluate(double time_s, Server& server, Objective& objective);
+  // An evaluation in two halves (docs/method.md §7): begin_evaluation, when the engine takes a snapshot
+  // of x at training time `time_s` and version k, moves the schedule to the next grid point and hands
+  // over the minibatch losses accepted since the previous snapshot (train_loss); the engine computes
+  // the result (evaluate_snapshot, inline or on an Evaluator thread) and record_evaluation, on the
+  // server thread, appends the eval.csv and eval_windows.csv rows and updates the best loss, the
+  // targets and the divergence stop. Results are recorded in the order their snapshots were taken.
+  EvalSnapshot begin_evaluation(double time_s, std::int64_t k);
+  void record_evaluation(const EvalResult& result);
 
   // Which stop rule fired (empty while none has): no active worker left, the time budget, max_updates,
   // the target loss, or divergence (the evaluated loss is not finite).
@@ -84,12 +102,15 @@ class Recorder {
   CsvFile events_;  // docs/method.md §8
   CsvFile eval_;
   CsvFile delays_;  // realized delays (docs/method.md §5)
-  std::vector<float> gradient_;  // (layout.size) scratch for the full gradient
+  CsvFile windows_;  // when each evaluation's computation ran (docs/method.md §8)
+  EvalColumns columns_;
+  TrainLossWindow train_;  // accepted minibatch losses since the last snapshot
   double next_eval_s_ = 0.0;
   double next_progress_s_ = 0.0;
   double last_loss_ = 0.0;
   double initial_loss_ = -1.0;
   double best_loss_ = 0.0;
+  std::optional<double> last_accuracy_, best_accuracy_;
   bool target_reached_ = false;
   bool diverged_ = false;
   std::int64_t eval_index_ = 0;  // evaluations fall on the grid eval_index_ · eval_every_s

@@ -19,6 +19,7 @@
 
 #include "ringmaster/checkpoint.hpp"
 #include "ringmaster/config.hpp"
+#include "ringmaster/evaluator.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/recorder.hpp"
 #include "ringmaster/run_dir.hpp"
@@ -63,8 +64,16 @@ class Run {
 
   // The evaluation schedule (run.eval_every_s of training time, on a grid).
   double next_eval_s() const { return recorder_.next_eval_s(); }
-  // Evaluates the loss at the current x (settled first), at training time t.
+  // From now on evaluations run on an Evaluator thread, beside serving (the MPI server, docs/method.md
+  // §7): the objective then belongs to that thread. Without this call they run inline (the simulator,
+  // whose clock is virtual).
+  void evaluate_apart();
+  // Evaluates the loss at the current x (settled first), at training time t: inline, or a snapshot of x
+  // handed to the evaluator thread.
   void evaluate(double t);
+  // Records the evaluations the evaluator thread has finished (none inline): a stop rule on the loss
+  // (target, divergence) acts when its result lands.
+  void collect_evaluations();
   // Writes a checkpoint if checkpoint.every_s wall seconds have passed since the last one.
   void checkpoint_if_due(double t);
   // Writes a checkpoint of the state at training time t.
@@ -79,12 +88,14 @@ class Run {
   std::vector<WorkerTimes>& times() { return times_; }
   const std::vector<WorkerTimes>& times_at_start() const { return times_at_start_; }
 
-  // Wall seconds spent evaluating and checkpointing: not charged to a wall training clock (§7).
+  // Wall seconds the server spent not serving, evaluating inline or checkpointing: not charged to a
+  // wall training clock (§7). Evaluations on the evaluator thread are not among them.
   double overhead_s() const { return overhead_s_; }
   // Wall seconds since start().
   double wall_s() const;
 
-  // The stop at training time t for `reason`: the final evaluation (final_loss, docs/method.md §8).
+  // The stop at training time t: evaluations in flight land, then the final evaluation on the final
+  // parameters (final_loss, docs/method.md §8), on the calling thread.
   void stop(double t);
   // After stop() and whatever the engine does to stop its workers: the checkpoint and summary.json.
   // `compute_s`: the virtual seconds charged per gradient (the simulator, docs/method.md §7). Returns
@@ -108,6 +119,9 @@ class Run {
   std::chrono::steady_clock::time_point wall_begin_;
   std::chrono::steady_clock::time_point last_checkpoint_;
   double overhead_s_ = 0.0;
+  double eval_s_ = 0.0;                  // real seconds of inline evaluations
+  EvalScratch scratch_;                  // inline evaluations' gradient and LMO workspaces
+  std::unique_ptr<Evaluator> evaluator_; // after evaluate_apart()
   std::vector<WorkerTimes> times_;
   std::vector<WorkerTimes> times_at_start_;
   std::vector<double> last_heard_;  // per worker: training time of its last gradient, ack or fresh point

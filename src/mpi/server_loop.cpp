@@ -74,6 +74,7 @@ class ServerLoop {
         reason = "signal";
         break;
       }
+      run_.collect_evaluations();  // a stop rule on the loss (target, divergence) acts when its result lands
       if (now() >= run_.next_eval_s()) run_.evaluate(now());
       run_.checkpoint_if_due(now());
       run_.progress(now());
@@ -83,16 +84,19 @@ class ServerLoop {
       if (!serve_completed()) backoff_.sleep();
     }
     const double train_time = now();
-    run_.stop(train_time);
+    // The workers first: nothing they send now can change x. Then the evaluations in flight and the
+    // final one on the final parameters (docs/method.md §8), with the cores to itself.
     shutdown(reason == "signal" ? kStopSignal : kStopDone);
+    run_.stop(train_time);
     return run_.finish(train_time, reason, busy_s_ / std::max(train_time - run_.start_time_s(), 1e-9));
   }
 
  private:
   std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
 
-  // Training clock: wall seconds since the start, less the time spent evaluating and checkpointing
-  // (docs/method.md §7), plus the training time of earlier epochs of a resumed run.
+  // Training clock: wall seconds since the start, less the time spent checkpointing (docs/method.md §7),
+  // plus the training time of earlier epochs of a resumed run. Evaluations run on the evaluator thread
+  // beside serving, so their time is training time.
   double now() const { return run_.start_time_s() + MPI_Wtime() - start_wall_ - run_.overhead_s(); }
 
   // A worker reporting a signal it got on its own (Slurm signals every task, a user may kill one rank);
