@@ -48,7 +48,7 @@ const std::vector<Section>& schema() {
       {"method", {"stepsize", "momentum", "threshold", "batch", "stale", "nesterov"}},
       {"lmo", {"geometry", "vector_geometry", "backend", "ns_steps", "ns_coefficients", "scale"}},
       {"objective", {"kind", "rows", "cols", "mu", "rhs", "noise"}},
-      // A subsection: [objective.mlp] in a file, --set objective.mlp.key=value (see section_path).
+      // A subsection: [objective.mlp] in a file, --set objective.mlp.key=value (see section_table).
       {"objective.mlp", {"hidden", "batch", "data_dir", "standardize", "eval_train_examples"}},
       {"heterogeneity",
        {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s"}},
