@@ -19,6 +19,12 @@ packages=(
   clang libclang-rt-14-dev
   # sweeps, plots and Slurm job scripts (tools/sweep.py, jobs/, scripts/slurm-local.sh, tests/test_slurm.sh)
   python3 python3-matplotlib slurm-wlm munge
+  # runtime data: Fashion-MNIST for objective.kind = "mlp" (IDX .gz files in /usr/share/datasets/fashion-mnist)
+  dataset-fashion-mnist
+  # tests and benchmark only, never a runtime dependency: the PyTorch reference of the MLP's gradients
+  # (tests/mlp_reference.py) and the PyTorch side of `ringmaster bench mlp` (scripts/bench_mlp_torch.py),
+  # both run with Debian's /usr/bin/python3
+  python3-torch python3-numpy
 )
 
 missing=()

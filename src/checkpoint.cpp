@@ -92,6 +92,8 @@ json to_json(const Checkpoint& c) {
   for (const WorkerTimes& t : c.times) times.push_back({t.busy_s, t.injected_s});
   json relative = json::array();
   for (const auto& [ratio, reached] : c.recorder.relative) relative.push_back({ratio, optional_to_json(reached)});
+  json accuracy = json::array();
+  for (const auto& [level, reached] : c.recorder.accuracy) accuracy.push_back({level, optional_to_json(reached)});
   return {
       {"run_id", c.run_id},
       {"config_hash", c.config_hash},
@@ -114,6 +116,9 @@ json to_json(const Checkpoint& c) {
         {"arrivals", c.recorder.arrivals},
         {"time_to_target", optional_to_json(c.recorder.time_to_target)},
         {"relative", relative},
+        {"accuracy", accuracy},
+        {"last_accuracy", optional_to_json(c.recorder.last_accuracy)},
+        {"best_accuracy", optional_to_json(c.recorder.best_accuracy)},
         {"csv_bytes", c.recorder.windows_bytes
                           ? json{c.recorder.events_bytes, c.recorder.eval_bytes, c.recorder.delays_bytes,
                                  *c.recorder.windows_bytes}
@@ -170,6 +175,21 @@ Checkpoint from_json(const json& j) {
     // A map key must order strictly: a NaN (or any ratio that is not a fraction) is corruption.
     if (!(ratio > 0.0 && ratio <= 1.0)) throw Error("recorder.relative: target ratio outside (0, 1]");
     c.recorder.relative[ratio] = reached_at(e.at(1), "recorder.relative");
+  }
+  // Accuracy targets and bests: absent in checkpoints written before they were kept.
+  if (r.contains("accuracy")) {
+    for (const json& e : r.at("accuracy")) {
+      const double level = e.at(0).get<double>();
+      if (!(level > 0.0 && level <= 1.0)) throw Error("recorder.accuracy: threshold outside (0, 1]");
+      c.recorder.accuracy[level] = reached_at(e.at(1), "recorder.accuracy");
+    }
+    for (const char* field : {"last_accuracy", "best_accuracy"}) {
+      const json& v = r.at(field);
+      if (v.is_null()) continue;
+      const double a = v.get<double>();
+      if (!(a >= 0.0 && a <= 1.0)) throw Error(std::string("recorder.") + field + ": outside [0, 1]");
+      (std::string(field) == "last_accuracy" ? c.recorder.last_accuracy : c.recorder.best_accuracy) = a;
+    }
   }
   const json& csv = r.at("csv_bytes");
   // Four sizes since eval_windows.csv exists; three in older checkpoints.

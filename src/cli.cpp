@@ -28,6 +28,7 @@ constexpr const char* kUsage =
     "  ringmaster simulate -c FILE [--set section.key=value]... [--out DIR] [--force]\n"
     "  ringmaster simulate --resume DIR [-c FILE] [--set section.key=value]...\n"
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
+    "  ringmaster bench mlp [--hidden W1,W2]... [--batch B]... [--json] [--python PATH]\n"
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
 
@@ -71,12 +72,15 @@ RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
 }
 
 int bench(int argc, char** argv) {
-  cxxopts::Options options("ringmaster bench lmo", "LMO back-ends against plain sgemm, in the same run");
+  cxxopts::Options options("ringmaster bench", "lmo: LMO back-ends against plain sgemm; mlp: the MLP against PyTorch");
   options.add_options()                                                                       //
-      ("shape", "matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
+      ("shape", "lmo: matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
+      ("hidden", "mlp: hidden widths W1,W2,... (repeatable)", cxxopts::value<std::vector<std::string>>())  //
+      ("batch", "mlp: minibatch size (repeatable)", cxxopts::value<std::vector<int>>())  //
+      ("python", "mlp: the Python with torch", cxxopts::value<std::string>()->default_value("/usr/bin/python3"))  //
       ("json", "print JSON (docs/method.md §10)")                                                       //
       ("h,help", "show this help");
-  options.positional_help("lmo");
+  options.positional_help("lmo|mlp");
   options.add_options()("what", "what to benchmark", cxxopts::value<std::string>());
   options.parse_positional({"what"});
   const auto args = options.parse(argc, argv);
@@ -84,11 +88,17 @@ int bench(int argc, char** argv) {
     std::cout << options.help() << "\n";
     return kExitOk;
   }
-  if (!args.count("what") || args["what"].as<std::string>() != "lmo")
-    throw Error("bench: what to benchmark? (available: lmo)");
-  std::vector<std::string> shapes;
-  if (args.count("shape")) shapes = args["shape"].as<std::vector<std::string>>();
-  return bench_lmo(shapes, args.count("json") > 0);
+  const std::string what = args.count("what") ? args["what"].as<std::string>() : "";
+  const bool json = args.count("json") > 0;
+  const auto strings = [&](const char* key) {
+    return args.count(key) ? args[key].as<std::vector<std::string>>() : std::vector<std::string>{};
+  };
+  if (what == "lmo") return bench_lmo(strings("shape"), json);
+  if (what == "mlp") {
+    const std::vector<int> batches = args.count("batch") ? args["batch"].as<std::vector<int>>() : std::vector<int>{};
+    return bench_mlp(strings("hidden"), batches, json, args["python"].as<std::string>(), "");
+  }
+  throw Error("bench: what to benchmark? (available: lmo, mlp)");
 }
 
 int dispatch(int argc, char** argv) {

@@ -47,7 +47,14 @@ const std::vector<Section>& schema() {
         "log_every_s", "out"}},
       {"method", {"stepsize", "momentum", "threshold", "batch", "stale", "nesterov"}},
       {"lmo", {"geometry", "vector_geometry", "backend", "ns_steps", "ns_coefficients", "scale"}},
+      // The role table (docs/method.md §6 "Block roles"): one subsection per block role.
+      {"lmo.matrix", {"geometry", "multiplier"}},
+      {"lmo.embedding", {"geometry", "multiplier"}},
+      {"lmo.head", {"geometry", "multiplier"}},
+      {"lmo.vector", {"geometry", "multiplier"}},
       {"objective", {"kind", "rows", "cols", "mu", "rhs", "noise"}},
+      // A subsection: [objective.mlp] in a file, --set objective.mlp.key=value (see section_table).
+      {"objective.mlp", {"hidden", "batch", "data_dir", "standardize", "eval_train_examples"}},
       {"heterogeneity",
        {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s",
         "compute_s"}},
@@ -68,12 +75,24 @@ bool has_key(const Section& section, std::string_view key) {
   return std::find(section.keys.begin(), section.keys.end(), key) != section.keys.end();
 }
 
+// A section's table in the tree: "objective.mlp" is the table `mlp` inside `objective`.
+const toml::table* section_table(const toml::table& root, std::string_view section) {
+  const toml::table* table = &root;
+  for (std::size_t begin = 0; table != nullptr;) {
+    const std::size_t dot = section.find('.', begin);
+    table = table->get_as<toml::table>(section.substr(begin, dot == std::string_view::npos ? dot : dot - begin));
+    if (dot == std::string_view::npos) return table;
+    begin = dot + 1;
+  }
+  return nullptr;
+}
+
 // The string-valued choices of docs/method.md §4–§6 (geometry, back-end, coefficients and scale are parsed by
 // lmo.cpp / optimizer.cpp, which own those enums).
 const std::vector<std::string> kStale = {"interrupt", "discard"};
 const std::vector<std::string> kFaults = {"none", "nan", "truncate", "oversize", "hang"};
-const std::vector<std::string> kObjectivesImplemented = {"quadratic"};
-const std::vector<std::string> kObjectivesPlanned = {"mlp", "gpt"};
+const std::vector<std::string> kObjectivesImplemented = {"quadratic", "mlp"};
+const std::vector<std::string> kObjectivesPlanned = {"gpt"};
 const std::vector<std::string> kRhs = {"gaussian", "e1"};
 const std::vector<std::string> kProfiles = {"uniform", "sqrt", "linear", "power", "list"};
 const std::vector<std::string> kDelayNoises = {"none", "halfnormal", "exponential", "lognormal"};
@@ -348,6 +367,18 @@ std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
   return std::nullopt;
 }
 
+// "unknown subsection [lmo.hiden] (block roles: ...)": a table no schema section names.
+std::string unknown_subsection(const std::string& sub) {
+  const std::string parent = sub.substr(0, sub.rfind('.'));
+  std::vector<std::string_view> known;
+  for (const Section& s : schema())
+    if (s.name.starts_with(parent + ".")) known.push_back(s.name.substr(parent.size() + 1));
+  if (parent == "lmo")
+    return "unknown block role [" + shorten(sub) + "] (the roles of docs/method.md §6: " + join(known) + ")";
+  return "unknown subsection [" + shorten(sub) + "]" +
+         (known.empty() ? " ([" + parent + "] has none)" : " (known: " + join(known) + ")");
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Overrides: "section.key=value" with the value parsed as TOML, else taken as a bare string.
 
@@ -366,11 +397,14 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
   if (eq == std::string::npos) throw Error(origin + ": expected section.key=value");
   const std::string key = trim(std::string_view(text).substr(0, eq));
   const std::string raw = trim(std::string_view(text).substr(eq + 1));
-  const auto dot = key.find('.');
-  if (dot == std::string::npos || dot == 0 || dot + 1 == key.size() || key.find('.', dot + 1) != std::string::npos)
-    throw Error(origin + ": the key must be section.key with exactly one dot, got " + quote(key));
-  const std::string section = key.substr(0, dot);
-  const std::string name = key.substr(dot + 1);
+  // section.key, or section.sub.key for a subsection of the schema ([objective.mlp]).
+  const auto dot = key.rfind('.');
+  const std::string section = dot == std::string::npos ? std::string() : key.substr(0, dot);
+  const std::string name = dot == std::string::npos ? std::string() : key.substr(dot + 1);
+  const bool subsection = section.find('.') != std::string::npos;
+  if (section.empty() || name.empty() || section.front() == '.')
+    throw Error(origin + ": the key must be section.key (or section.subsection.key), got " + quote(key));
+  if (subsection && find_section(section) == nullptr) throw Error(origin + ": " + unknown_subsection(section));
 
   // `3`, `1e-3`, `true`, `[1, 2]`, `"text"` are TOML values; text that is not (`sync`, `runs/a`) is a
   // bare string, so `--set run.method=sync` needs no shell quoting.
@@ -385,11 +419,19 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
   }
   toml::node* value = parsed.size() == 1 ? parsed.get("v") : nullptr;
 
-  if (!root.contains(section)) root.insert(section, toml::table{});
-  toml::table* target = root.get_as<toml::table>(section);
-  if (target == nullptr)
-    throw Error(origin + ": cannot set " + shorten(key) + ": " + shorten(section) +
-                " is not a table in the config file (it is " + describe(*root.get(section)) + ")");
+  toml::table* target = &root;
+  for (std::size_t begin = 0;;) {  // down the section's path, making the tables the file does not have
+    const std::size_t end = std::min(section.find('.', begin), section.size());
+    const std::string part = section.substr(begin, end - begin);
+    if (!target->contains(part)) target->insert(part, toml::table{});
+    toml::node* next = target->get(part);
+    if (!next->is_table())
+      throw Error(origin + ": cannot set " + shorten(key) + ": " + shorten(section.substr(0, end)) +
+                  " is not a table in the config file (it is " + describe(*next) + ")");
+    target = next->as_table();
+    if (end == section.size()) break;
+    begin = end + 1;
+  }
   if (value != nullptr)
     value->visit([&](auto& v) { target->insert_or_assign(name, std::move(v)); });
   else if (is_utf8(raw))
@@ -452,10 +494,11 @@ class Reader {
 
   // Unknown sections and keys, checked before any value so that a typo is reported as a typo.
   void check_known_keys() const {
-    std::vector<std::string_view> section_names;
-    for (const Section& s : schema()) section_names.push_back(s.name);
+    std::vector<std::string_view> section_names;  // top-level ones; a subsection lives in its section's table
+    for (const Section& s : schema())
+      if (s.name.find('.') == std::string_view::npos) section_names.push_back(s.name);
     for (auto&& [name, node] : root_) {
-      const Section* section = find_section(name.str());
+      const Section* section = name.str().find('.') == std::string_view::npos ? find_section(name.str()) : nullptr;
       if (section == nullptr) {
         const auto guess = closest(name.str(), section_names);
         throw Error(where_section(name.str(), node) + "unknown section [" + shorten(name.str()) + "] " +
@@ -466,10 +509,25 @@ class Reader {
       if (table == nullptr)
         throw Error(where_section(name.str(), node) + "[" + shorten(name.str()) +
                     "] must be a table, got " + describe(node));
-      for (auto&& [key, value] : *table) {
-        if (has_key(*section, key.str())) continue;
-        fail(Key{section->name, key.str()}, "unknown key " + suggest_key(*section, key.str()), &value);
+      check_keys(*section, *table);
+    }
+  }
+
+  // The keys of one section's table; a table under a key that names a subsection ([objective.mlp]) is
+  // checked as that section.
+  void check_keys(const Section& section, const toml::table& table) const {
+    for (auto&& [key, value] : table) {
+      if (has_key(section, key.str())) continue;
+      const std::string sub = std::string(section.name) + "." + std::string(key.str());
+      const Section* subsection = find_section(sub);
+      if (subsection != nullptr && value.is_table()) {
+        check_keys(*subsection, *value.as_table());
+        continue;
       }
+      if (subsection != nullptr)
+        throw Error(where_section(sub, value) + "[" + sub + "] must be a table, got " + describe(value));
+      if (value.is_table()) throw Error(where_section(sub, value) + unknown_subsection(sub));
+      fail(Key{section.name, key.str()}, "unknown key " + suggest_key(section, key.str()), &value);
     }
   }
 
@@ -629,7 +687,7 @@ class Reader {
 
  private:
   const toml::node* find(Key key) const {
-    const auto* section = root_.get_as<toml::table>(key.section);
+    const toml::table* section = section_table(root_, key.section);
     return section != nullptr ? section->get(key.name) : nullptr;
   }
 
@@ -704,9 +762,28 @@ void read_method(const Reader& r, MethodConfig& method) {
   r.set({"method", "nesterov"}, method.nesterov);
 }
 
+// The role table: [lmo.<role>] geometry and multiplier for every role of docs/method.md §6. lmo.geometry
+// and lmo.vector_geometry (docs/method.md §9) are shorthands of lmo.matrix.geometry and
+// lmo.vector.geometry: one field, two spellings, so setting both spellings is refused.
+void read_roles(const Reader& r, RoleTable& roles) {
+  for (Role role : all_roles()) {
+    const std::string section = "lmo." + to_string(role);
+    r.set_enum({section, "geometry"}, roles[role].geometry, parse_geometry);
+    // A stepsize multiplier: beyond 1e6 a step is no longer a step of the method's γ.
+    r.set({section, "multiplier"}, roles[role].multiplier, Bounds{0.0, true, 1e6, false});
+  }
+  for (auto [shorthand, role] : {std::pair{"geometry", Role::matrix}, std::pair{"vector_geometry", Role::vector}}) {
+    const std::string section = "lmo." + to_string(role);
+    const Key brief{"lmo", shorthand}, full{section, "geometry"};
+    if (r.present(brief) && r.present(full))
+      r.fail(r.culprit({brief, full}), "set twice: lmo." + std::string(shorthand) + " is the shorthand of " +
+                                           section + ".geometry; set one of them");
+    r.set_enum(brief, roles[role].geometry, parse_geometry);
+  }
+}
+
 void read_lmo(const Reader& r, LmoConfig& lmo) {
-  r.set_enum({"lmo", "geometry"}, lmo.roles[Role::matrix].geometry, parse_geometry);
-  r.set_enum({"lmo", "vector_geometry"}, lmo.roles[Role::vector].geometry, parse_geometry);
+  read_roles(r, lmo.roles);
   r.set_enum({"lmo", "backend"}, lmo.backend, parse_backend);
   r.set({"lmo", "ns_steps"}, lmo.ns_steps, 1, 100);
   r.set_enum({"lmo", "ns_coefficients"}, lmo.ns_coefficients, parse_ns_coefficients);
@@ -726,6 +803,27 @@ void read_objective(const Reader& r, ObjectiveConfig& objective) {
   r.set({"objective", "mu"}, objective.mu, kNonNegative);  // A = tridiag/4 + μI is positive definite for μ ≥ 0
   r.set_choice({"objective", "rhs"}, objective.rhs, kRhs);
   r.set({"objective", "noise"}, objective.noise, kNonNegative);
+}
+
+// [objective.mlp] (docs/method.md §6). Widths up to 16384 and 16 hidden layers: beyond that the network is no
+// longer a small Fashion-MNIST model, and its parameter count is checked against memory (check_memory).
+void read_mlp(const Reader& r, MlpConfig& mlp) {
+  const Key hidden{"objective.mlp", "hidden"};
+  if (auto widths = r.numbers(hidden, Bounds{1.0, false, 16384.0, false})) {
+    if (widths->size() > 16) r.fail(hidden, "at most 16 hidden layers, got " + std::to_string(widths->size()));
+    mlp.hidden.clear();
+    for (std::size_t i = 0; i < widths->size(); ++i) {
+      const double w = (*widths)[i];
+      if (w != std::floor(w)) r.fail(hidden, "entry " + std::to_string(i) + " must be an integer, got " + format_double(w));
+      mlp.hidden.push_back(static_cast<int>(w));
+    }
+  }
+  // A minibatch and the evaluation subset are drawn from the 60,000 training images.
+  r.set({"objective.mlp", "batch"}, mlp.batch, 1, 60000);
+  r.set({"objective.mlp", "data_dir"}, mlp.data_dir);
+  if (mlp.data_dir.empty()) r.fail({"objective.mlp", "data_dir"}, "must name the directory of the IDX .gz files");
+  r.set({"objective.mlp", "standardize"}, mlp.standardize);
+  r.set({"objective.mlp", "eval_train_examples"}, mlp.eval_train_examples, 1, 60000);
 }
 
 void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
@@ -813,14 +911,26 @@ double memory_limit_bytes() {
   return limit;
 }
 
+// Parameters of the objective: the quadratic's rows × cols, or the MLP's weights and biases (784 → hidden → 10).
+double parameter_count(const Config& c) {
+  if (c.objective.kind != "mlp") return static_cast<double>(c.objective.rows) * c.objective.cols;
+  double count = 0.0, in = 784.0;
+  for (double out : c.objective.mlp.hidden) count += (in + 1.0) * out, in = out;
+  return count + (in + 1.0) * 10.0;
+}
+
 void check_memory(const Reader& r, const Config& c) {
-  const double parameters = static_cast<double>(c.objective.rows) * c.objective.cols;
+  const double parameters = parameter_count(c);
   const double for_parameters = parameters * kFloatsPerParameter * sizeof(float);
   const double for_workers = static_cast<double>(c.run.workers) * kBytesPerWorker;
   const double limit = memory_limit_bytes();
   if (for_parameters + for_workers <= limit) return;
   const std::string more = ", more than the " + sci(limit) +
                            " bytes of memory (RAM + swap, or the process limit) this process may use";
+  if (for_parameters >= for_workers && c.objective.kind == "mlp")
+    r.fail({"objective.mlp", "hidden"}, "a network of " + sci(parameters) + " parameters needs at least " +
+                                            sci(for_parameters + for_workers) + " bytes (" + sci(kFloatsPerParameter) +
+                                            " floats per parameter)" + more);
   if (for_parameters >= for_workers)
     r.fail(r.culprit({{"objective", "cols"}, {"objective", "rows"}}),
            "objective.rows x objective.cols = " + std::to_string(c.objective.rows) + " x " +
@@ -976,6 +1086,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_method(reader, config.method);
   read_lmo(reader, config.lmo);
   read_objective(reader, config.objective);
+  read_mlp(reader, config.objective.mlp);
   read_heterogeneity(reader, config.heterogeneity);
   read_checkpoint(reader, config.checkpoint);
   read_fault(reader, config.fault);
@@ -1013,12 +1124,15 @@ std::string to_toml(const Config& c) {
   line("nesterov", boolean(c.method.nesterov));
 
   out << "\n[lmo]\n";
-  line("geometry", toml_string(to_string(c.lmo.roles[Role::matrix].geometry)));
-  line("vector_geometry", toml_string(to_string(c.lmo.roles[Role::vector].geometry)));
   line("backend", toml_string(to_string(c.lmo.backend)));
   line("ns_steps", std::to_string(c.lmo.ns_steps));
   line("ns_coefficients", toml_string(to_string(c.lmo.ns_coefficients)));
   line("scale", toml_string(to_string(c.lmo.scale)));
+  for (Role role : all_roles()) {  // the role table in full (not the shorthands)
+    out << "\n[lmo." << to_string(role) << "]\n";
+    line("geometry", toml_string(to_string(c.lmo.roles[role].geometry)));
+    line("multiplier", real(c.lmo.roles[role].multiplier));
+  }
 
   out << "\n[objective]\n";
   line("kind", toml_string(c.objective.kind));
@@ -1027,6 +1141,16 @@ std::string to_toml(const Config& c) {
   line("mu", real(c.objective.mu));
   line("rhs", toml_string(c.objective.rhs));
   line("noise", real(c.objective.noise));
+
+  out << "\n[objective.mlp]\n";
+  std::string hidden = "[";
+  for (std::size_t i = 0; i < c.objective.mlp.hidden.size(); ++i)
+    hidden += (i ? ", " : "") + std::to_string(c.objective.mlp.hidden[i]);
+  line("hidden", hidden + "]");
+  line("batch", std::to_string(c.objective.mlp.batch));
+  line("data_dir", toml_string(c.objective.mlp.data_dir));
+  line("standardize", boolean(c.objective.mlp.standardize));
+  line("eval_train_examples", std::to_string(c.objective.mlp.eval_train_examples));
 
   out << "\n[heterogeneity]\n";
   line("profile", toml_string(c.heterogeneity.profile));

@@ -53,6 +53,10 @@ Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, 
       columns_(columns) {
   if (!resume) write_file_atomically(dir_ / "config.toml", to_toml(config_));
   for (double r : {1e-1, 1e-2, 1e-3, 1e-4, 1e-6}) relative_[r] = std::nullopt;
+  // Test-accuracy thresholds of summary.json's time_to_accuracy (classifiers; tools/sweep.py's
+  // "accuracy:<threshold>" targets).
+  if (columns_.accuracy)
+    for (double a : {0.8, 0.85, 0.88, 0.9}) accuracy_[a] = std::nullopt;
   next_progress_s_ = config_.run.log_every_s;
 }
 
@@ -108,6 +112,8 @@ void Recorder::record_evaluation(const EvalResult& r) {
     last_accuracy_ = r.evaluation.accuracy;
     if (r.evaluation.accuracy && (!best_accuracy_ || *r.evaluation.accuracy > *best_accuracy_))
       best_accuracy_ = r.evaluation.accuracy;
+    for (auto& [level, reached] : accuracy_)
+      if (!reached && r.evaluation.accuracy && *r.evaluation.accuracy >= level) reached = time_s;
   }
   if (config_.run.target_loss > 0.0 && loss <= config_.run.target_loss && !time_to_target_) {
     time_to_target_ = time_s;
@@ -124,8 +130,9 @@ RecorderState Recorder::checkpoint() {
   eval_.sync();
   delays_.sync();
   windows_.sync();
-  return {initial_loss_, best_loss_, last_loss_, evaluations_, arrivals_, time_to_target_, relative_,
-          events_.size(), eval_.size(), delays_.size(), windows_.size()};
+  return {initial_loss_,  best_loss_,      last_loss_,      evaluations_, arrivals_,       time_to_target_,
+          relative_,      last_accuracy_,  best_accuracy_,  accuracy_,    events_.size(),  eval_.size(),
+          delays_.size(), windows_.size()};
 }
 
 void Recorder::restore(const RecorderState& s, double time_s) {
@@ -137,6 +144,10 @@ void Recorder::restore(const RecorderState& s, double time_s) {
   time_to_target_ = s.time_to_target;
   target_reached_ = config_.run.target_loss > 0.0 && s.time_to_target.has_value();
   for (const auto& [ratio, reached] : s.relative) relative_[ratio] = reached;
+  last_accuracy_ = s.last_accuracy;
+  best_accuracy_ = s.best_accuracy;
+  for (const auto& [level, reached] : s.accuracy)
+    if (accuracy_.contains(level)) accuracy_[level] = reached;
   next_eval_s_ = time_s;
   eval_index_ = static_cast<std::int64_t>(std::floor(time_s / config_.run.eval_every_s));
   next_progress_s_ = config_.run.log_every_s;
@@ -197,6 +208,11 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
 
   nlohmann::json relative = nlohmann::json::object();
   for (const auto& [ratio, reached] : relative_) relative[fmt::format("{:g}", ratio)] = optional_json(reached);
+  nlohmann::json accuracy = nullptr;  // null without an accuracy column
+  if (columns_.accuracy) {
+    accuracy = nlohmann::json::object();
+    for (const auto& [level, reached] : accuracy_) accuracy[fmt::format("{:g}", level)] = optional_json(reached);
+  }
   nlohmann::json summary = {
       {"run_id", run_id_},
       {"method", config_.run.method},
@@ -224,6 +240,7 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
       {"target_loss", config_.run.target_loss},
       {"time_to_target", time_to_target_json()},
       {"time_to_relative_target", relative},
+      {"time_to_accuracy", accuracy},
       {"server_busy_fraction", totals.server_busy_fraction},
       {"compute_s", optional_json(totals.compute_s)},
   };

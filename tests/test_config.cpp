@@ -91,6 +91,11 @@ Config unusual_config() {
   c.objective.mu = 0.0;
   c.objective.rhs = "e1";
   c.objective.noise = std::nextafter(0.1, 1.0);
+  c.objective.mlp.hidden = {7, 1, 300};
+  c.objective.mlp.batch = 60000;
+  c.objective.mlp.data_dir = "data dir/with \"quotes\"";
+  c.objective.mlp.standardize = true;
+  c.objective.mlp.eval_train_examples = 1;
   c.heterogeneity.profile = "list";
   c.heterogeneity.power = 0.5;
   c.heterogeneity.list = {1.0, 2.0 / 3.0, 1e-300};
@@ -170,6 +175,65 @@ TEST_F(ConfigTest, MalformedOverridesAreNamed) {
     const std::string message = error_of([&] { load_config("", {bad}); });
     EXPECT_CONTAINS(message, "--set " + bad);
   }
+}
+
+// [objective.mlp] is a subsection: a table inside [objective] in a file, section.subsection.key on the
+// command line; its keys are checked like any section's.
+TEST_F(ConfigTest, MlpSubsectionFromFileAndOverrides) {
+  const std::string path = write("mlp.toml", "[objective]\nkind = \"mlp\"\n\n[objective.mlp]\nhidden = [64, 32]\nbatch = 32\n");
+  Config c = load_config(path, {});
+  EXPECT_EQ(c.objective.kind, "mlp");
+  EXPECT_EQ(c.objective.mlp.hidden, (std::vector<int>{64, 32}));
+  EXPECT_EQ(c.objective.mlp.batch, 32);
+  c = load_config(path, {"objective.mlp.hidden=[]", "objective.mlp.data_dir=/tmp/x", "objective.mlp.standardize=true"});
+  EXPECT_TRUE(c.objective.mlp.hidden.empty());
+  EXPECT_EQ(c.objective.mlp.data_dir, "/tmp/x");
+  EXPECT_TRUE(c.objective.mlp.standardize);
+  EXPECT_EQ(c.objective.mlp.batch, 32);  // the file's value stays
+  EXPECT_NE(config_hash(c), config_hash(load_config(path, {})));  // part of the experiment
+
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {"objective.mlp.hiden=[1]"}); }),
+                  "--set objective.mlp.hiden=[1]: objective.mlp.hiden: unknown key (did you mean objective.mlp.hidden?)");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {"objective.mlp.batch=0"}); }),
+                  "--set objective.mlp.batch=0: objective.mlp.batch: must be in [1, 60000], got 0");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("bad.toml", "[objective.mlp]\nwidth = 3\n"), {}); }),
+                  ":2: objective.mlp.width: unknown key");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("flat.toml", "[objective]\nmlp = 3\n"), {}); }),
+                  "[objective.mlp] must be a table, got integer 3");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"run.sub.key=1"}); }), "--set run.sub.key=1: unknown subsection [run.sub] ([run] has none)");
+}
+
+// The [lmo] role table (docs/method.md §6 "Block roles"): every role's geometry and multiplier from a file
+// or --set, the §9 shorthands, and the errors: an unknown role or geometry names the key, a shorthand
+// set beside its full spelling is refused.
+TEST_F(ConfigTest, RoleTableFromFileAndOverrides) {
+  const Config defaults = load_config("", {});
+  EXPECT_EQ(defaults.lmo.roles[Role::matrix].geometry, Geometry::spectral);
+  for (Role role : {Role::embedding, Role::head, Role::vector}) EXPECT_EQ(defaults.lmo.roles[role].geometry, Geometry::none);
+  for (Role role : all_roles()) EXPECT_EQ(defaults.lmo.roles[role].multiplier, 1.0);
+
+  const std::string path =
+      write("roles.toml", "[lmo.head]\ngeometry = \"sign\"\nmultiplier = 5.0\n[lmo.embedding]\nmultiplier = 0.5\n");
+  const Config c = load_config(path, {"lmo.vector.multiplier=2", "lmo.geometry=l2"});
+  EXPECT_EQ(c.lmo.roles[Role::head].geometry, Geometry::sign);
+  EXPECT_EQ(c.lmo.roles[Role::head].multiplier, 5.0);
+  EXPECT_EQ(c.lmo.roles[Role::embedding].multiplier, 0.5);
+  EXPECT_EQ(c.lmo.roles[Role::vector].multiplier, 2.0);
+  EXPECT_EQ(c.lmo.roles[Role::matrix].geometry, Geometry::l2);  // the shorthand
+  EXPECT_EQ(load_config(write("again.toml", to_toml(c)), {}), c);  // to_toml writes the table in full
+  EXPECT_NE(config_hash(c), config_hash(defaults));
+
+  EXPECT_CONTAINS(error_of([&] { load_config(write("role.toml", "[lmo.hidden]\ngeometry = \"l2\"\n"), {}); }),
+                  "role.toml:1: unknown block role [lmo.hidden] (the roles of docs/method.md §6: matrix, embedding, "
+                  "head, vector)");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"lmo.bias.multiplier=2"}); }),
+                  "--set lmo.bias.multiplier=2: unknown block role [lmo.bias]");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"lmo.head.geometry=frobenius"}); }),
+                  "--set lmo.head.geometry=frobenius: lmo.head.geometry: unknown geometry");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"lmo.head.multiplier=0"}); }),
+                  "lmo.head.multiplier: must be in (0.0, 1e+06], got 0.0");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("twice.toml", "[lmo]\ngeometry = \"l2\"\n[lmo.matrix]\ngeometry = \"sign\"\n"), {}); }),
+                  "lmo.geometry: set twice: lmo.geometry is the shorthand of lmo.matrix.geometry; set one of them");
 }
 
 TEST_F(ConfigTest, OverrideErrorsNameTheOverride) {
@@ -288,14 +352,23 @@ const std::vector<Rule> kRules = {
     {"lmo", "ns_steps", "101", "must be in [1, 100], got 101"},
     {"lmo", "ns_coefficients", "\"jordan\"", "jordan"},
     {"lmo", "scale", "\"adam\"", "adam"},
-    {"objective", "kind", "\"mlp\"", "\"mlp\" is not implemented yet"},
     {"objective", "kind", "\"gpt\"", "\"gpt\" is not implemented yet"},
-    {"objective", "kind", "\"cnn\"", "unknown value \"cnn\" (accepted: quadratic)"},
+    {"objective", "kind", "\"cnn\"", "unknown value \"cnn\" (accepted: quadratic, mlp)"},
     {"objective", "rows", "0", "must be >= 1"},
     {"objective", "cols", "-3", "must be >= 1, got -3"},
     {"objective", "mu", "-0.001", "must be >= 0.0, got -0.001"},
     {"objective", "rhs", "\"e2\"", "unknown value \"e2\" (accepted: gaussian, e1)"},
     {"objective", "noise", "-0.1", "must be >= 0.0"},
+    {"objective.mlp", "hidden", "[0]", "entry 0 must be in [1.0, 16384.0], got 0.0"},
+    {"objective.mlp", "hidden", "[128, 16385]", "entry 1 must be in [1.0, 16384.0], got 16385.0"},
+    {"objective.mlp", "hidden", "[64, 1.5]", "entry 1 must be an integer, got 1.5"},
+    {"objective.mlp", "hidden", "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]", "at most 16 hidden layers, got 17"},
+    {"objective.mlp", "hidden", "128", "expected an array of numbers, got integer 128"},
+    {"objective.mlp", "batch", "0", "must be in [1, 60000], got 0"},
+    {"objective.mlp", "batch", "60001", "must be in [1, 60000], got 60001"},
+    {"objective.mlp", "data_dir", "\"\"", "must name the directory of the IDX .gz files"},
+    {"objective.mlp", "standardize", "1", "expected a boolean (true or false), got integer 1"},
+    {"objective.mlp", "eval_train_examples", "0", "must be in [1, 60000], got 0"},
     {"heterogeneity", "profile", "\"cubic\"", "unknown value \"cubic\""},
     {"heterogeneity", "power", "-1", "must be >= 0.0, got -1.0"},
     {"heterogeneity", "list", "1.0", "expected an array of numbers, got float 1.0"},

@@ -111,6 +111,23 @@ TEST(LmoOptimizerTest, MuonStepByHandNesterovOn) {
   expect_near_all(t.x, {0.9f, 2, 3, 4.1f}, "x");
 }
 
+// Block roles (docs/method.md §6): each block takes its role's geometry and multiplier from the table.
+// m0 = 0, α = 1, γ = 0.1: a 2×2 matrix-role block, spectral, multiplier 1 (its step as in the
+// StepOverLayout case below, ‖Δx‖₂ = 0.1), and a 1×2 head-role block, none, multiplier 5: Δx = −0.1·5·g.
+TEST(LmoOptimizerTest, RoleTableSetsGeometryAndMultiplierPerBlock) {
+  RoleTable roles;
+  roles[Role::head] = {Geometry::none, 5.0};
+  ParamLayout layout;
+  layout.add("w", 2, 2, Role::matrix, roles);
+  layout.add("head", 1, 2, Role::head, roles);
+  ASSERT_EQ(layout.blocks()[1].geometry, Geometry::none);
+  ASSERT_EQ(layout.blocks()[1].role, Role::head);
+  std::vector<float> x(6, 0.0f), m(6, 0.0f), g{0, 2, -3, 0, 1, -2};
+  LmoOptimizer opt(layout, svd(), /*nesterov=*/false, StepScale::muon);
+  opt.step(x, m, g, 0.1, 1.0);
+  expect_near_all(x, {0, -0.1f, 0.1f, 0, -0.5f, 1.0f}, "x");
+}
+
 // Three blocks in one flat buffer, m0 = 0, α = 1 (β = 0: m1 = u = g, either nesterov), γ = 0.1:
 //   "r" 2×2 spectral, g = [[0, 2], [−3, 0]] = [[0, 1], [−1, 0]] · diag(3, 2): polar factor
 //       [[0, 1], [−1, 0]] (orthogonal times PSD), lmo = [[0, −1], [1, 0]], scale 1.

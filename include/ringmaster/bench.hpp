@@ -13,4 +13,12 @@ namespace ringmaster {
 // "sgemm_gflops", "ratio"}, ...]}. Throws Error naming a malformed shape. Returns the exit code (0).
 int bench_lmo(const std::vector<std::string>& shapes, bool json);
 
+// `ringmaster bench mlp [--hidden W1,W2]... [--batch B]... [--json]`: seconds per forward+backward of the
+// Fashion-MNIST MLP (784 → hidden → 10) per minibatch, against PyTorch on one thread in the same run
+// (scripts/bench_mlp_torch.py, run by `python`; "" for torch_script = the one in the source tree). No
+// hidden = 128,128 512,256 1024; no batch = 128 64. Prints a table, or with json = true {"results":
+// [{"hidden", "batch", "ringmaster_seconds", "torch_seconds", "ratio"}, ...]}. Error if torch cannot run.
+int bench_mlp(const std::vector<std::string>& hidden, const std::vector<int>& batches, bool json,
+              const std::string& python, const std::string& torch_script);
+
 }  // namespace ringmaster

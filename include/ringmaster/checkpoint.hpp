@@ -38,6 +38,10 @@ struct RecorderState {
   std::int64_t arrivals = 0;
   std::optional<double> time_to_target;
   std::map<double, std::optional<double>> relative;  // ratio → training seconds it was reached
+  // Classifiers: the last and best evaluated test accuracy, and accuracy threshold → training seconds
+  // it was first reached (empty in checkpoints of objectives without accuracy, and older ones).
+  std::optional<double> last_accuracy, best_accuracy;
+  std::map<double, std::optional<double>> accuracy;
   // Sizes in bytes of events.csv, eval.csv and delays.csv, all whole rows, when the state was taken.
   std::uint64_t events_bytes = 0, eval_bytes = 0, delays_bytes = 0;
   // Size of eval_windows.csv; absent in checkpoints written before that file existed.

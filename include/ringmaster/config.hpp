@@ -51,6 +51,17 @@ struct LmoConfig {
   bool operator==(const LmoConfig&) const = default;
 };
 
+// [objective.mlp]: the Fashion-MNIST classifier (docs/method.md §6; keys in docs/configuration.md).
+struct MlpConfig {
+  std::vector<int> hidden{128, 128};  // widths of the hidden layers: 784 → hidden... → 10; [] = softmax regression
+  int batch = 128;                    // minibatch of one stochastic gradient
+  std::string data_dir = "/usr/share/datasets/fashion-mnist";  // the Debian package dataset-fashion-mnist
+  bool standardize = false;           // pixels in [0, 1], or standardized by the training set's mean and std
+  int eval_train_examples = 10000;    // the fixed training subset of full_gradient (the stationarity measure)
+
+  bool operator==(const MlpConfig&) const = default;
+};
+
 struct ObjectiveConfig {
   std::string kind = "quadratic";
   int rows = 64;
@@ -58,6 +69,7 @@ struct ObjectiveConfig {
   double mu = 0.001;
   std::string rhs = "gaussian";  // or "e1"
   double noise = 0.1;            // σ
+  MlpConfig mlp;                 // kind = "mlp"
 
   bool operator==(const ObjectiveConfig&) const = default;
 };

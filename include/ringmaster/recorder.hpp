@@ -111,6 +111,7 @@ class Recorder {
   double initial_loss_ = -1.0;
   double best_loss_ = 0.0;
   std::optional<double> last_accuracy_, best_accuracy_;
+  std::map<double, std::optional<double>> accuracy_;  // test accuracy ≥ key first reached (training clock)
   bool target_reached_ = false;
   bool diverged_ = false;
   std::int64_t eval_index_ = 0;  // evaluations fall on the grid eval_index_ · eval_every_s

@@ -1,0 +1,39 @@
+// Fashion-MNIST from the Debian package dataset-fashion-mnist (docs/method.md §6): the four IDX files
+// {train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, read with zlib. The loader knows nothing about any
+// model: it gives the pixels as uint8 (47 MB for the training set, a quarter of float32) and the labels;
+// objectives convert minibatches on the fly.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ringmaster {
+
+struct LabelledImages {
+  std::size_t count = 0;              // images
+  std::size_t pixels_per_image = 0;   // rows · cols = 784
+  std::vector<std::uint8_t> pixels;   // (count, pixels_per_image) row-major, 0 = background
+  std::vector<std::uint8_t> labels;   // (count) classes 0..9
+
+  const std::uint8_t* image(std::size_t i) const { return pixels.data() + i * pixels_per_image; }
+};
+
+struct FashionMnist {
+  LabelledImages train;  // 60,000
+  LabelledImages test;   // 10,000
+};
+
+inline constexpr int kFashionMnistSide = 28;
+inline constexpr int kFashionMnistClasses = 10;
+inline constexpr std::size_t kFashionMnistTrain = 60000;
+inline constexpr std::size_t kFashionMnistTest = 10000;
+inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
+
+// Reads the four files under `dir`. Every problem with a file (missing, not gzip, a truncated or corrupt
+// gzip stream, a wrong magic number, dimensions or count, images and labels that disagree, short or
+// trailing data, a label outside 0..9) is an Error naming the file and the Debian package.
+FashionMnist load_fashion_mnist(const std::string& dir);
+
+}  // namespace ringmaster
