@@ -8,21 +8,24 @@ cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
 
 jobs=$(nproc)
+# Tests that compare wall-clock behaviour with a model of it run in the optimized build only: a sanitizer
+# makes every step several times slower, and the model no longer describes the machine.
+timing_models='MlpRun.EnginesAgreeOnTheAccuracyCurve'
 run_suite() {
-  local dir=$1
-  shift
-  (cd "$dir" && "$@" ctest --output-on-failure -L unit -j"$jobs" && "$@" ctest --output-on-failure -L mpi)
+  local dir=$1 exclude=$2
+  shift 2
+  (cd "$dir" && "$@" ctest --output-on-failure -L unit -j"$jobs" && "$@" ctest --output-on-failure -L mpi ${exclude:+-E "$exclude"})
 }
 
 echo "== optimized build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
-run_suite build env
+run_suite build "" env
 
 echo "== sanitizer build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGMASTER_SANITIZE=ON
 cmake --build build-asan -j"$jobs"
-run_suite build-asan env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite build-asan "$timing_models" env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 echo "== fuzzing (clang, libFuzzer, ASan + UBSan): config loader and checkpoint reader, 60 s each"
 scripts/fuzz.sh 60

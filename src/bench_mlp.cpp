@@ -161,7 +161,7 @@ std::string hidden_text(const std::vector<int>& hidden) {
 int bench_mlp(const std::vector<std::string>& hidden_specs, const std::vector<int>& batches, bool json,
               const std::string& python, const std::string& torch_script) {
   std::vector<std::vector<int>> shapes;
-  for (const std::string& spec : hidden_specs.empty() ? std::vector<std::string>{"128,128", "512,256", "1024"}
+  for (const std::string& spec : hidden_specs.empty() ? std::vector<std::string>{"128", "128,128", "512,256", "1024"}
                                                       : hidden_specs)
     shapes.push_back(parse_hidden(spec));
   const std::vector<int> sizes = batches.empty() ? std::vector<int>{128, 64} : batches;
