@@ -249,14 +249,20 @@ def speedup_table(spec: Spec, groups: list[Group]) -> list[dict[str, Any]]:
     if reference is None:
         return []
     out = []
-    by_labels = {json.dumps(g.labels, sort_keys=True): g for g in groups}
+    # A method axis may carry other keys with each method (a linked axis: its stepsize): cells of two
+    # methods are paired on every other label.
+    row_axis_keys = next((a.keys for a in spec.axes if rows_key in a.keys), [rows_key])
+    def pairing(labels: dict[str, Any], method: Any) -> str:
+        return json.dumps({**{k: v for k, v in labels.items() if k not in row_axis_keys}, rows_key: method},
+                          sort_keys=True)
+    by_labels = {pairing(g.labels, g.labels.get(rows_key)): g for g in groups}
     methods = ordered_values(spec, rows_key)
     baselines = spec.report.baselines or [m for m in methods if m != reference]
     for g in groups:
         if g.labels.get(rows_key) != reference:
             continue
         for b in baselines:
-            other = by_labels.get(json.dumps({**g.labels, rows_key: b}, sort_keys=True))
+            other = by_labels.get(pairing(g.labels, b))
             if other is None:
                 continue
             s = speedup(g, other, spec.report.target, seed_key)
@@ -382,7 +388,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
                     return g
             return None
 
-        head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
+        head = "| method | " + " | ".join(column_head(col_name, c) for c in columns) + " |"
         rule = "|---|" + "---|" * len(columns)
         lines += [f"## Time to {target_heading(target)} (s){suffix}", "", head, rule]
         tied = tied_groups(spec, sweep_dir)
@@ -398,7 +404,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         budgets = [cell(methods[0], c) for c in columns]
         if all(budgets):
             lines += ["Training time of every run: " + ", ".join(
-                f"{col_name} = {label_text(c)}: {g.budget:.4g} s" for c, g in zip(columns, budgets)), ""]
+                f"{column_head(col_name, c)}: {g.budget:.4g} s" for c, g in zip(columns, budgets)), ""]
 
         if spec.report.reference is not None:
             mine = [s for s in speedups if all(s["labels"].get(k) == v for k, v in fixed.items())]
@@ -407,7 +413,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
                       "time(baseline) / time(reference), ratio of the means; in brackets the range of the "
                       "per-seed ratios (same seed: same problem and delays); ≥: the baseline missed the target "
                       "in some runs, counted at their full training time; n/a: the reference missed it.", "",
-                      "| baseline | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns)
+                      "| baseline | " + " | ".join(column_head(col_name, c) for c in columns)
                       + " | grows with " + col_name + " |",
                       "|---|" + "---|" * (len(columns) + 1)]
             for b in baselines:
@@ -448,11 +454,16 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
     return "\n".join(lines)
 
 
+def column_head(col_name: str, value: Any) -> str:
+    """A table column's heading: `p = 0.5`, or `all runs` when the report has no column axis."""
+    return f"{col_name} = {label_text(value)}" if col_name else "all runs"
+
+
 def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, col_name: str,
                      suffix: str) -> list[str]:
     """The metric the tuning optimizes: (f − f*) / (f(X0) − f*) at the end of training, per method × column,
     and the reference's advantage in it (final loss of the baseline / final loss of the reference)."""
-    head = "| method | " + " | ".join(f"{col_name} = {label_text(c)}" for c in columns) + " |"
+    head = "| method | " + " | ".join(column_head(col_name, c) for c in columns) + " |"
     rule = "|---|" + "---|" * len(columns)
     tuned_by = ("this is what the tuning minimizes (on the tuning seeds)" if not spec.tune
                 or spec.tune.protocol == "final-loss" else
@@ -475,7 +486,9 @@ def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, c
             g, r = cell(m, c), cell(reference, c)
             ok = g is not None and r is not None and g.final.complete and r.final.complete and r.final.mean > 0
             ratios.append(g.final.mean / r.final.mean if ok else math.nan)
-        growing = all(b > a for a, b in zip(ratios, ratios[1:])) if not any(map(math.isnan, ratios)) else None
+        # "grows" needs at least two columns to compare
+        growing = (all(b > a for a, b in zip(ratios, ratios[1:]))
+                   if len(ratios) > 1 and not any(map(math.isnan, ratios)) else None)
         lines.append(f"| {m} | " + " | ".join(f"{v:.3g}×" if not math.isnan(v) else "—" for v in ratios)
                      + f" | {'—' if growing is None else 'yes' if growing else 'no'} |")
     lines.append("")
