@@ -183,12 +183,13 @@ Checkpoint from_json(const json& j) {
       if (!(level > 0.0 && level <= 1.0)) throw Error("recorder.accuracy: threshold outside (0, 1]");
       c.recorder.accuracy[level] = reached_at(e.at(1), "recorder.accuracy");
     }
-    for (const char* field : {"last_accuracy", "best_accuracy"}) {
+    for (auto [field, accuracy] : {std::pair{"last_accuracy", &c.recorder.last_accuracy},
+                                   std::pair{"best_accuracy", &c.recorder.best_accuracy}}) {
       const json& v = r.at(field);
       if (v.is_null()) continue;
       const double a = v.get<double>();
       if (!(a >= 0.0 && a <= 1.0)) throw Error(std::string("recorder.") + field + ": outside [0, 1]");
-      (std::string(field) == "last_accuracy" ? c.recorder.last_accuracy : c.recorder.best_accuracy) = a;
+      *accuracy = a;
     }
   }
   const json& csv = r.at("csv_bytes");

@@ -153,9 +153,9 @@ static void log_to_stderr() {
 int cli_main(int argc, char** argv) {
   log_to_stderr();
   if (const char* fallback = std::getenv("RINGMASTER_OPENBLAS_FALLBACK"); fallback && first_rank())
-    spdlog::debug("OpenBLAS detected core type {} on a CPU that supports {}: restarted with OPENBLAS_CORETYPE={} "
-                  "(src/main.cpp)",
-                  fallback, std::getenv("OPENBLAS_CORETYPE"), std::getenv("OPENBLAS_CORETYPE"));
+    spdlog::debug("OpenBLAS detected core type {} on a CPU that supports better kernels: restarted with "
+                  "OPENBLAS_CORETYPE={} (src/main.cpp)",
+                  fallback, std::getenv("OPENBLAS_CORETYPE"));
   try {
     return dispatch(argc, argv);
   } catch (const RuntimeFailure& e) {
