@@ -21,6 +21,8 @@ packages=(
   python3 python3-matplotlib slurm-wlm munge
   # runtime data: Fashion-MNIST for objective.kind = "mlp" (IDX .gz files in /usr/share/datasets/fashion-mnist)
   dataset-fashion-mnist
+  # runtime data: the default corpus of objective.kind = "gpt" (fortune files in /usr/share/games/fortunes)
+  fortunes
   # tests and benchmark only, never a runtime dependency: the PyTorch reference of the MLP's gradients
   # (tests/mlp_reference.py) and the PyTorch side of `ringmaster bench mlp` (scripts/bench_mlp_torch.py),
   # both run with Debian's /usr/bin/python3
