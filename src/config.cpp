@@ -55,6 +55,9 @@ const std::vector<Section>& schema() {
       {"objective", {"kind", "rows", "cols", "mu", "rhs", "noise"}},
       // A subsection: [objective.mlp] in a file, --set objective.mlp.key=value (see section_table).
       {"objective.mlp", {"hidden", "batch", "data_dir", "standardize", "eval_train_examples"}},
+      {"objective.gpt",
+       {"layers", "heads", "width", "context", "batch", "corpus", "validation_fraction", "eval_tokens",
+        "eval_train_tokens"}},
       {"heterogeneity",
        {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s",
         "compute_s"}},
@@ -91,8 +94,7 @@ const toml::table* section_table(const toml::table& root, std::string_view secti
 // lmo.cpp / optimizer.cpp, which own those enums).
 const std::vector<std::string> kStale = {"interrupt", "discard"};
 const std::vector<std::string> kFaults = {"none", "nan", "truncate", "oversize", "hang"};
-const std::vector<std::string> kObjectivesImplemented = {"quadratic", "mlp"};
-const std::vector<std::string> kObjectivesPlanned = {"gpt"};
+const std::vector<std::string> kObjectives = {"quadratic", "mlp", "gpt"};
 const std::vector<std::string> kRhs = {"gaussian", "e1"};
 const std::vector<std::string> kProfiles = {"uniform", "sqrt", "linear", "power", "list"};
 const std::vector<std::string> kDelayNoises = {"none", "halfnormal", "exponential", "lognormal"};
@@ -791,13 +793,7 @@ void read_lmo(const Reader& r, LmoConfig& lmo) {
 }
 
 void read_objective(const Reader& r, ObjectiveConfig& objective) {
-  const Key kind{"objective", "kind"};
-  if (auto name = r.text(kind)) {
-    // mlp and gpt are part of the design (docs/method.md §6) but not built yet: say so rather than "unknown".
-    if (std::find(kObjectivesPlanned.begin(), kObjectivesPlanned.end(), *name) != kObjectivesPlanned.end())
-      r.fail(kind, quote(*name) + " is not implemented yet (available: " + join(kObjectivesImplemented) + ")");
-    r.set_choice(kind, objective.kind, kObjectivesImplemented);
-  }
+  r.set_choice({"objective", "kind"}, objective.kind, kObjectives);
   r.set({"objective", "rows"}, objective.rows, 1, kIntMax);
   r.set({"objective", "cols"}, objective.cols, 1, kIntMax);
   r.set({"objective", "mu"}, objective.mu, kNonNegative);  // A = tridiag/4 + μI is positive definite for μ ≥ 0
@@ -824,6 +820,35 @@ void read_mlp(const Reader& r, MlpConfig& mlp) {
   if (mlp.data_dir.empty()) r.fail({"objective.mlp", "data_dir"}, "must name the directory of the IDX .gz files");
   r.set({"objective.mlp", "standardize"}, mlp.standardize);
   r.set({"objective.mlp", "eval_train_examples"}, mlp.eval_train_examples, 1, 60000);
+}
+
+// [objective.gpt] (docs/method.md §6). Bounds keep a byte-level model a model for CPUs: at most 64 blocks,
+// 128 heads, width and context 8192; its parameters and the activations of a batch are checked against
+// memory (check_memory). The evaluation sizes are capped at run time by what the corpus holds.
+void read_gpt(const Reader& r, GptConfig& gpt) {
+  constexpr std::string_view section = "objective.gpt";
+  const Key heads{section, "heads"}, width{section, "width"}, corpus{section, "corpus"};
+  r.set({section, "layers"}, gpt.layers, 1, 64);
+  r.set(heads, gpt.heads, 1, 128);
+  r.set(width, gpt.width, 2, 8192);
+  r.set({section, "context"}, gpt.context, 1, 8192);
+  r.set({section, "batch"}, gpt.batch, 1, 65536);
+  r.set(corpus, gpt.corpus);
+  if (gpt.corpus.empty()) r.fail(corpus, "must name a text file or a directory of text files");
+  // Both splits must hold documents: the fraction is of the documents, at least one on each side.
+  r.set({section, "validation_fraction"}, gpt.validation_fraction, Bounds{0.0, true, 1.0, true});
+  r.set({section, "eval_tokens"}, gpt.eval_tokens, 1, kIntMax);
+  r.set({section, "eval_train_tokens"}, gpt.eval_train_tokens, 1, kIntMax);
+  // Each head takes width / heads coordinates, and rotary positions turn them in pairs.
+  if (gpt.width % gpt.heads != 0)
+    r.fail(r.culprit({width, heads}), "objective.gpt.width = " + std::to_string(gpt.width) +
+                                          " is not divisible by objective.gpt.heads = " + std::to_string(gpt.heads) +
+                                          " (each head takes width / heads of the width)");
+  if ((gpt.width / gpt.heads) % 2 != 0)
+    r.fail(r.culprit({width, heads}), "the head dimension objective.gpt.width / objective.gpt.heads = " +
+                                          std::to_string(gpt.width) + " / " + std::to_string(gpt.heads) + " = " +
+                                          std::to_string(gpt.width / gpt.heads) +
+                                          " must be even (rotary positions turn pairs of coordinates)");
 }
 
 void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
@@ -911,22 +936,45 @@ double memory_limit_bytes() {
   return limit;
 }
 
-// Parameters of the objective: the quadratic's rows × cols, or the MLP's weights and biases (784 → hidden → 10).
+// Parameters of the objective: the quadratic's rows × cols, the MLP's weights and biases (784 → hidden → 10),
+// or the GPT's embedding and head (256 × width each) and per block 12 width² (q, k, v, out: 4 C²; MLP: 8 C²).
 double parameter_count(const Config& c) {
+  if (c.objective.kind == "gpt") {
+    const double width = c.objective.gpt.width;
+    return 2.0 * 256.0 * width + 12.0 * c.objective.gpt.layers * width * width;
+  }
   if (c.objective.kind != "mlp") return static_cast<double>(c.objective.rows) * c.objective.cols;
   double count = 0.0, in = 784.0;
   for (double out : c.objective.mlp.hidden) count += (in + 1.0) * out, in = out;
   return count + (in + 1.0) * 10.0;
 }
 
+// The GPT's activations for one batch, kept for backward: a lower bound of one objective's arena. Per token
+// and block at least 12 width floats (normed inputs, q, k, v, attention output, the MLP's 4·width before and
+// after ReLU²) and heads · context attention probabilities; per token 256 logits. Zero for other kinds.
+double activation_bytes(const Config& c) {
+  if (c.objective.kind != "gpt") return 0.0;
+  const GptConfig& g = c.objective.gpt;
+  const double tokens = static_cast<double>(g.batch) * g.context;
+  return tokens * (g.layers * (12.0 * g.width + static_cast<double>(g.heads) * g.context) + 256.0) * sizeof(float);
+}
+
 void check_memory(const Reader& r, const Config& c) {
   const double parameters = parameter_count(c);
-  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float);
+  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float) + activation_bytes(c);
   const double for_workers = static_cast<double>(c.run.workers) * kBytesPerWorker;
   const double limit = memory_limit_bytes();
   if (for_parameters + for_workers <= limit) return;
   const std::string more = ", more than the " + sci(limit) +
                            " bytes of memory (RAM + swap, or the process limit) this process may use";
+  if (for_parameters >= for_workers && c.objective.kind == "gpt") {
+    const std::string_view gpt = "objective.gpt";
+    r.fail(r.culprit({{gpt, "width"}, {gpt, "layers"}, {gpt, "context"}, {gpt, "batch"}, {gpt, "heads"}}),
+           "a network of " + sci(parameters) + " parameters with a batch of " + std::to_string(c.objective.gpt.batch) +
+               " x " + std::to_string(c.objective.gpt.context) + " tokens needs at least " +
+               sci(for_parameters + for_workers) + " bytes (" + sci(kFloatsPerParameter) +
+               " floats per parameter, and the batch's activations: " + sci(activation_bytes(c)) + ")" + more);
+  }
   if (for_parameters >= for_workers && c.objective.kind == "mlp")
     r.fail({"objective.mlp", "hidden"}, "a network of " + sci(parameters) + " parameters needs at least " +
                                             sci(for_parameters + for_workers) + " bytes (" + sci(kFloatsPerParameter) +
@@ -1087,6 +1135,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_lmo(reader, config.lmo);
   read_objective(reader, config.objective);
   read_mlp(reader, config.objective.mlp);
+  read_gpt(reader, config.objective.gpt);
   read_heterogeneity(reader, config.heterogeneity);
   read_checkpoint(reader, config.checkpoint);
   read_fault(reader, config.fault);
@@ -1151,6 +1200,17 @@ std::string to_toml(const Config& c) {
   line("data_dir", toml_string(c.objective.mlp.data_dir));
   line("standardize", boolean(c.objective.mlp.standardize));
   line("eval_train_examples", std::to_string(c.objective.mlp.eval_train_examples));
+
+  out << "\n[objective.gpt]\n";
+  line("layers", std::to_string(c.objective.gpt.layers));
+  line("heads", std::to_string(c.objective.gpt.heads));
+  line("width", std::to_string(c.objective.gpt.width));
+  line("context", std::to_string(c.objective.gpt.context));
+  line("batch", std::to_string(c.objective.gpt.batch));
+  line("corpus", toml_string(c.objective.gpt.corpus));
+  line("validation_fraction", real(c.objective.gpt.validation_fraction));
+  line("eval_tokens", std::to_string(c.objective.gpt.eval_tokens));
+  line("eval_train_tokens", std::to_string(c.objective.gpt.eval_train_tokens));
 
   out << "\n[heterogeneity]\n";
   line("profile", toml_string(c.heterogeneity.profile));

@@ -96,6 +96,15 @@ Config unusual_config() {
   c.objective.mlp.data_dir = "data dir/with \"quotes\"";
   c.objective.mlp.standardize = true;
   c.objective.mlp.eval_train_examples = 1;
+  c.objective.gpt.layers = 3;
+  c.objective.gpt.heads = 6;
+  c.objective.gpt.width = 96;
+  c.objective.gpt.context = 33;
+  c.objective.gpt.batch = 5;
+  c.objective.gpt.corpus = "my corpus/with \"quotes\"";
+  c.objective.gpt.validation_fraction = 1.0 / 3.0;
+  c.objective.gpt.eval_tokens = 12345;
+  c.objective.gpt.eval_train_tokens = 678;
   c.heterogeneity.profile = "list";
   c.heterogeneity.power = 0.5;
   c.heterogeneity.list = {1.0, 2.0 / 3.0, 1e-300};
@@ -201,6 +210,34 @@ TEST_F(ConfigTest, MlpSubsectionFromFileAndOverrides) {
   EXPECT_CONTAINS(error_of([&] { load_config(write("flat.toml", "[objective]\nmlp = 3\n"), {}); }),
                   "[objective.mlp] must be a table, got integer 3");
   EXPECT_CONTAINS(error_of([&] { load_config("", {"run.sub.key=1"}); }), "--set run.sub.key=1: unknown subsection [run.sub] ([run] has none)");
+}
+
+// [objective.gpt] likewise; the width splits into heads of an even dimension, whichever key broke it is
+// named; the memory check knows the network's parameters and activations.
+TEST_F(ConfigTest, GptSubsectionFromFileAndOverrides) {
+  const std::string path = write("gpt.toml", "[objective]\nkind = \"gpt\"\n\n[objective.gpt]\nlayers = 2\nwidth = 64\n");
+  Config c = load_config(path, {});
+  EXPECT_EQ(c.objective.kind, "gpt");
+  EXPECT_EQ(c.objective.gpt.layers, 2);
+  EXPECT_EQ(c.objective.gpt.width, 64);
+  EXPECT_EQ(c.objective.gpt.heads, 4);  // default
+  c = load_config(path, {"objective.gpt.width=32", "objective.gpt.corpus=/tmp/text.txt", "objective.gpt.heads=2"});
+  EXPECT_EQ(c.objective.gpt.width, 32);
+  EXPECT_EQ(c.objective.gpt.heads, 2);
+  EXPECT_EQ(c.objective.gpt.corpus, "/tmp/text.txt");
+  EXPECT_EQ(load_config(write("round.toml", to_toml(c)), {}), c);
+  EXPECT_NE(config_hash(c), config_hash(load_config(path, {})));  // part of the experiment
+
+  // heads = 3 does not divide 64: the key set last on the command line is named, else the file's.
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {"objective.gpt.heads=3"}); }),
+                  "--set objective.gpt.heads=3: objective.gpt.heads: objective.gpt.width = 64 is not divisible");
+  EXPECT_CONTAINS(error_of([&] { load_config(write("odd.toml", "[objective.gpt]\nheads = 2\nwidth = 6\n"), {}); }),
+                  "odd.toml:3: objective.gpt.width: the head dimension objective.gpt.width / objective.gpt.heads = 6 / 2 = 3");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {"objective.gpt.dropout=0.1"}); }),
+                  "objective.gpt.dropout: unknown key");
+  // 64 blocks of width 8192: 5.2e10 parameters, far beyond this machine.
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {"objective.gpt.layers=64", "objective.gpt.width=8192"}); }),
+                  "--set objective.gpt.width=8192: objective.gpt.width: a network of 5.15e+10 parameters");
 }
 
 // The [lmo] role table (docs/method.md §6 "Block roles"): every role's geometry and multiplier from a file
@@ -352,8 +389,7 @@ const std::vector<Rule> kRules = {
     {"lmo", "ns_steps", "101", "must be in [1, 100], got 101"},
     {"lmo", "ns_coefficients", "\"jordan\"", "jordan"},
     {"lmo", "scale", "\"adam\"", "adam"},
-    {"objective", "kind", "\"gpt\"", "\"gpt\" is not implemented yet"},
-    {"objective", "kind", "\"cnn\"", "unknown value \"cnn\" (accepted: quadratic, mlp)"},
+    {"objective", "kind", "\"cnn\"", "unknown value \"cnn\" (accepted: quadratic, mlp, gpt)"},
     {"objective", "rows", "0", "must be >= 1"},
     {"objective", "cols", "-3", "must be >= 1, got -3"},
     {"objective", "mu", "-0.001", "must be >= 0.0, got -0.001"},
@@ -369,6 +405,18 @@ const std::vector<Rule> kRules = {
     {"objective.mlp", "data_dir", "\"\"", "must name the directory of the IDX .gz files"},
     {"objective.mlp", "standardize", "1", "expected a boolean (true or false), got integer 1"},
     {"objective.mlp", "eval_train_examples", "0", "must be in [1, 60000], got 0"},
+    {"objective.gpt", "layers", "0", "must be in [1, 64], got 0"},
+    {"objective.gpt", "heads", "129", "must be in [1, 128], got 129"},
+    {"objective.gpt", "width", "1", "must be in [2, 8192], got 1"},
+    {"objective.gpt", "width", "102", "objective.gpt.width = 102 is not divisible by objective.gpt.heads = 4"},
+    {"objective.gpt", "width", "12", "head dimension objective.gpt.width / objective.gpt.heads = 12 / 4 = 3 must be even"},
+    {"objective.gpt", "context", "8193", "must be in [1, 8192], got 8193"},
+    {"objective.gpt", "batch", "0", "must be in [1, 65536], got 0"},
+    {"objective.gpt", "corpus", "\"\"", "must name a text file or a directory of text files"},
+    {"objective.gpt", "validation_fraction", "1.0", "must be in (0.0, 1.0), got 1.0"},
+    {"objective.gpt", "validation_fraction", "0", "must be in (0.0, 1.0), got 0.0"},
+    {"objective.gpt", "eval_tokens", "0", "must be >= 1, got 0"},
+    {"objective.gpt", "eval_train_tokens", "-1", "must be >= 1, got -1"},
     {"heterogeneity", "profile", "\"cubic\"", "unknown value \"cubic\""},
     {"heterogeneity", "power", "-1", "must be >= 0.0, got -1.0"},
     {"heterogeneity", "list", "1.0", "expected an array of numbers, got float 1.0"},

@@ -62,6 +62,22 @@ struct MlpConfig {
   bool operator==(const MlpConfig&) const = default;
 };
 
+// [objective.gpt]: the byte-level transformer on a text corpus (docs/method.md §6; keys in
+// docs/configuration.md).
+struct GptConfig {
+  int layers = 4;              // transformer blocks
+  int heads = 4;               // attention heads; width / heads is the head dimension (even: rotary pairs)
+  int width = 128;             // model width C
+  int context = 128;           // T: bytes a position attends over; a training window is T + 1 bytes
+  int batch = 8;               // windows per stochastic gradient (batch · context tokens)
+  std::string corpus = "/usr/share/games/fortunes";  // a text file or a directory (Debian package fortunes)
+  double validation_fraction = 0.1;  // of the documents, held out for the reported loss
+  int eval_tokens = 32768;           // validation tokens per evaluation (a fixed subset of windows)
+  int eval_train_tokens = 8192;      // training tokens of the full gradient (the stationarity measure)
+
+  bool operator==(const GptConfig&) const = default;
+};
+
 struct ObjectiveConfig {
   std::string kind = "quadratic";
   int rows = 64;
@@ -70,6 +86,7 @@ struct ObjectiveConfig {
   std::string rhs = "gaussian";  // or "e1"
   double noise = 0.1;            // σ
   MlpConfig mlp;                 // kind = "mlp"
+  GptConfig gpt;                 // kind = "gpt"
 
   bool operator==(const ObjectiveConfig&) const = default;
 };
