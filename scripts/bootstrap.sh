@@ -27,6 +27,8 @@ packages=(
   # (tests/mlp_reference.py) and the PyTorch side of `ringmaster bench mlp` (scripts/bench_mlp_torch.py),
   # both run with Debian's /usr/bin/python3
   python3-torch python3-numpy
+  # tools/gpt_checkpoint.py (a gpt run's checkpoint into PyTorch) and its test: the checkpoint's CBOR payload
+  python3-cbor2
 )
 
 missing=()
