@@ -1,11 +1,10 @@
 #include "objectives/mlp.hpp"
 
-#include <cblas.h>
-
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 
+#include "objectives/blas.hpp"
 #include "ringmaster/error.hpp"
 
 namespace ringmaster {
@@ -15,18 +14,6 @@ namespace {
 // the products run at BLAS speed, small enough that the arena stays a few MB (1000 · (784 + widths)).
 constexpr int kChunkRows = 1000;
 
-// Row-major C (M, N) = alpha · op(A) (M, K) · op(B) (K, N) + beta · C: cblas_sgemm or cblas_dgemm.
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const float* A, int lda, const float* B, int ldb,
-          float beta, float* C, int ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, M, N, K, 1.0f, A, lda, B, ldb, beta, C, ldc);
-}
-void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K, const double* A, int lda, const double* B,
-          int ldb, double beta, double* C, int ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, M, N, K, 1.0, A, lda, B, ldb, beta, C, ldc);
-}
-
-std::size_t product(int a, int b) { return static_cast<std::size_t>(a) * static_cast<std::size_t>(b); }
-
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -35,7 +22,7 @@ std::size_t product(int a, int b) { return static_cast<std::size_t>(a) * static_
 template <class T>
 void linear_forward(T* out, const T* inp, const T* weight, const T* bias, int B, int C, int OC, bool relu) {
   // out (B, OC) = inp (B, C) · weightᵀ: weight is (OC, C) row-major, so Bᵀ is BLAS's transpose flag.
-  gemm(CblasNoTrans, CblasTrans, B, OC, C, inp, C, weight, C, T(0), out, OC);
+  gemm(CblasNoTrans, CblasTrans, B, OC, C, T(1), inp, C, weight, C, T(0), out, OC);
   for (int b = 0; b < B; ++b) {
     T* row = out + product(b, OC);
     if (relu) {
@@ -60,9 +47,9 @@ void linear_backward(T* dinp, T* dweight, T* dbias, T* dout, const T* out, const
     for (int o = 0; o < OC; ++o) dbias[o] += drow[o];
   }
   // dweight (OC, C) = doutᵀ (OC, B) · inp (B, C)
-  gemm(CblasTrans, CblasNoTrans, OC, C, B, dout, OC, inp, C, accumulate ? T(1) : T(0), dweight, C);
+  gemm(CblasTrans, CblasNoTrans, OC, C, B, T(1), dout, OC, inp, C, accumulate ? T(1) : T(0), dweight, C);
   // dinp (B, C) = dout (B, OC) · weight (OC, C)
-  if (dinp != nullptr) gemm(CblasNoTrans, CblasNoTrans, B, C, OC, dout, OC, weight, C, T(0), dinp, C);
+  if (dinp != nullptr) gemm(CblasNoTrans, CblasNoTrans, B, C, OC, T(1), dout, OC, weight, C, T(0), dinp, C);
 }
 
 template <class T>
