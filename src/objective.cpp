@@ -1,5 +1,6 @@
 #include "ringmaster/objective.hpp"
 
+#include "objectives/gpt_objective.hpp"
 #include "objectives/mlp.hpp"
 #include "objectives/quadratic.hpp"
 #include "ringmaster/error.hpp"
@@ -9,7 +10,8 @@ namespace ringmaster {
 std::unique_ptr<Objective> make_objective(const Config& config) {
   if (config.objective.kind == "quadratic") return std::make_unique<Quadratic>(config);
   if (config.objective.kind == "mlp") return std::make_unique<Mlp>(config);  // reads the data set: may throw Error
-  throw Error("objective.kind: '" + config.objective.kind + "' is not implemented (available: quadratic, mlp)");
+  if (config.objective.kind == "gpt") return std::make_unique<Gpt>(config);  // reads the corpus: may throw Error
+  throw Error("objective.kind: '" + config.objective.kind + "' is not implemented (available: quadratic, mlp, gpt)");
 }
 
 }  // namespace ringmaster

@@ -73,7 +73,7 @@ struct GptConfig {
   std::string corpus = "/usr/share/games/fortunes";  // a text file or a directory (Debian package fortunes)
   double validation_fraction = 0.1;  // of the documents, held out for the reported loss
   int eval_tokens = 32768;           // validation tokens per evaluation (a fixed subset of windows)
-  int eval_train_tokens = 8192;      // training tokens of the full gradient (the stationarity measure)
+  int eval_train_tokens = 4096;      // training tokens of the full gradient (the stationarity measure)
 
   bool operator==(const GptConfig&) const = default;
 };

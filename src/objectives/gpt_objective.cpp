@@ -1,0 +1,135 @@
+#include "objectives/gpt_objective.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "ringmaster/error.hpp"
+#include "ringmaster/rng.hpp"
+
+namespace ringmaster {
+namespace {
+
+// Windows covering at least `tokens` predictions: ⌈tokens / context⌉.
+std::size_t windows_for(int tokens, int context) {
+  return (static_cast<std::size_t>(tokens) + static_cast<std::size_t>(context) - 1) / static_cast<std::size_t>(context);
+}
+
+TextCorpus load_corpus(const Config& config) {
+  const GptConfig& gpt = config.objective.gpt;
+  try {
+    return load_text_corpus(gpt.corpus, gpt.validation_fraction, config.run.seed, gpt.context);
+  } catch (const Error& e) {
+    throw Error(std::string("objective.gpt.corpus: ") + e.what());
+  }
+}
+
+}  // namespace
+
+GptShape gpt_shape(const GptConfig& config) { return {config.layers, config.heads, config.width, config.context}; }
+
+Gpt::Gpt(const Config& config)
+    : shape_(gpt_shape(config.objective.gpt)),
+      batch_(config.objective.gpt.batch),
+      seed_(config.run.seed),
+      corpus_(load_corpus(config)),
+      train_windows_(window_count(corpus_.train.size(), shape_.context)),
+      validation_windows_(spread_windows(window_count(corpus_.validation.size(), shape_.context),
+                                         windows_for(config.objective.gpt.eval_tokens, shape_.context))),
+      train_eval_windows_(spread_windows(train_windows_, windows_for(config.objective.gpt.eval_train_tokens, shape_.context))),
+      layout_(gpt_layout(shape_, config.lmo.roles)),
+      network_(shape_, batch_),
+      minibatch_(static_cast<std::size_t>(batch_)),
+      inputs_(static_cast<std::size_t>(batch_) * static_cast<std::size_t>(shape_.context)),
+      targets_(inputs_.size()),
+      chunk_gradient_(layout_.size()) {}
+
+void Gpt::initial_point(std::span<float> x) const { gpt_initialize(shape_, layout_, seed_, x); }
+
+void Gpt::gather(std::span<const std::uint8_t> stream, const std::uint32_t* windows, int count) {
+  const auto T = static_cast<std::size_t>(shape_.context);
+  for (std::size_t b = 0; b < static_cast<std::size_t>(count); ++b) {
+    const std::uint8_t* w = window(stream, windows[b], shape_.context);  // T + 1 bytes
+    std::memcpy(inputs_.data() + b * T, w, T);
+    std::memcpy(targets_.data() + b * T, w + 1, T);
+  }
+}
+
+void Gpt::draw_sample(std::span<float>, SampleStream& samples) { samples.examples.next(minibatch_); }
+
+double Gpt::gradient_at_sample(std::span<const float> x, std::span<float> g) {
+  gather(corpus_.train, minibatch_.data(), batch_);
+  const double tokens = static_cast<double>(batch_) * shape_.context;
+  const auto dscale = static_cast<float>(1.0 / tokens);  // the gradient of the mean loss
+  const double loss = network_.forward(x.data(), inputs_.data(), targets_.data(), batch_, shape_.context, dscale);
+  network_.backward(x.data(), g.data());
+  return loss / tokens;
+}
+
+double Gpt::sweep(std::span<const std::uint8_t> stream, std::span<const std::uint32_t> windows, std::span<const float> x,
+                  float* grad) {
+  const double tokens = static_cast<double>(windows.size()) * shape_.context;
+  const float dscale = grad != nullptr ? static_cast<float>(1.0 / tokens) : 0.0f;
+  double loss = 0.0;
+  for (std::size_t first = 0; first < windows.size(); first += static_cast<std::size_t>(batch_)) {
+    const int count = static_cast<int>(std::min<std::size_t>(static_cast<std::size_t>(batch_), windows.size() - first));
+    gather(stream, windows.data() + first, count);
+    loss += network_.forward(x.data(), inputs_.data(), targets_.data(), count, shape_.context, dscale);
+    if (grad == nullptr) continue;
+    // backward() overwrites: the first chunk writes grad, the others are summed into it.
+    float* target = first == 0 ? grad : chunk_gradient_.data();
+    network_.backward(x.data(), target);
+    if (first > 0)
+      for (std::size_t i = 0; i < chunk_gradient_.size(); ++i) grad[i] += chunk_gradient_[i];
+  }
+  return loss;
+}
+
+void Gpt::full_gradient(std::span<const float> x, std::span<float> g) {
+  sweep(corpus_.train, train_eval_windows_, x, g.data());
+}
+
+Evaluation Gpt::evaluate(std::span<const float> x) {
+  const double loss = sweep(corpus_.validation, validation_windows_, x, nullptr);
+  return {loss / (static_cast<double>(validation_windows_.size()) * shape_.context), std::nullopt};
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Generation
+
+std::string gpt_generate(const GptShape& shape, std::span<const float> params, std::string_view prompt, int tokens,
+                         double temperature, std::uint64_t seed) {
+  GptNetwork<float> network(shape, 1);
+  std::vector<std::uint8_t> text{kEndOfDocument};
+  text.insert(text.end(), prompt.begin(), prompt.end());
+  Rng rng(seed, Stream::samples);
+  std::vector<double> weights(static_cast<std::size_t>(shape.vocab));
+  std::string generated;
+  for (int i = 0; i < tokens; ++i) {
+    const int T = static_cast<int>(std::min<std::size_t>(text.size(), static_cast<std::size_t>(shape.context)));
+    network.forward(params.data(), text.data() + text.size() - static_cast<std::size_t>(T), nullptr, 1, T, 0.0f);
+    const float* z = network.logits() + static_cast<std::size_t>(T - 1) * static_cast<std::size_t>(shape.vocab);  // (V)
+    const int argmax = static_cast<int>(std::max_element(z, z + shape.vocab) - z);  // the first maximum
+    int next = argmax;
+    if (temperature > 0.0) {
+      // softmax(z / temperature) in double, shifted by the maximum so no exp overflows; inverse CDF.
+      double total = 0.0;
+      for (int v = 0; v < shape.vocab; ++v)
+        total += weights[static_cast<std::size_t>(v)] = std::exp((z[v] - z[argmax]) / temperature);
+      double u = rng.uniform() * total;
+      next = shape.vocab - 1;
+      for (int v = 0; v < shape.vocab; ++v) {
+        u -= weights[static_cast<std::size_t>(v)];
+        if (u < 0.0) {
+          next = v;
+          break;
+        }
+      }
+    }
+    text.push_back(static_cast<std::uint8_t>(next));
+    generated.push_back(static_cast<char>(next));
+  }
+  return generated;
+}
+
+}  // namespace ringmaster
