@@ -17,6 +17,7 @@
 #include "ringmaster/bench.hpp"
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
+#include "ringmaster/sample.hpp"
 
 namespace ringmaster {
 namespace {
@@ -29,6 +30,7 @@ constexpr const char* kUsage =
     "  ringmaster simulate --resume DIR [-c FILE] [--set section.key=value]...\n"
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
     "  ringmaster bench mlp [--hidden W1,W2]... [--batch B]... [--json] [--python PATH]\n"
+    "  ringmaster sample --run DIR [--prompt TEXT] [--tokens N] [--temperature T] [--seed S]\n"
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
 
@@ -101,6 +103,44 @@ int bench(int argc, char** argv) {
   throw Error("bench: what to benchmark? (available: lmo, mlp)");
 }
 
+// Text from a gpt run's checkpoint, written to stdout as the bytes the network made (byte 0 is its
+// end-of-document token).
+int sample(int argc, char** argv) {
+  cxxopts::Options options("ringmaster sample", "Generate text from a gpt run's newest checkpoint");
+  const SampleRequest defaults;
+  options.add_options()                                                                              //
+      ("run", "the run directory (objective.kind = \"gpt\")", cxxopts::value<std::string>())           //
+      ("prompt", "the start of the text (a document's start)", cxxopts::value<std::string>()->default_value(""))  //
+      ("tokens", "bytes to generate", cxxopts::value<int>()->default_value(std::to_string(defaults.tokens)))  //
+      ("temperature", "softmax temperature; 0 = always the most likely byte",
+       cxxopts::value<double>()->default_value("1.0"))                                               //
+      ("seed", "seed of the draws (temperature > 0)", cxxopts::value<std::uint64_t>()->default_value("0"))  //
+      ("h,help", "show this help");
+  const auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    return kExitOk;
+  }
+  if (!args.unmatched().empty()) throw Error("sample: unexpected argument '" + args.unmatched().front() + "'");
+  if (!args.count("run")) throw Error("sample: missing --run DIR");
+  SampleRequest request;
+  request.run = args["run"].as<std::string>();
+  request.prompt = args["prompt"].as<std::string>();
+  request.tokens = args["tokens"].as<int>();
+  request.temperature = args["temperature"].as<double>();
+  request.seed = args["seed"].as<std::uint64_t>();
+  // A million bytes is hours of generation on a CPU; beyond a temperature of 1000 the draws are uniform.
+  if (request.tokens < 1 || request.tokens > 1000000)
+    throw Error("sample: --tokens must be in [1, 1000000], got " + std::to_string(request.tokens));
+  if (!(request.temperature >= 0.0 && request.temperature <= 1000.0))
+    throw Error("sample: --temperature must be in [0, 1000], got " + std::to_string(request.temperature));
+  const std::string text = sample_run(request);
+  std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
+  std::cout.flush();
+  if (!std::cout) throw RuntimeFailure("sample: cannot write to stdout");
+  return kExitOk;
+}
+
 int dispatch(int argc, char** argv) {
   if (argc < 2) throw Error(std::string("missing command\n") + kUsage);
   const std::string command = argv[1];
@@ -138,6 +178,7 @@ int dispatch(int argc, char** argv) {
     return run_sim(request);
   }
   if (command == "bench") return bench(argc - 1, argv + 1);
+  if (command == "sample") return sample(argc - 1, argv + 1);
   throw Error("unknown command '" + command + "'\n" + kUsage);
 }
 

@@ -82,7 +82,7 @@ def load_run(run_dir):
     shape = objective["gpt"]
     model = gpt_torch.GPT(shape["layers"], shape["heads"], shape["width"], shape["context"])
     checkpoint = read_checkpoint(run_dir / "checkpoint.bin")
-    x = np.frombuffer(checkpoint["x"], dtype="<f4")
+    x = np.frombuffer(checkpoint["x"], dtype="<f4").copy()  # writable, as torch.as_tensor wants
     try:
         gpt_torch.load_flat(model, x)
     except ValueError as e:
