@@ -2,89 +2,30 @@
 // (docs/method.md §6) on one minibatch, Ringmaster's layers (src/objectives/mlp.cpp) against PyTorch, both
 // on one thread, float32, the same shapes and batch. PyTorch runs as a co-process
 // (scripts/bench_mlp_torch.py under Debian's /usr/bin/python3) that takes turns with the C++ side: round
-// after round, K passes here, then K passes there, so load from other processes on the machine hits both;
-// each side's figure is the median over the rounds. ratio = torch seconds / ringmaster seconds.
+// after round, K passes here, then K' passes there (each ≥ 20 ms), so load from other processes on the
+// machine hits both; each side's figure is the median over the rounds (interleaved_seconds,
+// bench_torch.hpp). ratio = torch seconds / ringmaster seconds.
 //
 // What is timed on each side: the network forward (Linear+ReLU layers, logits), the softmax cross-entropy
 // of the mean loss and its backward into every weight and bias gradient. The batch is already float32 on
 // both sides (converting the objective's uint8 pixels is one table lookup per pixel, not part of either).
 #include <cblas.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 
+#include "bench_torch.hpp"
 #include "objectives/mlp.hpp"
 #include "ringmaster/bench.hpp"
 #include "ringmaster/error.hpp"
 
-extern char** environ;
-
 namespace ringmaster {
 namespace {
-
-// The PyTorch side: a child process spoken to one line at a time over two pipes.
-class TorchProcess {
- public:
-  TorchProcess(const std::string& python, const std::string& script) : what_(python + " " + script) {
-    int to_child[2], from_child[2];
-    if (pipe(to_child) != 0 || pipe(from_child) != 0) throw Error("bench mlp: cannot create pipes");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
-    for (int fd : {to_child[0], to_child[1], from_child[0], from_child[1]}) posix_spawn_file_actions_addclose(&actions, fd);
-    std::vector<char*> argv{const_cast<char*>(python.c_str()), const_cast<char*>(script.c_str()), nullptr};
-    const int rc = posix_spawnp(&pid_, python.c_str(), &actions, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&actions);
-    close(to_child[0]);
-    close(from_child[1]);
-    if (rc != 0) {
-      close(to_child[1]);
-      close(from_child[0]);
-      throw Error("bench mlp: cannot start " + what_ + ": " + std::strerror(rc));
-    }
-    in_ = fdopen(to_child[1], "w");
-    out_ = fdopen(from_child[0], "r");
-  }
-  ~TorchProcess() {
-    if (in_ != nullptr) {
-      std::fputs("quit\n", in_);
-      std::fclose(in_);
-    }
-    if (out_ != nullptr) std::fclose(out_);
-    if (pid_ > 0) waitpid(pid_, nullptr, 0);
-  }
-  TorchProcess(const TorchProcess&) = delete;
-  TorchProcess& operator=(const TorchProcess&) = delete;
-
-  std::string ask(const std::string& line) {
-    std::fputs((line + "\n").c_str(), in_);
-    std::fflush(in_);
-    char reply[256];
-    if (std::fgets(reply, sizeof reply, out_) == nullptr)
-      throw Error("bench mlp: the PyTorch reference (" + what_ +
-                  ") stopped (see its message above; it needs Debian's python3-torch: scripts/bootstrap.sh)");
-    std::string text(reply);
-    while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-    return text;
-  }
-
- private:
-  std::string what_;
-  pid_t pid_ = -1;
-  FILE* in_ = nullptr;
-  FILE* out_ = nullptr;
-};
 
 std::vector<int> parse_hidden(const std::string& text) {
   std::vector<int> widths;
@@ -97,11 +38,6 @@ std::vector<int> parse_hidden(const std::string& text) {
     widths.push_back(w);
   }
   return widths;
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
 }
 
 struct Result {
@@ -133,21 +69,10 @@ Result bench_case(const std::vector<int>& hidden, int batch, TorchProcess& torch
   for (int w : widths) setup.append(" ").append(std::to_string(w));
   if (torch.ask(setup) != "ok") throw Error("bench mlp: the PyTorch reference did not set up " + setup);
 
-  using clock = std::chrono::steady_clock;
-  const auto seconds = [](clock::time_point t0) { return std::chrono::duration<double>(clock::now() - t0).count(); };
-  for (int i = 0; i < 5; ++i) step();  // warm-up: first touch of the arena, BLAS buffers
-  auto t0 = clock::now();
-  step();
-  // K passes per sample, ≥ 20 ms each, the same K on both sides.
-  const int k = std::max(1, static_cast<int>(20e-3 / std::max(seconds(t0), 1e-7)));
-  std::vector<double> ours, theirs;
-  for (int round = 0; round < 11; ++round) {
-    t0 = clock::now();
-    for (int i = 0; i < k; ++i) step();
-    ours.push_back(seconds(t0) / k);
-    theirs.push_back(std::stod(torch.ask("run " + std::to_string(k))) / k);
-  }
-  return {hidden, batch, median(ours), median(theirs)};
+  const std::vector<double> seconds =
+      interleaved_seconds({[&](int k) { return time_calls(step, k); },
+                           [&](int k) { return std::stod(torch.ask("run " + std::to_string(k))); }});
+  return {hidden, batch, seconds[0], seconds[1]};
 }
 
 std::string hidden_text(const std::vector<int>& hidden) {
@@ -169,8 +94,9 @@ int bench_mlp(const std::vector<std::string>& hidden_specs, const std::vector<in
     if (b <= 0 || b > 60000) throw Error("bench mlp: --batch must be in [1, 60000], got " + std::to_string(b));
 
   openblas_set_num_threads(1);  // one thread, as torch.set_num_threads(1) on the other side
-  TorchProcess torch(python, torch_script.empty() ? std::string(RINGMASTER_SOURCE_DIR) + "/scripts/bench_mlp_torch.py"
-                                                  : torch_script);
+  TorchProcess torch("bench mlp", python,
+                     torch_script.empty() ? std::string(RINGMASTER_SOURCE_DIR) + "/scripts/bench_mlp_torch.py"
+                                          : torch_script);
   std::mt19937 rng(0);
   std::vector<Result> results;
   for (const auto& hidden : shapes)

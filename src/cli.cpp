@@ -30,6 +30,7 @@ constexpr const char* kUsage =
     "  ringmaster simulate --resume DIR [-c FILE] [--set section.key=value]...\n"
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
     "  ringmaster bench mlp [--hidden W1,W2]... [--batch B]... [--json] [--python PATH]\n"
+    "  ringmaster bench gpt [--model L,H,C,T,B]... [--json] [--python PATH]\n"
     "  ringmaster sample --run DIR [--prompt TEXT] [--tokens N] [--temperature T] [--seed S]\n"
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
@@ -74,15 +75,17 @@ RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
 }
 
 int bench(int argc, char** argv) {
-  cxxopts::Options options("ringmaster bench", "lmo: LMO back-ends against plain sgemm; mlp: the MLP against PyTorch");
+  cxxopts::Options options("ringmaster bench",
+                           "lmo: LMO back-ends against plain sgemm; mlp, gpt: the networks against PyTorch");
   options.add_options()                                                                       //
       ("shape", "lmo: matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("hidden", "mlp: hidden widths W1,W2,... (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("batch", "mlp: minibatch size (repeatable)", cxxopts::value<std::vector<int>>())  //
-      ("python", "mlp: the Python with torch", cxxopts::value<std::string>()->default_value("/usr/bin/python3"))  //
+      ("model", "gpt: layers,heads,width,context,batch (repeatable)", cxxopts::value<std::vector<std::string>>())  //
+      ("python", "mlp, gpt: the Python with torch", cxxopts::value<std::string>()->default_value("/usr/bin/python3"))  //
       ("json", "print JSON (docs/method.md §10)")                                                       //
       ("h,help", "show this help");
-  options.positional_help("lmo|mlp");
+  options.positional_help("lmo|mlp|gpt");
   options.add_options()("what", "what to benchmark", cxxopts::value<std::string>());
   options.parse_positional({"what"});
   const auto args = options.parse(argc, argv);
@@ -100,7 +103,8 @@ int bench(int argc, char** argv) {
     const std::vector<int> batches = args.count("batch") ? args["batch"].as<std::vector<int>>() : std::vector<int>{};
     return bench_mlp(strings("hidden"), batches, json, args["python"].as<std::string>(), "");
   }
-  throw Error("bench: what to benchmark? (available: lmo, mlp)");
+  if (what == "gpt") return bench_gpt(strings("model"), json, args["python"].as<std::string>(), "");
+  throw Error("bench: what to benchmark? (available: lmo, mlp, gpt)");
 }
 
 // Text from a gpt run's checkpoint, written to stdout as the bytes the network made (byte 0 is its

@@ -94,7 +94,7 @@ struct ModelCase {
 };
 const std::map<std::string, ModelCase> kModelCases = {
     {"model_full_context", {{2, 4, 32, 16}, 4, 16}},  // D = 8
-    {"model_short_seq", {{1, 2, 16, 12}, 3, 9}},      // T < context, D = 8
+    {"model_short_seq", {{1, 2, 16, 48}, 3, 37}},     // T < context, D = 8, two attention blocks of 32
 };
 
 class Torch {
@@ -136,13 +136,14 @@ class Torch {
     add("rotary rot 2 5 3 8");
     put("rot.x", normals<float>(rng, 2 * 5 * 24, 1.0));
     put("rot.dy", normals<float>(rng, 2 * 5 * 24, 1.0));
-    // attention with rotary and QK-norm: B = 2, T = 7, H = 2, D = 8; q, k, v from one (N, 3C) buffer.
-    add("attention att 2 7 2 8");
-    put("att.qkv", normals<float>(rng, 14 * 48, 2.0));
-    put("att.q", columns(in("att.qkv").data(), 14, 48, 0, 16));
-    put("att.k", columns(in("att.qkv").data(), 14, 48, 16, 16));
-    put("att.v", columns(in("att.qkv").data(), 14, 48, 32, 16));
-    put("att.dy", normals<float>(rng, 14 * 16, 1.0));
+    // attention with rotary and QK-norm: B = 2, T = 70 (three blocks of causal attention, the last partial),
+    // H = 2, D = 8; q, k, v from one (N, 3C) buffer.
+    add("attention att 2 70 2 8");
+    put("att.qkv", normals<float>(rng, 140 * 48, 2.0));
+    put("att.q", columns(in("att.qkv").data(), 140, 48, 0, 16));
+    put("att.k", columns(in("att.qkv").data(), 140, 48, 16, 16));
+    put("att.v", columns(in("att.qkv").data(), 140, 48, 32, 16));
+    put("att.dy", normals<float>(rng, 140 * 16, 1.0));
     // mlp with its residual: N = 20, C = 16.
     add("mlp mlp 20 16");
     put("mlp.x", normals<float>(rng, 20 * 16, 1.0));
@@ -236,7 +237,7 @@ TEST(GptLayers, RotaryMatchesPytorchThroughStridedRows) {
 
 TEST(GptLayers, AttentionWithRotaryAndQkNormMatchesPytorch) {
   auto& torch = Torch::get();
-  const int B = 2, T = 7, H = 2, D = 8, C = H * D, N = B * T, stride = 3 * C;
+  const int B = 2, T = 70, H = 2, D = 8, C = H * D, N = B * T, stride = 3 * C;
   const std::vector<float>& qkv = torch.in("att.qkv");  // (N, 3C): q | k | v
   std::vector<float> cos(T * D / 2), sin(T * D / 2), q(N * C), k(N * C), rq(N * H), rk(N * H);
   std::vector<float> att(std::size_t(B) * H * T * T), y(N * C), scratch(T * T);
@@ -470,8 +471,8 @@ TEST(Gpt, BackwardMatchesCentralDifferencesInDouble) {
 // run (T = t + 1, as sampling does) gives the same logits up to the order of BLAS's sums (products of other
 // sizes): K u as for the model test.
 TEST(Gpt, LogitsAtPositionTDependOnlyOnTokensUpToT) {
-  const GptShape shape{2, 4, 32, 16};
-  const int B = 2, T = 16, V = 256, t0 = 6;
+  const GptShape shape{2, 4, 32, 48};
+  const int B = 2, T = 48, V = 256, t0 = 37;  // in the second block of causal attention
   std::mt19937 rng(8);
   const ParamLayout layout = gpt_layout(shape, RoleTable{});
   const auto params = random_params<float>(layout, rng, 8.0);

@@ -21,4 +21,15 @@ int bench_lmo(const std::vector<std::string>& shapes, bool json);
 int bench_mlp(const std::vector<std::string>& hidden, const std::vector<int>& batches, bool json,
               const std::string& python, const std::string& torch_script);
 
+// `ringmaster bench gpt [--model L,H,C,T,B]... [--json]`: forward+backward tokens/s of the gpt network on B
+// full-context sequences against PyTorch on one thread in the same run (scripts/bench_gpt_torch.py over
+// tools/gpt_torch.py, run by `python`; "" for torch_script = the one in the source tree), with the GFLOP/s
+// as a fraction of sgemm's on c_fc's product and the server's update time (momentum + LMO of every block)
+// beside one gradient's. No model = 4,4,128,128,8 and 2,4,64,64,16. Prints a table, or with json = true
+// {"results": [{"layers", "heads", "width", "context", "batch", "torch_attention", "ringmaster_seconds",
+// "torch_seconds", "ratio", "ringmaster_tokens_per_s", "torch_tokens_per_s", "flops_per_token", "gflops",
+// "sgemm_gflops", "sgemm_fraction", "update_seconds", "update_over_gradient"}, ...]}. Error if torch cannot run.
+int bench_gpt(const std::vector<std::string>& models, bool json, const std::string& python,
+              const std::string& torch_script);
+
 }  // namespace ringmaster

@@ -149,6 +149,19 @@ void rotary_backward(Real* dinp, int dinp_stride, const Real* dout, const Real* 
   rotate(dinp, dinp_stride, dout, H * D, cos, sin, Real(-1), B, T, H, D);
 }
 
+namespace {
+
+// Causal attention skips the products above the diagonal by cutting the T positions into blocks of
+// kAttentionBlock rows: query block i needs keys 0..end(i) only, key block j is needed by queries j·Tb..T−1
+// only. With n blocks that is (n + 1) / 2n of the full products (5/8 at T = 128), in n times as many, smaller
+// BLAS calls: 32 rows keep each call large enough to run at BLAS speed. Measured (docs/benchmarks.md).
+constexpr int kAttentionBlock = 32;
+int block_count(int T) { return (T + kAttentionBlock - 1) / kAttentionBlock; }
+int block_begin(int i) { return i * kAttentionBlock; }
+int block_end(int i, int T) { return std::min(T, (i + 1) * kAttentionBlock); }
+
+}  // namespace
+
 template <class Real>
 void attention_forward(Real* out, Real* att, const Real* q, const Real* k, const Real* v, int v_stride, int B, int T,
                        int H, int D) {
@@ -160,22 +173,26 @@ void attention_forward(Real* out, Real* att, const Real* q, const Real* k, const
       const Real* qh = q + row(b * T, C) + row(h, D);
       const Real* kh = k + row(b * T, C) + row(h, D);
       const Real* vh = v + row(b * T, v_stride) + row(h, D);
+      Real* oh = out + row(b * T, C) + row(h, D);
       Real* a = att + product(b * H + h, T) * static_cast<std::size_t>(T);  // (T, T)
-      // scores (T, T) = scale · q kᵀ
-      gemm(CblasNoTrans, CblasTrans, T, T, D, scale, qh, C, kh, C, Real(0), a, T);
-      for (int t = 0; t < T; ++t) {
-        Real* p = a + row(t, T);
-        // Row t attends to j ≤ t: softmax over those, less their maximum so no exp exceeds 1.
-        const Real m = *std::max_element(p, p + t + 1);
-        Real sum = 0;
-        for (int j = 0; j <= t; ++j) sum += (p[j] = std::exp(p[j] - m));
-        const Real inv = Real(1) / sum;
-        for (int j = 0; j <= t; ++j) p[j] *= inv;
-        std::fill(p + t + 1, p + T, Real(0));
+      for (int i = 0; i < block_count(T); ++i) {
+        const int r0 = block_begin(i), r1 = block_end(i, T);
+        // scores (rows r0..r1, keys 0..r1) = scale · q kᵀ
+        gemm(CblasNoTrans, CblasTrans, r1 - r0, r1, D, scale, qh + row(r0, C), C, kh, C, Real(0), a + row(r0, T), T);
+        for (int t = r0; t < r1; ++t) {
+          Real* p = a + row(t, T);
+          // Row t attends to j ≤ t: softmax over those, less their maximum so no exp exceeds 1.
+          const Real m = *std::max_element(p, p + t + 1);
+          Real sum = 0;
+          for (int j = 0; j <= t; ++j) sum += (p[j] = std::exp(p[j] - m));
+          const Real inv = Real(1) / sum;
+          for (int j = 0; j <= t; ++j) p[j] *= inv;
+          std::fill(p + t + 1, p + T, Real(0));
+        }
+        // out (rows r0..r1, D) = att (rows r0..r1, keys 0..r1) · v, into the head's columns of the output
+        gemm(CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, Real(1), a + row(r0, T), T, vh, v_stride, Real(0),
+             oh + row(r0, C), C);
       }
-      // out (T, D) = att · v, into the head's columns of the concatenated output
-      gemm(CblasNoTrans, CblasNoTrans, T, D, T, Real(1), a, T, vh, v_stride, Real(0), out + row(b * T, C) + row(h, D),
-           C);
     }
   }
 }
@@ -189,32 +206,48 @@ void attention_backward(Real* dq, Real* dk, Real* dv, int v_stride, Real* scratc
     for (int h = 0; h < H; ++h) {
       const std::size_t first = row(b * T, C) + row(h, D);  // the head's (T, D) rows in q, k, dq, dk, dout
       const Real* vh = v + row(b * T, v_stride) + row(h, D);
+      Real* dvh = dv + row(b * T, v_stride) + row(h, D);
       const Real* a = att + product(b * H + h, T) * static_cast<std::size_t>(T);  // (T, T)
-      // datt (T, T) = dout vᵀ;  dv (T, D) = attᵀ dout
-      gemm(CblasNoTrans, CblasTrans, T, T, D, Real(1), dout + first, C, vh, v_stride, Real(0), scratch, T);
-      gemm(CblasTrans, CblasNoTrans, T, D, T, Real(1), a, T, dout + first, C, Real(0),
-           dv + row(b * T, v_stride) + row(h, D), v_stride);
-      // Softmax backward, row by row: dscores_tj = att_tj (datt_tj − Σ_i att_ti datt_ti) for j ≤ t, and 0
-      // above the diagonal (masked scores do not depend on q or k).
-      for (int t = 0; t < T; ++t) {
-        const Real* p = a + row(t, T);
-        Real* d = scratch + row(t, T);
-        Real dot = 0;
-        for (int j = 0; j <= t; ++j) dot += p[j] * d[j];
-        for (int j = 0; j <= t; ++j) d[j] = p[j] * (d[j] - dot);
-        std::fill(d + t + 1, d + T, Real(0));
+      for (int i = 0; i < block_count(T); ++i) {
+        const int r0 = block_begin(i), r1 = block_end(i, T);
+        // datt (rows r0..r1, keys 0..r1) = dout vᵀ
+        gemm(CblasNoTrans, CblasTrans, r1 - r0, r1, D, Real(1), dout + first + row(r0, C), C, vh, v_stride, Real(0),
+             scratch + row(r0, T), T);
+        // Softmax backward, row by row: dscores_tj = att_tj (datt_tj − Σ_i att_ti datt_ti) for j ≤ t, and 0
+        // above the diagonal (masked scores do not depend on q or k).
+        for (int t = r0; t < r1; ++t) {
+          const Real* p = a + row(t, T);
+          Real* d = scratch + row(t, T);
+          Real dot = 0;
+          for (int j = 0; j <= t; ++j) dot += p[j] * d[j];
+          for (int j = 0; j <= t; ++j) d[j] = p[j] * (d[j] - dot);
+          std::fill(d + t + 1, d + r1, Real(0));
+        }
+        // dq (rows r0..r1, D) = scale · dscores (rows r0..r1, keys 0..r1) · k
+        gemm(CblasNoTrans, CblasNoTrans, r1 - r0, D, r1, scale, scratch + row(r0, T), T, k + first, C, Real(0),
+             dq + first + row(r0, C), C);
       }
-      // dq (T, D) = scale · dscores k;  dk (T, D) = scale · dscoresᵀ q
-      gemm(CblasNoTrans, CblasNoTrans, T, D, T, scale, scratch, T, k + first, C, Real(0), dq + first, C);
-      gemm(CblasTrans, CblasNoTrans, T, D, T, scale, scratch, T, q + first, C, Real(0), dk + first, C);
+      for (int j = 0; j < block_count(T); ++j) {
+        const int c0 = block_begin(j), c1 = block_end(j, T);
+        // Key block j is attended by queries c0..T−1 only (the rows above are 0 in its columns):
+        // dk (keys c0..c1, D) = scale · dscores (rows c0..T, keys c0..c1)ᵀ · q (rows c0..T)
+        // dv (keys c0..c1, D) = att (rows c0..T, keys c0..c1)ᵀ · dout (rows c0..T)
+        gemm(CblasTrans, CblasNoTrans, c1 - c0, D, T - c0, scale, scratch + row(c0, T) + c0, T, q + first + row(c0, C),
+             C, Real(0), dk + first + row(c0, C), C);
+        gemm(CblasTrans, CblasNoTrans, c1 - c0, D, T - c0, Real(1), a + row(c0, T) + c0, T, dout + first + row(c0, C),
+             C, Real(0), dvh + row(c0, v_stride), v_stride);
+      }
     }
   }
 }
 
 template <class Real>
 void relu2_forward(Real* act, const Real* pre, std::size_t n) {
+  // A select of the value, then an unconditional product: GCC makes that branch-free SIMD (max, mul), where a
+  // product under the condition stays a branch (it may not speculate a float operation that could trap),
+  // and a branch on the sign of c_fc's outputs is mispredicted half the time.
   for (std::size_t i = 0; i < n; ++i) {
-    const Real r = std::max(pre[i], Real(0));
+    const Real r = pre[i] > Real(0) ? pre[i] : Real(0);
     act[i] = r * r;
   }
 }
@@ -222,7 +255,10 @@ void relu2_forward(Real* act, const Real* pre, std::size_t n) {
 template <class Real>
 void relu2_backward(Real* dpre, const Real* dact, const Real* pre, std::size_t n) {
   // d/dx max(x, 0)² = 2 max(x, 0) (continuous: no kink to choose a subgradient at).
-  for (std::size_t i = 0; i < n; ++i) dpre[i] = dact[i] * Real(2) * std::max(pre[i], Real(0));
+  for (std::size_t i = 0; i < n; ++i) {
+    const Real r = pre[i] > Real(0) ? pre[i] : Real(0);  // branch-free, as in relu2_forward
+    dpre[i] = Real(2) * r * dact[i];
+  }
 }
 
 template <class Real>
