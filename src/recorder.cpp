@@ -1,5 +1,6 @@
 #include "ringmaster/recorder.hpp"
 
+#include <fmt/compile.h>
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -83,25 +84,17 @@ void Recorder::arrival(double time_s, const Server& server, int worker, std::int
 
 void Recorder::interrupts(double time_s, std::int64_t k, const std::vector<Interrupt>& interrupted) {
   if (interrupted.empty()) return;
-  // Every row shares its time and k: formatted once. The rest are integers, by fmt's format_int
-  // (the same digits as "{}"), not a format string parsed per row: an update at 6,174 workers
+  // Every row shares its time and k: formatted once. The rest are integers, by a format compiled ahead
+  // (FMT_COMPILE: the same digits as "{}") rather than parsed per row: an update at 6,174 workers
   // interrupts ~1,500 computations.
-  rows_.clear();
   const std::string prefix = fmt::format("{:.6f},{},", time_s, k);
-  const auto append = [this](std::int64_t value) {
-    const fmt::format_int digits(value);
-    rows_.append(digits.data(), digits.size());
-  };
-  for (const Interrupt& i : interrupted) {
-    rows_ += prefix;
-    append(i.worker);
-    rows_ += ',';
-    append(i.version);
-    rows_ += ',';
-    append(k - i.version);
-    rows_ += ",interrupt,\n";
-  }
-  events_.rows(rows_);
+  events_.rows([&](std::string& out) {
+    for (const Interrupt& i : interrupted) {
+      out += prefix;
+      fmt::format_to(std::back_inserter(out), FMT_COMPILE("{},{},{},interrupt,\n"), i.worker, i.version,
+                     k - i.version);
+    }
+  });
 }
 
 EvalSnapshot Recorder::begin_evaluation(double time_s, std::int64_t k) {

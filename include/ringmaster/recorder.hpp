@@ -103,7 +103,6 @@ class Recorder {
   std::string engine_;
   int workers_;
   bool interrupt_rows_;  // run.log_interrupts = "rows": one events.csv row per interrupt (docs/method.md §8)
-  std::string rows_;     // interrupts(): the rows being formatted (kept: its capacity is reused)
   CsvFile events_;  // docs/method.md §8
   CsvFile eval_;
   CsvFile delays_;  // realized delays (docs/method.md §5)
