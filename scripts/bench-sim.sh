@@ -6,8 +6,75 @@
 # one LMO per accepted arrival, so one thread cannot beat it, and two can at most double it.
 # This machine's speed drifts by tens of percent over minutes, so each figure is the best and the
 # median of REPEATS runs (default 3). Usage: scripts/bench-sim.sh [BUILD_DIR] [REPEATS]
+#
+# scripts/bench-sim.sh --workers-6174 [BUILD_DIR] [REPEATS] [OLD]: events (arrivals + interrupts) per
+# wall second at 6,174 workers (d = 1729 vector quadratic, rhs e1, μ = 0, l2, ringmaster R = 4, sqrt
+# profile, 10 virtual seconds: ~3.4 million events), with run.log_interrupts = "rows" and "counts" —
+# every file a sweep point writes. With OLD (a binary, or a git ref built here in a temp directory),
+# the old binary (rows: it has no choice) runs interleaved with the new one, and each pair's ratio is
+# printed. Events/s is summary.json's (arrivals + interrupted) / wall_time_s (the run itself); the
+# process's seconds (start-up included: 6,174 seeded random streams) are printed beside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [[ ${1:-} == --workers-6174 ]]; then
+  shift
+  build=${1:-build}
+  repeats=${2:-3}
+  old=${3:-}
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+  if [[ -n $old && ! -x $old ]]; then
+    echo "building $old in $out/old-src (ringmaster target only) ..." >&2
+    mkdir -p "$out/old-src"
+    git archive "$old" | tar -x -C "$out/old-src"
+    cmake -S "$out/old-src" -B "$out/old-build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    cmake --build "$out/old-build" -j2 --target ringmaster >/dev/null
+    old=$out/old-build/ringmaster
+  fi
+  args=(-c configs/quadratic.toml --set run.workers=6174 --set objective.rows=1729 --set objective.cols=1
+    --set objective.mu=0 --set objective.rhs=e1 --set lmo.vector_geometry=l2 --set run.method=ringmaster
+    --set method.threshold=4 --set heterogeneity.profile=sqrt --set run.time_budget_s=10 --set run.log_every_s=100)
+  sides=(new-rows new-counts)
+  [[ -n $old ]] && sides=(old-rows new-rows new-counts)
+  for ((i = 0; i < repeats; i++)); do
+    for side in "${sides[@]}"; do
+      bin=$build/ringmaster
+      [[ $side == old-* ]] && bin=$old
+      more=()
+      [[ $side == new-* ]] && more=(--set run.log_interrupts="${side#new-}")
+      begin=$(date +%s.%N)
+      "$bin" simulate "${args[@]}" "${more[@]}" --out "$out/$side-$i" >/dev/null 2>&1
+      echo "$begin $(date +%s.%N)" >"$out/$side-$i.process"
+    done
+  done
+  python3 - "$out" "$repeats" "${sides[@]}" <<'PY'
+import json, statistics, sys
+from pathlib import Path
+out, repeats, sides = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3:]
+rate, process = {}, {}
+for side in sides:
+    rate[side], process[side] = [], []
+    for i in range(repeats):
+        s = json.load(open(out / f"{side}-{i}" / "summary.json"))
+        rate[side].append((s["arrivals"] + s["interrupted"]) / s["wall_time_s"])
+        begin, end = map(float, (out / f"{side}-{i}.process").read_text().split())
+        process[side].append(end - begin)
+s = json.load(open(out / f"{sides[-1]}-0" / "summary.json"))
+print(f"6,174 workers, 10 virtual s: {s['updates']:,} updates, {s['arrivals']:,} arrivals, "
+      f"{s['interrupted']:,} interrupts; {repeats} interleaved runs each")
+for side in sides:
+    events = (out / f"{side}-0" / "events.csv").stat().st_size
+    print(f"  {side:11s} events/s best {max(rate[side]) / 1e6:6.2f}M  median {statistics.median(rate[side]) / 1e6:6.2f}M"
+          f"   process s median {statistics.median(process[side]):6.2f}   events.csv {events / 1e6:6.1f} MB")
+if "old-rows" in sides:
+    for side in ("new-rows", "new-counts"):
+        ratios = [n / o for n, o in zip(rate[side], rate["old-rows"])]
+        wall = [o / n for n, o in zip(process[side], process["old-rows"])]
+        print(f"  {side} / old-rows, pair by pair: events/s x{min(ratios):.1f}-{max(ratios):.1f} "
+              f"(median x{statistics.median(ratios):.1f}); process seconds x{statistics.median(wall):.1f} fewer")
+PY
+  exit 0
+fi
 build=${1:-build}
 repeats=${2:-3}
 out=$(mktemp -d)
