@@ -97,7 +97,7 @@ void relu2_backward(Real* dpre, const Real* dact, const Real* pre, std::size_t n
 // logits (N, V) are soft-capped in place, z → cap · tanh(z / cap). With targets (N) it returns Σ_n loss_n,
 // loss_n = log Σ_v exp(s_nv) − s_n,target (stable: no exp of more than 0), in double; dlogits (N, V), unless
 // nullptr, gets ∂(dscale · Σ loss)/∂z = dscale · (softmax(s) − onehot(target)) · (1 − (s / cap)²).
-// targets = nullptr: the soft cap only, returns 0.
+// targets = nullptr: the soft cap only, returns 0. Without dlogits, V ≤ 256 (byte tokens).
 template <class Real>
 double softcap_crossentropy_forward(Real* logits, Real* dlogits, const std::uint8_t* targets, int N, int V, Real cap,
                                     Real dscale);
