@@ -139,8 +139,8 @@ class GptNetwork {
   const Real* logits() const { return logits_; }
   // Forward+backward FLOPs per token at the full context, as nanochat counts them (its estimate_flops):
   // 6 per parameter of every matrix but the embedding (2 forward, 4 backward), plus 12·L·C·T for
-  // attention's four products per token and head dim (q kᵀ and att·v, forward; two each backward),
-  // counted whole as the products here compute them (the masked half included).
+  // attention's products per token and head dim (q kᵀ and att·v forward, four backward), counted over the
+  // whole T×T as nanochat does, though attention_forward/backward skip most of the masked half.
   double flops_per_token() const;
 
   const GptShape& shape() const { return shape_; }
