@@ -23,9 +23,9 @@ packages=(
   dataset-fashion-mnist
   # runtime data: the default corpus of objective.kind = "gpt" (fortune files in /usr/share/games/fortunes)
   fortunes
-  # tests and benchmark only, never a runtime dependency: the PyTorch reference of the MLP's gradients
-  # (tests/mlp_reference.py) and the PyTorch side of `ringmaster bench mlp` (scripts/bench_mlp_torch.py),
-  # both run with Debian's /usr/bin/python3
+  # tests and benchmarks only, never a runtime dependency: the PyTorch references of the MLP's and the gpt
+  # network's gradients (tests/mlp_reference.py, tests/gpt_reference.py over tools/gpt_torch.py) and the
+  # PyTorch sides of `ringmaster bench mlp|gpt` (scripts/bench_*_torch.py), all run with Debian's /usr/bin/python3
   python3-torch python3-numpy
   # tools/gpt_checkpoint.py (a gpt run's checkpoint into PyTorch) and its test: the checkpoint's CBOR payload
   python3-cbor2

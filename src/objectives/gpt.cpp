@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "objectives/blas.hpp"
+#include "objectives/vector_math.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/rng.hpp"
 
@@ -26,6 +27,21 @@ constexpr int kBlocksPerLayer = 6;
 enum LayerBlockIndex { kQ = 0, kAttnProj = 3, kFc = 4, kMlpProj = 5 };
 
 std::size_t row(int n, int stride) { return product(n, stride); }
+
+// x ← cap · tanh(x / cap), and out ← exp(in − shift) returning Σ out: SIMD for float (vector_math.hpp), the
+// plain library calls for double (the finite-difference tests).
+void softcap(float* x, int n, float cap) { softcap_floats(x, static_cast<std::size_t>(n), cap); }
+void softcap(double* x, int n, double cap) {
+  for (int i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+float exp_sum(float* out, const float* in, int n, float shift) {
+  return exp_sum_floats(out, in, static_cast<std::size_t>(n), shift);
+}
+double exp_sum(double* out, const double* in, int n, double shift) {
+  double sum = 0.0;
+  for (int i = 0; i < n; ++i) sum += (out[i] = std::exp(in[i] - shift));
+  return sum;
+}
 
 }  // namespace
 
@@ -182,10 +198,7 @@ void attention_forward(Real* out, Real* att, const Real* q, const Real* k, const
         for (int t = r0; t < r1; ++t) {
           Real* p = a + row(t, T);
           // Row t attends to j ≤ t: softmax over those, less their maximum so no exp exceeds 1.
-          const Real m = *std::max_element(p, p + t + 1);
-          Real sum = 0;
-          for (int j = 0; j <= t; ++j) sum += (p[j] = std::exp(p[j] - m));
-          const Real inv = Real(1) / sum;
+          const Real inv = Real(1) / exp_sum(p, p, t + 1, *std::max_element(p, p + t + 1));
           for (int j = 0; j <= t; ++j) p[j] *= inv;
           std::fill(p + t + 1, p + T, Real(0));
         }
@@ -264,21 +277,18 @@ void relu2_backward(Real* dpre, const Real* dact, const Real* pre, std::size_t n
 template <class Real>
 double softcap_crossentropy_forward(Real* logits, Real* dlogits, const std::uint8_t* targets, int N, int V, Real cap,
                                     Real dscale) {
+  softcap(logits, N * V, cap);
+  if (targets == nullptr) return 0.0;
+  if (dlogits == nullptr && V > 256) throw Error("softcap_crossentropy_forward: a vocabulary above 256 needs dlogits");
   const Real inv_cap = Real(1) / cap;
   double loss = 0.0;
+  Real e[256];  // exp(s − max) of a row when there is no dlogits to hold it (V ≤ 256: byte tokens)
   for (int n = 0; n < N; ++n) {
-    Real* s = logits + row(n, V);
-    for (int v = 0; v < V; ++v) s[v] = cap * std::tanh(s[v] * inv_cap);
-    if (targets == nullptr) continue;
+    const Real* s = logits + row(n, V);
+    Real* d = dlogits != nullptr ? dlogits + row(n, V) : nullptr;
     // |s| ≤ cap, so exp(s − max) never overflows nor flushes the whole sum to 0.
     const Real m = *std::max_element(s, s + V);
-    Real sum = 0;
-    Real* d = dlogits != nullptr ? dlogits + row(n, V) : nullptr;
-    if (d != nullptr) {
-      for (int v = 0; v < V; ++v) sum += (d[v] = std::exp(s[v] - m));
-    } else {
-      for (int v = 0; v < V; ++v) sum += std::exp(s[v] - m);
-    }
+    const Real sum = exp_sum(d != nullptr ? d : e, s, V, m);
     const int target = targets[n];
     loss += static_cast<double>(m - s[target]) + std::log(static_cast<double>(sum));
     if (d != nullptr) {

@@ -97,7 +97,7 @@ void relu2_backward(Real* dpre, const Real* dact, const Real* pre, std::size_t n
 // logits (N, V) are soft-capped in place, z → cap · tanh(z / cap). With targets (N) it returns Σ_n loss_n,
 // loss_n = log Σ_v exp(s_nv) − s_n,target (stable: no exp of more than 0), in double; dlogits (N, V), unless
 // nullptr, gets ∂(dscale · Σ loss)/∂z = dscale · (softmax(s) − onehot(target)) · (1 − (s / cap)²).
-// targets = nullptr: the soft cap only, returns 0.
+// targets = nullptr: the soft cap only, returns 0. Without dlogits, V ≤ 256 (byte tokens).
 template <class Real>
 double softcap_crossentropy_forward(Real* logits, Real* dlogits, const std::uint8_t* targets, int N, int V, Real cap,
                                     Real dscale);
@@ -139,8 +139,8 @@ class GptNetwork {
   const Real* logits() const { return logits_; }
   // Forward+backward FLOPs per token at the full context, as nanochat counts them (its estimate_flops):
   // 6 per parameter of every matrix but the embedding (2 forward, 4 backward), plus 12·L·C·T for
-  // attention's four products per token and head dim (q kᵀ and att·v, forward; two each backward),
-  // counted whole as the products here compute them (the masked half included).
+  // attention's products per token and head dim (q kᵀ and att·v forward, four backward), counted over the
+  // whole T×T as nanochat does, though attention_forward/backward skip most of the masked half.
   double flops_per_token() const;
 
   const GptShape& shape() const { return shape_; }
