@@ -45,7 +45,7 @@ const std::vector<Section>& schema() {
   static const std::vector<Section> sections = {
       {"run",
        {"method", "seed", "workers", "time_budget_s", "max_updates", "target_loss", "eval_every_s",
-        "log_every_s", "out"}},
+        "log_every_s", "log_interrupts", "out"}},
       {"method", {"stepsize", "momentum", "threshold", "batch", "stale", "nesterov"}},
       {"lmo", {"geometry", "vector_geometry", "backend", "ns_steps", "ns_coefficients", "scale"}},
       // The role table (docs/method.md §6 "Block roles"): one subsection per block role.
@@ -91,6 +91,7 @@ const toml::table* section_table(const toml::table& root, std::string_view secti
 // The string-valued choices of docs/method.md §4–§6 (geometry, back-end, coefficients and scale are parsed by
 // lmo.cpp / optimizer.cpp, which own those enums).
 const std::vector<std::string> kStale = {"interrupt", "discard"};
+const std::vector<std::string> kLogInterrupts = {"rows", "counts"};  // docs/method.md §8, events.csv
 const std::vector<std::string> kFaults = {"none", "nan", "truncate", "oversize", "hang"};
 const std::vector<std::string> kObjectivesImplemented = {"quadratic", "mlp"};
 const std::vector<std::string> kObjectivesPlanned = {"gpt"};
@@ -753,6 +754,7 @@ void read_run(const Reader& r, RunConfig& run) {
   r.set({"run", "eval_every_s"}, run.eval_every_s, kDuration);  // with time_budget_s: check_consistency
   // A progress line at most every 10 ms: below that it is one line per arrival, a flood, not progress.
   r.set({"run", "log_every_s"}, run.log_every_s, Bounds{0.01, false, kMaxSeconds, false});
+  r.set_choice({"run", "log_interrupts"}, run.log_interrupts, kLogInterrupts);
   r.set({"run", "out"}, run.out);
 }
 
@@ -1190,6 +1192,7 @@ std::string to_toml(const Config& c) {
   line("target_loss", real(c.run.target_loss));
   line("eval_every_s", real(c.run.eval_every_s));
   line("log_every_s", real(c.run.log_every_s));
+  line("log_interrupts", toml_string(c.run.log_interrupts));
   line("out", toml_string(c.run.out));
 
   out << "\n[method]\n";
@@ -1267,7 +1270,8 @@ std::string to_toml(const Config& c) {
 
 std::uint64_t config_hash(const Config& config) {
   // Where to write, when to stop, how often to log or checkpoint, how many threads: a resumed run may
-  // change these, and none changes what is computed.
+  // change these, and none changes what is computed. run.log_interrupts stays: it fixes the columns of
+  // events.csv, which a resumed run appends to.
   Config experiment = config;
   experiment.run.out.clear();
   experiment.run.time_budget_s = RunConfig{}.time_budget_s;

@@ -16,7 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kEventsHeader = "time_s,k,worker,version,delay,action,loss\n";
+// docs/method.md §8: with run.log_interrupts = "counts" the interrupt rows give way to a last column.
+std::string events_header(bool interrupt_rows) {
+  return std::string("time_s,k,worker,version,delay,action,loss") + (interrupt_rows ? "" : ",interrupted") + "\n";
+}
 constexpr const char* kDelaysHeader = "worker,version,compute_s,injected_s\n";
 constexpr const char* kWindowsHeader = "time_s,k,started_s,finished_s,compute_s\n";
 
@@ -44,7 +47,8 @@ Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, 
       config_(config),
       engine_(std::move(engine)),
       workers_(workers),
-      events_(open_csv(dir_ / "events.csv", kEventsHeader, resume ? &resume->events_bytes : nullptr)),
+      interrupt_rows_(config.run.log_interrupts == "rows"),
+      events_(open_csv(dir_ / "events.csv", events_header(interrupt_rows_), resume ? &resume->events_bytes : nullptr)),
       eval_(open_csv(dir_ / "eval.csv", eval_header(columns), resume ? &resume->eval_bytes : nullptr)),
       delays_(open_csv(dir_ / "delays.csv", kDelaysHeader, resume ? &resume->delays_bytes : nullptr)),
       // A checkpoint from before eval_windows.csv existed has no size for it: the file starts afresh.
@@ -65,12 +69,39 @@ void Recorder::arrival(double time_s, const Server& server, int worker, std::int
   ++arrivals_;
   // k is the version at arrival, so that k − version = delay holds in every row.
   const std::int64_t k = version + outcome.delay;
-  events_.row("{:.6f},{},{},{},{},{},{:.6g}\n", time_s, k, worker, version, outcome.delay,
-              to_string(outcome.action), loss);
-  for (const Interrupt& i : outcome.interrupted)
-    events_.row("{:.6f},{},{},{},{},interrupt,\n", time_s, server.k(), i.worker, i.version, server.k() - i.version);
+  if (interrupt_rows_) {
+    events_.row("{:.6f},{},{},{},{},{},{:.6g}\n", time_s, k, worker, version, outcome.delay,
+                to_string(outcome.action), loss);
+    interrupts(time_s, server.k(), outcome.interrupted);
+  } else {
+    events_.row("{:.6f},{},{},{},{},{},{:.6g},{}\n", time_s, k, worker, version, outcome.delay,
+                to_string(outcome.action), loss, outcome.interrupted.size());
+  }
   delays_.row("{},{},{:.6f},{:.6f}\n", worker, version, compute_s, injected_s);
   if (columns_.train_loss && outcome.action == Action::accept) train_.add(loss);
+}
+
+void Recorder::interrupts(double time_s, std::int64_t k, const std::vector<Interrupt>& interrupted) {
+  if (interrupted.empty()) return;
+  // Every row shares its time and k: formatted once. The rest are integers, by fmt's format_int
+  // (the same digits as "{}"), not a format string parsed per row: an update at 6,174 workers
+  // interrupts ~1,500 computations.
+  rows_.clear();
+  const std::string prefix = fmt::format("{:.6f},{},", time_s, k);
+  const auto append = [this](std::int64_t value) {
+    const fmt::format_int digits(value);
+    rows_.append(digits.data(), digits.size());
+  };
+  for (const Interrupt& i : interrupted) {
+    rows_ += prefix;
+    append(i.worker);
+    rows_ += ',';
+    append(i.version);
+    rows_ += ',';
+    append(k - i.version);
+    rows_ += ",interrupt,\n";
+  }
+  events_.rows(rows_);
 }
 
 EvalSnapshot Recorder::begin_evaluation(double time_s, std::int64_t k) {

@@ -1,8 +1,10 @@
 #include "ringmaster/server.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <stdexcept>
+#include <utility>
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/method.hpp"
@@ -28,6 +30,8 @@ Server::Server(const Config& config, const ParamLayout& layout, std::span<const 
       m_(x0.size(), 0.0f),
       version_(static_cast<std::size_t>(workers), 0),
       computing_(static_cast<std::size_t>(workers), 0),
+      latest_(static_cast<std::size_t>(workers), 0),
+      stale_((static_cast<std::size_t>(workers) + 63) / 64, 0),
       retired_(static_cast<std::size_t>(workers), 0),
       bad_in_a_row_(static_cast<std::size_t>(workers), 0),
       active_(workers),
@@ -130,6 +134,8 @@ void Server::restore(std::int64_t k, std::span<const float> x, std::span<const f
   counters_ = counters;
   std::fill(version_.begin(), version_.end(), k);
   std::fill(computing_.begin(), computing_.end(), 0);
+  assignments_.clear();  // nobody computes: every worker is assigned afresh (start())
+  assignments_head_ = 0;
   method_->restore(method);
   executor_ = updates_(optimizer_, x_, k_);
 }
@@ -156,6 +162,18 @@ void Server::assign(int worker) {
   version_[index(worker)] = k_;
   computing_[index(worker)] = 1;
   outcome_.assign.push_back(worker);
+  if (assignments_.size() >= 2 * static_cast<std::size_t>(workers_) + 64) compact_assignments();
+  latest_[index(worker)] = assigned_;
+  assignments_.push_back({worker, k_, assigned_++});
+}
+
+void Server::compact_assignments() {
+  // At most one entry per worker is in force afterwards: at least n + 64 assignments until the next.
+  const auto passed = assignments_.begin() + static_cast<std::ptrdiff_t>(assignments_head_);
+  assignments_.erase(std::remove_if(passed, assignments_.end(), [this](const Assignment& a) { return !in_force(a); }),
+                     assignments_.end());
+  assignments_.erase(assignments_.begin(), passed);
+  assignments_head_ = 0;
 }
 
 void Server::interrupt(int worker) {
@@ -165,8 +183,22 @@ void Server::interrupt(int worker) {
 }
 
 void Server::interrupt_stale(std::int64_t threshold) {
-  for (int j = 1; j <= workers_; ++j)
-    if (computing_[index(j)] && k_ - version_[index(j)] >= threshold) interrupt(j);
+  // A computing worker's assignment in force is in the log, so the stale ones are in the prefix of
+  // versions ≤ k − threshold; entries superseded or finished since are passed over. With thousands of
+  // workers an update visits the ones that became stale, not all of them.
+  bool any = false;
+  for (; assignments_head_ < assignments_.size(); ++assignments_head_) {
+    const Assignment& a = assignments_[assignments_head_];
+    if (k_ - a.version < threshold) break;
+    if (!in_force(a)) continue;
+    stale_[index(a.worker) / 64] |= std::uint64_t{1} << (index(a.worker) % 64);
+    any = true;
+  }
+  if (!any) return;
+  // In ascending worker order, as a scan over the workers gives (events.csv rows, the engines' order).
+  for (std::size_t word = 0; word < stale_.size(); ++word)
+    for (std::uint64_t bits = std::exchange(stale_[word], 0); bits != 0; bits &= bits - 1)
+      interrupt(static_cast<int>(word * 64 + static_cast<std::size_t>(std::countr_zero(bits))) + 1);
 }
 
 void Server::idle(int worker) { computing_[index(worker)] = 0; }

@@ -34,7 +34,9 @@ std::string to_string(Fault fault) {
 WorkerModel::WorkerModel(const Config& config, int worker, std::uint32_t epoch, std::size_t training_examples)
     : worker_(worker),
       delays_(config.heterogeneity, worker, config.run.workers, config.run.seed, epoch),
-      samples_(config.run.seed, worker, epoch, training_examples),
+      seed_(config.run.seed),
+      epoch_(epoch),
+      training_examples_(training_examples),
       fault_(std::find(config.fault.inject_workers.begin(), config.fault.inject_workers.end(),
                        static_cast<double>(worker)) != config.fault.inject_workers.end()
                  ? parse_fault(config.fault.inject)

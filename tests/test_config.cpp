@@ -73,6 +73,7 @@ Config unusual_config() {
   c.run.target_loss = 1e-7;
   c.run.eval_every_s = 0.1;
   c.run.log_every_s = 2.5e8;
+  c.run.log_interrupts = "counts";
   c.run.out = "runs/with \"quotes\", \\ backslash, tab\t, newline\n and \u00e9";
   c.method.stepsize = 0.1 + 0.2;
   c.method.momentum = 0.0;
@@ -339,6 +340,8 @@ const std::vector<Rule> kRules = {
     {"run", "eval_every_s", "0", "must be in (0.0, 1e+09]"},
     {"run", "log_every_s", "-1", "must be in [0.01, 1e+09]"},
     {"run", "log_every_s", "1e-300", "must be in [0.01, 1e+09], got 1e-300"},
+    {"run", "log_interrupts", "\"none\"", "unknown value \"none\" (accepted: rows, counts)"},
+    {"run", "log_interrupts", "true", "expected a string, got boolean", false},
     {"run", "out", "[1]", "expected a string, got array", false},
     {"method", "stepsize", "0", "must be > 0.0, got 0.0"},
     {"method", "stepsize", "-inf", "must be a finite number"},
@@ -611,6 +614,10 @@ TEST_F(ConfigTest, HashIsDeterministicAndSeesTheExperiment) {
   b.method.stepsize = std::nextafter(a.method.stepsize, 1.0);
   EXPECT_NE(config_hash(a), config_hash(b));
   EXPECT_NE(config_hash(Config{}), config_hash(a));
+  // events.csv's columns: a resume appends to the file, so it must keep them (docs/configuration.md).
+  Config c = a;
+  c.run.log_interrupts = "rows";
+  EXPECT_NE(config_hash(a), config_hash(c));
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -107,6 +107,55 @@ TEST(SimEngine, SyncRoundsLastAsLongAsTheSlowestWorker) {
   EXPECT_EQ(summary["arrivals"], 8 * rounds);
 }
 
+// run.log_interrupts (docs/method.md §8) changes what events.csv says, nothing else: with "counts" it
+// holds the rows of "rows" except the interrupt rows, each arrival row ending in how many interrupt rows
+// followed it there, and every other file is the same. 300 workers at √i speeds with R = 2: each update
+// interrupts dozens of computations (a worker slower than ~4 updates' time never delivers).
+TEST(SimEngine, LogInterruptsCountsIsRowsWithoutTheInterruptRows) {
+  TempDir dir("log-interrupts");
+  const std::string args = "-c " + write_config(dir) +
+                           " --set run.workers=300 --set method.threshold=2 --set run.time_budget_s=2 "
+                           "--set heterogeneity.noise=\"halfnormal\" --out ";
+  const fs::path rows = dir / "rows", counts = dir / "counts";
+  ASSERT_EQ(simulate(args + rows.string()).exit_code, 0);
+  ASSERT_EQ(simulate(args + counts.string() + " --set run.log_interrupts=counts").exit_code, 0);
+  for (const char* file : {"eval.csv", "workers.csv", "delays.csv"})
+    EXPECT_EQ(slurp(rows / file), slurp(counts / file)) << file;
+  auto summary = [](const fs::path& d) {
+    auto s = read_json(d / "summary.json");
+    for (const char* key : {"run_id", "wall_time_s", "eval_time_s"}) s.erase(key);
+    return s;
+  };
+  EXPECT_EQ(summary(rows), summary(counts));
+
+  std::ifstream full(rows / "events.csv"), compact(counts / "events.csv");
+  std::string line, header;
+  std::getline(full, line);
+  std::getline(compact, header);
+  EXPECT_EQ(header, line + ",interrupted");
+  std::vector<std::string> arrivals;  // rows' arrival rows, each with the number of interrupt rows after it
+  std::vector<int> interrupts;
+  while (std::getline(full, line)) {
+    if (line.find(",interrupt,") != std::string::npos) {
+      ASSERT_FALSE(interrupts.empty()) << "an interrupt row before any arrival";
+      ++interrupts.back();
+    } else {
+      arrivals.push_back(line);
+      interrupts.push_back(0);
+    }
+  }
+  std::size_t i = 0;
+  std::int64_t total = 0;
+  for (; std::getline(compact, line); ++i) {
+    ASSERT_LT(i, arrivals.size());
+    EXPECT_EQ(line, arrivals[i] + "," + std::to_string(interrupts[i])) << "row " << i + 1;
+    total += interrupts[i];
+  }
+  EXPECT_EQ(i, arrivals.size());
+  EXPECT_EQ(total, summary(counts)["interrupted"].get<std::int64_t>());
+  EXPECT_GT(total, 10 * static_cast<std::int64_t>(summary(counts)["updates"].get<std::int64_t>()));
+}
+
 // 10,000 workers: state per worker stays small, and the run completes.
 TEST(SimEngine, ScalesToTenThousandWorkers) {
   TempDir dir("scale");

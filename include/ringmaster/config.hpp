@@ -24,6 +24,7 @@ struct RunConfig {
   double target_loss = 0.0;           // 0 = off
   double eval_every_s = 1.0;
   double log_every_s = 5.0;           // progress line period (wall seconds)
+  std::string log_interrupts = "rows";  // events.csv: a row per interrupt, or "counts" (docs/method.md §8)
   std::string out;                    // empty = runs/<date>-<time>-<method>
 
   bool operator==(const RunConfig&) const = default;

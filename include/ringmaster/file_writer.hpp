@@ -65,6 +65,11 @@ class CsvFile {
     fmt::format_to(std::back_inserter(pending_), format, std::forward<Args>(args)...);
     if (pending_.size() >= kBufferBytes) flush();
   }
+  // Buffers whole rows formatted by the caller (`rows` ends with '\n'): for many rows at once.
+  void rows(std::string_view rows) {
+    pending_.append(rows);
+    if (pending_.size() >= kBufferBytes) flush();
+  }
   // Writes the buffered rows. On failure the file is cut back to the rows it held before and Error is
   // thrown, naming the file and errno.
   void flush();

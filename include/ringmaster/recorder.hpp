@@ -57,8 +57,9 @@ class Recorder {
   const std::filesystem::path& dir() const { return dir_; }
   const std::string& run_id() const { return run_id_; }
 
-  // One events.csv row per arrival, plus one per interrupt in the outcome; one delays.csv row with
-  // the arrival's realized compute and injected seconds (docs/method.md §5: realized draws are recorded).
+  // One events.csv row per arrival, plus one per interrupt in the outcome (run.log_interrupts = "rows")
+  // or their number in the arrival's row ("counts"); one delays.csv row with the arrival's realized
+  // compute and injected seconds (docs/method.md §5: realized draws are recorded).
   void arrival(double time_s, const Server& server, int worker, std::int64_t version, const Outcome& outcome,
                double loss, double compute_s, double injected_s);
   // An evaluation in two halves (docs/method.md §7): begin_evaluation, when the engine takes a snapshot
@@ -93,12 +94,16 @@ class Recorder {
 
  private:
   nlohmann::json time_to_target_json() const;
+  // events.csv rows of the computations an update interrupted, at time_s and version k (rows mode).
+  void interrupts(double time_s, std::int64_t k, const std::vector<Interrupt>& interrupted);
 
   std::filesystem::path dir_;
   std::string run_id_;
   Config config_;
   std::string engine_;
   int workers_;
+  bool interrupt_rows_;  // run.log_interrupts = "rows": one events.csv row per interrupt (docs/method.md §8)
+  std::string rows_;     // interrupts(): the rows being formatted (kept: its capacity is reused)
   CsvFile events_;  // docs/method.md §8
   CsvFile eval_;
   CsvFile delays_;  // realized delays (docs/method.md §5)

@@ -125,6 +125,7 @@ class Run {
   std::vector<WorkerTimes> times_;
   std::vector<WorkerTimes> times_at_start_;
   std::vector<double> last_heard_;  // per worker: training time of its last gradient, ack or fresh point
+  std::vector<char> interrupted_;   // per worker: in the outcome after() is reading (all 0 between calls)
 };
 
 // --- what both engines share around a Run ---

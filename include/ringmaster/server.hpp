@@ -112,7 +112,8 @@ class Server {
   void assign(int worker);
   // Worker abandons its computation and gets the current (x, k).
   void interrupt(int worker);
-  // Interrupts every computing worker j with k − v_j ≥ threshold (docs/method.md §4, stale = "interrupt").
+  // Interrupts every computing worker j with k − v_j ≥ threshold (docs/method.md §4, stale = "interrupt"),
+  // in ascending j. Visits the assignments that became stale, not every worker (assignments_).
   void interrupt_stale(std::int64_t threshold);
   // Worker waits without work until assigned (sync).
   void idle(int worker);
@@ -124,6 +125,19 @@ class Server {
   std::size_t index(int worker) const { return static_cast<std::size_t>(worker - 1); }
   const Outcome& reject(int worker);
   void retire_into_outcome(int worker);
+  // An assignment of worker (1-based) at `version`; `seq` numbers assignments in the order made.
+  struct Assignment {
+    int worker;
+    std::int64_t version;
+    std::uint64_t seq;
+  };
+  // The worker is still computing what this assignment handed it.
+  bool in_force(const Assignment& a) const {
+    return computing_[index(a.worker)] != 0 && latest_[index(a.worker)] == a.seq;
+  }
+  // Drops the assignments interrupt_stale has passed and those no longer in force: keeps the log
+  // within 2n + 64 entries whatever the method (only interrupt_stale consumes it).
+  void compact_assignments();
 
   int workers_;
   LmoOptimizer optimizer_;
@@ -132,6 +146,13 @@ class Server {
   std::int64_t k_ = 0;                   // updates applied
   std::vector<std::int64_t> version_;    // v_i, i = 1..n
   std::vector<char> computing_;          // worker i has a computation assigned
+  // Every assignment since the last compaction, in the order made: versions never decrease along it,
+  // so the stale ones are a prefix [assignments_head_, …) (docs/method.md §4, stale = "interrupt").
+  std::vector<Assignment> assignments_;
+  std::size_t assignments_head_ = 0;     // interrupt_stale has passed the entries before it
+  std::uint64_t assigned_ = 0;           // assignments made: the next one's seq
+  std::vector<std::uint64_t> latest_;    // per worker: seq of its latest assignment
+  std::vector<std::uint64_t> stale_;     // (⌈n/64⌉) bit j − 1: worker j is to be interrupted (all 0 between calls)
   std::vector<char> retired_;            // worker i left for good
   std::vector<std::int64_t> bad_in_a_row_;
   int active_;                           // workers not retired

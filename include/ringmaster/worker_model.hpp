@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "ringmaster/config.hpp"
@@ -32,7 +33,12 @@ class WorkerModel {
   WorkerModel(const Config& config, int worker, std::uint32_t epoch, std::size_t training_examples);
 
   int worker() const { return worker_; }
-  SampleStream& samples() { return samples_; }
+  // Made at the first gradient: its streams are seeded by (seed, worker, epoch) alone, so when does not
+  // matter, and most of 6,174 simulated workers, interrupted before they deliver, never need one.
+  SampleStream& samples() {
+    if (!samples_) samples_ = std::make_unique<SampleStream>(seed_, worker_, epoch_, training_examples_);
+    return *samples_;
+  }
   // Injected seconds after the computation just started, whose compute took `compute_s` (docs/method.md
   // §5). Drawn for every started computation, interrupted or not.
   double next_delay(double compute_s) { return delays_.next_delay(compute_s); }
@@ -43,7 +49,10 @@ class WorkerModel {
  private:
   int worker_;
   DelayModel delays_;
-  SampleStream samples_;
+  std::uint64_t seed_;
+  std::uint32_t epoch_;
+  std::size_t training_examples_;
+  std::unique_ptr<SampleStream> samples_;  // null until samples() is first called
   Fault fault_;               // fault.inject if this worker is in fault.inject_workers, else none
   std::int64_t good_first_;   // fault.inject_after
   std::int64_t delivered_ = 0;
