@@ -11,7 +11,7 @@ from typing import Any
 from .spec import Spec, is_accuracy, split_target
 from .points import label_text, point_dir, short_names
 from .rundir import read_eval
-from .report import (collect, curve_figures, curve_labels, heatmap, heatmap_panels, label_keys_of, ordered_values,
+from .report import (collect, curve_figures, heatmap, heatmap_panels, label_keys_of, ordered_values,
                      report_layout, speedup_table, target_text)
 
 
@@ -97,10 +97,10 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
                 legend.setdefault(label, handle)
         if legend:
             fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 7), frameon=False)
-        fig.suptitle(f"{spec.name}{title}: {what} vs training time ({'geometric ' if log else ''}mean over seeds, band = "
+        fig.suptitle(f"{spec.name}{title}:\n{what} vs training time ({'geometric ' if log else ''}mean over seeds, band = "
                      "min–max" + (f"; dashed: target {target_text(spec.report.target)})" if line is not None else ")"),
                      fontsize=10)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
+        fig.tight_layout(rect=(0, 0.06, 1, 0.92))
         path = report / f"{spec.name}-{name}-vs-time{suffix}.png"
         if drawn or name == "loss":  # the loss plot always, as the report links it
             fig.savefig(path, dpi=110)
@@ -108,7 +108,7 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
         plt.close(fig)
 
     relative = not is_accuracy(spec.report.target)
-    for fixed, (suffix, title) in zip(curve_labels(spec), curve_figures(spec)):
+    for fixed, suffix, title in curve_figures(spec):
         vs_time("loss", loss_curve, lambda v: np.exp(np.log(v).mean(axis=0)), True, "(f − f*) / (f(X0) − f*)",
                 "relative loss", float(target) if relative else None, fixed, suffix, title)
         vs_time("accuracy", accuracy_curve, lambda v: v.mean(axis=0), False, "test accuracy", "test accuracy",
@@ -172,15 +172,15 @@ def heatmap_figure(spec: Spec, speedups: list[dict[str, Any]], report: Path, sho
     panels = heatmap_panels(spec)
     ncols = min(len(panels), 2)
     nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.5 * len(xs) * ncols + 1.5, 0.9 * len(ys) * nrows + 1.4),
-                             squeeze=False)
-    cells_of = [heatmap(spec, speedups, panel) for panel in panels]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * len(xs) * ncols + 2.0, (0.6 * len(ys) + 1.3) * nrows + 0.6),
+                             squeeze=False, constrained_layout=True)
+    cells_of = [heatmap(spec, speedups, panel) for panel, _ in panels]
     logs = [math.log2(c.speedup.value) for cells in cells_of for c in cells.values()
             if math.isfinite(c.speedup.value) and c.speedup.value > 0]
     bound = max([abs(v) for v in logs] + [1.0])
     norm = TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
     image = None
-    for i, (panel, cells) in enumerate(zip(panels, cells_of)):
+    for i, ((_, title), cells) in enumerate(zip(panels, cells_of)):
         ax = axes[i // ncols][i % ncols]
         data = np.full((len(ys), len(xs)), np.nan)
         for (x, y), c in cells.items():
@@ -200,15 +200,15 @@ def heatmap_figure(spec: Spec, speedups: list[dict[str, Any]], report: Path, sho
         ax.set_yticks(range(len(ys)), [label_text(y) for y in ys])
         ax.set_xlabel(short.get(x_key, x_key))
         ax.set_ylabel(short.get(y_key, y_key))
-        ax.set_title(", ".join(f"{short.get(k, k)} = {label_text(v)}" for k, v in panel.items()) or spec.name,
-                     fontsize=9)
+        ax.set_title(title or spec.name, fontsize=9)
     for j in range(len(panels), nrows * ncols):
         axes[j // ncols][j % ncols].axis("off")
     if image is not None:
         bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
-        bar.set_label(f"log2 speedup of {spec.report.reference} over the best baseline")
-    fig.suptitle(f"{spec.name}: time to {target_text(spec.report.target)}, best baseline / {spec.report.reference}",
-                 fontsize=10)
+        bar.set_label("log2 speedup", fontsize=8)
+    fig.suptitle(f"{spec.name}: speedup of {spec.report.reference} over the best baseline (time to "
+                 f"{target_text(spec.report.target)}; cell: speedup and that baseline; blue: {spec.report.reference} "
+                 "faster)", fontsize=9)
     path = report / f"{spec.name}-heatmap.png"
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -244,6 +244,27 @@ def report_layout(spec: Spec) -> tuple[str, str | None, str | None, list[str]]:
     return rows, cols, (seed_keys[0] if seed_keys else None), others
 
 
+def table_splits(spec: Spec, exclude: tuple[str, ...] = ()) -> list[tuple[dict[str, Any], str]]:
+    """Every combination of the values that split the report into tables: the split keys first, then the
+    axes that are neither rows, columns nor seed — a linked axis by its values (its keys move together),
+    named by its first key. Dimensions that hold a key of `exclude` are left out. Returns (the labels the
+    tables' cells have, their title "workers = 16, geometry = l2")."""
+    rows, cols, _, others = report_layout(spec)
+    split = [k for k in spec.report.split if k not in (rows, cols)]
+    dims: list[list[dict[str, Any]]] = [[{k: v} for v in ordered_values(spec, k)] for k in split]
+    for a in spec.axes:
+        if a.name != spec.seed_axis and not any(k in (rows, cols) or k in split for k in a.keys):
+            dims.append([dict(v) for v in a.values])
+    dims = [d for d in dims if not any(k in exclude for v in d for k in v)]
+    short = short_names(others)
+    out = []
+    for combo in itertools.product(*dims):
+        fixed = {k: v for value in combo for k, v in value.items()}
+        title = ", ".join(f"{short.get(k, k)} = {label_text(value[k])}" for value in combo for k in list(value)[:1])
+        out.append((fixed, title))
+    return out
+
+
 def speedup_table(spec: Spec, groups: list[Group]) -> list[dict[str, Any]]:
     rows_key, cols_key, seed_key, others = report_layout(spec)
     reference = spec.report.reference
@@ -281,12 +302,9 @@ class HeatCell:
     baseline: Any  # the best baseline (None when undefined)
 
 
-def heatmap_panels(spec: Spec) -> list[dict[str, Any]]:
-    """The heat map's panels: every combination of the splitting keys other than its x and y."""
-    _, _, _, others = report_layout(spec)
-    hm = spec.report.heatmap or {}
-    keys = [k for k in others if k not in hm.values()]
-    return [dict(zip(keys, v)) for v in itertools.product(*[ordered_values(spec, k) for k in keys])] or [{}]
+def heatmap_panels(spec: Spec) -> list[tuple[dict[str, Any], str]]:
+    """The heat map's panels (labels, title): every combination of the splits other than its x and y."""
+    return table_splits(spec, tuple((spec.report.heatmap or {}).values()))
 
 
 def heatmap(spec: Spec, speedups: list[dict[str, Any]], panel: dict[str, Any]) -> dict[tuple[Any, Any], HeatCell]:
@@ -308,7 +326,7 @@ def heatmap(spec: Spec, speedups: list[dict[str, Any]], panel: dict[str, Any]) -
 def heatmap_rows(spec: Spec, speedups: list[dict[str, Any]]) -> list[list[Any]]:
     """report/<name>-heatmap.csv: one row per panel, x and y."""
     rows = []
-    for panel in heatmap_panels(spec):
+    for panel, _ in heatmap_panels(spec):
         for (x, y), c in heatmap(spec, speedups, panel).items():
             rows.append([panel.get(k, "") for k in panel] + [x, y, c.baseline, fmt_csv(c.speedup.value),
                                                              c.speedup.lower_bound])
@@ -324,9 +342,8 @@ def heatmap_lines(spec: Spec, speedups: list[dict[str, Any]], short: dict[str, s
              "to the target (named in brackets); ≥: that baseline missed the target in some runs (counted at their "
              "full training time); n/a: the reference missed it in some run.", "",
              f"![heat map]({spec.name}-heatmap.png)", ""]
-    for panel in heatmap_panels(spec):
+    for panel, title in heatmap_panels(spec):
         cells = heatmap(spec, speedups, panel)
-        title = ", ".join(f"{short.get(k, k)} = {label_text(v)}" for k, v in panel.items())
         lines += [f"**{title or 'all runs'}**", "",
                   f"| {short.get(y_key, y_key)} ↓ {short.get(x_key, x_key)} → | "
                   + " | ".join(label_text(x) for x in xs) + " |", "|---|" + "---|" * len(xs)]
@@ -404,7 +421,7 @@ def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
                   fmt_csv(s["speedup"].ratio_min), fmt_csv(s["speedup"].ratio_max)] for s in speedups])
 
     if spec.report.heatmap:
-        panel_keys = list(heatmap_panels(spec)[0])
+        panel_keys = list(heatmap_panels(spec)[0][0])
         write_csv(report / f"{spec.name}-heatmap.csv", panel_keys + [
             spec.report.heatmap["x"], spec.report.heatmap["y"], "best_baseline", "speedup", "lower_bound"],
             heatmap_rows(spec, speedups))
@@ -450,10 +467,8 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
 
     if spec.report.heatmap:
         lines += heatmap_lines(spec, speedups, short)
-    other_values = [list(v) for v in itertools.product(*[ordered_values(spec, k) for k in others])] or [[]]
-    for ov in other_values:
-        fixed = dict(zip(others, ov))
-        suffix = (" — " + ", ".join(f"{short.get(k, k)} = {label_text(v)}" for k, v in fixed.items())) if fixed else ""
+    for fixed, title in table_splits(spec):
+        suffix = f" — {title}" if title else ""
 
         def cell(method: Any, column: Any) -> Group | None:
             labels = {**fixed, rows_key: method}
@@ -523,7 +538,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         lines += tuned_lines(spec, sweep_dir, short)
     # `sweep.py plot` writes these next to this file
     lines += ["## Plots", ""]
-    for suffix, title in curve_figures(spec):
+    for _, suffix, title in curve_figures(spec):
         lines += [f"![loss vs time{title}]({spec.name}-loss-vs-time{suffix}.png)", ""]
         if any(g.accuracy for g in groups):
             lines += [f"![accuracy vs time{title}]({spec.name}-accuracy-vs-time{suffix}.png)", ""]
@@ -532,30 +547,20 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
     return "\n".join(lines)
 
 
-def curve_figures(spec: Spec) -> list[tuple[str, str]]:
+def curve_figures(spec: Spec) -> list[tuple[dict[str, Any], str, str]]:
     """The loss-vs-time figures: one over every cell, or with report.curves one per combination of the
-    other splitting keys among the cells with the curves' labels. (file name suffix, title suffix)"""
+    other splits among the cells with the curves' labels. (labels, file name suffix, title suffix)"""
     if not spec.report.curves:
-        return [("", "")]
-    _, _, _, others = report_layout(spec)
-    keys = [k for k in others if k not in spec.report.curves]
+        return [({}, "", "")]
+    others = report_layout(spec)[3]
     short = short_names(others + [k for k in spec.report.curves if k not in others])
+    given = ", ".join(f"{short.get(k, k)} = {label_text(v)}" for k, v in spec.report.curves.items())
     out = []
-    for values in itertools.product(*[ordered_values(spec, k) for k in keys]):
-        fixed = {**spec.report.curves, **dict(zip(keys, values))}
-        out.append(("-" + "-".join(f"{short[k]}={label_text(v)}" for k, v in fixed.items()).replace("/", "_"),
-                    " (" + ", ".join(f"{short[k]} = {label_text(v)}" for k, v in fixed.items()) + ")"))
+    for fixed, title in table_splits(spec, tuple(spec.report.curves)):
+        text = ", ".join(t for t in (given, title) if t)
+        out.append(({**spec.report.curves, **fixed}, "-" + text.replace(" = ", "=").replace(", ", "-").replace("/", "_"),
+                    f" ({text})"))
     return out
-
-
-def curve_labels(spec: Spec) -> list[dict[str, Any]]:
-    """The labels each loss-vs-time figure is restricted to, in the order of curve_figures."""
-    if not spec.report.curves:
-        return [{}]
-    _, _, _, others = report_layout(spec)
-    keys = [k for k in others if k not in spec.report.curves]
-    return [{**spec.report.curves, **dict(zip(keys, v))}
-            for v in itertools.product(*[ordered_values(spec, k) for k in keys])]
 
 
 def column_head(col_name: str, value: Any) -> str:
