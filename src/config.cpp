@@ -26,6 +26,7 @@
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/file_writer.hpp"
+#include "ringmaster/heterogeneity.hpp"
 
 namespace ringmaster {
 namespace {
@@ -52,15 +53,15 @@ const std::vector<Section>& schema() {
       {"lmo.embedding", {"geometry", "multiplier"}},
       {"lmo.head", {"geometry", "multiplier"}},
       {"lmo.vector", {"geometry", "multiplier"}},
-      {"objective", {"kind", "rows", "cols", "mu", "rhs", "noise"}},
+      {"objective", {"kind", "rows", "cols", "mu", "rhs", "rhs_scale", "x0", "x0_scale", "noise", "noise_kind"}},
       // A subsection: [objective.mlp] in a file, --set objective.mlp.key=value (see section_table).
       {"objective.mlp", {"hidden", "batch", "data_dir", "standardize", "eval_train_examples"}},
       {"objective.gpt",
        {"layers", "heads", "width", "context", "batch", "corpus", "validation_fraction", "eval_tokens",
         "eval_train_tokens"}},
       {"heterogeneity",
-       {"profile", "power", "list", "base_s", "noise", "noise_scale", "mode", "outage_rate", "outage_s",
-        "compute_s"}},
+       {"profile", "power", "list", "profile_origin", "base_s", "offset_s", "noise", "noise_scale", "noise_growth",
+        "mode", "outage_rate", "outage_s", "compute_s", "trace"}},
       {"checkpoint", {"every_s"}},
       {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
       {"sim", {"threads"}},
@@ -97,7 +98,9 @@ const std::vector<std::string> kLogInterrupts = {"rows", "counts"};  // docs/met
 const std::vector<std::string> kFaults = {"none", "nan", "truncate", "oversize", "hang"};
 const std::vector<std::string> kObjectives = {"quadratic", "mlp", "gpt"};
 const std::vector<std::string> kRhs = {"gaussian", "e1"};
-const std::vector<std::string> kProfiles = {"uniform", "sqrt", "linear", "power", "list"};
+const std::vector<std::string> kX0 = {"zero", "e1"};
+const std::vector<std::string> kGradientNoises = {"independent", "shared"};
+const std::vector<std::string> kProfiles = {"uniform", "sqrt", "linear", "power", "list", "trace"};
 const std::vector<std::string> kDelayNoises = {"none", "halfnormal", "exponential", "lognormal"};
 const std::vector<std::string> kModes = {"additive", "multiplicative"};
 
@@ -800,7 +803,13 @@ void read_objective(const Reader& r, ObjectiveConfig& objective) {
   r.set({"objective", "cols"}, objective.cols, 1, kIntMax);
   r.set({"objective", "mu"}, objective.mu, kNonNegative);  // A = tridiag/4 + μI is positive definite for μ ≥ 0
   r.set_choice({"objective", "rhs"}, objective.rhs, kRhs);
+  // Scales up to 10^6 in size: beyond that the float parameters no longer hold the problem's scale.
+  constexpr Bounds kScale{-1e6, false, 1e6, false};
+  r.set({"objective", "rhs_scale"}, objective.rhs_scale, kScale);
+  r.set_choice({"objective", "x0"}, objective.x0, kX0);
+  objective.x0_scale_sqrt_d = r.set_or_word({"objective", "x0_scale"}, objective.x0_scale, kScale, "sqrt-d");
   r.set({"objective", "noise"}, objective.noise, kNonNegative);
+  r.set_choice({"objective", "noise_kind"}, objective.noise_kind, kGradientNoises);
 }
 
 // [objective.mlp] (docs/method.md §6). Widths up to 16384 and 16 hidden layers: beyond that the network is no
@@ -857,9 +866,16 @@ void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
   r.set_choice({"heterogeneity", "profile"}, h.profile, kProfiles);
   r.set({"heterogeneity", "power"}, h.power, kNonNegative);  // with base_s and workers: check_consistency
   if (auto list = r.numbers({"heterogeneity", "list"}, kPositive)) h.list = *list;
+  r.set({"heterogeneity", "profile_origin"}, h.profile_origin, 0, 1);
   r.set({"heterogeneity", "base_s"}, h.base_s, kDurationOrZero);
+  r.set({"heterogeneity", "offset_s"}, h.offset_s, kDurationOrZero);
   r.set_choice({"heterogeneity", "noise"}, h.noise, kDelayNoises);
   r.set({"heterogeneity", "noise_scale"}, h.noise_scale, kNonNegative);  // per noise: check_consistency
+  // (i + 1)^q up to q = 100; with the number of workers: check_progress.
+  h.noise_relative = r.set_or_word({"heterogeneity", "noise_growth"}, h.noise_growth,
+                                   Bounds{0.0, false, 100.0, false}, "delay") ||
+                     !r.present({"heterogeneity", "noise_growth"});
+  r.set({"heterogeneity", "trace"}, h.trace);  // loaded with the number of workers: check_consistency
   r.set_choice({"heterogeneity", "mode"}, h.mode, kModes);
   // At most 10^6 outages per second of busy time: the mean number per gradient stays a countable number.
   r.set({"heterogeneity", "outage_rate"}, h.outage_rate, Bounds{0.0, false, 1e6, false});
@@ -891,23 +907,22 @@ std::string sci(double x) {
   return buffer;
 }
 
-// s_1 and s_n of docs/method.md §5 (every profile is monotone in i: power ≥ 0).
+// s of the first and the last worker, docs/method.md §5 (every profile is monotone in i: power ≥ 0).
+// A trace has no slowdown: its seconds are bounded by DelayTrace::load.
 double slowdown_min(const HeterogeneityConfig& h) {
-  if (h.profile == "list" && !h.list.empty()) return *std::min_element(h.list.begin(), h.list.end());
-  return 1.0;
+  if (h.profile == "trace") return 1.0;
+  if (h.profile == "list") return h.list.empty() ? 1.0 : *std::min_element(h.list.begin(), h.list.end());
+  return profile_slowdown(h, 1);
 }
 double slowdown_max(const HeterogeneityConfig& h, int workers) {
-  const double n = workers;
-  if (h.profile == "sqrt") return std::sqrt(n);
-  if (h.profile == "linear") return n;
-  if (h.profile == "power") return std::pow(n, h.power);
-  if (h.profile == "list" && !h.list.empty()) return *std::max_element(h.list.begin(), h.list.end());
-  return 1.0;
+  if (h.profile == "trace") return 1.0;
+  if (h.profile == "list") return h.list.empty() ? 1.0 : *std::max_element(h.list.begin(), h.list.end());
+  return profile_slowdown(h, workers);
 }
 
-// How s_n was computed, for messages.
+// How s_n was computed, for messages: the last worker's profile index is n − 1 + profile_origin.
 std::string slowdown_text(const HeterogeneityConfig& h, int workers) {
-  const std::string n = std::to_string(workers);
+  const std::string n = std::to_string(workers - 1 + h.profile_origin);
   if (h.profile == "sqrt") return "sqrt(" + n + ")";
   if (h.profile == "linear") return n;
   if (h.profile == "power") return n + "^" + format_double(h.power);
@@ -1028,6 +1043,24 @@ void check_progress(const Reader& r, const Config& c) {
   // clamped (DelayModel).
   if ((h.noise == "halfnormal" || h.noise == "exponential") && h.noise_scale > 1e6)
     r.fail(noise_scale, "must be in [0.0, 1e6] for noise = " + quote(h.noise) + ", got " + format_double(h.noise_scale));
+  // Noise that grows with the index: c · (i + 1)^q seconds for the last worker, i + 1 = n + profile_origin.
+  const Key growth{"heterogeneity", "noise_growth"};
+  if (!h.noise_relative && h.noise != "none") {
+    if (h.noise == "lognormal")
+      r.fail(growth, "a number needs noise = \"halfnormal\" or \"exponential\" (lognormal noise is a factor of the "
+                     "delay); use noise_growth = \"delay\"");
+    const double last = h.noise_scale * std::pow(run.workers + h.profile_origin, h.noise_growth);
+    if (!(last <= kMaxSeconds))
+      r.fail(r.culprit({growth, noise_scale, {"run", "workers"}}),
+             "heterogeneity.noise_scale x (n + profile_origin)^noise_growth = " + format_double(h.noise_scale) +
+                 " x " + std::to_string(run.workers + h.profile_origin) + "^" + format_double(h.noise_growth) +
+                 " = " + sci(last) + " seconds of noise scale for the slowest worker, more than 1e9");
+  }
+  // The deterministic delay with its offset.
+  if (h.mode == "additive" && !(h.offset_s + h.base_s * s_max <= kMaxSeconds))
+    r.fail(r.culprit({{"heterogeneity", "offset_s"}, base}),
+           "heterogeneity.offset_s + base_s x s_n = " + sci(h.offset_s + h.base_s * s_max) +
+               " seconds per gradient for the slowest worker, more than 1e9");
 }
 
 // Only the simulator: a gradient costs heterogeneity.compute_s of virtual time plus its injected delay
@@ -1041,9 +1074,9 @@ void check_simulator(const Reader& r, const Config& c) {
     r.fail({"heterogeneity", "mode"},
            "\"multiplicative\" needs a compute time, and heterogeneity.compute_s is 0 (compute cost is zero on "
            "the virtual clock); set compute_s (a number or \"measure\") or use mode = \"additive\"");
-  if (h.base_s <= 0.0 && !computes)
-    r.fail(base, "must be > 0 in the simulator when heterogeneity.compute_s = 0 (compute cost is zero on the "
-                 "virtual clock, so base_s · s_i is all the time a gradient takes)");
+  if (h.base_s <= 0.0 && h.offset_s <= 0.0 && !computes && h.profile != "trace")
+    r.fail(base, "must be > 0 in the simulator when heterogeneity.compute_s = 0 and offset_s = 0 (compute cost is "
+                 "zero on the virtual clock, so offset_s + base_s · s_i is all the time a gradient takes)");
   // A measured compute time is known only at the start: the bound below cannot be checked here.
   if (h.measure_compute) return;
   // Without max_updates the run ends only when virtual time reaches time_budget_s: bound the gradients
@@ -1054,17 +1087,51 @@ void check_simulator(const Reader& r, const Config& c) {
   if (c.run.max_updates > 0) return;
   constexpr double kMaxGradientsPerWorker = 1e7;
   const double median_factor = h.noise == "lognormal" ? std::exp(-0.5 * h.noise_scale * h.noise_scale) : 1.0;
-  const double fastest = h.mode == "multiplicative" ? h.compute_s * slowdown_min(h)
-                                                     : h.compute_s + h.base_s * slowdown_min(h) * median_factor;
+  if (h.profile == "trace") {
+    // A replayed worker takes its rows' mean per gradient; the fastest worker bounds the run's length.
+    double fastest = kMaxSeconds;
+    for (int w = 1; w <= c.run.workers; ++w) {
+      const std::vector<double>& times = h.trace_times.trace->times(w);
+      double sum = 0.0;
+      for (double t : times) sum += t;
+      fastest = std::min(fastest, h.compute_s + sum / static_cast<double>(times.size()));
+    }
+    if (!(c.run.time_budget_s / fastest <= kMaxGradientsPerWorker))
+      r.fail(r.culprit({{"heterogeneity", "trace"}, {"run", "time_budget_s"}}),
+             "run.time_budget_s / (heterogeneity.compute_s + the fastest worker's mean seconds in the trace) = " +
+                 format_double(c.run.time_budget_s) + " / " + sci(fastest) + " = " + sci(c.run.time_budget_s / fastest) +
+                 " gradients for the fastest worker, more than 1e7: the simulation would not reach the time budget in "
+                 "reasonable time (set run.max_updates, heterogeneity.compute_s, or a shorter time_budget_s)");
+    return;
+  }
+  const double fastest = h.mode == "multiplicative"
+                             ? h.compute_s * slowdown_min(h)
+                             : h.compute_s + h.offset_s + h.base_s * slowdown_min(h) * median_factor;
   const double gradients = c.run.time_budget_s / fastest;
   if (!(gradients <= kMaxGradientsPerWorker)) {
     const std::string factor = h.noise == "lognormal" ? " x exp(-noise_scale^2/2)" : "";
     const std::string factor_value = h.noise == "lognormal" ? " x " + sci(median_factor) : "";
-    r.fail(r.culprit({base, {"heterogeneity", "list"}, {"heterogeneity", "noise_scale"}, {"run", "time_budget_s"}}),
-           "run.time_budget_s / (heterogeneity.base_s x s_1" + factor + ") = " + format_double(c.run.time_budget_s) +
-               " / (" + format_double(h.base_s) + " x " + sci(slowdown_min(h)) + factor_value + ") = " +
+    const std::string offset = h.offset_s > 0.0 ? "heterogeneity.offset_s + " : "";
+    const std::string offset_value = h.offset_s > 0.0 ? format_double(h.offset_s) + " + " : "";
+    r.fail(r.culprit({base, {"heterogeneity", "list"}, {"heterogeneity", "noise_scale"}, {"heterogeneity", "offset_s"},
+                      {"heterogeneity", "profile_origin"}, {"run", "time_budget_s"}}),
+           "run.time_budget_s / (" + offset + "heterogeneity.base_s x s_1" + factor + ") = " +
+               format_double(c.run.time_budget_s) + " / (" + offset_value + format_double(h.base_s) + " x " +
+               sci(slowdown_min(h)) + factor_value + ") = " +
                sci(gradients) + " gradients for the fastest worker, more than 1e7: the simulation would not reach "
                "the time budget in reasonable time (set run.max_updates, or a shorter time_budget_s)");
+  }
+}
+
+// profile = "trace": the file is read now, with the number of workers known, so that a malformed trace is
+// an error naming the key and the file's line before any run directory exists (docs/method.md §5).
+void load_trace(const Reader& r, Config& c) {
+  HeterogeneityConfig& h = c.heterogeneity;
+  if (h.profile != "trace") return;
+  try {
+    h.trace_times.trace = DelayTrace::load(h.trace, c.run.workers);
+  } catch (const Error& e) {
+    r.fail({"heterogeneity", "trace"}, e.what());
   }
 }
 
@@ -1087,6 +1154,15 @@ void check_consistency(const Reader& r, const Config& c, bool workers_from_engin
     }
   } else if (!h.list.empty()) {
     r.fail(list, "is only used with profile = \"list\" (profile is " + quote(h.profile) + ")");
+  }
+  const Key trace{"heterogeneity", "trace"};
+  if (h.profile == "trace") {
+    if (h.trace.empty()) r.fail(profile, "\"trace\" needs heterogeneity.trace, the CSV file of per-worker seconds");
+    if (h.mode == "multiplicative")
+      r.fail({"heterogeneity", "mode"}, "\"multiplicative\" does not apply to profile = \"trace\" (a trace gives "
+                                        "seconds, not multiples of the compute time)");
+  } else if (!h.trace.empty()) {
+    r.fail(trace, "is only used with profile = \"trace\" (profile is " + quote(h.profile) + ")");
   }
   if (h.outage_rate > 0.0 && h.outage_s <= 0.0)
     r.fail({"heterogeneity", "outage_s"}, "must be > 0 when heterogeneity.outage_rate > 0 (outage_rate = " +
@@ -1144,6 +1220,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_sim(reader, config.sim);
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (docs/method.md §1)
   check_consistency(reader, config, workers_from_engine > 0);
+  load_trace(reader, config);
   if (engine == ConfigFor::simulator) check_simulator(reader, config);
   return config;
 }
@@ -1192,7 +1269,11 @@ std::string to_toml(const Config& c) {
   line("cols", std::to_string(c.objective.cols));
   line("mu", real(c.objective.mu));
   line("rhs", toml_string(c.objective.rhs));
+  line("rhs_scale", real(c.objective.rhs_scale));
+  line("x0", toml_string(c.objective.x0));
+  line("x0_scale", c.objective.x0_scale_sqrt_d ? toml_string("sqrt-d") : real(c.objective.x0_scale));
   line("noise", real(c.objective.noise));
+  line("noise_kind", toml_string(c.objective.noise_kind));
 
   out << "\n[objective.mlp]\n";
   std::string hidden = "[";
@@ -1219,13 +1300,18 @@ std::string to_toml(const Config& c) {
   line("profile", toml_string(c.heterogeneity.profile));
   line("power", real(c.heterogeneity.power));
   line("list", toml_array(c.heterogeneity.list));
+  line("profile_origin", std::to_string(c.heterogeneity.profile_origin));
   line("base_s", real(c.heterogeneity.base_s));
+  line("offset_s", real(c.heterogeneity.offset_s));
   line("noise", toml_string(c.heterogeneity.noise));
   line("noise_scale", real(c.heterogeneity.noise_scale));
+  line("noise_growth",
+       c.heterogeneity.noise_relative ? toml_string("delay") : real(c.heterogeneity.noise_growth));
   line("mode", toml_string(c.heterogeneity.mode));
   line("outage_rate", real(c.heterogeneity.outage_rate));
   line("outage_s", real(c.heterogeneity.outage_s));
   line("compute_s", c.heterogeneity.measure_compute ? toml_string("measure") : real(c.heterogeneity.compute_s));
+  line("trace", toml_string(c.heterogeneity.trace));
 
   out << "\n[checkpoint]\n";
   line("every_s", real(c.checkpoint.every_s));
@@ -1254,12 +1340,19 @@ std::uint64_t config_hash(const Config& config) {
   experiment.run.log_every_s = RunConfig{}.log_every_s;
   experiment.checkpoint = CheckpointConfig{};
   experiment.sim = SimConfig{};
-  const std::string text = to_toml(experiment);
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit offset basis
-  for (unsigned char byte : text) {
-    hash ^= byte;
-    hash *= 1099511628211ull;  // FNV prime
-  }
+  const auto mix = [&hash](std::string_view bytes) {
+    for (unsigned char byte : bytes) {
+      hash ^= byte;
+      hash *= 1099511628211ull;  // FNV prime
+    }
+  };
+  mix(to_toml(experiment));
+  // A trace is part of the experiment by its content, not only its path (a file rewritten between a
+  // checkpoint and its resume is another experiment).
+  if (const auto& trace = config.heterogeneity.trace_times.trace)
+    for (int w = 1; w <= trace->workers(); ++w)
+      for (double t : trace->times(w)) mix(std::string_view(reinterpret_cast<const char*>(&t), sizeof t));
   return hash;
 }
 

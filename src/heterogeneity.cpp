@@ -11,20 +11,16 @@
 #include "ringmaster/error.hpp"
 
 namespace ringmaster {
-namespace {
 
-// s_i of docs/method.md §5 for worker i = 1..n.
 double profile_slowdown(const HeterogeneityConfig& c, int worker) {
-  const double i = worker;
+  const double i = worker - 1 + c.profile_origin;
   if (c.profile == "uniform") return 1.0;
   if (c.profile == "sqrt") return std::sqrt(i);
   if (c.profile == "linear") return i;
-  if (c.profile == "power") return std::pow(i, c.power);
+  if (c.profile == "power") return std::pow(i, c.power);  // pow(0, 0) = 1: i^0 is uniform at every origin
   if (c.profile == "list") return c.list.at(static_cast<std::size_t>(worker - 1));
-  throw Error("heterogeneity.profile: unknown profile '" + c.profile + "'");
+  throw Error("heterogeneity.profile: no slowdown for profile '" + c.profile + "'");
 }
-
-}  // namespace
 
 DelayModel::DelayModel(const HeterogeneityConfig& config, int worker, int workers, std::uint64_t seed,
                        std::uint32_t epoch)
@@ -32,6 +28,7 @@ DelayModel::DelayModel(const HeterogeneityConfig& config, int worker, int worker
       multiplicative_(config.mode == "multiplicative"),
       slowdown_(1.0),
       base_s_(config.base_s),
+      offset_s_(config.offset_s),
       noise_(config.noise == "halfnormal"    ? Noise::halfnormal
              : config.noise == "exponential" ? Noise::exponential
              : config.noise == "lognormal"   ? Noise::lognormal
@@ -43,23 +40,43 @@ DelayModel::DelayModel(const HeterogeneityConfig& config, int worker, int worker
   if (config.profile == "list" && config.list.size() != static_cast<std::size_t>(workers))
     throw Error("heterogeneity.list: has " + std::to_string(config.list.size()) + " entries but there are " +
                 std::to_string(workers) + " workers");
+  if (config.profile == "trace") {
+    // load_config loaded the file and checked that it has rows for every worker (DelayTrace::load).
+    trace_ = config.trace_times.trace;
+    if (trace_ == nullptr || trace_->workers() < worker || trace_->times(worker).empty())
+      throw Error("heterogeneity.trace: no rows for worker " + std::to_string(worker) + " in " + config.trace);
+    return;
+  }
   slowdown_ = profile_slowdown(config, worker);
+  // The noise grows with the worker's index rather than with its delay: c · (i + 1)^q seconds.
+  if (!config.noise_relative)
+    noise_seconds_ = config.noise_scale * std::pow(worker + config.profile_origin, config.noise_growth);
 }
 
 double DelayModel::next_delay(double compute_s) {
-  const double s = slowdown_;
   Rng& rng = rng_;
-  // The deterministic part and the scale the noise is relative to (docs/method.md §5).
-  const double base = multiplicative_ ? s * compute_s : base_s_ * s;
-  double delay = multiplicative_ ? (s - 1.0) * compute_s : base;
-  const double c = noise_scale_;
-  if (noise_ == Noise::halfnormal) {
-    delay += std::abs(c * base * rng.normal());  // |N(0, (c·base)²)|
-  } else if (noise_ == Noise::exponential) {
-    delay += c * base * rng.exponential();  // mean c·base
-  } else if (noise_ == Noise::lognormal) {
-    // base · (exp(cZ − c²/2) − 1): mean zero, and base + noise > 0 always.
-    delay += base * (std::exp(c * rng.normal() - 0.5 * c * c) - 1.0);
+  double delay = 0.0;
+  if (trace_ != nullptr) {
+    // Trace replay (docs/method.md §5): this worker's rows in file order, from the first again after
+    // the last.
+    const std::vector<double>& times = trace_->times(worker_);
+    delay = times[next_row_];
+    next_row_ = (next_row_ + 1) % times.size();
+  } else {
+    const double s = slowdown_;
+    // The deterministic part and the scale the noise is relative to (docs/method.md §5).
+    const double base = multiplicative_ ? s * compute_s : base_s_ * s;
+    delay = offset_s_ + (multiplicative_ ? (s - 1.0) * compute_s : base);
+    const double c = noise_scale_;
+    const double scale = noise_seconds_ ? *noise_seconds_ : c * base;
+    if (noise_ == Noise::halfnormal) {
+      delay += std::abs(scale * rng.normal());  // |N(0, scale²)|
+    } else if (noise_ == Noise::exponential) {
+      delay += scale * rng.exponential();  // mean scale
+    } else if (noise_ == Noise::lognormal) {
+      // base · (exp(cZ − c²/2) − 1): mean zero, and base + noise > 0 always (relative noise only).
+      delay += base * (std::exp(c * rng.normal() - 0.5 * c * c) - 1.0);
+    }
   }
   if (outage_rate_ > 0.0 && outage_s_ > 0.0) {
     // Outages arrive as a Poisson process in busy time: each one silences the worker for outage_s.

@@ -91,7 +91,11 @@ Config unusual_config() {
   c.objective.cols = 300;
   c.objective.mu = 0.0;
   c.objective.rhs = "e1";
+  c.objective.rhs_scale = -0.25;
+  c.objective.x0 = "e1";
+  c.objective.x0_scale_sqrt_d = true;
   c.objective.noise = std::nextafter(0.1, 1.0);
+  c.objective.noise_kind = "shared";
   c.objective.mlp.hidden = {7, 1, 300};
   c.objective.mlp.batch = 60000;
   c.objective.mlp.data_dir = "data dir/with \"quotes\"";
@@ -109,7 +113,9 @@ Config unusual_config() {
   c.heterogeneity.profile = "list";
   c.heterogeneity.power = 0.5;
   c.heterogeneity.list = {1.0, 2.0 / 3.0, 1e-300};
+  c.heterogeneity.profile_origin = 0;
   c.heterogeneity.base_s = 0.0;
+  c.heterogeneity.offset_s = 1.0 / 7.0;
   c.heterogeneity.noise = "lognormal";
   c.heterogeneity.noise_scale = 123456.789;
   c.heterogeneity.mode = "multiplicative";
@@ -434,6 +440,15 @@ const std::vector<Rule> kRules = {
     {"heterogeneity", "outage_rate", "-1", "must be in [0.0, 1e+06]"},
     {"heterogeneity", "outage_rate", "1e12", "must be in [0.0, 1e+06], got 1e+12"},
     {"heterogeneity", "outage_s", "-1", "must be in [0.0, 1e+09]"},
+    {"objective", "rhs_scale", "2e6", "must be in [-1e+06, 1e+06], got 2e+06"},
+    {"objective", "x0", "\"e2\"", "unknown value \"e2\" (accepted: zero, e1)"},
+    {"objective", "x0_scale", "\"sqrt\"", "expected a number in [-1e+06, 1e+06] or the string \"sqrt-d\", got \"sqrt\""},
+    {"objective", "noise_kind", "\"common\"", "unknown value \"common\" (accepted: independent, shared)"},
+    {"heterogeneity", "profile_origin", "2", "must be in [0, 1], got 2"},
+    {"heterogeneity", "offset_s", "-1", "must be in [0.0, 1e+09]"},
+    {"heterogeneity", "noise_growth", "\"index\"", "or the string \"delay\", got \"index\""},
+    {"heterogeneity", "noise_growth", "101", "must be in [0.0, 100.0], got 101"},
+    {"heterogeneity", "trace", "1", "expected a string, got integer 1", false},
 };
 
 TEST_F(ConfigTest, EveryRuleFromAFileNamesFileLineAndKey) {
@@ -571,6 +586,57 @@ TEST_F(ConfigTest, RoundTripIsBitExactForDoubles) {
   const Config back = load_config(write("doubles.toml", to_toml(c)), {});
   ASSERT_EQ(back.heterogeneity.list.size(), values.size());
   for (std::size_t i = 0; i < values.size(); ++i) EXPECT_EQ(back.heterogeneity.list[i], values[i]) << i;
+}
+
+// The authors' time model and noise growth, written and read back; "delay" is the default's spelling.
+TEST_F(ConfigTest, RoundTripNoiseGrowth) {
+  const Config c = load_config("", {"heterogeneity.noise_growth=2", "heterogeneity.profile_origin=0",
+                                    "heterogeneity.offset_s=1"});
+  EXPECT_FALSE(c.heterogeneity.noise_relative);
+  EXPECT_EQ(c.heterogeneity.noise_growth, 2.0);
+  EXPECT_CONTAINS(to_toml(c), "noise_growth = 2.0\n");
+  EXPECT_EQ(load_config(write("g.toml", to_toml(c)), {}), c);
+  EXPECT_CONTAINS(to_toml(Config{}), "noise_growth = \"delay\"\n");
+  EXPECT_TRUE(load_config("", {"heterogeneity.noise_growth=delay"}).heterogeneity.noise_relative);
+  EXPECT_CONTAINS(error_of([] { load_config("", {"heterogeneity.noise=lognormal", "heterogeneity.noise_growth=1"}); }),
+                  "--set heterogeneity.noise_growth=1: heterogeneity.noise_growth: a number needs noise = ");
+  EXPECT_CONTAINS(error_of([] {
+                    load_config("", {"run.workers=6174", "heterogeneity.noise_scale=1e6", "heterogeneity.noise_growth=2"});
+                  }),
+                  "heterogeneity.noise_scale x (n + profile_origin)^noise_growth = 1e+06 x 6175^2.0");
+}
+
+// profile = "trace": the file is loaded with the configuration, its rows are part of the configuration's
+// identity (round trip, hash), and every malformed trace names the key, where it was set, the trace
+// file and its line, before any run directory exists.
+TEST_F(ConfigTest, TraceIsLoadedAndValidatedWithTheConfiguration) {
+  const std::string trace = write("delays.csv", "worker,version,compute_s,injected_s\n1,0,0.5,0.25\n2,0,1.0,0.0\n");
+  const std::string path = write("t.toml", "[run]\nworkers = 2\n\n[heterogeneity]\nprofile = \"trace\"\ntrace = \"" +
+                                               trace + "\"\n");
+  const Config c = load_config(path, {}, 0, ConfigFor::simulator);
+  ASSERT_NE(c.heterogeneity.trace_times.trace, nullptr);
+  EXPECT_EQ(c.heterogeneity.trace_times.trace->times(1), std::vector<double>{0.75});
+  EXPECT_EQ(load_config(write("back.toml", to_toml(c)), {}), c);
+  const std::uint64_t hash = config_hash(c);
+  write("delays.csv", "worker,version,compute_s,injected_s\n1,0,0.5,0.5\n2,0,1.0,0.0\n");
+  EXPECT_NE(config_hash(load_config(path, {})), hash);  // same path, other rows: another experiment
+  // More workers than the trace has: in the file, on the command line, from the engine (MPI ranks − 1).
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {"run.workers=3"}); }),
+                  path + ":6: heterogeneity.trace: " + trace + ": worker 3 has no rows");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}, 4); }), trace + ": worker 3 has no rows");
+  write("delays.csv", "worker,version,compute_s,injected_s\n1,0,0.5,0.25\n2,0,x,0.0\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }),
+                  path + ":6: heterogeneity.trace: " + trace + ":3: compute_s must be a number in [0, 1e9], got \"x\"");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"heterogeneity.profile=trace", "heterogeneity.trace=/no/such.csv"}); }),
+                  "--set heterogeneity.trace=/no/such.csv: heterogeneity.trace: /no/such.csv: cannot open the trace");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"heterogeneity.profile=trace"}); }),
+                  "--set heterogeneity.profile=trace: heterogeneity.profile: \"trace\" needs heterogeneity.trace");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"heterogeneity.trace=" + trace}); }),
+                  "heterogeneity.trace: is only used with profile = \"trace\"");
+  // A worker whose rows are all zero seconds would compute forever at one instant of virtual time.
+  write("delays.csv", "worker,seconds\n1,0\n2,1\n");
+  EXPECT_CONTAINS(error_of([&] { load_config(path, {}, 0, ConfigFor::simulator); }),
+                  "the fastest worker's mean seconds in the trace");
 }
 
 TEST_F(ConfigTest, ToTomlHasEverySectionInSpecOrder) {
@@ -832,6 +898,10 @@ TEST_F(ConfigTest, SimulatorValuesThatWouldNotEndARunAreRefused) {
       {{"heterogeneity.noise=lognormal", "heterogeneity.noise_scale=6"}, "heterogeneity.noise_scale: "},
       {{"run.workers=2", "heterogeneity.profile=list", "heterogeneity.list=[1, 1e-300]"}, "--set heterogeneity.list="},
       {{"heterogeneity.mode=multiplicative"}, "--set heterogeneity.mode=multiplicative: heterogeneity.mode: "},
+      // 0-based √i: worker 1 takes offset_s + 0 seconds, nothing without an offset.
+      {{"heterogeneity.profile_origin=0", "heterogeneity.noise=none"},
+       "--set heterogeneity.profile_origin=0: heterogeneity.profile_origin: run.time_budget_s / (heterogeneity.base_s x "
+       "s_1) = 60.0 / (0.01 x 0) = inf"},
   };
   for (const Hang& h : hangs) {
     SCOPED_TRACE(h.fragment);
@@ -846,6 +916,8 @@ TEST_F(ConfigTest, SimulatorValuesThatWouldNotEndARunAreRefused) {
   EXPECT_NO_THROW(load_config("", {"heterogeneity.base_s=1e-300", "run.max_updates=100"}, 0, ConfigFor::simulator));
   EXPECT_NO_THROW(
       load_config("", {"heterogeneity.noise=lognormal", "heterogeneity.noise_scale=2"}, 0, ConfigFor::simulator));
+  EXPECT_NO_THROW(load_config("", {"heterogeneity.profile_origin=0", "heterogeneity.offset_s=1"}, 0,
+                              ConfigFor::simulator));
 }
 
 // Sizes that validate but cannot be allocated: named with the bytes they need, before anything is built.

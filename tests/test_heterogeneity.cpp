@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <functional>
 #include <future>
@@ -10,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "ringmaster/error.hpp"
 #include "ringmaster/heterogeneity.hpp"
 
 namespace ringmaster {
@@ -155,6 +158,118 @@ TEST(Heterogeneity, DelaysAreClampedToAFiniteMaximum) {
       EXPECT_GE(d, 0.0);
       EXPECT_LE(d, kMaxSeconds);
     }
+  }
+}
+
+// The authors' time model (docs/method.md §5): worker i (0-based: profile_origin = 0) takes
+// 1 + √i + |N(0, (i + 1)²)| seconds: offset_s = 1, base_s = 1, profile sqrt, noise_scale 1, noise_growth 1.
+// E|N(0, s²)| = s√(2/π); the sample mean of N draws is within 5 standard errors.
+TEST(Heterogeneity, AuthorsModelOffsetOriginAndGrowingNoise) {
+  HeterogeneityConfig h = make("sqrt", "halfnormal");
+  h.profile_origin = 0;
+  h.offset_s = 1.0;
+  h.base_s = 1.0;
+  h.noise_scale = 1.0;
+  h.noise_relative = false;
+  h.noise_growth = 1.0;
+  for (int worker : {1, 4}) {
+    const double i = worker - 1;
+    DelayModel m(h, worker, 6174, 17);
+    EXPECT_DOUBLE_EQ(m.slowdown(), std::sqrt(i));
+    const int n = 20000;
+    double sum = 0.0, least = INFINITY;
+    for (int k = 0; k < n; ++k) {
+      const double d = m.next_delay(0.0);
+      sum += d;
+      least = std::min(least, d);
+    }
+    const double s = i + 1.0;
+    EXPECT_NEAR(sum / n, 1.0 + std::sqrt(i) + s * std::sqrt(2.0 / std::numbers::pi),
+                5.0 * s * std::sqrt(1.0 - 2.0 / std::numbers::pi) / std::sqrt(n));
+    EXPECT_GE(least, 1.0 + std::sqrt(i));
+  }
+}
+
+// τ_i = 1 + i^p with 0-based i: worker 1 is i = 0 (0^0 = 1 at p = 0, 0 for p > 0), and without noise the
+// delay is exactly offset + base · i^p.
+TEST(Heterogeneity, ZeroBasedPowerProfile) {
+  HeterogeneityConfig h = make("power", "none", 0.0);
+  h.profile_origin = 0;
+  h.offset_s = 1.0;
+  h.base_s = 1.0;
+  EXPECT_DOUBLE_EQ(DelayModel(h, 1, 8, 0).next_delay(0.0), 2.0);  // 1 + 0^0
+  h.power = 1.5;
+  EXPECT_DOUBLE_EQ(DelayModel(h, 1, 8, 0).next_delay(0.0), 1.0);  // 1 + 0^1.5
+  EXPECT_DOUBLE_EQ(DelayModel(h, 5, 8, 0).next_delay(0.0), 9.0);  // 1 + 4^1.5
+  h.profile_origin = 1;
+  EXPECT_DOUBLE_EQ(DelayModel(h, 4, 8, 0).next_delay(0.0), 9.0);  // 1 + 4^1.5, 1-based
+}
+
+// A temporary trace file, removed at the end of the test.
+class TraceFile {
+ public:
+  explicit TraceFile(const std::string& text) {
+    path_ = std::filesystem::temp_directory_path() / ("ringmaster-trace-" + std::to_string(::getpid()) + "-" +
+                                                      std::to_string(counter_++) + ".csv");
+    std::ofstream(path_) << text;
+  }
+  ~TraceFile() { std::filesystem::remove(path_); }
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+  static inline int counter_ = 0;
+};
+
+// Trace replay: each worker replays its own rows (compute_s + injected_s of a delays.csv) in file order
+// and starts again after the last one; rows of workers beyond the run's are kept and unused.
+TEST(Heterogeneity, TraceReplaysEachWorkersRowsCyclically) {
+  TraceFile file(
+      "worker,version,compute_s,injected_s\n2,0,0.5,1.0\n1,0,0.25,0.0\n2,3,0.5,2.0\n1,4,0.0,0.75\n1,9,0.0,3.0\n"
+      "3,0,1,1\n");
+  HeterogeneityConfig h = make("trace", "halfnormal");
+  h.trace = file.path();
+  h.trace_times.trace = DelayTrace::load(h.trace, 2);
+  DelayModel one(h, 1, 2, 0), two(h, 2, 2, 0);
+  for (double expected : {0.25, 0.75, 3.0, 0.25, 0.75}) EXPECT_DOUBLE_EQ(one.next_delay(0.0), expected);
+  for (double expected : {1.5, 2.5, 1.5}) EXPECT_DOUBLE_EQ(two.next_delay(0.0), expected);
+  // A trace of per-worker seconds in a `seconds` column is read the same way.
+  TraceFile seconds("seconds,worker\n0.5,1\n");
+  EXPECT_EQ(DelayTrace::load(seconds.path(), 1)->times(1), std::vector<double>{0.5});
+}
+
+// Every malformed trace is an Error naming the file and the line (the file alone for a worker with no
+// rows or a file that cannot be read).
+TEST(Heterogeneity, MalformedTracesNameTheFileAndLine) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"worker,compute_s\n1,0.5\n", ":1: the header must name"},
+      {"", ":1: the trace is empty"},
+      {"worker,seconds\n1,0.5\n2,abc\n", ":3: seconds must be a number"},
+      {"worker,seconds\n1,0.5\n2,-1\n", ":3: seconds must be a number in [0, 1e9], got \"-1\""},
+      {"worker,seconds\n1,nan\n", ":2: seconds must be a number"},
+      {"worker,seconds\n1,inf\n", ":2: seconds must be a number"},
+      {"worker,seconds\n1,0.5,7\n", ":2: has 3 fields, the header 2"},
+      {"worker,seconds\n1.5,0.5\n", ":2: worker must be an integer >= 1"},
+      {"worker,seconds\n0,0.5\n", ":2: worker must be an integer >= 1"},
+      {"worker,seconds\n1,0.5\n\n2,0.5\n", ":3: has 1 fields"},
+      {"worker,seconds\n1,0.5\n3,0.5\n", ": worker 2 has no rows, and the run has 3 workers"},
+      {"worker,seconds\n1,0.5\n2,0.5\n", ": worker 3 has no rows, and the run has 3 workers (the trace has rows for 2)"},
+  };
+  for (const auto& [text, message] : cases) {
+    TraceFile file(text);
+    SCOPED_TRACE(text);
+    try {
+      DelayTrace::load(file.path(), 3);
+      ADD_FAILURE() << "no error";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(file.path() + message), std::string::npos) << e.what();
+    }
+  }
+  try {
+    DelayTrace::load("/nonexistent/trace.csv", 1);
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/trace.csv: cannot open the trace"), std::string::npos);
   }
 }
 

@@ -77,6 +77,82 @@ TEST(Quadratic, StochasticGradientIsUnbiasedWithVarianceSigmaSquared) {
   EXPECT_NEAR(loss, q.evaluate(x).loss, 5.0 * sigma * std::sqrt(x_norm) / std::sqrt(n));
 }
 
+// The authors' worst case (docs/method.md §6): d = 1729, μ = 0, b = −¼ e1, x0 = (√d, 0, …, 0). A is then
+// tridiag(−1, 2, −1)/4 with eigenvalues (1 − cos(πj/(d+1)))/2, cond ≈ 4(d+1)²/π² ≈ 1.2e6, still solved
+// exactly: T⁻¹e1 = ((d + 1 − i)/(d + 1))_i for T = tridiag(−1, 2, −1), so x* = 4 · (−¼) T⁻¹e1 and
+// f* = −½ bᵀx* = −d / (8(d + 1)). dptsv's relative error is at most cond · 1e-16 ≈ 1e-10.
+TEST(Quadratic, AuthorsWorstCaseAtMuZeroHasTheClosedFormMinimum) {
+  const int d = 1729;
+  Config c = quadratic_config(d, 1, "e1", 0.0);
+  c.objective.mu = 0.0;
+  c.objective.rhs_scale = -0.25;
+  c.objective.x0 = "e1";
+  c.objective.x0_scale_sqrt_d = true;
+  Quadratic q(c);
+  EXPECT_EQ(q.layout().blocks().front().role, Role::vector);  // one vector block: vector_geometry applies
+  for (int i = 1; i <= d; ++i)
+    ASSERT_NEAR(q.solution()[static_cast<std::size_t>(i - 1)], -static_cast<double>(d + 1 - i) / (d + 1), 1e-9) << i;
+  std::vector<float> x0(d);
+  q.initial_point(x0);
+  EXPECT_EQ(x0[0], static_cast<float>(std::sqrt(1729.0)));
+  for (int i = 1; i < d; ++i) ASSERT_EQ(x0[static_cast<std::size_t>(i)], 0.0f);
+  // f(x0) = ½ x0ᵀ A x0 − bᵀx0 = d/4 + √d/4 (A_11 = ½); x0 is √d rounded to float (relative 6e-8), so
+  // f(x0) − f* agrees to 1e-6.
+  const double f_star = -d / (8.0 * (d + 1));
+  const double x = x0[0];
+  EXPECT_NEAR(q.evaluate(x0).loss, 0.25 * x * x + 0.25 * x - f_star, 1e-6 * 450.0);
+  // The stationarity measure at x0: ∇f = A x0 − b = (x/2 + ¼, −x/4, 0, …): ‖∇f‖² = (x/2 + ¼)² + x²/16.
+  std::vector<float> g(d);
+  q.full_gradient(x0, g);
+  double norm2 = 0.0;
+  for (float v : g) norm2 += static_cast<double>(v) * v;
+  EXPECT_NEAR(norm2, (x / 2 + 0.25) * (x / 2 + 0.25) + x * x / 16, 1e-5 * norm2);
+}
+
+// noise_kind = "shared": one ξ_c per column times 𝟙, so every row of g − ∇f is the same, and each
+// column's value has mean 0 and variance σ² (5 standard errors over N samples; the variance within
+// 10%: its relative standard error is √(2/N) ≈ 2.2% at N = 4000).
+TEST(Quadratic, SharedNoiseIsOneNormalPerColumnInEveryRow) {
+  const double sigma = 0.5;
+  Config c = quadratic_config(6, 3, "gaussian", sigma);
+  c.objective.noise_kind = "shared";
+  Quadratic q(c);
+  std::vector<float> x(18, 0.25f), full(18), g(18);
+  q.full_gradient(x, full);
+  SampleStream samples(3, 1, 0, 0);
+  const int n = 4000;
+  std::vector<double> mean(3, 0.0), sq(3, 0.0);
+  for (int s = 0; s < n; ++s) {
+    q.stochastic_gradient(x, g, samples);
+    for (std::size_t col = 0; col < 3; ++col) {
+      const double noise = g[col] - full[col];
+      for (std::size_t r = 1; r < 6; ++r) ASSERT_NEAR(g[r * 3 + col] - full[r * 3 + col], noise, 1e-5);
+      mean[col] += noise / n;
+      sq[col] += noise * noise / n;
+    }
+  }
+  for (std::size_t col = 0; col < 3; ++col) {
+    EXPECT_NEAR(mean[col], 0.0, 5.0 * sigma / std::sqrt(n));
+    EXPECT_NEAR(sq[col], sigma * sigma, 0.1 * sigma * sigma);
+  }
+}
+
+// rhs_scale scales B whichever its kind; x0 = "e1" puts x0_scale in the first row.
+TEST(Quadratic, RightHandSideAndInitialPointScales) {
+  Config one = quadratic_config(4, 3, "gaussian", 0.0), two = one;
+  two.objective.rhs_scale = 2.0;
+  std::vector<float> zero(12, 0.0f), g1(12), g2(12);
+  Quadratic(one).full_gradient(zero, g1);
+  Quadratic(two).full_gradient(zero, g2);
+  for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(g2[i], 2.0f * g1[i]);
+  Config e1 = quadratic_config(4, 3, "e1", 0.0);
+  e1.objective.x0 = "e1";
+  e1.objective.x0_scale = -1.5;
+  std::vector<float> x0(12);
+  Quadratic(e1).initial_point(x0);
+  for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(x0[i], i < 3 ? -1.5f : 0.0f);
+}
+
 TEST(Quadratic, SameSeedSameProblem) {
   Quadratic a(quadratic_config(6, 6, "gaussian", 0.1)), b(quadratic_config(6, 6, "gaussian", 0.1));
   EXPECT_EQ(a.solution(), b.solution());

@@ -541,6 +541,104 @@ class AggregationTest(Workspace):
         self.assertIn("| never | ≥ 39.6× | ≥ 19.8× | unclear |", md)  # 100 s budget / 2.525 s, / 5.05 s: both bounds
 
 
+REGIME = """
+[sweep]
+config = "base.toml"
+[grid]
+"run.method" = ["fast", "slow", "never"]
+regime = [
+  { "run.workers" = 2, "heterogeneity.power" = 0.0, "run.time_budget_s" = 100.0 },
+  { "run.workers" = 2, "heterogeneity.power" = 1.0, "run.time_budget_s" = 200.0 },
+  { "run.workers" = 8, "heterogeneity.power" = 0.0, "run.time_budget_s" = 100.0 },
+  { "run.workers" = 8, "heterogeneity.power" = 1.0, "run.time_budget_s" = 200.0 },
+]
+"lmo.vector_geometry" = ["l2", "sign"]
+"run.seed" = [0, 1]
+[tune]
+seeds = [100]
+protocol = ["final-loss", "time-to-target"]
+target = "1e-3"
+[tune.grid.fast]
+"method.stepsize" = [0.01, 0.05]
+[tune.grid.slow]
+"method.stepsize" = [0.01, 0.05]
+[report]
+columns = "heterogeneity.power"
+reference = "fast"
+split = ["run.workers"]
+heatmap = { x = "heterogeneity.power", y = "run.workers" }
+curves = { "run.workers" = 8 }
+"""
+
+
+class RegimeSweepTest(Workspace):
+    """Both tuning protocols in one sweep, tables split by a key of a linked axis, the heat map of the
+    reference's speedup over the best baseline, and loss curves at one value of a splitting key: a tiny
+    synthetic result set from the stand-in binary (times 10 / speed: fast 2.5 (1 + p), slow 10 (1 + p)²)."""
+
+    def test_protocol_axis_heatmap_and_curves(self):
+        spec = self.spec(REGIME)
+        self.assertEqual(spec.tune.protocols, ["final-loss", "time-to-target"])
+        self.assertEqual([a.name for a in spec.axes],
+                         ["run.method", "regime", "lmo.vector_geometry", "tune.protocol", "run.seed"])
+        # one set of tuning runs serves both protocols: 2 tuned methods × 4 regimes × 2 geometries × 2 steps
+        self.assertEqual(len(tune_points(spec)), 32)
+        self.run_phase(spec, "tune")
+        with contextlib.redirect_stderr(io.StringIO()):
+            write_tuned(spec, self.dir / "sweep")
+        record = json.loads((self.dir / "sweep" / "tuned.json").read_text())
+        self.assertEqual(record["tune_protocols"], ["final-loss", "time-to-target"])
+        cell = {"run.workers": 8, "heterogeneity.power": 1.0, "run.time_budget_s": 200.0, "lmo.vector_geometry": "l2"}
+        by_loss = record["groups"][group_key("slow", {**cell, "tune.protocol": "final-loss"})]
+        self.assertEqual(by_loss["chosen"], {"method.stepsize": 0.05})  # the fake's lowest final loss
+        by_time = record["groups"][group_key("slow", {**cell, "tune.protocol": "time-to-target"})]
+        # the fake's time does not depend on the stepsize: every candidate ties, the first is chosen
+        self.assertEqual((by_time["chosen"], by_time["target"]), ({"method.stepsize": 0.01}, "0.001"))
+        # the comparison: every cell once per protocol, with that protocol's choice; the protocol is a label
+        points = compare_points(spec, {k: g["chosen"] for k, g in record["groups"].items()})
+        self.assertEqual(len(points), 3 * 4 * 2 * 2 * 2)
+        self.assertTrue(all(k != "tune.protocol" for p in points for k, _ in p.overrides))
+        slow = [p for p in points if p.method == "slow" and p.labels["run.workers"] == 8]
+        self.assertEqual({(p.labels["tune.protocol"], p.params["method.stepsize"]) for p in slow},
+                         {("final-loss", 0.05), ("time-to-target", 0.01)})
+        report, pngs, rows = self.compare_and_report(spec)
+        self.assertEqual(len(rows), 3 * 4 * 2 * 2)
+        with open(report / "s-heatmap.csv") as f:
+            cells = list(csv.DictReader(f))
+        # 2 geometries × 2 protocols panels × 2 p × 2 n; best baseline: slow (never misses the target)
+        self.assertEqual(len(cells), 16)
+        for c in cells:
+            self.assertEqual((c["best_baseline"], c["lower_bound"]), ("slow", "False"))
+            self.assertAlmostEqual(float(c["speedup"]), 4.0 * (1 + float(c["heterogeneity.power"])))
+        md = (report / "s.md").read_text()
+        self.assertIn("## Speedup of `fast` over the best baseline at 1e-3", md)
+        self.assertIn("| workers ↓ power → | 0 | 1 |", md)
+        self.assertIn("| 8 | 4× (slow) | 8× (slow) |", md)
+        self.assertIn("## Time to relative loss 1e-3 (s) — workers = 8, vector_geometry = sign, protocol = "
+                      "time-to-target", md)
+        self.assertIn("## Tuned hyperparameters (protocol `time-to-target`)", md)
+        self.assertIn("## Tuned hyperparameters (protocol `final-loss`)", md)
+        names = sorted(p.name for p in pngs)
+        self.assertIn("s-heatmap.png", names)
+        self.assertIn("s-loss-vs-time-workers=8-vector_geometry=l2-protocol=final-loss.png", names)
+        self.assertNotIn("s-speedup.png", names)  # one line per baseline against p would mix n and geometry
+        self.assertEqual(len([n for n in names if n.startswith("s-loss-vs-time")]), 4)
+        for p in pngs:
+            self.assertEqual(p.read_bytes()[:8], b"\x89PNG\r\n\x1a\n")
+
+    def test_bad_report_keys(self):
+        for text, message in (
+                (REGIME.replace('split = ["run.workers"]', 'split = ["run.wrokers"]'), "report.split: 'run.wrokers'"),
+                (REGIME.replace('y = "run.workers"', 'z = "run.workers"'), "report.heatmap: expected"),
+                (REGIME.replace('protocol = ["final-loss", "time-to-target"]', 'protocol = ["final-loss", "x"]'),
+                 "tune.protocol must be"),
+                (REGIME.replace('target = "1e-3"', ''), "tune.target is required"),
+        ):
+            with self.assertRaises(SpecError) as e:
+                self.spec(text)
+            self.assertIn(message, str(e.exception))
+
+
 class FastestTest(unittest.TestCase):
     def test_fastest_and_the_methods_within_noise_of_it(self):
         # (method, mean, std, runs): se = 0.3 / sqrt(3) = 0.173, 2 se of a difference = 0.49

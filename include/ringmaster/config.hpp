@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ringmaster/delay_trace.hpp"
 #include "ringmaster/layout.hpp"
 #include "ringmaster/lmo.hpp"
 #include "ringmaster/optimizer.hpp"
@@ -85,7 +86,12 @@ struct ObjectiveConfig {
   int cols = 64;
   double mu = 0.001;
   std::string rhs = "gaussian";  // or "e1"
+  double rhs_scale = 1.0;        // B = rhs_scale · (the seeded Gaussian, or first row ones)
+  std::string x0 = "zero";       // X0 = 0, or "e1": x0_scale · (first row ones)
+  double x0_scale = 1.0;
+  bool x0_scale_sqrt_d = false;  // x0_scale = "sqrt-d": √rows (the authors' x0 = (√d, 0, …, 0))
   double noise = 0.1;            // σ
+  std::string noise_kind = "independent";  // ξ entrywise, or "shared": one ξ per column times 𝟙
   MlpConfig mlp;                 // kind = "mlp"
   GptConfig gpt;                 // kind = "gpt"
 
@@ -93,12 +99,21 @@ struct ObjectiveConfig {
 };
 
 struct HeterogeneityConfig {
-  std::string profile = "sqrt";  // uniform | sqrt | linear | power | list
+  std::string profile = "sqrt";  // uniform | sqrt | linear | power | list | trace
   double power = 1.0;
   std::vector<double> list;      // s_i for profile = "list" (one per worker)
+  int profile_origin = 1;        // the profile's index of worker 1: s_i at i = worker − 1 + origin
   double base_s = 0.01;
+  double offset_s = 0.0;         // seconds added to every τ_i
   std::string noise = "halfnormal";  // none | halfnormal | exponential | lognormal
   double noise_scale = 0.05;
+  // The noise's scale: relative to the deterministic delay (c · base_s · s_i, the published default) or,
+  // with a number q, c · (i + 1)^q seconds (i the profile's index): noise_relative = false.
+  bool noise_relative = true;
+  double noise_growth = 0.0;
+  // profile = "trace": the CSV file of per-worker seconds, loaded by load_config (docs/method.md §5).
+  std::string trace;
+  TraceTimes trace_times;
   std::string mode = "additive";     // or "multiplicative"
   // Dynamics (docs/method.md §5): outages arrive per worker as a Poisson process of this rate (1/s) of busy time,
   // each silencing the worker for outage_s seconds.

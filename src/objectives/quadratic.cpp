@@ -14,16 +14,23 @@ Quadratic::Quadratic(const Config& config)
     : m_(config.objective.rows),
       k_(config.objective.cols),
       mu_(config.objective.mu),
-      sigma_(config.objective.noise) {
+      sigma_(config.objective.noise),
+      shared_noise_(config.objective.noise_kind == "shared"),
+      // X0 (docs/method.md §6): zero, or x0_scale in the first row ("sqrt-d": √m, the authors' (√d, 0, …, 0)).
+      x0_first_row_(config.objective.x0 == "e1" ? static_cast<float>(config.objective.x0_scale_sqrt_d
+                                                                          ? std::sqrt(static_cast<double>(m_))
+                                                                          : config.objective.x0_scale)
+                                                : 0.0f) {
   // X is the model's one weight matrix (a vector when it has one row or column).
   layout_.add("X", m_, k_, (m_ > 1 && k_ > 1) ? Role::matrix : Role::vector, config.lmo.roles);
   const std::size_t size = layout_.size();
   b_.assign(size, 0.0f);
+  const auto scale = static_cast<float>(config.objective.rhs_scale);
   if (config.objective.rhs == "e1") {
-    std::fill(b_.begin(), b_.begin() + k_, 1.0f);  // first row ones: the Nesterov worst case
+    std::fill(b_.begin(), b_.begin() + k_, scale);  // first row: the Nesterov worst case (b = −¼ e1: scale −0.25)
   } else {
     Rng rng(config.run.seed, Stream::objective_data);
-    rng.fill_normal(b_, 1.0f);
+    rng.fill_normal(b_, scale);
   }
 
   // A X* = B: A is symmetric positive definite tridiagonal (eigenvalues in (μ, 1 + μ)), so the
@@ -51,7 +58,10 @@ void Quadratic::apply_a(const In* x, Out* y) const {
   }
 }
 
-void Quadratic::initial_point(std::span<float> x) const { std::fill(x.begin(), x.end(), 0.0f); }
+void Quadratic::initial_point(std::span<float> x) const {
+  std::fill(x.begin(), x.end(), 0.0f);
+  std::fill(x.begin(), x.begin() + k_, x0_first_row_);
+}
 
 double Quadratic::suboptimality(std::span<const float> x) const {
   // ½ Σ_rc e_rc (A e)_rc with e = X − X*, formed row by row so that nothing is allocated per call.
@@ -72,7 +82,15 @@ double Quadratic::suboptimality(std::span<const float> x) const {
 }
 
 void Quadratic::draw_sample(std::span<float> g, SampleStream& samples) {
-  samples.noise.fill_normal_vectorized(g, static_cast<float>(sigma_));
+  if (!shared_noise_) {
+    samples.noise.fill_normal_vectorized(g, static_cast<float>(sigma_));
+    return;
+  }
+  // noise_kind = "shared": one ξ_c per column, the same in every row (σ ξ 𝟙 for a vector, as the authors'
+  // code draws it): k normals in the first row, copied down.
+  const std::size_t k = static_cast<std::size_t>(k_);
+  samples.noise.fill_normal_vectorized(g.first(k), static_cast<float>(sigma_));
+  for (std::size_t r = 1; r < static_cast<std::size_t>(m_); ++r) std::copy_n(g.begin(), k, g.begin() + r * k);
 }
 
 double Quadratic::gradient_at_sample(std::span<const float> x, std::span<float> g) {

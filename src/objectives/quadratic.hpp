@@ -1,6 +1,8 @@
 // The stochastic quadratic of docs/method.md §6:
 //   f(X) = ½ tr(Xᵀ A X) − tr(Bᵀ X),  X ∈ R^{m×k},  A = tridiag(−1, 2, −1)/4 + μ I  (m×m),
-//   ∇f(X; ξ) = A X − B + σ ξ,  ξ standard normal;  X0 = 0;  f* from A X* = B (LAPACKE).
+//   B = rhs_scale · (seeded Gaussian | first row ones),  X0 = 0 | x0_scale · (first row ones),
+//   ∇f(X; ξ) = A X − B + σ ξ,  ξ standard normal entrywise, or one ξ_c per column shared by its rows;
+//   f* from A X* = B (LAPACKE).
 #pragma once
 
 #include <vector>
@@ -33,6 +35,8 @@ class Quadratic final : public Objective {
 
   int m_, k_;
   double mu_, sigma_;
+  bool shared_noise_;   // noise_kind = "shared"
+  float x0_first_row_;  // X0's first row (the rest is zero)
   ParamLayout layout_;
   std::vector<float> b_;        // (m, k) right-hand side
   std::vector<double> x_star_;  // (m, k) minimizer

@@ -29,7 +29,7 @@ from typing import Any
 from .spec import Spec, SpecError
 from .points import label_text
 from .report import eval_interval, fastest, report_layout, target_text
-from .tuning import is_time_protocol
+from .tuning import is_time_protocol, protocol_records
 
 
 @dataclass
@@ -57,7 +57,9 @@ def read_tuned_record(path: Path) -> dict[str, dict[str, Any]]:
     except ValueError as e:
         raise SpecError(f"{path}: not JSON: {e}") from None
     groups = {group: {"chosen": g["chosen"], "ties": g.get("ties", [])} for group, g in record["groups"].items()}
-    protocol = f"time-to-target {record['target']}" if is_time_protocol(record) else "final-loss"
+    # with several protocols each group names its own (in its key), and the record lists them in order
+    protocol = " + ".join(f"time-to-target {r['target']}" if is_time_protocol(r) else "final-loss"
+                          for r in protocol_records(record))
     return {PROTOCOL_KEY: protocol, **groups}
 
 

@@ -1,5 +1,6 @@
-"""Plots (PNG, Debian's python3-matplotlib): loss vs time per method at each p, and the speedup of
-the reference method over each baseline vs p."""
+"""Plots (PNG, Debian's python3-matplotlib): loss vs time per method at each p, the speedup of the
+reference method over each baseline vs p, and (report.heatmap) the heat map of its speedup over the best
+baseline."""
 from __future__ import annotations
 
 import math
@@ -10,7 +11,8 @@ from typing import Any
 from .spec import Spec, is_accuracy, split_target
 from .points import label_text, point_dir, short_names
 from .rundir import read_eval
-from .report import collect, label_keys_of, ordered_values, report_layout, speedup_table, target_text
+from .report import (collect, curve_figures, heatmap, heatmap_panels, label_keys_of, ordered_values,
+                     report_layout, speedup_table, target_text)
 
 
 def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
@@ -46,9 +48,11 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
         t, accuracy = read_eval(directory, "accuracy")
         return (np.array(t), np.array(accuracy)) if t else None
 
-    def vs_time(name: str, curve, center, log: bool, ylabel: str, what: str, line: float | None) -> None:
+    def vs_time(name: str, curve, center, log: bool, ylabel: str, what: str, line: float | None,
+                fixed: dict[str, Any], suffix: str, title: str) -> None:
         """One panel per column, one line per method: center over seeds of curve(run directory) on a
-        common time grid, with the min–max band; written only if some run has such a curve."""
+        common time grid, with the min–max band, over the cells with the `fixed` labels; written only if
+        some run has such a curve."""
         n = len(columns)
         ncols = min(n, 2 if n == 4 else 3)
         nrows = math.ceil(n / ncols)
@@ -59,7 +63,8 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
             horizon = 0.0
             for m in methods:
                 g = next((g for g in groups if g.labels.get(rows_key) == m and (
-                    cols_key is None or g.labels.get(cols_key) == c)), None)
+                    cols_key is None or g.labels.get(cols_key) == c)
+                    and all(g.labels.get(k) == v for k, v in fixed.items())), None)
                 if g is None or not g.runs:
                     continue
                 curves = [cv for p, _ in g.runs if (cv := curve(point_dir(sweep_dir, p))) is not None]
@@ -92,24 +97,28 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
                 legend.setdefault(label, handle)
         if legend:
             fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 7), frameon=False)
-        fig.suptitle(f"{spec.name}: {what} vs training time ({'geometric ' if log else ''}mean over seeds, band = "
+        fig.suptitle(f"{spec.name}{title}:\n{what} vs training time ({'geometric ' if log else ''}mean over seeds, band = "
                      "min–max" + (f"; dashed: target {target_text(spec.report.target)})" if line is not None else ")"),
                      fontsize=10)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.96))
-        path = report / f"{spec.name}-{name}-vs-time.png"
+        fig.tight_layout(rect=(0, 0.06, 1, 0.92))
+        path = report / f"{spec.name}-{name}-vs-time{suffix}.png"
         if drawn or name == "loss":  # the loss plot always, as the report links it
             fig.savefig(path, dpi=110)
             written.append(path)
         plt.close(fig)
 
     relative = not is_accuracy(spec.report.target)
-    vs_time("loss", loss_curve, lambda v: np.exp(np.log(v).mean(axis=0)), True, "(f − f*) / (f(X0) − f*)",
-            "relative loss", float(target) if relative else None)
-    vs_time("accuracy", accuracy_curve, lambda v: v.mean(axis=0), False, "test accuracy", "test accuracy",
-            None if relative else float(target))
+    for fixed, suffix, title in curve_figures(spec):
+        vs_time("loss", loss_curve, lambda v: np.exp(np.log(v).mean(axis=0)), True, "(f − f*) / (f(X0) − f*)",
+                "relative loss", float(target) if relative else None, fixed, suffix, title)
+        vs_time("accuracy", accuracy_curve, lambda v: v.mean(axis=0), False, "test accuracy", "test accuracy",
+                None if relative else float(target), fixed, suffix, title)
 
     speedups = speedup_table(spec, groups)
-    if spec.report.reference is not None and cols_key is not None and speedups:
+    if spec.report.heatmap and speedups:
+        written.append(heatmap_figure(spec, speedups, report, short, plt, np))
+    # per baseline against the columns: only when the columns are the report's one other dimension
+    if spec.report.reference is not None and cols_key is not None and speedups and not others:
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in columns)
         xs = {c: (c if numeric else i) for i, c in enumerate(columns)}
@@ -148,3 +157,59 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
         written.append(path)
     print("plot: " + ", ".join(str(p) for p in written), file=out)
     return written
+
+
+def heatmap_figure(spec: Spec, speedups: list[dict[str, Any]], report: Path, short: dict[str, str], plt, np) -> Path:
+    """report/<name>-heatmap.png: the reference's speedup over the best baseline at the report target, y
+    against x (e.g. workers against p), one panel per value of the other splitting keys (e.g. geometry ×
+    tuning protocol). Colour: log2 of the speedup (blue: the reference is faster); each cell names the
+    best baseline; ≥ marks a lower bound (that baseline missed the target in some run); grey: undefined
+    (the reference missed the target in some run)."""
+    from matplotlib.colors import TwoSlopeNorm
+
+    x_key, y_key = spec.report.heatmap["x"], spec.report.heatmap["y"]
+    xs, ys = ordered_values(spec, x_key), ordered_values(spec, y_key)
+    panels = heatmap_panels(spec)
+    ncols = min(len(panels), 2)
+    nrows = math.ceil(len(panels) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.4 * len(xs) * ncols + 2.0, (0.6 * len(ys) + 1.3) * nrows + 0.6),
+                             squeeze=False, constrained_layout=True)
+    cells_of = [heatmap(spec, speedups, panel) for panel, _ in panels]
+    logs = [math.log2(c.speedup.value) for cells in cells_of for c in cells.values()
+            if math.isfinite(c.speedup.value) and c.speedup.value > 0]
+    bound = max([abs(v) for v in logs] + [1.0])
+    norm = TwoSlopeNorm(vcenter=0.0, vmin=-bound, vmax=bound)
+    image = None
+    for i, ((_, title), cells) in enumerate(zip(panels, cells_of)):
+        ax = axes[i // ncols][i % ncols]
+        data = np.full((len(ys), len(xs)), np.nan)
+        for (x, y), c in cells.items():
+            if x in xs and y in ys and c.speedup.value > 0:
+                value = c.speedup.value if math.isfinite(c.speedup.value) else 2.0 ** bound
+                data[ys.index(y), xs.index(x)] = math.log2(value)
+        image = ax.imshow(np.ma.masked_invalid(data), cmap="RdBu", norm=norm, aspect="auto", origin="lower")
+        ax.set_facecolor("0.85")
+        for yi, y in enumerate(ys):
+            for xi, x in enumerate(xs):
+                c = cells.get((x, y))
+                text = "n/a" if c is None else (("≥" if c.speedup.lower_bound else "")
+                                               + ("∞" if math.isinf(c.speedup.value) else f"{c.speedup.value:.2g}×")
+                                               + f"\n{c.baseline}")
+                ax.text(xi, yi, text, ha="center", va="center", fontsize=6.5)
+        ax.set_xticks(range(len(xs)), [label_text(x) for x in xs])
+        ax.set_yticks(range(len(ys)), [label_text(y) for y in ys])
+        ax.set_xlabel(short.get(x_key, x_key))
+        ax.set_ylabel(short.get(y_key, y_key))
+        ax.set_title(title or spec.name, fontsize=9)
+    for j in range(len(panels), nrows * ncols):
+        axes[j // ncols][j % ncols].axis("off")
+    if image is not None:
+        bar = fig.colorbar(image, ax=axes.ravel().tolist(), shrink=0.8)
+        bar.set_label("log2 speedup", fontsize=8)
+    fig.suptitle(f"{spec.name}: speedup of {spec.report.reference} over the best baseline (time to "
+                 f"{target_text(spec.report.target)}; cell: speedup and that baseline; blue: {spec.report.reference} "
+                 "faster)", fontsize=9)
+    path = report / f"{spec.name}-heatmap.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

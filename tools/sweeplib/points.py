@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec import Axis, Spec, SpecError
+from .spec import PROTOCOL_AXIS, Axis, Spec, SpecError
 
 
 @dataclass
@@ -91,7 +91,8 @@ def tune_points(spec: Spec) -> list[Point]:
     short = short_names(all_name_keys(spec))
     seed_key = spec.axis(spec.seed_axis).keys[0] if spec.seed_axis else "run.seed"
     seeds = t.seeds
-    outer = [a for a in spec.axes if a.name != spec.seed_axis]
+    # every tuning protocol chooses from the same tuning runs (tuning.py): the protocol axis is not run
+    outer = [a for a in spec.axes if a.name not in (spec.seed_axis, PROTOCOL_AXIS)]
     points: list[Point] = []
     for combo in product(outer):
         labels = {k: v for _, value in combo for k, v in value.items()}
@@ -131,7 +132,8 @@ def compare_points(spec: Spec, tuned: dict[str, dict[str, Any]] | None = None) -
                 raise SpecError(f"no tuned values for {group} in tuned.json (run `sweep.py tune` first)")
             params = tuned[group]
         items = list(labels.items())
-        overrides = list(spec.set.items()) + items + list(params.items())
+        # the tuning protocol is a label of the run, not a configuration key
+        overrides = list(spec.set.items()) + [i for i in items if i[0] != PROTOCOL_AXIS] + list(params.items())
         points.append(Point("compare", len(points), point_name(items, short), overrides,
                             {**labels, "__method__": method}, group, dict(params)))
     return points

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .spec import ACCURACY, REPO, Spec, TARGETS, eval_interval, is_accuracy, split_target
+from .spec import ACCURACY, PROTOCOL_AXIS, REPO, Spec, TARGETS, eval_interval, is_accuracy, split_target
 from .points import Point, compare_points, label_text, needs_tuning, point_dir, short_names
 from .rundir import has_accuracy, is_finished, read_summary, relative_final_loss, time_to
-from .tuning import is_time_protocol, phase_points
+from .tuning import is_time_protocol, phase_points, protocol_records
 
 
 @dataclass
@@ -240,7 +240,29 @@ def report_layout(spec: Spec) -> tuple[str, str | None, str | None, list[str]]:
         if rows in a.keys or (cols is not None and cols in a.keys) or a.name == spec.seed_axis:
             skip_axes.add(a.name)
     others = [k for a in spec.axes if a.name not in skip_axes for k in a.keys]
+    others = [k for k in spec.report.split if k not in others and k not in (rows, cols)] + others
     return rows, cols, (seed_keys[0] if seed_keys else None), others
+
+
+def table_splits(spec: Spec, exclude: tuple[str, ...] = ()) -> list[tuple[dict[str, Any], str]]:
+    """Every combination of the values that split the report into tables: the split keys first, then the
+    axes that are neither rows, columns nor seed — a linked axis by its values (its keys move together),
+    named by its first key. Dimensions that hold a key of `exclude` are left out. Returns (the labels the
+    tables' cells have, their title "workers = 16, geometry = l2")."""
+    rows, cols, _, others = report_layout(spec)
+    split = [k for k in spec.report.split if k not in (rows, cols)]
+    dims: list[list[dict[str, Any]]] = [[{k: v} for v in ordered_values(spec, k)] for k in split]
+    for a in spec.axes:
+        if a.name != spec.seed_axis and not any(k in (rows, cols) or k in split for k in a.keys):
+            dims.append([dict(v) for v in a.values])
+    dims = [d for d in dims if not any(k in exclude for v in d for k in v)]
+    short = short_names(others)
+    out = []
+    for combo in itertools.product(*dims):
+        fixed = {k: v for value in combo for k, v in value.items()}
+        title = ", ".join(f"{short.get(k, k)} = {label_text(value[k])}" for value in combo for k in list(value)[:1])
+        out.append((fixed, title))
+    return out
 
 
 def speedup_table(spec: Spec, groups: list[Group]) -> list[dict[str, Any]]:
@@ -269,6 +291,70 @@ def speedup_table(spec: Spec, groups: list[Group]) -> list[dict[str, Any]]:
             out.append({"labels": {k: v for k, v in g.labels.items() if k != rows_key}, "baseline": b,
                         "speedup": s})
     return out
+
+
+@dataclass
+class HeatCell:
+    """One cell of the heat map: the reference's speedup over the best baseline (the lowest time to the
+    report target among the baselines) at one x, y and panel."""
+
+    speedup: Speedup  # over the best baseline; lower_bound when that baseline missed the target in some run
+    baseline: Any  # the best baseline (None when undefined)
+
+
+def heatmap_panels(spec: Spec) -> list[tuple[dict[str, Any], str]]:
+    """The heat map's panels (labels, title): every combination of the splits other than its x and y."""
+    return table_splits(spec, tuple((spec.report.heatmap or {}).values()))
+
+
+def heatmap(spec: Spec, speedups: list[dict[str, Any]], panel: dict[str, Any]) -> dict[tuple[Any, Any], HeatCell]:
+    """(x value, y value) → HeatCell for one panel, from speedup_table's entries. The best baseline is the
+    one with the lowest speedup (time of the baseline / time of the reference): a speedup over it holds
+    over every baseline; it is a lower bound when that baseline missed the target in some run."""
+    x_key, y_key = spec.report.heatmap["x"], spec.report.heatmap["y"]
+    cells: dict[tuple[Any, Any], HeatCell] = {}
+    for e in speedups:
+        labels = e["labels"]
+        if any(labels.get(k) != v for k, v in panel.items()) or not e["speedup"].defined:
+            continue
+        at = (labels.get(x_key), labels.get(y_key))
+        if at not in cells or e["speedup"].value < cells[at].speedup.value:
+            cells[at] = HeatCell(e["speedup"], e["baseline"])
+    return cells
+
+
+def heatmap_rows(spec: Spec, speedups: list[dict[str, Any]]) -> list[list[Any]]:
+    """report/<name>-heatmap.csv: one row per panel, x and y."""
+    rows = []
+    for panel, _ in heatmap_panels(spec):
+        for (x, y), c in heatmap(spec, speedups, panel).items():
+            rows.append([panel.get(k, "") for k in panel] + [x, y, c.baseline, fmt_csv(c.speedup.value),
+                                                             c.speedup.lower_bound])
+    return rows
+
+
+def heatmap_lines(spec: Spec, speedups: list[dict[str, Any]], short: dict[str, str]) -> list[str]:
+    """The heat map as Markdown tables: y down, x across, one table per panel."""
+    x_key, y_key = spec.report.heatmap["x"], spec.report.heatmap["y"]
+    xs, ys = ordered_values(spec, x_key), ordered_values(spec, y_key)
+    lines = [f"## Speedup of `{spec.report.reference}` over the best baseline at {target_text(spec.report.target)}",
+             "", "time(best baseline) / time(reference), where the best baseline is the one with the lowest mean time "
+             "to the target (named in brackets); ≥: that baseline missed the target in some runs (counted at their "
+             "full training time); n/a: the reference missed it in some run.", "",
+             f"![heat map]({spec.name}-heatmap.png)", ""]
+    for panel, title in heatmap_panels(spec):
+        cells = heatmap(spec, speedups, panel)
+        lines += [f"**{title or 'all runs'}**", "",
+                  f"| {short.get(y_key, y_key)} ↓ {short.get(x_key, x_key)} → | "
+                  + " | ".join(label_text(x) for x in xs) + " |", "|---|" + "---|" * len(xs)]
+        for y in ys:
+            row = []
+            for x in xs:
+                c = cells.get((x, y))
+                row.append(f"{fmt_speedup(c.speedup).split(' (')[0]} ({c.baseline})" if c else "n/a")
+            lines.append(f"| {label_text(y)} | " + " | ".join(row) + " |")
+        lines.append("")
+    return lines
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
@@ -334,6 +420,11 @@ def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
                   fmt_csv(s["speedup"].value), s["speedup"].lower_bound,
                   fmt_csv(s["speedup"].ratio_min), fmt_csv(s["speedup"].ratio_max)] for s in speedups])
 
+    if spec.report.heatmap:
+        panel_keys = list(heatmap_panels(spec)[0][0])
+        write_csv(report / f"{spec.name}-heatmap.csv", panel_keys + [
+            spec.report.heatmap["x"], spec.report.heatmap["y"], "best_baseline", "speedup", "lower_bound"],
+            heatmap_rows(spec, speedups))
     (report / f"{spec.name}.md").write_text(markdown(spec, sweep_dir, groups, speedups))
     missing = [p for g in groups for p in g.missing]
     print(f"aggregate: {sum(len(g.runs) for g in groups)} runs in {len(groups)} cells -> {report}", file=out)
@@ -374,10 +465,10 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         lines += [f"- **incomplete**: {len(missing)} runs missing: " + ", ".join(p.name for p in missing[:8])]
     lines.append("")
 
-    other_values = [list(v) for v in itertools.product(*[ordered_values(spec, k) for k in others])] or [[]]
-    for ov in other_values:
-        fixed = dict(zip(others, ov))
-        suffix = (" — " + ", ".join(f"{short.get(k, k)} = {label_text(v)}" for k, v in fixed.items())) if fixed else ""
+    if spec.report.heatmap:
+        lines += heatmap_lines(spec, speedups, short)
+    for fixed, title in table_splits(spec):
+        suffix = f" — {title}" if title else ""
 
         def cell(method: Any, column: Any) -> Group | None:
             labels = {**fixed, rows_key: method}
@@ -428,7 +519,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
             lines.append("")
             lines += claim_lines(spec, groups, methods, columns, cell, col_name)
 
-        lines += final_loss_lines(spec, methods, columns, cell, col_name, suffix)
+        lines += final_loss_lines(spec, methods, columns, cell, col_name, suffix, fixed.get(PROTOCOL_AXIS))
         shown = TARGETS[:4] + (ACCURACY if accuracy else ())
         lines += [f"## All targets and final loss{suffix}", "",
                   f"| method | {col_name} | " + " | ".join(f"t({target_text(t)}) s" for t in shown)
@@ -446,12 +537,30 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
     if needs_tuning(spec) and (sweep_dir / "tuned.json").is_file():
         lines += tuned_lines(spec, sweep_dir, short)
     # `sweep.py plot` writes these next to this file
-    lines += ["## Plots", "", f"![loss vs time]({spec.name}-loss-vs-time.png)", ""]
-    if any(g.accuracy for g in groups):
-        lines += [f"![accuracy vs time]({spec.name}-accuracy-vs-time.png)", ""]
-    if spec.report.reference is not None and cols_key is not None:
+    lines += ["## Plots", ""]
+    for _, suffix, title in curve_figures(spec):
+        lines += [f"![loss vs time{title}]({spec.name}-loss-vs-time{suffix}.png)", ""]
+        if any(g.accuracy for g in groups):
+            lines += [f"![accuracy vs time{title}]({spec.name}-accuracy-vs-time{suffix}.png)", ""]
+    if spec.report.reference is not None and cols_key is not None and not others:
         lines += [f"![speedup]({spec.name}-speedup.png)", ""]
     return "\n".join(lines)
+
+
+def curve_figures(spec: Spec) -> list[tuple[dict[str, Any], str, str]]:
+    """The loss-vs-time figures: one over every cell, or with report.curves one per combination of the
+    other splits among the cells with the curves' labels. (labels, file name suffix, title suffix)"""
+    if not spec.report.curves:
+        return [({}, "", "")]
+    others = report_layout(spec)[3]
+    short = short_names(others + [k for k in spec.report.curves if k not in others])
+    given = ", ".join(f"{short.get(k, k)} = {label_text(v)}" for k, v in spec.report.curves.items())
+    out = []
+    for fixed, title in table_splits(spec, tuple(spec.report.curves)):
+        text = ", ".join(t for t in (given, title) if t)
+        out.append(({**spec.report.curves, **fixed}, "-" + text.replace(" = ", "=").replace(", ", "-").replace("/", "_"),
+                    f" ({text})"))
+    return out
 
 
 def column_head(col_name: str, value: Any) -> str:
@@ -460,13 +569,14 @@ def column_head(col_name: str, value: Any) -> str:
 
 
 def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, col_name: str,
-                     suffix: str) -> list[str]:
+                     suffix: str, protocol: str | None = None) -> list[str]:
     """The metric the tuning optimizes: (f − f*) / (f(X0) − f*) at the end of training, per method × column,
-    and the reference's advantage in it (final loss of the baseline / final loss of the reference)."""
+    and the reference's advantage in it (final loss of the baseline / final loss of the reference).
+    protocol: the tuning protocol of these runs, when the sweep has several."""
     head = "| method | " + " | ".join(column_head(col_name, c) for c in columns) + " |"
     rule = "|---|" + "---|" * len(columns)
     tuned_by = ("this is what the tuning minimizes (on the tuning seeds)" if not spec.tune
-                or spec.tune.protocol == "final-loss" else
+                or (protocol or spec.tune.protocol) == "final-loss" else
                 f"the tuning minimized the time to {target_heading(spec.tune.target)} instead")
     lines = [f"## Final loss (f − f*) / (f(X0) − f*) at the end of training{suffix}", "",
              f"Mean ± sample std over seeds; {tuned_by}.", "", head, rule]
@@ -557,7 +667,14 @@ def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: li
 def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]:
     """The chosen values per method and tuning group; a value at either end of its grid axis is marked
     with † (the best may lie outside the grid)."""
-    record = json.loads((sweep_dir / "tuned.json").read_text())
+    lines: list[str] = []
+    for record in protocol_records(json.loads((sweep_dir / "tuned.json").read_text())):
+        lines += tuned_table(spec, record)
+    return lines
+
+
+def tuned_table(spec: Spec, record: dict[str, Any]) -> list[str]:
+    """tuned_lines for the choices of one tuning protocol."""
     keys: list[str] = []
     group_keys: list[str] = []
     for g in record["groups"].values():
@@ -601,7 +718,9 @@ def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]
                      "(`tune.tie`), the lowest included: within noise of each other, so another machine may rank "
                      "them differently.")
         column = f"tuning final loss (rel.), {n_runs} run(s)"
-    lines = ["## Tuned hyperparameters", "",
+    several = "tune_protocols" in record
+    group_keys = [k for k in group_keys if not (several and k == PROTOCOL_AXIS)]
+    lines = ["## Tuned hyperparameters" + (f" (protocol `{record['tune_protocol']}`)" if several else ""), "",
              f"Each method's grid ran on tuning seed(s) {t.seeds}"
              + (", with " + ", ".join(f"`{k}={label_text(v)}`" for k, v in t.set.items()) if t.set else "")
              + f", separately for each {', '.join(t.per) or 'method'}. {statistic}"
@@ -662,7 +781,8 @@ def publish(spec: Spec, sweep_dir: Path, target: Path, out=None) -> None:
         record = json.loads((sweep_dir / "tuned.json").read_text())
         # each candidate: [params, geometric mean, spread factor]; by time: [params, mean time, runs reached]
         for g in record["groups"].values():
-            g["candidates"] = [[c["params"], c["time_mean"], c["reached"]] if is_time_protocol(record)
+            by_time = is_time_protocol(record) or is_time_protocol(g)
+            g["candidates"] = [[c["params"], c["time_mean"], c["reached"]] if by_time
                                else [c["params"], c["score"], c.get("spread")] for c in g["candidates"]]
         (target / f"{spec.name}-tuned.json").write_text(json.dumps(record, indent=1) + "\n")
     print(f"publish: report copied to {target}", file=out)

@@ -27,6 +27,10 @@ ACCURACY_TARGETS = ("0.8", "0.85", "0.88", "0.9")
 ACCURACY_PREFIX = "accuracy:"
 ACCURACY = tuple(ACCURACY_PREFIX + a for a in ACCURACY_TARGETS)
 TUNE_PROTOCOLS = ("final-loss", "time-to-target")
+# With several tuning protocols (`tune.protocol = ["final-loss", "time-to-target"]`) every comparison point
+# runs once per protocol with that protocol's choice: the protocol is then a grid axis of this name, a label
+# of the comparison runs (never passed to the binary), tuned separately (tune.per) from the same tuning runs.
+PROTOCOL_AXIS = "tune.protocol"
 
 
 class SpecError(Exception):
@@ -59,6 +63,11 @@ class Tune:
     tie: float = 2.0  # candidates within this many standard errors of the winner are ties (tuning.py)
     protocol: str = "final-loss"  # what the choice optimizes: "final-loss" or "time-to-target" (tuning.py)
     target: str | None = None  # the target of the time-to-target protocol (a canonical target)
+    protocols: list[str] = field(default_factory=list)  # every protocol, when several (PROTOCOL_AXIS)
+
+    @property
+    def several(self) -> bool:
+        return len(self.protocols) > 1
 
 
 @dataclass
@@ -69,6 +78,15 @@ class Report:
     baselines: list[str] | None  # methods compared with the reference (None: every other method)
     target: str  # the target of the headline table and the speedups (canonical_target)
     tie: float = 2.0  # methods within this many standard errors of the fastest are ties (report.py)
+    # Keys that split the report into tables besides the axes that are neither rows, columns nor seed:
+    # keys of a linked axis that also holds the column key (e.g. run.workers linked with the power p).
+    split: list[str] = field(default_factory=list)
+    # The heat map (plots.py): {"x": key, "y": key}: the reference's speedup over the best baseline at the
+    # report target, one panel per value of the other splitting keys.
+    heatmap: dict[str, str] | None = None
+    # The loss-vs-time plots only for the cells with these labels (e.g. {"run.workers": 6174}), one figure
+    # per value of the other splitting keys; empty: one figure over every cell, as without splitting keys.
+    curves: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -276,21 +294,35 @@ def load_spec(path: str | Path) -> Spec:
         for key, value in tune_set.items():
             check_key(key, f"{where}: tune.set")
             check_value(value, f"{where}: tune.set {key}")
-        protocol = expect(t, "protocol", str, "tune", "final-loss")
-        if protocol not in TUNE_PROTOCOLS:
-            raise SpecError(f"{where}: tune.protocol must be {' or '.join(TUNE_PROTOCOLS)}, got {protocol!r}")
+        protocols = expect(t, "protocol", (str, list), "tune", "final-loss")
+        protocols = [protocols] if isinstance(protocols, str) else protocols
+        for protocol in protocols:
+            if protocol not in TUNE_PROTOCOLS:
+                raise SpecError(f"{where}: tune.protocol must be {' or '.join(TUNE_PROTOCOLS)} (or a list of "
+                                f"them), got {protocol!r}")
+        if not protocols or len(set(protocols)) != len(protocols):
+            raise SpecError(f"{where}: tune.protocol: a list of distinct protocols, got {protocols!r}")
         tune_target = expect(t, "target", (str, float), "tune")
-        if protocol == "time-to-target" and tune_target is None:
+        if "time-to-target" in protocols and tune_target is None:
             raise SpecError(f"{where}: tune.target is required with tune.protocol = \"time-to-target\"")
-        if protocol == "final-loss" and tune_target is not None:
+        if "time-to-target" not in protocols and tune_target is not None:
             raise SpecError(f"{where}: tune.target goes with tune.protocol = \"time-to-target\" only")
         if tune_target is not None:
             tune_target = canonical_target(str(tune_target), f"{where}: tune.target")
-        tune = Tune(grids, seeds, per, tune_set, nonnegative(t, "tie", "tune", 2.0, where), protocol, tune_target)
+        if len(protocols) > 1:
+            if PROTOCOL_AXIS in names:
+                raise SpecError(f"{where}: grid.{PROTOCOL_AXIS}: reserved for the tuning protocols")
+            # the comparison runs once per protocol: an axis before the seed axis, tuned separately
+            protocol_axis = Axis(PROTOCOL_AXIS, [{PROTOCOL_AXIS: p} for p in protocols])
+            at = next((i for i, a in enumerate(axes) if a.name == seed_axis), len(axes))
+            axes.insert(at, protocol_axis)
+            per = per + [PROTOCOL_AXIS]
+        tune = Tune(grids, seeds, per, tune_set, nonnegative(t, "tie", "tune", 2.0, where), protocols[0], tune_target,
+                    protocols)
 
     r = raw.get("report", {})
     for key in r:
-        if key not in {"rows", "columns", "reference", "baselines", "target", "tie"}:
+        if key not in {"rows", "columns", "reference", "baselines", "target", "tie", "split", "heatmap", "curves"}:
             raise SpecError(f"{where}: [report] {key}: unknown key")
     rows = expect(r, "rows", str, "report", method_axis)
     columns = expect(r, "columns", str, "report")
@@ -302,7 +334,24 @@ def load_spec(path: str | Path) -> Spec:
     target = canonical_target(str(expect(r, "target", (str, float), "report", "0.001")), f"{where}: report.target")
     reference = expect(r, "reference", str, "report")
     baselines = expect(r, "baselines", list, "report")
-    report = Report(rows, columns, reference, baselines, target, nonnegative(r, "tie", "report", 2.0, where))
+    all_keys = [k for a in axes for k in a.keys]
+    split = expect(r, "split", list, "report", [])
+    for key in split:
+        if key not in all_keys:
+            raise SpecError(f"{where}: report.split: {key!r} is not a key of a grid axis")
+    heatmap = expect(r, "heatmap", dict, "report")
+    if heatmap is not None:
+        if set(heatmap) != {"x", "y"} or not all(v in all_keys for v in heatmap.values()):
+            raise SpecError(f"{where}: report.heatmap: expected {{ x = KEY, y = KEY }} with keys of grid axes, "
+                            f"got {heatmap!r}")
+        if reference is None:
+            raise SpecError(f"{where}: report.heatmap needs report.reference (whose speedup it shows)")
+    curves = expect(r, "curves", dict, "report", {})
+    for key in curves:
+        if key not in all_keys:
+            raise SpecError(f"{where}: report.curves: {key!r} is not a key of a grid axis")
+    report = Report(rows, columns, reference, baselines, target, nonnegative(r, "tie", "report", 2.0, where),
+                    list(split), heatmap, dict(curves))
 
     c = raw.get("check", {})
     if not isinstance(c, dict):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec, SpecError, eval_interval, target_phrase
+from .spec import PROTOCOL_AXIS, Spec, SpecError, eval_interval, target_phrase
 from .points import Point, compare_points, needs_tuning, point_dir, tune_points
 from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss, time_to
 
@@ -216,8 +216,25 @@ TIME_PROTOCOL = ("per method and tune.per value: every grid point on the tuning 
 
 
 def is_time_protocol(record: dict[str, Any]) -> bool:
-    """Whether a tuned.json record was chosen by the time-to-target protocol (it names its target)."""
+    """Whether a tuned.json record (or, with several protocols, one of its groups) was chosen by the
+    time-to-target protocol (it names its target)."""
     return record.get("target") is not None
+
+
+def protocol_records(record: dict[str, Any]) -> list[dict[str, Any]]:
+    """tuned.json as one record per tuning protocol: itself with one protocol; with several (its groups
+    carry their protocol), a record per protocol with that protocol's groups and fields."""
+    if "tune_protocols" not in record:
+        return [record]
+    out = []
+    for protocol in record["tune_protocols"]:
+        groups = {k: g for k, g in record["groups"].items() if g["tune_protocol"] == protocol}
+        first = next(iter(groups.values()), {})
+        out.append({**record, "groups": groups, "tune_protocol": protocol,
+                    "protocol": record["protocols_text"][protocol],
+                    **({"target": first.get("target"), "eval_every_s": first.get("eval_every_s")}
+                       if protocol == "time-to-target" else {})})
+    return out
 
 
 def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
@@ -230,14 +247,33 @@ def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
         code = failed_exit_code(spec, p, directory)
         if code is not None:
             failed[p.index] = code
-    time_protocol = spec.tune.protocol == "time-to-target"
-    resolution = eval_interval(spec, "tune") if time_protocol else 0.0
-    choices = choose(points, summaries, failed, spec.tune.tie, spec.tune.target, resolution)
-    record: dict[str, Any] = {"sweep": spec.name, "protocol": PROTOCOL.format(tie=spec.tune.tie)}
-    if time_protocol:  # (a final-loss record stays as it was before there was a choice of protocol)
-        record.update({"protocol": TIME_PROTOCOL.format(target=target_phrase(spec.tune.target), tie=spec.tune.tie,
-                                                        resolution=resolution),
-                       "tune_protocol": spec.tune.protocol, "target": spec.tune.target, "eval_every_s": resolution})
+    resolution = eval_interval(spec, "tune")
+    texts = {"final-loss": PROTOCOL.format(tie=spec.tune.tie),
+             "time-to-target": TIME_PROTOCOL.format(target=target_phrase(spec.tune.target or "0.001"),
+                                                    tie=spec.tune.tie, resolution=resolution)}
+    if spec.tune.several:
+        # the same tuning runs, one choice per protocol; a comparison group names its protocol (tune.per)
+        choices = {}
+        for protocol in spec.tune.protocols:
+            by_time = protocol == "time-to-target"
+            chosen = choose(points, summaries, failed, spec.tune.tie, spec.tune.target if by_time else None,
+                            resolution if by_time else 0.0)
+            for key, g in chosen.items():
+                g["group"][PROTOCOL_AXIS] = protocol
+                g["tune_protocol"] = protocol
+                if by_time:
+                    g.update({"target": spec.tune.target, "eval_every_s": resolution})
+                choices[json.dumps(g["group"], sort_keys=True)] = g
+        record: dict[str, Any] = {"sweep": spec.name, "protocol": " / ".join(texts[p] for p in spec.tune.protocols),
+                                  "tune_protocols": spec.tune.protocols, "protocols_text": texts}
+    else:
+        time_protocol = spec.tune.protocol == "time-to-target"
+        choices = choose(points, summaries, failed, spec.tune.tie, spec.tune.target,
+                         resolution if time_protocol else 0.0)
+        record = {"sweep": spec.name, "protocol": texts["final-loss"]}
+        if time_protocol:  # (a final-loss record stays as it was before there was a choice of protocol)
+            record.update({"protocol": texts["time-to-target"], "tune_protocol": spec.tune.protocol,
+                           "target": spec.tune.target, "eval_every_s": resolution})
     record.update({
         "tie": spec.tune.tie,
         "seeds": spec.tune.seeds,
