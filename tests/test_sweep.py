@@ -21,10 +21,10 @@ import sweep  # noqa: E402  (the command line)
 from sweeplib.plots import plot  # noqa: E402
 from sweeplib.points import compare_points, format_value, group_key, point_dir, tune_points  # noqa: E402
 from sweeplib.report import Group, Speedup, aggregate, grows, speedup, stat  # noqa: E402
-from sweeplib.rundir import is_finished, relative_final_loss, time_to  # noqa: E402
+from sweeplib.rundir import is_finished, point_record, read_summary, relative_final_loss, time_to  # noqa: E402
 from sweeplib.runner import run_command, run_phase  # noqa: E402
 from sweeplib.slurm import slurm_submit  # noqa: E402
-from sweeplib.spec import Spec, SpecError, eval_interval, load_spec  # noqa: E402
+from sweeplib.spec import Spec, SpecError, canonical_target, eval_interval, load_spec  # noqa: E402
 from sweeplib.tuning import choose, phase_points, score_of, tuning_score, within_noise, write_tuned  # noqa: E402
 from sweeplib.check import check, compare_tables, compare_tuned, intervals_agree, read_table, read_tuned_record  # noqa: E402
 from sweeplib.report import fastest, publish  # noqa: E402
@@ -117,6 +117,17 @@ class Workspace(unittest.TestCase):
     def run_phase(self, spec, phase, jobs=1):
         with contextlib.redirect_stderr(io.StringIO()):
             return run_phase(spec, phase, self.dir / "sweep", str(self.binary), "mpirun", jobs)
+
+    def fabricate_run(self, directory: Path, summary: dict, losses: list[tuple[float, float]], spec=None,
+                      point=None) -> Path:
+        """A run directory written by hand: summary.json, eval.csv with these (time_s, loss) rows (the
+        columns of a language model's eval.csv), and point.json when it is a spec's point (then finished)."""
+        write(directory / "summary.json", json.dumps(summary))
+        write(directory / "eval.csv", "time_s,k,loss,grad_dual_norm,train_loss\n"
+              + "".join(f"{t!r},{k},{loss!r},1,\n" for k, (t, loss) in enumerate(losses)))
+        if point is not None:
+            write(directory / "point.json", json.dumps(point_record(spec, point)))
+        return directory
 
     def compare_and_report(self, spec):
         """Runs the comparison phase and writes the report and plots: (report dir, PNGs, report CSV rows)."""
@@ -978,6 +989,55 @@ class AccuracyTargetTest(Workspace):
         self.assertFalse([k for k in rows[0] if "accuracy" in k])
         self.assertNotIn("accuracy", (report / "s.md").read_text())
         self.assertEqual([p.name for p in pngs], ["s-loss-vs-time.png"])
+
+
+class LossTargetTest(Workspace):
+    """Loss targets, "loss:2.2": the evaluated loss (eval.csv `loss`) at or below a value, for an objective
+    whose f* is unknown (a language model's validation cross-entropy)."""
+
+    def test_canonical_spelling(self):
+        spec = self.spec(TIMED.replace('target = "1e-3"', 'target = "loss:3.0"')
+                         + '[report]\ntarget = "loss:2.20"\n[check]\ntargets = ["loss:1e-1", "0.01", "loss:2.2"]\n')
+        self.assertEqual((spec.tune.target, spec.report.target), ("loss:3", "loss:2.2"))
+        self.assertEqual(spec.check.targets, ["loss:0.1", "0.01", "loss:2.2"])
+        for text, canonical in (("loss:2", "loss:2"), ("loss:.5", "loss:0.5"), ("loss:1e-3", "loss:0.001"),
+                                ("loss:1234567", "loss:1.23457e+06"), ("loss:0.25", "loss:0.25")):
+            self.assertEqual(canonical_target(text, "here"), canonical)
+
+    def test_malformed_loss_targets_are_one_line_spec_errors_naming_file_and_key(self):
+        base = GRID + '[tune]\nprotocol = "time-to-target"\ntarget = "1e-3"\n[tune.grid.fast]\n"method.stepsize" = [0.1]\n'
+        for bad in ("loss:x", "loss:-1", "loss:0", "loss:inf", "loss:nan", "loss:", "loss:1e400"):
+            for key, text in (("report.target", base + f'[report]\ntarget = "{bad}"\n'),
+                              ("check.targets", base + f'[check]\ntargets = ["0.01", "{bad}"]\n'),
+                              ("tune.target", base.replace('target = "1e-3"', f'target = "{bad}"'))):
+                with self.subTest(key=key, target=bad):
+                    path = write(self.dir / "bad.toml", text)
+                    err = io.StringIO()
+                    with contextlib.redirect_stderr(err):
+                        code = sweep.main(["count", str(path), "--phase", "tune"])
+                    self.assertEqual(code, 2)
+                    line = err.getvalue().strip()
+                    self.assertEqual(len(line.splitlines()), 1)
+                    self.assertIn(f"{path}: {key} must be", line)
+                    self.assertIn("loss target", line)
+                    self.assertIn(repr(bad), line)
+
+    def test_time_to_a_loss_target_is_the_first_evaluation_at_or_below_it(self):
+        # NaN and -inf before any finite crossing; 2.5 exactly at 3 s, 2.2 exactly at 4.5 s
+        losses = [(0.0, 5.5), (1.0, math.nan), (2.0, -math.inf), (3.0, 2.5), (4.5, 2.2), (6.0, 2.1), (7.0, math.inf),
+                  (8.0, 2.05)]
+        summary = {"initial_loss": 5.5, "final_loss": 2.05, "time_to_relative_target": {"0.001": 1.0}}
+        run = read_summary(self.fabricate_run(self.dir / "run", summary, losses), eval_loss=True)
+        self.assertEqual(time_to(run, "loss:2.5"), 3.0)  # the non-finite rows before it never count
+        self.assertEqual(time_to(run, "loss:2.2"), 4.5)  # a row exactly at the value counts
+        self.assertEqual(time_to(run, "loss:2.3"), 4.5)
+        self.assertEqual(time_to(run, "loss:2.08"), 8.0)  # not the inf row at 7 s
+        self.assertEqual(time_to(run, "loss:6"), 0.0)
+        self.assertEqual(time_to(run, "loss:2"), math.inf)  # never reached
+        self.assertEqual(time_to(run, "0.001"), 1.0)  # a relative target still comes from summary.json
+        # without an eval.csv a run never reached a loss target
+        (self.dir / "run" / "eval.csv").unlink()
+        self.assertEqual(time_to(read_summary(self.dir / "run", eval_loss=True), "loss:6"), math.inf)
 
 
 class SlurmChainTest(Workspace):
