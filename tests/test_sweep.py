@@ -14,17 +14,19 @@ import tempfile
 import textwrap
 import unittest
 from pathlib import Path
+from unittest import mock
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import sweep  # noqa: E402  (the command line)
+from matplotlib.figure import Figure  # noqa: E402
 from sweeplib.plots import plot  # noqa: E402
 from sweeplib.points import compare_points, format_value, group_key, point_dir, tune_points  # noqa: E402
 from sweeplib.report import Group, Speedup, aggregate, grows, speedup, stat  # noqa: E402
-from sweeplib.rundir import is_finished, relative_final_loss, time_to  # noqa: E402
+from sweeplib.rundir import is_finished, point_record, read_summary, relative_final_loss, time_to  # noqa: E402
 from sweeplib.runner import run_command, run_phase  # noqa: E402
 from sweeplib.slurm import slurm_submit  # noqa: E402
-from sweeplib.spec import Spec, SpecError, eval_interval, load_spec  # noqa: E402
+from sweeplib.spec import Spec, SpecError, canonical_target, eval_interval, load_spec  # noqa: E402
 from sweeplib.tuning import choose, phase_points, score_of, tuning_score, within_noise, write_tuned  # noqa: E402
 from sweeplib.check import check, compare_tables, compare_tuned, intervals_agree, read_table, read_tuned_record  # noqa: E402
 from sweeplib.report import fastest, publish  # noqa: E402
@@ -117,6 +119,34 @@ class Workspace(unittest.TestCase):
     def run_phase(self, spec, phase, jobs=1):
         with contextlib.redirect_stderr(io.StringIO()):
             return run_phase(spec, phase, self.dir / "sweep", str(self.binary), "mpirun", jobs)
+
+    def spec_error(self, text: str) -> tuple[Path, str]:
+        """`sweep.py count` on a bad spec: exit 2 with one line on stderr. Returns (the spec's path, the line)."""
+        path = write(self.dir / "bad.toml", text)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            code = sweep.main(["count", str(path), "--phase", "tune"])
+        self.assertEqual(code, 2)
+        line = err.getvalue().strip()
+        self.assertEqual(len(line.splitlines()), 1)
+        return path, line
+
+    def assert_report_target(self, md: str, target_text: str, reference: str = "fast") -> None:
+        """The report's headline times, speedups and fastest methods are at the target so written."""
+        for heading in (f"## Time to {target_text} (s)", f"## Speedup of `{reference}` at {target_text}",
+                        f"Fastest to {target_text}"):
+            self.assertIn(heading, md)
+
+    def fabricate_run(self, directory: Path, summary: dict, losses: list[tuple[float, float]], spec=None,
+                      point=None) -> Path:
+        """A run directory written by hand: summary.json, eval.csv with these (time_s, loss) rows (the
+        columns of a language model's eval.csv), and point.json when it is a spec's point (then finished)."""
+        write(directory / "summary.json", json.dumps(summary))
+        write(directory / "eval.csv", "time_s,k,loss,grad_dual_norm,train_loss\n"
+              + "".join(f"{t!r},{k},{loss!r},1,\n" for k, (t, loss) in enumerate(losses)))
+        if point is not None:
+            write(directory / "point.json", json.dumps(point_record(spec, point)))
+        return directory
 
     def compare_and_report(self, spec):
         """Runs the comparison phase and writes the report and plots: (report dir, PNGs, report CSV rows)."""
@@ -921,15 +951,9 @@ class AccuracyTargetTest(Workspace):
         }
         for text, message in cases.items():
             with self.subTest(text=text):
-                path = write(self.dir / "bad.toml", text)
-                err = io.StringIO()
-                with contextlib.redirect_stderr(err):
-                    code = sweep.main(["count", str(path), "--phase", "tune"])
-                self.assertEqual(code, 2)
-                line = err.getvalue().strip()
+                path, line = self.spec_error(text)
                 self.assertIn(message, line)
                 self.assertIn(str(path), line)
-                self.assertEqual(len(line.splitlines()), 1)
 
     def test_report_columns_for_accuracy_targets(self):
         spec = self.spec(GRID.replace("[grid]", '"fake.accuracy" = true\n[grid]') + '[report]\nreference = "fast"\ntarget = "accuracy:0.88"\n'
@@ -950,11 +974,9 @@ class AccuracyTargetTest(Workspace):
         self.assertEqual({r["target"] for r in speedups}, {"accuracy:0.88"})
         self.assertAlmostEqual({r["heterogeneity.power"]: float(r["speedup"]) for r in speedups}["1.0"], 8.0)
         md = (report / "s.md").read_text()
-        self.assertIn("## Time to test accuracy ≥ 0.88 (s)", md)
+        self.assert_report_target(md, "test accuracy ≥ 0.88")
         self.assertNotIn("## Time to relative loss", md)
         self.assertIn("evaluated test accuracy first reached at least a", md)
-        self.assertIn("## Speedup of `fast` at test accuracy ≥ 0.88", md)
-        self.assertIn("Fastest to test accuracy ≥ 0.88", md)
         self.assertIn("| t(test accuracy ≥ 0.9) s | final (f − f*) / (f(X0) − f*) | final test accuracy |", md)
         self.assertIn("| slow | 1 | 40.4 ± 0.4 | 40.4 ± 0.4 | 40.4 ± 0.4 | 40.4 ± 0.4 | 20.2 ± 0.2 | 30.3 ± 0.3 | "
                       "40.4 ± 0.4 | not reached (0/3) | 0.001 ± 0 | 0.89 ± 0 |", md)
@@ -978,6 +1000,145 @@ class AccuracyTargetTest(Workspace):
         self.assertFalse([k for k in rows[0] if "accuracy" in k])
         self.assertNotIn("accuracy", (report / "s.md").read_text())
         self.assertEqual([p.name for p in pngs], ["s-loss-vs-time.png"])
+
+
+class LossTargetTest(Workspace):
+    """Loss targets, "loss:2.2": the evaluated loss (eval.csv `loss`) at or below a value, for an objective
+    whose f* is unknown (a language model's validation cross-entropy)."""
+
+    def test_canonical_spelling(self):
+        spec = self.spec(TIMED.replace('target = "1e-3"', 'target = "loss:3.0"')
+                         + '[report]\ntarget = "loss:2.20"\n[check]\ntargets = ["loss:1e-1", "0.01", "loss:2.2"]\n')
+        self.assertEqual((spec.tune.target, spec.report.target), ("loss:3", "loss:2.2"))
+        self.assertEqual(spec.check.targets, ["loss:0.1", "0.01", "loss:2.2"])
+        for text, canonical in (("loss:2", "loss:2"), ("loss:.5", "loss:0.5"), ("loss:1e-3", "loss:0.001"),
+                                ("loss:1234567", "loss:1.23457e+06"), ("loss:0.25", "loss:0.25")):
+            self.assertEqual(canonical_target(text, "here"), canonical)
+
+    def test_malformed_loss_targets_are_one_line_spec_errors_naming_file_and_key(self):
+        base = GRID + '[tune]\nprotocol = "time-to-target"\ntarget = "1e-3"\n[tune.grid.fast]\n"method.stepsize" = [0.1]\n'
+        for bad in ("loss:x", "loss:-1", "loss:0", "loss:inf", "loss:nan", "loss:", "loss:1e400"):
+            for key, text in (("report.target", base + f'[report]\ntarget = "{bad}"\n'),
+                              ("check.targets", base + f'[check]\ntargets = ["0.01", "{bad}"]\n'),
+                              ("tune.target", base.replace('target = "1e-3"', f'target = "{bad}"'))):
+                with self.subTest(key=key, target=bad):
+                    path, line = self.spec_error(text)
+                    self.assertIn(f"{path}: {key} must be", line)
+                    self.assertIn("loss target", line)
+                    self.assertIn(repr(bad), line)
+
+    def test_time_to_a_loss_target_is_the_first_evaluation_at_or_below_it(self):
+        # NaN and -inf before any finite crossing; 2.5 exactly at 3 s, 2.2 exactly at 4.5 s
+        losses = [(0.0, 5.5), (1.0, math.nan), (2.0, -math.inf), (3.0, 2.5), (4.5, 2.2), (6.0, 2.1), (7.0, math.inf),
+                  (8.0, 2.05)]
+        summary = {"initial_loss": 5.5, "final_loss": 2.05, "time_to_relative_target": {"0.001": 1.0}}
+        run = read_summary(self.fabricate_run(self.dir / "run", summary, losses), eval_loss=True)
+        self.assertEqual(time_to(run, "loss:2.5"), 3.0)  # the non-finite rows before it never count
+        self.assertEqual(time_to(run, "loss:2.2"), 4.5)  # a row exactly at the value counts
+        self.assertEqual(time_to(run, "loss:2.3"), 4.5)
+        self.assertEqual(time_to(run, "loss:2.08"), 8.0)  # not the inf row at 7 s
+        self.assertEqual(time_to(run, "loss:6"), 0.0)
+        self.assertEqual(time_to(run, "loss:2"), math.inf)  # never reached
+        self.assertEqual(time_to(run, "0.001"), 1.0)  # a relative target still comes from summary.json
+        # without an eval.csv a run never reached a loss target
+        (self.dir / "run" / "eval.csv").unlink()
+        self.assertEqual(time_to(read_summary(self.dir / "run", eval_loss=True), "loss:6"), math.inf)
+
+    def test_report_and_plots_with_a_loss_target(self):
+        # The fake's eval.csv: loss 100 · 2^(−s · speed) at s = 0, 1, ..., floored at its final loss 0.1;
+        # speed 4 / (1 + p) for fast, 1 / (1 + p)² for slow. So loss ≤ 1 (s · speed ≥ log2 100 = 6.64) at
+        # s = 2 and 4 for fast, 7 and 27 for slow; loss ≤ 10 (s · speed ≥ 3.32) at 1, 2, 4, 14; loss ≤ 0.05
+        # never. summary.json's relative times are others (2.5 (1 + p) · (1 + 0.01 seed) for fast).
+        spec = self.spec(GRID + '[report]\nreference = "fast"\ntarget = "loss:1"\n'
+                         '[check]\ntargets = ["loss:10", "loss:0.05", "loss:1.0"]\n')
+        figures = {}
+        savefig = Figure.savefig
+
+        def record(fig, path, *args, **kwargs):  # what each saved figure's panels show
+            figures[Path(path).name] = [(ax.get_ylabel(), ax.get_yscale(), [(list(line.get_ydata()), line.get_linestyle())
+                                         for line in ax.get_lines()]) for ax in fig.axes if ax.get_lines()]
+            return savefig(fig, path, *args, **kwargs)
+
+        with mock.patch.object(Figure, "savefig", record):
+            report, pngs, rows = self.compare_and_report(spec)
+        row = {(r["run.method"], r["heterogeneity.power"]): r for r in rows}
+        self.assertEqual([float(row["slow", "1.0"][f"t_loss:{v}_mean"]) for v in (10, 1)], [14.0, 27.0])
+        self.assertEqual(row["slow", "1.0"]["t_loss:0.05_reached"], "0")
+        self.assertEqual(float(row["fast", "0.0"]["t_loss:1_mean"]), 2.0)
+        self.assertAlmostEqual(float(row["slow", "0.0"]["final_loss_mean"]), 0.1)
+        self.assertFalse([k for k in rows[0] if k.startswith("t_0.") or k.startswith("t_1e")])  # no relative targets
+        with open(report / "s-speedup.csv") as f:
+            speedups = {r["heterogeneity.power"]: r for r in csv.DictReader(f)}
+        self.assertEqual({r["target"] for r in speedups.values()}, {"loss:1"})
+        # time to loss ≤ 1 of slow / fast's: 7 / 2 at p = 0, 27 / 4 at p = 1, on every seed
+        for p, value in (("0.0", 3.5), ("1.0", 6.75)):
+            self.assertEqual([float(speedups[p][k]) for k in ("speedup", "ratio_min", "ratio_max")], [value] * 3)
+        md = (report / "s.md").read_text()
+        self.assert_report_target(md, "loss ≤ 1")
+        self.assertIn("## Time to loss ≤ 1 (s)\n\n| method | power = 0 | power = 1 |\n|---|---|---|\n"
+                      "| fast | 2 ± 0 | 4 ± 0 |\n| slow | 7 ± 0 | 27 ± 0 |", md)
+        self.assertIn("| slow | 3.5× | 6.75× | yes |", md)
+        self.assertIn("- time to a loss target (`loss ≤ v`)", md)
+        # final losses as the runs report them (summary.json final_loss), not relative to the initial loss
+        self.assertIn("## Final loss at the end of training\n", md)
+        self.assertIn("| slow | 0.1 ± 0 | 0.1 ± 0 |", md)
+        self.assertIn("| method | power | t(loss ≤ 10) s | t(loss ≤ 1) s | t(loss ≤ 0.05) s | final loss |", md)
+        self.assertIn("| slow | 1 | 14 ± 0 | 27 ± 0 | not reached (0/3) | 0.1 ± 0 |", md)
+        self.assertNotIn("f*", md)
+        # the loss plot: the evaluated loss itself (100 at 0 s, not 1), linear, the dashed line at 1
+        self.assertEqual(sorted(figures), sorted(p.name for p in pngs))
+        self.assertEqual(sorted(figures), ["s-loss-vs-time.png", "s-speedup.png"])
+        for ylabel, scale, lines in figures["s-loss-vs-time.png"]:
+            self.assertTrue(ylabel.startswith("evaluated loss"))
+            self.assertEqual(scale, "linear")
+            self.assertIn(([1.0, 1.0], "--"), lines)
+            self.assertEqual([y[0] for y, style in lines if style == "-"], [100.0, 100.0])  # fast and slow
+            self.assertAlmostEqual(min(min(y) for y, _ in lines), 0.1)
+        ((ylabel, _, lines),) = figures["s-speedup.png"]
+        self.assertEqual(ylabel, "time to loss ≤ 1: baseline / fast")
+        self.assertIn([3.5, 6.75], [y for y, _ in lines])
+        # sweep.py check compares the loss targets' times
+        findings = compare_tables(spec, read_table(report / "s.csv"), read_table(report / "s.csv"))
+        self.assertEqual({f.what for f in findings if f.what.startswith("t(")}, {"t(loss ≤ 10)", "t(loss ≤ 0.05)", "t(loss ≤ 1)"})
+
+    def test_time_to_target_tuning_with_a_loss_target(self):
+        # Hand-written tuning runs, evaluated every second for 50 s: the loss is 3 until it crosses 2.2
+        # exactly at tc = 30, 10, 20, 15 s (stepsize 0.01, 0.05, 0.2, 0.4) + 1 s per seed, then falls by
+        # 0.01 a second (0.05 a second for 0.2, which so ends lowest: the final-loss protocol's choice).
+        spec = self.spec(TIMED.replace('target = "1e-3"', 'target = "loss:2.2"'))
+        cross = {0.01: 30, 0.05: 10, 0.2: 20, 0.4: 15}
+        final = {}
+        for p in tune_points(spec):
+            step, tc = p.params["method.stepsize"], cross[p.params["method.stepsize"]] + p.labels["run.seed"] - 100
+            slope = 0.05 if step == 0.2 else 0.01
+            losses = [(float(t), 3.0 if t < tc else 2.2 - slope * (t - tc)) for t in range(51)]
+            final.setdefault(step, []).append(losses[-1][1])
+            self.fabricate_run(point_dir(self.dir / "sweep", p), {
+                "initial_loss": 3.0, "final_loss": losses[-1][1], "train_time_s": 50.0,
+                "time_to_relative_target": {"0.001": None}}, losses, spec, p)
+        with contextlib.redirect_stderr(io.StringIO()):
+            write_tuned(spec, self.dir / "sweep")
+        record = json.loads((self.dir / "sweep" / "tuned.json").read_text())
+        self.assertEqual(record["target"], "loss:2.2")
+        self.assertIn("reached evaluated loss ≤ 2.2 in every tuning run", record["protocol"])
+        self.assertEqual(min(final, key=lambda s: sum(final[s])), 0.2)
+        for power in (0.0, 1.0):
+            g = record["groups"][group_key("fast", {"heterogeneity.power": power})]
+            self.assertEqual([c["times"] for c in g["candidates"]],
+                             [[float(cross[s] + i) for i in range(3)] for s in (0.01, 0.05, 0.2, 0.4)])
+            self.assertEqual((g["chosen"], g["ties"], g["reached_every_run"]), ({"method.stepsize": 0.05}, [], True))
+            self.assertEqual((g["time_mean"], g["time_std"]), (11.0, 1.0))
+        # the comparison (the fake binary) reports the tuning target's times beside the relative ones
+        self.run_phase(spec, "compare")
+        with contextlib.redirect_stderr(io.StringIO()):
+            report = aggregate(spec, self.dir / "sweep")
+        with open(report / "s.csv") as f:
+            fast = next(r for r in csv.DictReader(f) if r["run.method"] == "fast" and r["heterogeneity.power"] == "0.0")
+        # loss ≤ 2.2 where 100 · 2^(−4 s) ≤ 2.2: s = 2; relative 1e-3 at 2.5 · (1 + 0.01 · seed)
+        self.assertEqual((float(fast["t_loss:2.2_mean"]), float(fast["t_0.001_mean"])), (2.0, 2.525))
+        md = (report / "s.md").read_text()
+        self.assertIn("the tuning minimized the time to loss ≤ 2.2 instead", md)
+        self.assertIn("tuning time to loss ≤ 2.2 (s), 3 run(s)", md)
 
 
 class SlurmChainTest(Workspace):

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec, is_accuracy, split_target
+from .spec import Spec, is_accuracy, is_loss, target_value
 from .points import label_text, point_dir, short_names
 from .rundir import read_eval
 from .report import (collect, curve_figures, heatmap, heatmap_panels, label_keys_of, ordered_values,
@@ -18,7 +18,8 @@ from .report import (collect, curve_figures, heatmap, heatmap_panels, label_keys
 def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
     """report/<name>-loss-vs-time.png: one panel per column value (p), one line per method: relative
     loss (f − f*)/(f(X0) − f*) against training time, log scale, geometric mean over seeds with the
-    min–max band. report/<name>-accuracy-vs-time.png, when eval.csv has an accuracy column: the same for
+    min–max band; with a loss target as the report target (f* unknown), the evaluated loss itself, linear
+    scale, arithmetic mean. report/<name>-accuracy-vs-time.png, when eval.csv has an accuracy column: the same for
     test accuracy (arithmetic mean, linear scale). report/<name>-speedup.png: speedup of the reference
     over each baseline vs p."""
     out = out or sys.stderr
@@ -36,7 +37,7 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
     columns = ordered_values(spec, cols_key) if cols_key else [None]
     short = short_names(label_keys_of(groups))
     col_name = short.get(cols_key, cols_key) if cols_key else ""
-    target = split_target(spec.report.target)[1]
+    target = spec.report.target
     colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
     written = []
 
@@ -44,9 +45,12 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
         t, loss = read_eval(directory)
         return (np.array(t), np.maximum(np.array(loss) / loss[0], 1e-12)) if t and loss[0] > 0 else None
 
-    def accuracy_curve(directory: Path):
-        t, accuracy = read_eval(directory, "accuracy")
-        return (np.array(t), np.array(accuracy)) if t else None
+    def column_curve(column: str):
+        """The curve of an eval.csv column as it is (test accuracy, an evaluated loss) of a run directory."""
+        def curve(directory: Path):
+            t, values = read_eval(directory, column)
+            return (np.array(t), np.array(values)) if t else None
+        return curve
 
     def vs_time(name: str, curve, center, log: bool, ylabel: str, what: str, line: float | None,
                 fixed: dict[str, Any], suffix: str, title: str) -> None:
@@ -107,12 +111,16 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
             written.append(path)
         plt.close(fig)
 
-    relative = not is_accuracy(spec.report.target)
+    mean = lambda v: v.mean(axis=0)  # noqa: E731
     for fixed, suffix, title in curve_figures(spec):
-        vs_time("loss", loss_curve, lambda v: np.exp(np.log(v).mean(axis=0)), True, "(f − f*) / (f(X0) − f*)",
-                "relative loss", float(target) if relative else None, fixed, suffix, title)
-        vs_time("accuracy", accuracy_curve, lambda v: v.mean(axis=0), False, "test accuracy", "test accuracy",
-                None if relative else float(target), fixed, suffix, title)
+        if is_loss(target):
+            vs_time("loss", column_curve("loss"), mean, False, "evaluated loss (validation, nats/byte for gpt)",
+                    "evaluated loss", target_value(target), fixed, suffix, title)
+        else:
+            vs_time("loss", loss_curve, lambda v: np.exp(np.log(v).mean(axis=0)), True, "(f − f*) / (f(X0) − f*)",
+                    "relative loss", None if is_accuracy(target) else target_value(target), fixed, suffix, title)
+        vs_time("accuracy", column_curve("accuracy"), mean, False, "test accuracy", "test accuracy",
+                target_value(target) if is_accuracy(target) else None, fixed, suffix, title)
 
     speedups = speedup_table(spec, groups)
     if spec.report.heatmap and speedups:

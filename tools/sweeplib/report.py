@@ -14,9 +14,10 @@ import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
-from .spec import ACCURACY, PROTOCOL_AXIS, REPO, Spec, TARGETS, eval_interval, is_accuracy, split_target
+from .spec import (ACCURACY, PROTOCOL_AXIS, REPO, Spec, TARGETS, eval_interval, is_accuracy, is_loss, loss_targets,
+                   named_targets, split_target)
 from .points import Point, compare_points, label_text, needs_tuning, point_dir, short_names
 from .rundir import has_accuracy, is_finished, read_summary, relative_final_loss, time_to
 from .tuning import is_time_protocol, phase_points, protocol_records
@@ -85,9 +86,9 @@ class Group:
     labels: dict[str, Any]  # grid values except the seed
     runs: list[tuple[Point, dict[str, Any]]]  # (point, summary) per seed that finished
     missing: list[Point]
-    times: dict[str, Stat] = field(default_factory=dict)  # target (relative or accuracy) → time to reach it
+    times: dict[str, Stat] = field(default_factory=dict)  # target (relative, accuracy, loss) → time to reach it
     final: Stat | None = None  # final_loss / initial_loss
-    final_abs: Stat | None = None  # final_loss (f − f*)
+    final_abs: Stat | None = None  # summary.json final_loss (f − f*; a learning objective's evaluated loss)
     accuracy: bool = False  # some run reports test accuracy (a learning objective)
     final_accuracy: Stat | None = None  # final test accuracy (runs that report it)
     best_accuracy: Stat | None = None
@@ -96,6 +97,7 @@ class Group:
 
 def collect(spec: Spec, sweep_dir: Path) -> list[Group]:
     points = phase_points(spec, "compare", sweep_dir)
+    named_loss = loss_targets(spec)
     groups: dict[str, Group] = {}
     for p in points:
         labels = {k: v for k, v in p.labels.items() if k != "__method__" and not (
@@ -103,7 +105,7 @@ def collect(spec: Spec, sweep_dir: Path) -> list[Group]:
         key = json.dumps(labels, sort_keys=True)
         g = groups.setdefault(key, Group(labels, [], []))
         directory = point_dir(sweep_dir, p)
-        summary = read_summary(directory) if is_finished(spec, p, directory) else None
+        summary = read_summary(directory, eval_loss=bool(named_loss)) if is_finished(spec, p, directory) else None
         if summary is None:
             g.missing.append(p)
         else:
@@ -111,7 +113,7 @@ def collect(spec: Spec, sweep_dir: Path) -> list[Group]:
     for g in groups.values():
         caps = [float(s.get("train_time_s", math.inf)) for _, s in g.runs]
         g.budget = max(caps) if caps else 0.0
-        for target in TARGETS + ACCURACY:
+        for target in TARGETS + ACCURACY + named_loss:
             g.times[target] = stat([time_to(s, target) for _, s in g.runs], caps)
         g.final = stat([relative_final_loss(s) for _, s in g.runs])
         g.final_abs = stat([float(s.get("final_loss", math.inf)) for _, s in g.runs])
@@ -123,14 +125,23 @@ def collect(spec: Spec, sweep_dir: Path) -> list[Group]:
 
 def shows_accuracy(spec: Spec, groups: list[Group]) -> bool:
     """Whether the report has accuracy targets: the runs report test accuracy, or the spec asks for one."""
-    asked = [spec.report.target] + (spec.check.targets if spec.check else []) + (
-        [spec.tune.target] if spec.tune and spec.tune.target else [])
-    return any(g.accuracy for g in groups) or any(map(is_accuracy, asked))
+    return any(g.accuracy for g in groups) or any(map(is_accuracy, named_targets(spec)))
 
 
 def report_targets(spec: Spec, groups: list[Group]) -> tuple[str, ...]:
-    """The targets of the report's tables: the relative ones, and the accuracy ones when shown."""
-    return TARGETS + (ACCURACY if shows_accuracy(spec, groups) else ())
+    """The targets of the report's tables: the relative ones (not with a loss target as the report target:
+    an objective whose f* is unknown), the loss targets the spec names, and the accuracy ones when shown."""
+    relative = () if is_loss(spec.report.target) else TARGETS
+    return relative + loss_targets(spec) + (ACCURACY if shows_accuracy(spec, groups) else ())
+
+
+def final_loss_of(spec: Spec) -> tuple[str, Callable[[Group], Stat]]:
+    """The final loss the report's tables show: (what it is, after "final loss" in a heading; the Group's
+    statistic). (f − f*) / (f(X0) − f*); with a loss target as the report target (f* unknown), the evaluated
+    loss itself (summary.json final_loss), named by "final loss" alone."""
+    if is_loss(spec.report.target):
+        return "", lambda g: g.final_abs
+    return "(f − f*) / (f(X0) − f*)", lambda g: g.final
 
 
 @dataclass
@@ -208,16 +219,19 @@ def fmt_speedup(s: Speedup) -> str:
 
 
 def target_text(target: str) -> str:
-    """A target, short: "1e-3" (relative loss) or "test accuracy ≥ 0.88"."""
+    """A target, short: "1e-3" (relative loss), "test accuracy ≥ 0.88" or "loss ≤ 2.2"."""
     field, key = split_target(target)
     if field == "time_to_accuracy":
         return f"test accuracy ≥ {key}"
+    if field == "loss":
+        return f"loss ≤ {key}"
     return {"0.1": "1e-1", "0.01": "1e-2", "0.001": "1e-3", "0.0001": "1e-4", "1e-06": "1e-6"}[key]
 
 
 def target_heading(target: str) -> str:
-    """What a time to `target` is a time to: "relative loss 1e-3" or "test accuracy ≥ 0.88"."""
-    return target_text(target) if is_accuracy(target) else f"relative loss {target_text(target)}"
+    """What a time to `target` is a time to: "relative loss 1e-3", "test accuracy ≥ 0.88" or "loss ≤ 2.2"."""
+    relative = split_target(target)[0] == "time_to_relative_target"
+    return f"relative loss {target_text(target)}" if relative else target_text(target)
 
 
 def ordered_values(spec: Spec, key: str) -> list[Any]:
@@ -434,6 +448,11 @@ def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
     return report
 
 
+# what an unreached target does to a cell, as the report says it
+NOT_REACHED = ("a run that never got there counts as not reached, and `≥` marks a mean where those runs are "
+               "counted at their full training time (a lower bound)")
+
+
 def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[dict[str, Any]]) -> str:
     rows_key, cols_key, seed_key, others = report_layout(spec)
     target = spec.report.target
@@ -450,11 +469,15 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         "- every run: " + (", ".join(f"`{k}={label_text(v)}`" for k, v in spec.set.items()) or "the base config"),
         "- grid: " + " × ".join(f"{a.name} ({len(a.values)})" for a in spec.axes)
         + f" = {len(compare_points(spec))} runs; statistics over {n_seeds} seed(s): mean ± sample std",
-        "- time to target: training-clock seconds until (f − f*) / (f(X0) − f*) first fell below the target "
-        "(summary.json `time_to_relative_target`, sampled every `run.eval_every_s`); a run that never got "
-        "there counts as not reached, and `≥` marks a mean where those runs are counted at their full "
-        "training time (a lower bound)",
     ]
+    relative = not is_loss(target)
+    if relative:
+        lines.append("- time to target: training-clock seconds until (f − f*) / (f(X0) − f*) first fell below the "
+                     "target (summary.json `time_to_relative_target`, sampled every `run.eval_every_s`); " + NOT_REACHED)
+    if loss_targets(spec):
+        lines.append("- time to a loss target (`loss ≤ v`): training-clock seconds until the evaluated loss (eval.csv "
+                     "`loss`; the language model's validation cross-entropy in nats per byte) was first at most v "
+                     "(sampled every `run.eval_every_s`); " + ("not reached and `≥` as above" if relative else NOT_REACHED))
     accuracy = shows_accuracy(spec, groups)
     if accuracy:
         lines.append("- time to an accuracy target (`test accuracy ≥ a`): training-clock seconds until the "
@@ -520,10 +543,11 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
             lines += claim_lines(spec, groups, methods, columns, cell, col_name)
 
         lines += final_loss_lines(spec, methods, columns, cell, col_name, suffix, fixed.get(PROTOCOL_AXIS))
-        shown = TARGETS[:4] + (ACCURACY if accuracy else ())
+        shown = [t for t in report_targets(spec, groups) if t != TARGETS[-1]]  # 1e-6: in the CSV only
+        final_name, final = final_loss_of(spec)
         lines += [f"## All targets and final loss{suffix}", "",
                   f"| method | {col_name} | " + " | ".join(f"t({target_text(t)}) s" for t in shown)
-                  + " | final (f − f*) / (f(X0) − f*) |" + (" final test accuracy |" if accuracy else ""),
+                  + f" | final {final_name or 'loss'} |" + (" final test accuracy |" if accuracy else ""),
                   "|---|---|" + "---|" * (len(shown) + 1 + accuracy)]
         for m in methods:
             for c in columns:
@@ -531,7 +555,7 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
                 if g is None:
                     continue
                 lines.append(f"| {m} | {label_text(c)} | " + " | ".join(fmt_time(g.times[t]) for t in shown)
-                             + f" | {fmt_loss(g.final)} |" + (f" {fmt_accuracy(g.final_accuracy)} |" if accuracy else ""))
+                             + f" | {fmt_loss(final(g))} |" + (f" {fmt_accuracy(g.final_accuracy)} |" if accuracy else ""))
         lines.append("")
 
     if needs_tuning(spec) and (sweep_dir / "tuned.json").is_file():
@@ -570,18 +594,21 @@ def column_head(col_name: str, value: Any) -> str:
 
 def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, col_name: str,
                      suffix: str, protocol: str | None = None) -> list[str]:
-    """The metric the tuning optimizes: (f − f*) / (f(X0) − f*) at the end of training, per method × column,
-    and the reference's advantage in it (final loss of the baseline / final loss of the reference).
-    protocol: the tuning protocol of these runs, when the sweep has several."""
+    """The metric the tuning optimizes: (f − f*) / (f(X0) − f*) at the end of training (with a loss report
+    target the evaluated loss: final_loss_of), per method × column, and the reference's advantage in it
+    (final loss of the baseline / final loss of the reference). protocol: the tuning protocol of these runs,
+    when the sweep has several."""
     head = "| method | " + " | ".join(column_head(col_name, c) for c in columns) + " |"
     rule = "|---|" + "---|" * len(columns)
     tuned_by = ("this is what the tuning minimizes (on the tuning seeds)" if not spec.tune
                 or (protocol or spec.tune.protocol) == "final-loss" else
                 f"the tuning minimized the time to {target_heading(spec.tune.target)} instead")
-    lines = [f"## Final loss (f − f*) / (f(X0) − f*) at the end of training{suffix}", "",
+    final_name, final = final_loss_of(spec)
+    heading = "Final loss" + (f" {final_name}" if final_name else "")
+    lines = [f"## {heading} at the end of training{suffix}", "",
              f"Mean ± sample std over seeds; {tuned_by}.", "", head, rule]
     for m in methods:
-        lines.append(f"| {m} | " + " | ".join(fmt_loss(g.final) if (g := cell(m, c)) else "—" for c in columns) + " |")
+        lines.append(f"| {m} | " + " | ".join(fmt_loss(final(g)) if (g := cell(m, c)) else "—" for c in columns) + " |")
     lines.append("")
     reference = spec.report.reference
     if reference is None:
@@ -594,8 +621,8 @@ def final_loss_lines(spec: Spec, methods: list[Any], columns: list[Any], cell, c
         ratios = []
         for c in columns:
             g, r = cell(m, c), cell(reference, c)
-            ok = g is not None and r is not None and g.final.complete and r.final.complete and r.final.mean > 0
-            ratios.append(g.final.mean / r.final.mean if ok else math.nan)
+            ok = g is not None and r is not None and final(g).complete and final(r).complete and final(r).mean > 0
+            ratios.append(final(g).mean / final(r).mean if ok else math.nan)
         # "grows" needs at least two columns to compare
         growing = (all(b > a for a, b in zip(ratios, ratios[1:]))
                    if len(ratios) > 1 and not any(map(math.isnan, ratios)) else None)

@@ -59,11 +59,25 @@ def failed_exit_code(spec: Spec, point: Point, directory: Path) -> int | None:
     return code if isinstance(code, int) and code != 0 else None
 
 
-def read_summary(directory: Path) -> dict[str, Any] | None:
+# Not a summary.json key: read_summary(..., eval_loss=True) attaches eval.csv's (time_s, loss) rows under it,
+# for the times to loss targets (time_to). Only when a spec names a loss target: a large sweep's eval.csv
+# files are many.
+EVAL_LOSS = "eval.csv loss"
+
+
+def read_summary(directory: Path, eval_loss: bool = False) -> dict[str, Any] | None:
+    """summary.json; with eval_loss, plus eval.csv's (time_s, loss) rows under EVAL_LOSS (none without an
+    eval.csv)."""
     try:
-        return json.loads((directory / "summary.json").read_text())
+        summary = json.loads((directory / "summary.json").read_text())
     except (OSError, ValueError):
         return None
+    if eval_loss:
+        try:
+            summary[EVAL_LOSS] = list(zip(*read_eval(directory)))
+        except FileNotFoundError:
+            summary[EVAL_LOSS] = []
+    return summary
 
 
 def relative_final_loss(summary: dict[str, Any]) -> float:
@@ -78,9 +92,14 @@ def relative_final_loss(summary: dict[str, Any]) -> float:
 
 def time_to(summary: dict[str, Any], target: str) -> float:
     """Training-clock seconds until the run reached `target` (a canonical target: relative loss from
-    summary.json `time_to_relative_target`, test accuracy from `time_to_accuracy`); +inf if it never did
-    or the summary does not say."""
+    summary.json `time_to_relative_target`, test accuracy from `time_to_accuracy`, a loss target from the
+    eval.csv rows read_summary attached: the first whose loss is finite and at most the value); +inf if it
+    never did or the summary does not say."""
     field, key = split_target(target)
+    if field == "loss":
+        value = float(key)
+        return next((t for t, loss in summary.get(EVAL_LOSS, []) if math.isfinite(loss) and loss <= value),
+                    math.inf)
     times = summary.get(field)
     t = times.get(key) if isinstance(times, dict) else None
     return float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else math.inf

@@ -26,6 +26,10 @@ TARGETS = ("0.1", "0.01", "0.001", "0.0001", "1e-06")
 ACCURACY_TARGETS = ("0.8", "0.85", "0.88", "0.9")
 ACCURACY_PREFIX = "accuracy:"
 ACCURACY = tuple(ACCURACY_PREFIX + a for a in ACCURACY_TARGETS)
+# A loss target, "loss:2.2": the evaluated loss (eval.csv `loss`) at or below that value, for an objective
+# whose f* is unknown (a language model's validation cross-entropy), so that a relative target means nothing.
+# Any finite value > 0; the time is read from eval.csv (rundir.time_to), not from summary.json.
+LOSS_PREFIX = "loss:"
 TUNE_PROTOCOLS = ("final-loss", "time-to-target")
 # With several tuning protocols (`tune.protocol = ["final-loss", "time-to-target"]`) every comparison point
 # runs once per protocol with that protocol's choice: the protocol is then a grid axis of this name, a label
@@ -367,7 +371,8 @@ def load_spec(path: str | Path) -> Spec:
 
 def canonical_target(text: str, where: str) -> str:
     """A target as the spec writes it, canonical: a relative target as its summary.json key ("0.001"; also
-    "1e-3"), an accuracy target as "accuracy:" + its key ("accuracy:0.88"; also "accuracy:.88")."""
+    "1e-3"), an accuracy target as "accuracy:" + its key ("accuracy:0.88"; also "accuracy:.88"), a loss
+    target as "loss:" + its value as {:g} spells it ("loss:2.2"; also "loss:2.20")."""
     if text.startswith(ACCURACY_PREFIX):
         try:
             threshold = "{:g}".format(float(text[len(ACCURACY_PREFIX):]))
@@ -375,18 +380,30 @@ def canonical_target(text: str, where: str) -> str:
             threshold = None
         if threshold in ACCURACY_TARGETS:
             return ACCURACY_PREFIX + threshold
+    elif text.startswith(LOSS_PREFIX):
+        try:
+            value = float(text[len(LOSS_PREFIX):])
+        except ValueError:
+            value = math.nan
+        if math.isfinite(value) and value > 0:
+            return LOSS_PREFIX + "{:g}".format(value)
     else:
         text = {"1e-3": "0.001", "1e-2": "0.01", "1e-1": "0.1", "1e-4": "0.0001", "1e-6": "1e-06"}.get(text, text)
         if text in TARGETS:
             return text
-    raise SpecError(f"{where} must be a relative target ({', '.join(TARGETS)}) or an accuracy target "
-                    f"({', '.join(ACCURACY)}), got {text!r}")
+    raise SpecError(f"{where} must be a relative target ({', '.join(TARGETS)}), an accuracy target "
+                    f"({', '.join(ACCURACY)}) or a loss target (loss: and a finite value > 0, e.g. loss:2.2), "
+                    f"got {text!r}")
 
 
 def split_target(target: str) -> tuple[str, str]:
-    """A canonical target → (the summary.json object that holds its time, its key there)."""
+    """A canonical target → (where its time comes from, its key there): the summary.json object
+    ("time_to_relative_target", "time_to_accuracy"), or "loss" (the first eval.csv row at or below the
+    value) for a loss target."""
     if target.startswith(ACCURACY_PREFIX):
         return "time_to_accuracy", target[len(ACCURACY_PREFIX):]
+    if target.startswith(LOSS_PREFIX):
+        return "loss", target[len(LOSS_PREFIX):]
     return "time_to_relative_target", target
 
 
@@ -394,10 +411,33 @@ def is_accuracy(target: str) -> bool:
     return split_target(target)[0] == "time_to_accuracy"
 
 
+def is_loss(target: str) -> bool:
+    return split_target(target)[0] == "loss"
+
+
+def target_value(target: str) -> float:
+    """The number a target compares with: a relative loss, a test accuracy or an evaluated loss."""
+    return float(split_target(target)[1])
+
+
 def target_phrase(target: str) -> str:
-    """A target in words: "test accuracy ≥ 0.88", or "(f − f*) / (f(X0) − f*) below 0.001"."""
+    """A target in words: "test accuracy ≥ 0.88", "evaluated loss ≤ 2.2", or "(f − f*) / (f(X0) − f*) below
+    0.001"."""
     field, key = split_target(target)
-    return f"test accuracy ≥ {key}" if field == "time_to_accuracy" else f"(f − f*) / (f(X0) − f*) below {key}"
+    if field == "time_to_accuracy":
+        return f"test accuracy ≥ {key}"
+    return f"evaluated loss ≤ {key}" if field == "loss" else f"(f − f*) / (f(X0) − f*) below {key}"
+
+
+def named_targets(spec: Spec) -> list[str]:
+    """The targets the spec names: report.target, check.targets, tune.target (in that order, repeats kept)."""
+    return [spec.report.target] + (spec.check.targets if spec.check else []) + (
+        [spec.tune.target] if spec.tune and spec.tune.target else [])
+
+
+def loss_targets(spec: Spec) -> tuple[str, ...]:
+    """The loss targets the spec names, once each, the highest (the easiest) first."""
+    return tuple(sorted({t for t in named_targets(spec) if is_loss(t)}, key=target_value, reverse=True))
 
 
 def eval_interval(spec: Spec, phase: str = "compare") -> float:

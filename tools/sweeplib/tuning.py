@@ -22,7 +22,8 @@ ranks before any that missed it in some run; among those, the lowest mean time w
 grid), the first tie in grid order chosen. If none reached it in every run: the most runs that reached it,
 then the lowest mean with misses counted at the full training time (a lower bound), ties alike among
 those with as many runs that reached it; tuned.json then says that the choice did not reach the target in
-every run. A diverged or failed run never reached it."""
+every run. A diverged or failed run never reached it. A loss target's times are read from the tuning runs'
+eval.csv (rundir.time_to)."""
 from __future__ import annotations
 
 import json
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .spec import PROTOCOL_AXIS, Spec, SpecError, eval_interval, target_phrase
+from .spec import PROTOCOL_AXIS, Spec, SpecError, eval_interval, is_loss, target_phrase
 from .points import Point, compare_points, needs_tuning, point_dir, tune_points
 from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss, time_to
 
@@ -241,9 +242,10 @@ def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
     """Chooses from the tuning runs in sweep_dir and writes tuned.json. Returns the choices."""
     points = tune_points(spec)
     summaries, failed = {}, {}
+    eval_loss = spec.tune.target is not None and is_loss(spec.tune.target)
     for p in points:
         directory = point_dir(sweep_dir, p)
-        summaries[p.index] = read_summary(directory) if is_finished(spec, p, directory) else None
+        summaries[p.index] = read_summary(directory, eval_loss) if is_finished(spec, p, directory) else None
         code = failed_exit_code(spec, p, directory)
         if code is not None:
             failed[p.index] = code
