@@ -65,6 +65,7 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
         for i, c in enumerate(columns):
             ax = axes[i // ncols][i % ncols]
             horizon = 0.0
+            lowest = math.inf
             for m in methods:
                 g = next((g for g in groups if g.labels.get(rows_key) == m and (
                     cols_key is None or g.labels.get(cols_key) == c)
@@ -82,12 +83,17 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
                 values = np.array([v[np.clip(np.searchsorted(t, grid, side="right") - 1, 0, len(t) - 1)]
                                    for t, v in curves])
                 ax.plot(grid, center(values), color=colors[m], label=str(m), lw=1.4)
+                lowest = min(lowest, float(values.min()))
                 if len(curves) > 1:
                     ax.fill_between(grid, values.min(axis=0), values.max(axis=0), color=colors[m], alpha=0.15, lw=0)
             if line is not None:
                 ax.axhline(line, color="k", ls="--", lw=0.8)
             if log:
                 ax.set_yscale("log")
+            elif name == "loss" and line is not None and math.isfinite(lowest):
+                # an evaluated loss on a linear axis: the first evaluations (a language model starts near
+                # ln 256 = 5.5 nats/byte) would squeeze the range that decides the comparison
+                ax.set_ylim(0.97 * lowest, max(1.5 * line, 1.1 * lowest))
             ax.set_xlim(0, horizon or 1)
             ax.set_title(f"{col_name} = {label_text(c)}" if cols_key else spec.name)
             ax.set_xlabel("training time (s)")
