@@ -465,18 +465,30 @@ class SkipFinishedTest(Workspace):
         self.run_phase(spec, "compare")
         self.assertEqual(len(self.calls()), 13)
 
+        # stopped by a signal (the sweep killed, the run told to stop): the binary writes summary.json with
+        # stop_reason "signal" after its final checkpoint; the run did not reach its stop rule, so it is
+        # not finished and runs again
+        summary_path = point_dir(self.dir / "sweep", points[5]) / "summary.json"
+        summary = json.loads(summary_path.read_text())
+        summary["stop_reason"] = "signal"
+        summary_path.write_text(json.dumps(summary))
+        self.assertFalse(is_finished(spec, points[5], point_dir(self.dir / "sweep", points[5])))
+        self.run_phase(spec, "compare")
+        self.assertEqual(len(self.calls()), 14)
+        self.assertTrue(is_finished(spec, points[5], point_dir(self.dir / "sweep", points[5])))
+
         # the spec changed for some points: they are stale and run again, the others are kept
         spec2 = self.spec(GRID.replace('"run.seed" = [0, 1, 2]', '"run.seed" = [0, 1, 2, 3]'))
         self.run_phase(spec2, "compare")
-        self.assertEqual(len(self.calls()), 13 + 4)
+        self.assertEqual(len(self.calls()), 14 + 4)
         spec3 = self.spec(GRID.replace("100.0", "90.0"))
         self.run_phase(spec3, "compare")
-        self.assertEqual(len(self.calls()), 17 + 12)  # every point's overrides changed
+        self.assertEqual(len(self.calls()), 18 + 12)  # every point's overrides changed
 
         # the base config changed: every point is stale
         write(self.dir / "base.toml", "[run]\nworkers = 5\n")
         self.run_phase(spec3, "compare", jobs=2)
-        self.assertEqual(len(self.calls()), 29 + 12)
+        self.assertEqual(len(self.calls()), 30 + 12)
 
     def test_point_by_index_as_an_array_task_does(self):
         spec_path = write(self.dir / "s.toml", GRID)

@@ -1,7 +1,8 @@
 """What a point's run directory holds (docs/method.md §8, plus point.json and status.json) and whether the point
 is finished.
 
-A point is finished when summary.json exists (the binary writes it last, atomically) and point.json —
+A point is finished when summary.json exists (the binary writes it last, atomically), its stop_reason is
+not "signal" (a run stopped by a signal writes a summary too), and point.json —
 written before the run starts: engine, base config and its hash, the exact overrides — matches what
 the spec asks for now. It failed when the run ended (status.json, written when the process exits, holds
 its exit code) without a summary. Anything else — still running, killed, made by an older spec — is
@@ -45,7 +46,11 @@ def matches(spec: Spec, point: Point, directory: Path) -> bool:
 
 
 def is_finished(spec: Spec, point: Point, directory: Path) -> bool:
-    return read_summary(directory) is not None and matches(spec, point, directory)
+    """summary.json written and point.json matching, and the run ended by its own stop rule: a run stopped
+    by a signal (the sweep interrupted, a Slurm task preempted) writes its summary too, with stop_reason
+    "signal", but reached neither its time budget nor any other end of the point."""
+    summary = read_summary(directory)
+    return summary is not None and summary.get("stop_reason") != "signal" and matches(spec, point, directory)
 
 
 def failed_exit_code(spec: Spec, point: Point, directory: Path) -> int | None:
