@@ -4,8 +4,10 @@
 
 #include <algorithm>
 #include <csignal>
+#include <iostream>
 #include <iterator>
 #include <thread>
+#include <vector>
 
 #include <spdlog/fmt/fmt.h>
 
@@ -316,22 +318,54 @@ TEST(Reliability, StoppedWorkerDoesNotFreezeTheServer) {
   EXPECT_EQ(read_json(fs::path(out) / "summary.json")["retired"], 1);
 }
 
+// Whether process `pid` has ended: gone, or a zombie its parent has not reaped yet.
+bool ended(pid_t pid) {
+  const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+  const std::size_t paren = stat.rfind(')');  // "pid (comm) S ...": comm may hold spaces
+  return paren == std::string::npos || stat.compare(paren + 2, 1, "Z") == 0;
+}
+
 // A worker that is stopped and never resumes does not hang the job: at the end the server waits its
-// deadline for the stop to be taken, checkpoints, and aborts (nonzero exit) within bounded time.
+// deadline for the stop to be taken, checkpoints, and aborts (nonzero exit); every rank has ended
+// within bounded time.
+//
+// mpirun itself may not: Debian 12's Open MPI 4.1.4 with PMIx 4.2.2 hangs now and then (about 1 run in
+// 10 here, with every rank already dead and unreaped) in PMIx_server_finalize after the abort of a job
+// with a stopped rank: its main thread joins the PMIx progress thread, which waits on a lock. That is
+// mpirun's, not the job's; the test then ends mpirun itself, and asserts everything else.
 TEST(Reliability, WorkerThatNeverResumesEndsTheJob) {
   TempDir dir("sigstop-forever");
   const std::string out = dir / "run", log = dir / "log";
   const pid_t job = spawn(exec_mpirun(3, "-c " + write_big_config(dir) + " --set run.time_budget_s=5 --out " + out), log);
   ASSERT_GT(wait_for_progress(out), 0) << read_text(log);
-  const pid_t worker = rank_pid(out, 2);
-  ASSERT_GT(worker, 0);
-  kill(worker, SIGSTOP);
+  std::vector<pid_t> ranks;
+  for (int r = 0; r < 3; ++r) ranks.push_back(rank_pid(out, r));
+  ASSERT_TRUE(std::all_of(ranks.begin(), ranks.end(), [](pid_t p) { return p > 0; }));
+  kill(ranks[2], SIGSTOP);
   const std::int64_t at_stop = checkpoint_k(out);
-  const int code = wait_exit_within(job, 120);  // budget 5 s + deadline 10 s, on a loaded machine
+  // budget 5 s + deadline 10 s + mpirun's kill sequence, on a loaded machine
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  int code = -1;
+  while (std::chrono::steady_clock::now() < end) {
+    int status = 0;
+    if (waitpid(job, &status, WNOHANG) == job) {
+      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const bool ranks_ended = std::all_of(ranks.begin(), ranks.end(), ended);
+  if (code == -1) {
+    kill(-job, SIGKILL);
+    wait_exit(job);
+  }
   kill_ranks(out);
   const std::string output = read_text(log);
-  EXPECT_NE(code, -1) << "the job hung\n" << output;
-  EXPECT_NE(code, 0) << output;
+  ASSERT_TRUE(ranks_ended) << "the job hung: a rank is still running after 120 s\n" << output;
+  if (code == -1)
+    std::cerr << "note: every rank ended, mpirun did not (Open MPI's PMIx_server_finalize); ended it\n";
+  else
+    EXPECT_NE(code, 0) << output;
   EXPECT_NE(output.find("did not answer the stop"), std::string::npos) << output;
   const Checkpoint c = read_checkpoint(fs::path(out) / kCheckpointFile);  // throws if damaged
   EXPECT_GT(c.k, at_stop) << "no progress after the worker stopped";
