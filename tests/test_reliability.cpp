@@ -329,8 +329,8 @@ bool ended(pid_t pid) {
 // deadline for the stop to be taken, checkpoints, and aborts (nonzero exit); every rank has ended
 // within bounded time.
 //
-// mpirun itself may not: Debian 12's Open MPI 4.1.4 with PMIx 4.2.2 hangs now and then (about 1 run in
-// 10 here, with every rank already dead and unreaped) in PMIx_server_finalize after the abort of a job
+// mpirun itself may not: Debian 12's Open MPI 4.1.4 with PMIx 4.2.2 hangs now and then (2 runs in 38
+// here, with every rank already dead and unreaped) in PMIx_server_finalize after the abort of a job
 // with a stopped rank: its main thread joins the PMIx progress thread, which waits on a lock. That is
 // mpirun's, not the job's; the test then ends mpirun itself, and asserts everything else.
 TEST(Reliability, WorkerThatNeverResumesEndsTheJob) {
