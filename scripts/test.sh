@@ -5,6 +5,9 @@
 # the cores, and some measure how fast ranks react).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# A phase's heading, with the time since the start: CI has 30 minutes, and its log shows where they go.
+phase() { printf '== [%d:%02d] %s\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
+phase "packages (scripts/bootstrap.sh)"
 scripts/bootstrap.sh
 
 jobs=$(nproc)
@@ -21,12 +24,12 @@ run_suite() {
   (cd "$dir" && "$@" ctest --output-on-failure -L unit -j"$jobs" && "$@" ctest --output-on-failure -L mpi ${exclude:+-E "$exclude"})
 }
 
-echo "== optimized build"
+phase "optimized build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j"$jobs"
 run_suite build "" env
 
-echo "== sanitizer build (ASan + UBSan)"
+phase "sanitizer build (ASan + UBSan)"
 # -O1 -g1 (line tables: enough for the sanitizers' stack traces): compiling this build is the largest
 # piece of CI, and -O1 compiles the heavy files (config.cpp, test_methods.cpp) 35-45% faster than -O2.
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGMASTER_SANITIZE=ON \
@@ -34,8 +37,9 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGMASTER_SANITIZE
 cmake --build build-asan -j"$jobs"
 run_suite build-asan "$timing_models|$long_repeats" env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-echo "== fuzzing (clang, libFuzzer, ASan + UBSan): config loader and checkpoint reader, 20 s each"
+phase "fuzzing (clang, libFuzzer, ASan + UBSan): config loader and checkpoint reader, 20 s each"
 scripts/fuzz.sh 20
 
-echo "== reproducibility: regenerate the small published sweep with other BLAS kernels; its conclusions must hold"
+phase "reproducibility: regenerate the small published sweep with other BLAS kernels; its conclusions must hold"
 rm -rf build/sweep-ci-check && OPENBLAS_CORETYPE=Haswell tools/sweep.py check configs/sweeps/ci-check.toml --published docs/results --dir build/sweep-ci-check --jobs "$jobs"
+phase "done"
