@@ -545,16 +545,19 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
         lines += final_loss_lines(spec, methods, columns, cell, col_name, suffix, fixed.get(PROTOCOL_AXIS))
         shown = [t for t in report_targets(spec, groups) if t != TARGETS[-1]]  # 1e-6: in the CSV only
         final_name, final = final_loss_of(spec)
+        # without a column axis the table has no column column
+        col_head, col_rule = (f" {col_name} |", "---|") if col_name else ("", "")
         lines += [f"## All targets and final loss{suffix}", "",
-                  f"| method | {col_name} | " + " | ".join(f"t({target_text(t)}) s" for t in shown)
+                  f"| method |{col_head} " + " | ".join(f"t({target_text(t)}) s" for t in shown)
                   + f" | final {final_name or 'loss'} |" + (" final test accuracy |" if accuracy else ""),
-                  "|---|---|" + "---|" * (len(shown) + 1 + accuracy)]
+                  "|---|" + col_rule + "---|" * (len(shown) + 1 + accuracy)]
         for m in methods:
             for c in columns:
                 g = cell(m, c)
                 if g is None:
                     continue
-                lines.append(f"| {m} | {label_text(c)} | " + " | ".join(fmt_time(g.times[t]) for t in shown)
+                col_cell = f" {label_text(c)} |" if col_name else ""
+                lines.append(f"| {m} |{col_cell} " + " | ".join(fmt_time(g.times[t]) for t in shown)
                              + f" | {fmt_loss(final(g))} |" + (f" {fmt_accuracy(g.final_accuracy)} |" if accuracy else ""))
         lines.append("")
 
@@ -686,7 +689,7 @@ def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: li
         text = ", ".join(f"{m} {t:.3g} s" for m, t in ranked[:3]) or "none reached it"
         if ties:
             text += f" — **winner within noise** of: {', '.join(map(str, ties))}"
-        lines.append(f"- {col_name} = {label_text(c)}: {text}")
+        lines.append(f"- {column_head(col_name, c)}: {text}")
     lines.append("")
     return lines
 
@@ -754,7 +757,7 @@ def tuned_table(spec: Spec, record: dict[str, Any]) -> list[str]:
              + " The choice is the first tie in grid order (the smallest stepsize), which "
                "moves only when a grid point crosses the edge of the tie; the other ties are listed. † marks a "
                "value at the end of its grid. Every candidate's score is in `tuned.json`.", "",
-             "| method | " + " | ".join(names[k] for k in group_keys) + " | " + " | ".join(names[k] for k in keys)
+             "| method | " + "".join(names[k] + " | " for k in group_keys) + " | ".join(names[k] for k in keys)
              + f" | {column} | range | ties (within noise) | candidates |",
              "|---|" + "---|" * (len(group_keys) + len(keys) + 4)]
     failed = record.get("failed_runs", [])
@@ -776,8 +779,8 @@ def tuned_table(spec: Spec, record: dict[str, Any]) -> list[str]:
             statistic = f"{fmt_num(score)} ×/÷ {spread:.3g}"
         ties = "; ".join(", ".join(f"{names[k]} {shown(method, k, v)}" for k, v in tie.items())
                          for tie in g.get("ties", [])) or "none"
-        lines.append(f"| {method} | " + " | ".join(label_text(g["group"].get(k, "")) for k in group_keys)
-                     + " | " + " | ".join(shown(method, k, g["chosen"].get(k, "")) for k in keys)
+        lines.append(f"| {method} | " + "".join(label_text(g["group"].get(k, "")) + " | " for k in group_keys)
+                     + " | ".join(shown(method, k, g["chosen"].get(k, "")) for k in keys)
                      + f" | {statistic} | {fmt_num(low)}–{fmt_num(high)} | {ties}"
                      + f" | {len(g['candidates'])} |")
     lines.append("")
