@@ -60,7 +60,9 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
         n = len(columns)
         ncols = min(n, 2 if n == 4 else 3)
         nrows = math.ceil(n / ncols)
-        fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.8 * nrows), squeeze=False)
+        # one panel: wide enough for the title and a legend of several methods
+        fig, axes = plt.subplots(nrows, ncols, figsize=(max(5.2 * ncols, 7.8), 3.8 * nrows + (0.8 if n == 1 else 0)),
+                                 squeeze=False)
         drawn = False
         for i, c in enumerate(columns):
             ax = axes[i // ncols][i % ncols]
@@ -106,11 +108,12 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
             for handle, label in zip(*ax.get_legend_handles_labels()):
                 legend.setdefault(label, handle)
         if legend:
-            fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=min(len(legend), 7), frameon=False)
+            fig.legend(list(legend.values()), list(legend), loc="lower center", frameon=False,
+                       ncol=min(len(legend), 3 if n == 1 else 7))
         fig.suptitle(f"{spec.name}{title}:\n{what} vs training time ({'geometric ' if log else ''}mean over seeds, band = "
                      "min–max" + (f"; dashed: target {target_text(spec.report.target)})" if line is not None else ")"),
                      fontsize=10)
-        fig.tight_layout(rect=(0, 0.06, 1, 0.92))
+        fig.tight_layout(rect=(0, 0.13 if n == 1 else 0.06, 1, 0.9 if n == 1 else 0.92))
         path = report / f"{spec.name}-{name}-vs-time{suffix}.png"
         if drawn or name == "loss":  # the loss plot always, as the report links it
             fig.savefig(path, dpi=110)
@@ -120,7 +123,7 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
     mean = lambda v: v.mean(axis=0)  # noqa: E731
     for fixed, suffix, title in curve_figures(spec):
         if is_loss(target):
-            vs_time("loss", column_curve("loss"), mean, False, "evaluated loss (validation, nats/byte for gpt)",
+            vs_time("loss", column_curve("loss"), mean, False, "evaluated loss",
                     "evaluated loss", target_value(target), fixed, suffix, title)
         else:
             vs_time("loss", loss_curve, lambda v: np.exp(np.log(v).mean(axis=0)), True, "(f − f*) / (f(X0) − f*)",
