@@ -26,7 +26,8 @@ from sweeplib.report import Group, Speedup, aggregate, grows, speedup, stat  # n
 from sweeplib.rundir import is_finished, point_record, read_summary, relative_final_loss, time_to  # noqa: E402
 from sweeplib.runner import run_command, run_phase  # noqa: E402
 from sweeplib.slurm import slurm_submit  # noqa: E402
-from sweeplib.spec import Spec, SpecError, canonical_target, eval_interval, load_spec  # noqa: E402
+from sweeplib.spec import (Spec, SpecError, canonical_target, eval_interval, labels_interval, load_spec,  # noqa: E402
+                           overrides_interval)
 from sweeplib.tuning import choose, phase_points, score_of, tuning_score, within_noise, write_tuned  # noqa: E402
 from sweeplib.check import check, compare_tables, compare_tuned, intervals_agree, read_table, read_tuned_record  # noqa: E402
 from sweeplib.report import fastest, publish  # noqa: E402
@@ -892,6 +893,34 @@ class TimeToTargetTuningTest(Workspace):
         self.assertEqual((c005["reached"], c005["times"], len(c005["diverged"])), (2, [5, None, 5], 1))
         self.assertIn("seed=101", c005["diverged"][0])
         self.assertEqual((c02["reached"], c02["times"], [f["exit_code"] for f in c02["failed"]]), (2, [6, 6, None], [1]))
+
+    def test_the_resolution_of_a_time_is_each_cells_own_evaluation_interval(self):
+        # a linked axis sets the horizon and the evaluation interval per cell (as configs/sweeps/regime.toml):
+        # the tie allowance of a time is that cell's interval, not the base config's (here 20 s, which
+        # would make 10 s and 13 s a tie everywhere)
+        write(self.dir / "base.toml", "[run]\neval_every_s = 20.0\n")
+        spec = self.spec(TIMED.replace('"heterogeneity.power" = [0.0, 1.0]', """heterogeneity = [
+  { "heterogeneity.power" = 0.0, "run.eval_every_s" = 0.5 },
+  { "heterogeneity.power" = 1.0, "run.eval_every_s" = 5.0 },
+]""").replace(', "run.eval_every_s" = 1.0 }', " }"))
+        points = tune_points(spec)
+        self.assertEqual(sorted({overrides_interval(spec, p.overrides) for p in points}), [0.5, 5.0])
+        self.assertEqual(eval_interval(spec, "tune"), 20.0)
+        times = {0.01: [13.0] * 3, 0.05: [10.0] * 3, 0.2: [30.0] * 3, 0.4: [None] * 3}
+        summaries = {p.index: {"initial_loss": 1.0, "train_time_s": 50.0, "final_loss": 1e-4,
+                               "time_to_relative_target": {"0.001": times[p.params["method.stepsize"]][0]}}
+                     for p in points}
+        resolutions = {p.group: overrides_interval(spec, p.overrides) for p in points}
+        chosen = choose(points, summaries, {}, 2.0, spec.tune.target, resolutions=resolutions)
+        by_power = {g["group"]["heterogeneity.power"]: g for g in chosen.values()}
+        # p = 0, every 0.5 s: 13 s is 3 s behind 10 s, no tie; p = 1, every 5 s: within one interval, a tie
+        self.assertEqual((by_power[0.0]["chosen"], by_power[0.0]["ties"], by_power[0.0]["eval_every_s"]),
+                         ({"method.stepsize": 0.05}, [], 0.5))
+        self.assertEqual((by_power[1.0]["chosen"], by_power[1.0]["ties"], by_power[1.0]["eval_every_s"]),
+                         ({"method.stepsize": 0.01}, [{"method.stepsize": 0.05}], 5.0))
+        # the report's fastest-method lines and `check` take a column's interval from its grid labels
+        self.assertEqual(labels_interval(spec, {"heterogeneity.power": 1.0, "run.eval_every_s": 5.0}), 5.0)
+        self.assertEqual(labels_interval(spec, {"heterogeneity.power": 1.0}), 20.0)
 
     def test_tuned_json_report_and_check_under_the_time_protocol(self):
         # "never" never reaches the target: its choice says so; "fast" reaches it at 2.5 s whatever the

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec, SpecError
+from .spec import Spec, SpecError, labels_interval
 from .points import label_text
-from .report import eval_interval, fastest, report_layout, target_text
+from .report import fastest, report_layout, target_text
 from .tuning import is_time_protocol, protocol_records
 
 
@@ -154,7 +154,6 @@ def compare_tables(spec: Spec, published: dict[str, dict[str, str]], regenerated
     rows_key = report_layout(spec)[0]
     tol = spec.check
     findings = []
-    resolution = eval_interval(spec)
 
     def where(labels: dict[str, str]) -> str:
         return " ".join([labels.get(rows_key, "")] + [f"{k.split('.')[-1]}={v}" for k, v in labels.items()
@@ -198,7 +197,8 @@ def compare_tables(spec: Spec, published: dict[str, dict[str, str]], regenerated
                                       0.0 if math.isnan(std) else std, n))
         out = {}
         for column, entries in cells.items():
-            ranked, ties = fastest(entries, spec.report.tie, resolution)
+            # one evaluation interval of the column's runs (a grid axis may set it per cell)
+            ranked, ties = fastest(entries, spec.report.tie, labels_interval(spec, json.loads(column)))
             out[column] = (ranked[0][0] if ranked else None, ties)
         return out
 

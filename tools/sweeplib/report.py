@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .spec import (ACCURACY, PROTOCOL_AXIS, REPO, Spec, TARGETS, eval_interval, is_accuracy, is_loss, loss_targets,
+from .spec import (ACCURACY, PROTOCOL_AXIS, REPO, Spec, TARGETS, eval_interval, labels_interval, is_accuracy, is_loss, loss_targets,
                    named_targets, split_target)
 from .points import Point, compare_points, label_text, needs_tuning, point_dir, short_names
 from .rundir import has_accuracy, is_finished, read_summary, relative_final_loss, time_to
@@ -674,9 +674,16 @@ def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: li
     """Which method reached the target first in each column, and which are within noise of it: the data
     behind the headline claim."""
     target = spec.report.target
+    # the evaluation interval of each column's runs: a grid axis may set it per cell, with the horizon
+    intervals = {}
+    for c in columns:
+        cells = [g for m in methods if (g := cell(m, c)) is not None]
+        intervals[repr(c)] = labels_interval(spec, cells[0].labels) if cells else eval_interval(spec)
+    distinct = sorted(set(intervals.values()))
+    interval = f"{distinct[0]:g} s" if len(distinct) == 1 else "its column's, " + ", ".join(f"{v:g}" for v in distinct) + " s"
     lines = [f"Fastest to {target_text(target)} (lowest mean time; only methods that reached it in every run). "
              f"*Within noise* of the fastest: a mean at most {spec.report.tie:g} standard errors of the difference "
-             f"plus one evaluation interval ({eval_interval(spec):g} s) later (`report.tie`); such a winner is "
+             f"plus one evaluation interval ({interval}) later (`report.tie`); such a winner is "
              "not established by this sweep:", ""]
     for c in columns:
         entries = []
@@ -685,7 +692,7 @@ def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: li
             if g is not None and g.times[target].complete:
                 t = g.times[target]
                 entries.append((m, t.mean, t.std, t.n))
-        ranked, ties = fastest(entries, spec.report.tie, eval_interval(spec))
+        ranked, ties = fastest(entries, spec.report.tie, intervals[repr(c)])
         text = ", ".join(f"{m} {t:.3g} s" for m, t in ranked[:3]) or "none reached it"
         if ties:
             text += f" — **winner within noise** of: {', '.join(map(str, ties))}"
@@ -735,7 +742,7 @@ def tuned_table(spec: Spec, record: dict[str, Any]) -> list[str]:
                      "point that reached the target in every run ranks before any that missed it in some run (a "
                      "diverged or failed run never reached it). *Ties*: the grid points that reached it in every "
                      f"run whose mean is within {t.tie:g} standard errors of the difference (`tune.tie`) plus one "
-                     f"evaluation interval ({number(record.get('eval_every_s')):g} s) of the lowest mean, the "
+                     f"evaluation interval ({interval_text(record.get('eval_every_s'))}) of the lowest mean, the "
                      "lowest included. If no grid point reached it in every run, the most runs that reached it "
                      "win, then the lowest mean with the misses counted at the full training time (`≥`, a lower "
                      "bound), ties alike; such a choice is marked **not reached in every run**.")
@@ -785,6 +792,11 @@ def tuned_table(spec: Spec, record: dict[str, Any]) -> list[str]:
                      + f" | {len(g['candidates'])} |")
     lines.append("")
     return lines
+
+
+def interval_text(value: Any) -> str:
+    """A tuned.json eval_every_s: "5 s", or, absent (a grid axis set it per cell), where each group's is."""
+    return f"{number(value):g} s" if value is not None else "of the group's runs: `eval_every_s` per group in tuned.json"
 
 
 def number(value: Any) -> float:

@@ -441,7 +441,9 @@ def loss_targets(spec: Spec) -> tuple[str, ...]:
 
 
 def eval_interval(spec: Spec, phase: str = "compare") -> float:
-    """run.eval_every_s of a phase's runs (tuning runs: tune.set first): the resolution of a time to target."""
+    """run.eval_every_s of a phase's runs (tuning runs: tune.set first) where no grid axis sets it: the
+    resolution of a time to target. A grid axis may set it per cell (a linked axis with the horizon):
+    overrides_interval and labels_interval give a cell's own."""
     value = spec.tune.set.get("run.eval_every_s") if phase == "tune" and spec.tune else None
     if value is None:
         value = spec.set.get("run.eval_every_s")
@@ -449,6 +451,21 @@ def eval_interval(spec: Spec, phase: str = "compare") -> float:
         with open(spec.config, "rb") as f:
             value = tomllib.load(f).get("run", {}).get("eval_every_s", 1.0)
     return float(value)
+
+
+def overrides_interval(spec: Spec, overrides: list[tuple[str, Any]]) -> float:
+    """run.eval_every_s of a run with these --set overrides (the last one wins; they hold [set], the grid
+    values and tune.set), else the base config's."""
+    for key, value in reversed(overrides):
+        if key == "run.eval_every_s":
+            return float(value)
+    return eval_interval(spec)
+
+
+def labels_interval(spec: Spec, labels: dict[str, Any]) -> float:
+    """run.eval_every_s of the comparison runs with these grid labels: a grid value, else the spec's."""
+    value = labels.get("run.eval_every_s")
+    return float(value) if value is not None else eval_interval(spec)
 
 
 def nonnegative(table: dict, key: str, section: str, default: float, where: str) -> float:

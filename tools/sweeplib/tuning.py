@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .spec import PROTOCOL_AXIS, Spec, SpecError, eval_interval, is_loss, target_phrase
+from .spec import PROTOCOL_AXIS, Spec, SpecError, is_loss, overrides_interval, target_phrase
 from .points import Point, compare_points, needs_tuning, point_dir, tune_points
 from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss, time_to
 
@@ -97,11 +97,12 @@ def within_noise(best: Score, other: Score, tie: float, slack: float = 0.0) -> b
 
 def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
            failed: dict[int, int] | None = None, tie: float = 2.0, target: str | None = None,
-           resolution: float = 0.0) -> dict[str, Any]:
+           resolution: float = 0.0, resolutions: dict[str, float] | None = None) -> dict[str, Any]:
     """For each tuning group, the candidates within noise of the lowest mean log final loss (see
     within_noise), and the choice: the first of them in grid order; `ties` lists the others, `lowest`
     the one with the lowest mean. With a `target`, the time-to-target protocol instead (choose_by_time;
-    resolution: the tuning runs' evaluation interval). summaries:
+    resolution: the tuning runs' evaluation interval; resolutions: per tuning group, where the grid sets it
+    per cell). summaries:
     point index → summary.json (None: no summary); failed: point index → exit code of a run that ended
     without a summary (scored +inf). Raises SpecError naming the points that have neither (not run yet,
     or still running)."""
@@ -133,7 +134,8 @@ def choose(points: list[Point], summaries: dict[int, dict[str, Any] | None],
             if isinstance(train_time, (int, float)) and math.isfinite(train_time):
                 g["training_time"] = max(g.get("training_time", 0.0), float(train_time))
     if target is not None:
-        return {group: choose_by_time(group, g, tie, resolution) for group, g in groups.items()}
+        return {group: choose_by_time(group, g, tie, (resolutions or {}).get(group, resolution))
+                for group, g in groups.items()}
     result = {}
     for group, g in groups.items():
         scored = [(score_of(c["relative_final_loss"]), c) for c in g["candidates"].values()]
@@ -184,7 +186,7 @@ def choose_by_time(group: str, g: dict[str, Any], tie: float, resolution: float)
                            "diverged": c.get("diverged", []), "failed": c["failed"]})
     finite = [t for t in chosen["times"] if math.isfinite(t)]
     return {"group": json.loads(group), "chosen": chosen["params"], "time_mean": chosen_score.mean,
-            "time_std": chosen_score.std, "reached": chosen_reached, "runs": chosen_score.n,
+            "time_std": chosen_score.std, "eval_every_s": resolution, "reached": chosen_reached, "runs": chosen_score.n,
             "reached_every_run": chosen_reached == chosen_score.n, "training_time_s": cap,
             "range": [min(finite, default=math.inf), max(chosen["times"], default=math.inf)],
             "lowest": best["params"], "ties": [c["params"] for c in members if c is not chosen],
@@ -209,11 +211,17 @@ PROTOCOL = ("per method and tune.per value: every grid point on the tuning seeds
 TIME_PROTOCOL = ("per method and tune.per value: every grid point on the tuning seeds; the grid points that reached "
                  "{target} in every tuning run rank first, by their mean training-clock time to it; candidates "
                  "whose mean is within {tie:g} standard errors of the difference plus one evaluation interval "
-                 "({resolution:g} s) from the lowest are ties (the lowest included); the choice is the first tie "
+                 "({resolution}) from the lowest are ties (the lowest included); the choice is the first tie "
                  "in grid order. If no grid point reached it in every run: the most runs that reached it, then "
                  "the lowest mean with misses at the full training time (a lower bound), ties alike among those "
                  "with as many runs that reached it; `reached_every_run` is then false. A diverged or failed run "
                  "never reached it")
+
+
+def common_interval(groups: dict[str, dict[str, Any]]) -> float | None:
+    """The evaluation interval every group's tuning runs share, or None where a grid axis set it per cell."""
+    intervals = {g.get("eval_every_s") for g in groups.values()}
+    return intervals.pop() if len(intervals) == 1 else None
 
 
 def is_time_protocol(record: dict[str, Any]) -> bool:
@@ -233,7 +241,7 @@ def protocol_records(record: dict[str, Any]) -> list[dict[str, Any]]:
         first = next(iter(groups.values()), {})
         out.append({**record, "groups": groups, "tune_protocol": protocol,
                     "protocol": record["protocols_text"][protocol],
-                    **({"target": first.get("target"), "eval_every_s": first.get("eval_every_s")}
+                    **({"target": first.get("target"), "eval_every_s": common_interval(groups)}
                        if protocol == "time-to-target" else {})})
     return out
 
@@ -249,29 +257,34 @@ def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
         code = failed_exit_code(spec, p, directory)
         if code is not None:
             failed[p.index] = code
-    resolution = eval_interval(spec, "tune")
+    # the resolution of a time: the tuning runs' evaluation interval, per group where a grid axis sets it
+    resolutions = {p.group: overrides_interval(spec, p.overrides) for p in points}
+    distinct = set(resolutions.values())
+    resolution = distinct.pop() if len(distinct) == 1 else None  # one for every group, or per group
     texts = {"final-loss": PROTOCOL.format(tie=spec.tune.tie),
-             "time-to-target": TIME_PROTOCOL.format(target=target_phrase(spec.tune.target or "0.001"),
-                                                    tie=spec.tune.tie, resolution=resolution)}
+             "time-to-target": TIME_PROTOCOL.format(
+                 target=target_phrase(spec.tune.target or "0.001"), tie=spec.tune.tie,
+                 resolution=f"{resolution:g} s" if resolution is not None
+                 else "of the group's tuning runs, `eval_every_s` in each group")}
     if spec.tune.several:
         # the same tuning runs, one choice per protocol; a comparison group names its protocol (tune.per)
         choices = {}
         for protocol in spec.tune.protocols:
             by_time = protocol == "time-to-target"
             chosen = choose(points, summaries, failed, spec.tune.tie, spec.tune.target if by_time else None,
-                            resolution if by_time else 0.0)
+                            resolutions=resolutions if by_time else None)
             for key, g in chosen.items():
                 g["group"][PROTOCOL_AXIS] = protocol
                 g["tune_protocol"] = protocol
                 if by_time:
-                    g.update({"target": spec.tune.target, "eval_every_s": resolution})
+                    g["target"] = spec.tune.target  # and its eval_every_s, from choose_by_time
                 choices[json.dumps(g["group"], sort_keys=True)] = g
         record: dict[str, Any] = {"sweep": spec.name, "protocol": " / ".join(texts[p] for p in spec.tune.protocols),
                                   "tune_protocols": spec.tune.protocols, "protocols_text": texts}
     else:
         time_protocol = spec.tune.protocol == "time-to-target"
         choices = choose(points, summaries, failed, spec.tune.tie, spec.tune.target,
-                         resolution if time_protocol else 0.0)
+                         resolutions=resolutions if time_protocol else None)
         record = {"sweep": spec.name, "protocol": texts["final-loss"]}
         if time_protocol:  # (a final-loss record stays as it was before there was a choice of protocol)
             record.update({"protocol": texts["time-to-target"], "tune_protocol": spec.tune.protocol,
