@@ -45,16 +45,19 @@ int wait_exit(pid_t pid) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-// wait_exit with a bound: -1 (after killing the whole group) if the job is still running after `seconds`.
-int wait_exit_within(pid_t pid, double seconds) {
+// wait_exit with a bound: -1 if the job is still running after `seconds`, its whole group then killed
+// unless `kill_on_timeout` is false (the caller looks at it first, and kills it itself).
+int wait_exit_within(pid_t pid, double seconds, bool kill_on_timeout = true) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (std::chrono::steady_clock::now() < end) {
     int status = 0;
     if (waitpid(pid, &status, WNOHANG) == pid) return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  kill(-pid, SIGKILL);
-  wait_exit(pid);
+  if (kill_on_timeout) {
+    kill(-pid, SIGKILL);
+    wait_exit(pid);
+  }
   return -1;
 }
 
@@ -343,17 +346,8 @@ TEST(Reliability, WorkerThatNeverResumesEndsTheJob) {
   ASSERT_TRUE(std::all_of(ranks.begin(), ranks.end(), [](pid_t p) { return p > 0; }));
   kill(ranks[2], SIGSTOP);
   const std::int64_t at_stop = checkpoint_k(out);
-  // budget 5 s + deadline 10 s + mpirun's kill sequence, on a loaded machine
-  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  int code = -1;
-  while (std::chrono::steady_clock::now() < end) {
-    int status = 0;
-    if (waitpid(job, &status, WNOHANG) == job) {
-      code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
+  // budget 5 s + deadline 10 s + mpirun's kill sequence, on a loaded machine; mpirun is looked at first
+  const int code = wait_exit_within(job, 120, /*kill_on_timeout=*/false);
   const bool ranks_ended = std::all_of(ranks.begin(), ranks.end(), ended);
   if (code == -1) {
     kill(-job, SIGKILL);
