@@ -61,7 +61,7 @@ const std::vector<Section>& schema() {
         "eval_train_tokens"}},
       {"heterogeneity",
        {"profile", "power", "list", "profile_origin", "base_s", "offset_s", "noise", "noise_scale", "noise_growth",
-        "mode", "outage_rate", "outage_s", "compute_s", "trace"}},
+        "mode", "outage_rate", "outage_s", "compute_s", "server_update_s", "trace"}},
       {"checkpoint", {"every_s"}},
       {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
       {"sim", {"threads"}},
@@ -881,6 +881,8 @@ void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
   r.set({"heterogeneity", "outage_rate"}, h.outage_rate, Bounds{0.0, false, 1e6, false});
   r.set({"heterogeneity", "outage_s"}, h.outage_s, kDurationOrZero);
   h.measure_compute = r.set_or_word({"heterogeneity", "compute_s"}, h.compute_s, kDurationOrZero, "measure");
+  h.measure_server_update =
+      r.set_or_word({"heterogeneity", "server_update_s"}, h.server_update_s, kDurationOrZero, "measure");
 }
 
 // Settings that are each valid but contradict one another.
@@ -1311,6 +1313,8 @@ std::string to_toml(const Config& c) {
   line("outage_rate", real(c.heterogeneity.outage_rate));
   line("outage_s", real(c.heterogeneity.outage_s));
   line("compute_s", c.heterogeneity.measure_compute ? toml_string("measure") : real(c.heterogeneity.compute_s));
+  line("server_update_s", c.heterogeneity.measure_server_update ? toml_string("measure")
+                                                                : real(c.heterogeneity.server_update_s));
   line("trace", toml_string(c.heterogeneity.trace));
 
   out << "\n[checkpoint]\n";

@@ -118,6 +118,9 @@ int run_ranks(const RunRequest& request, int rank, int size) {
                  config.objective.kind, recorder->dir().string());
     if (config.heterogeneity.measure_compute || config.heterogeneity.compute_s > 0.0)
       spdlog::info("heterogeneity.compute_s is ignored under MPI: compute is real here (docs/method.md §7)");
+    if (config.heterogeneity.measure_server_update || config.heterogeneity.server_update_s > 0.0)
+      spdlog::info("heterogeneity.server_update_s is ignored under MPI: the server's time is real here "
+                   "(docs/method.md §7)");
     Run run(config, *objective, *recorder, size - 1, resume.get(), "train");
     // Evaluations on a thread of their own, so that serving goes on meanwhile (docs/method.md §7); rank
     // 0's objective is the evaluator's from here on.

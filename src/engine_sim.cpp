@@ -3,15 +3,19 @@
 // MPI engine uses. This file supplies only the clock and the transport: virtual time, and a queue of
 // the computations in flight ordered by their completion (virtual time, worker index) — ties go to the
 // lower index, as in docs/method.md §2. A computation costs heterogeneity.compute_s of virtual time plus its injected delay
-// (§7). A gradient is computed when its computation completes, at a snapshot of the x its worker was
+// (§7). A gradient is computed when the server takes it, at a snapshot of the x its worker was
 // handed; snapshots are shared by all workers handed the same version and freed when none is left, so
 // interrupted computations cost nothing and memory grows with the versions in flight, not with time.
+// The server is a single queue (§7): each update it applies keeps it busy for
+// heterogeneity.server_update_s of virtual time (0: none), arrivals meanwhile wait in the order they
+// completed, and the points an update sends leave when it ends.
 #include <cblas.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <new>
 #include <optional>
 #include <unordered_map>
@@ -198,12 +202,23 @@ class Snapshots {
   std::int64_t recent_version_ = 0;
 };
 
+// A gradient message waiting for the server: worker `worker`'s computation at `version` completed at
+// `at`, with its injected delay. It holds its snapshot of x until it is served.
+struct Arrival {
+  int worker;
+  double at;
+  std::int64_t version;
+  double injected_s;
+};
+
 class SimLoop {
  public:
-  SimLoop(const Config& config, Objective& objective, Recorder& recorder, const Checkpoint* resume, double compute_s)
+  SimLoop(const Config& config, Objective& objective, Recorder& recorder, const Checkpoint* resume, double compute_s,
+          double update_s)
       : config_(config),
         objective_(objective),
         compute_s_(compute_s),
+        update_s_(update_s),
         snapshots_(objective.layout().size()),
         gradient_(objective.layout().size()),
         run_(config, objective, recorder, config.run.workers, resume, "simulate",
@@ -220,11 +235,16 @@ class SimLoop {
   int run() {
     const double budget = config_.run.time_budget_s;
     double t = run_.start_time_s();
-    launch(run_.start(t), t);
+    server_free_s_ = t;
+    launch(run_.start(t), t, t);
     std::string reason;
     while ((reason = run_.stop_reason(t)).empty()) {
       run_.checkpoint_if_due(t);
-      const double next = queue_.empty() ? INFINITY : queue_.next_time();
+      const double completes = queue_.empty() ? INFINITY : queue_.next_time();
+      // The server takes the oldest waiting message once it is free (with an instantaneous server
+      // nothing ever waits: each message is served as it completes).
+      const double serves = waiting_.empty() ? INFINITY : std::max(server_free_s_, waiting_.front().at);
+      const double next = std::min(completes, serves);
       // A worker silent for fault.worker_timeout_s is retired when its time is up, unless its gradient
       // arrives first (infinity without a timeout).
       const double silent = run_.next_silence_s();
@@ -238,7 +258,7 @@ class SimLoop {
       }
       if (silent < next && silent <= budget) {
         t = silent;
-        if (const Outcome* outcome = run_.retire_silent(t)) launch(*outcome, t);
+        if (const Outcome* outcome = run_.retire_silent(t)) deliver(*outcome, t);
         continue;
       }
       // Nothing before the budget (an empty queue runs the clock to it through the evaluations): the
@@ -247,15 +267,22 @@ class SimLoop {
         t = budget;
         continue;
       }
-      const int id = queue_.next_worker();
       t = next;
-      queue_.pop();
-      arrive(id, t);
+      if (serves <= completes) {
+        serve(t);
+      } else {
+        const int id = queue_.next_worker();
+        queue_.pop();
+        complete(id, t);
+        if (server_free_s_ <= t) serve(t);
+      }
       run_.progress(t);
     }
     run_.stop(t);
-    // The simulated server is instantaneous: it is never busy on the virtual clock.
-    return run_.finish(t, reason, 0.0, compute_s_);
+    // Busy time is counted when a service starts: the part of the last one past t is not.
+    const double busy = server_busy_s_ - std::max(server_free_s_ - t, 0.0);
+    return run_.finish(t, reason, busy / std::max(t - run_.start_time_s(), 1e-9), compute_s_,
+                       update_s_ > 0.0 ? std::optional<double>(update_s_) : std::nullopt);
   }
 
  private:
@@ -263,17 +290,30 @@ class SimLoop {
   WorkerModel& model(int w) { return models_[static_cast<std::size_t>(w - 1)]; }
   WorkerTimes& times(int w) { return run_.times()[static_cast<std::size_t>(w - 1)]; }
 
-  // Worker `id`'s computation completes at t: its gradient is computed at the x it was handed and
-  // delivered — unless fault injection spoils it (docs/method.md §4 "Faults"), as the MPI worker does.
-  void arrive(int id, double t) {
+  // Worker `id`'s computation completes at t: its message joins the server's queue.
+  void complete(int id, double t) {
     SimWorker& w = worker(id);
     w.computing = false;
-    const std::int64_t version = w.version;
+    waiting_.push_back({id, t, w.version, w.injected_s});
+  }
+
+  // The server takes the oldest waiting message at t: its gradient is computed at the x its worker was
+  // handed and delivered — unless fault injection spoils it (docs/method.md §4 "Faults"), as the MPI
+  // worker does. While it waited, its worker may have been interrupted and handed a newer point (the
+  // Server then calls it superseded) or retired (dropped, as the MPI server drops a late gradient).
+  void serve(double t) {
+    const Arrival a = waiting_.front();
+    waiting_.pop_front();
+    const int id = a.worker;
+    if (server_.retired(id)) {
+      snapshots_.release(a.version);
+      return;
+    }
     // The sample first: it does not need x, so it is drawn while an LMO that x_version still waits
     // for may be running on another thread (deferred updates).
     objective_.draw_sample(gradient_, model(id).samples());
-    const double loss = objective_.gradient_at_sample(snapshots_.at(version, server_), gradient_);
-    snapshots_.release(version);
+    const double loss = objective_.gradient_at_sample(snapshots_.at(a.version, server_), gradient_);
+    snapshots_.release(a.version);
     switch (model(id).next_fault()) {
       case Fault::none: break;
       case Fault::nan: std::fill(gradient_.begin(), gradient_.end(), std::nanf("")); break;
@@ -281,23 +321,35 @@ class SimLoop {
       case Fault::oversize:
         // A message of the wrong length: the server cannot read it, not even its times.
         times(id).busy_s += compute_s_;
-        times(id).injected_s += w.injected_s;
-        launch(run_.on_malformed(t, id), t);
+        times(id).injected_s += a.injected_s;
+        deliver(run_.on_malformed(t, id), t);
         return;
       case Fault::hang:
         spdlog::warn("fault injection: worker {} hangs (delivers nothing more)", id);
         times(id).busy_s += compute_s_;
-        times(id).injected_s += w.injected_s;
-        w.hung = true;
+        times(id).injected_s += a.injected_s;
+        worker(id).hung = true;
         return;
     }
-    launch(run_.on_gradient(t, id, version, gradient_, loss, compute_s_, w.injected_s), t);
+    deliver(run_.on_gradient(t, id, a.version, gradient_, loss, compute_s_, a.injected_s), t);
   }
 
-  // Delivers an outcome at t: interrupted and retired workers abandon their computations; every worker
-  // in the assign list starts one at the current (x, k). An interrupted worker is in the assign list
-  // too (server.hpp, Outcome): its new completion takes the place of the abandoned one in the queue.
-  void launch(const Outcome& outcome, double t) {
+  // The Server decided `outcome` at t. An update keeps the server busy for update_s_ from when it is
+  // free (a silent worker's retirement may come while it is busy); the points leave when it is done.
+  void deliver(const Outcome& outcome, double t) {
+    const double begins = std::max(t, server_free_s_);
+    const double ends = begins + (outcome.updated ? update_s_ : 0.0);
+    server_busy_s_ += ends - begins;
+    server_free_s_ = ends;
+    launch(outcome, t, ends);
+  }
+
+  // Carries out an outcome decided at t whose points leave at `leaves` (≥ t): interrupted and retired
+  // workers abandon their computations at t (what they would compute until their new point reaches
+  // them is lost either way); every worker in the assign list starts one at the current (x, k) when its
+  // point leaves. An interrupted worker is in the assign list too (server.hpp, Outcome): its new
+  // completion takes the place of the abandoned one in the queue.
+  void launch(const Outcome& outcome, double t, double leaves) {
     for (const Interrupt& i : outcome.interrupted) {
       if (!worker(i.worker).computing) continue;  // hung: nothing to abandon, and no acknowledgement
       abandon(i.worker, t);
@@ -316,17 +368,18 @@ class SimLoop {
       // Drawn at the start of every computation, as the MPI worker does, so both engines see the same
       // sequence of delays per worker.
       w.injected_s = model(id).next_delay(compute_s_);
-      w.started_s = t;
+      w.started_s = leaves;
       w.computing = true;
-      queue_.schedule(id, t + compute_s_ + w.injected_s);
+      queue_.schedule(id, leaves + compute_s_ + w.injected_s);
     }
   }
 
   // Worker `id` abandons its computation at t: the part of its compute and of its delay that elapsed
-  // is counted (compute first, then the delay, as a worker runs them).
+  // is counted (compute first, then the delay, as a worker runs them); none if its point has not
+  // reached it yet (a silent worker retired while the server was busy).
   void abandon(int id, double t) {
     SimWorker& w = worker(id);
-    const double elapsed = t - w.started_s;
+    const double elapsed = std::max(t - w.started_s, 0.0);
     const double computed = std::min(elapsed, compute_s_);
     times(id).busy_s += computed;
     times(id).injected_s += elapsed - computed;
@@ -337,6 +390,10 @@ class SimLoop {
   const Config& config_;
   Objective& objective_;
   double compute_s_;              // virtual seconds per gradient computation (docs/method.md §7)
+  double update_s_;               // virtual seconds the server spends per update (§7); 0: instantaneous
+  double server_free_s_ = 0.0;    // virtual time the server's current update ends
+  double server_busy_s_ = 0.0;    // virtual seconds of updates begun
+  std::deque<Arrival> waiting_;   // messages waiting for the server, in the order they completed
   Snapshots snapshots_;           // before run_: the pipelined executor reports to it
   std::vector<float> gradient_;   // (layout.size) the arriving gradient
   Run run_;
@@ -346,34 +403,65 @@ class SimLoop {
   CompletionQueue queue_;
 };
 
-// heterogeneity.compute_s = "measure" (docs/method.md §7): the mean seconds of a stochastic gradient at
-// x0, after a warm-up (caches, page faults, lazy allocations), over at least kTimed calls and ~kTarget
-// seconds. Drawn from a sample stream of its own (worker 0, which no worker uses).
-double measure_compute_s(const Config& config, Objective& objective) {
+// The mean seconds of `call`, after a warm-up (caches, page faults, lazy allocations), over at least
+// kTimed calls and ~kTarget seconds: what "measure" means for heterogeneity.compute_s and
+// server_update_s (docs/method.md §7).
+template <class Call>
+double mean_seconds(Call call) {
   constexpr int kWarmUp = 3, kTimed = 10;
   constexpr double kTarget = 0.5;
-  std::vector<float> x(objective.layout().size()), g(objective.layout().size());
-  objective.initial_point(x);
-  SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
-  for (int i = 0; i < kWarmUp; ++i) objective.stochastic_gradient(x, g, samples);
+  for (int i = 0; i < kWarmUp; ++i) call();
   using Clock = std::chrono::steady_clock;
   const auto begin = Clock::now();
   double elapsed = 0.0;
   int calls = 0;
   while (calls < kTimed || elapsed < kTarget) {
-    objective.stochastic_gradient(x, g, samples);
+    call();
     ++calls;
     elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
   }
   return elapsed / calls;
 }
 
-// The virtual seconds charged per gradient: heterogeneity.compute_s, measured if it says so.
-double compute_seconds(const Config& config, Objective& objective) {
-  if (!config.heterogeneity.measure_compute) return config.heterogeneity.compute_s;
-  const double seconds = measure_compute_s(config, objective);
+// heterogeneity.compute_s = "measure": a stochastic gradient at x0, drawn from a sample stream of its
+// own (worker 0, which no worker uses).
+double measure_compute_s(const Config& config, Objective& objective) {
+  std::vector<float> x(objective.layout().size()), g(objective.layout().size());
+  objective.initial_point(x);
+  SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
+  const double seconds = mean_seconds([&] { objective.stochastic_gradient(x, g, samples); });
   spdlog::info("heterogeneity.compute_s = \"measure\": a stochastic gradient takes {:.6g} s; each one costs that "
                "much virtual time",
+               seconds);
+  return seconds;
+}
+
+// heterogeneity.server_update_s = "measure": one update of the run's method — its handling of the
+// arrivals that make one (momentum, LMO, step on one BLAS thread, as the simulator runs them) — and one
+// copy of x (the point the MPI server copies into a worker's message), on a Server of its own with one
+// worker whose gradients, all one stochastic gradient at x0, are never stale.
+double measure_server_update_s(const Config& config, Objective& objective) {
+  constexpr int kMaxArrivalsPerUpdate = 1000000;
+  const std::size_t size = objective.layout().size();
+  std::vector<float> x0(size), g(size), point(size);
+  objective.initial_point(x0);
+  SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
+  objective.stochastic_gradient(x0, g, samples);
+  Server server(config, objective.layout(), x0, 1);
+  server.start();
+  const double seconds = mean_seconds([&] {
+    const std::int64_t k = server.k();
+    for (int arrivals = 0; server.k() == k; ++arrivals) {
+      if (arrivals == kMaxArrivalsPerUpdate)
+        throw Error("heterogeneity.server_update_s = \"measure\": run.method = \"" + config.run.method +
+                    "\" made no update from " + std::to_string(arrivals) +
+                    " fresh gradients of one worker; give server_update_s in seconds");
+      server.on_gradient(1, server.version(1), g);
+    }
+    std::copy(server.x().begin(), server.x().end(), point.begin());
+  });
+  spdlog::info("heterogeneity.server_update_s = \"measure\": an update takes the server {:.6g} s; each one keeps "
+               "it busy that much virtual time",
                seconds);
   return seconds;
 }
@@ -411,7 +499,10 @@ int run_sim(const RunRequest& request) {
   // Every LMO runs on one BLAS thread, however many lanes run them side by side (UpdatePipeline): then
   // results do not depend on sim.threads, and lanes do not fight BLAS's own threads for the cores.
   openblas_set_num_threads(1);
-  const double compute_s = compute_seconds(config, *objective);
+  // The virtual seconds charged per gradient and per update (docs/method.md §7), measured if they say so.
+  const HeterogeneityConfig& h = config.heterogeneity;
+  const double compute_s = h.measure_compute ? measure_compute_s(config, *objective) : h.compute_s;
+  const double update_s = h.measure_server_update ? measure_server_update_s(config, *objective) : h.server_update_s;
   // Everything is validated: only now is a new run directory made (locked, with its run id); if writing
   // its first files fails, RunDir removes it again.
   if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
@@ -422,7 +513,7 @@ int run_sim(const RunRequest& request) {
                config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());
   std::optional<SimLoop> loop;
   try {
-    loop.emplace(config, *objective, recorder, resume.get(), compute_s);
+    loop.emplace(config, *objective, recorder, resume.get(), compute_s, update_s);
   } catch (const std::bad_alloc&) {
     throw out_of_memory(config);
   }

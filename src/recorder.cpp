@@ -268,6 +268,7 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
       {"server_busy_fraction", totals.server_busy_fraction},
       {"compute_s", optional_json(totals.compute_s)},
   };
+  if (totals.server_update_s) summary["server_update_s"] = *totals.server_update_s;
   write_file_atomically(dir_ / "summary.json", summary.dump(2) + "\n");
 }
 

@@ -331,6 +331,29 @@ TEST_F(ConfigTest, ComputeTimeIsANumberOrMeasure) {
                               ConfigFor::simulator));
 }
 
+// heterogeneity.server_update_s (docs/method.md §7): like compute_s, a number ≥ 0 or "measure", and part of
+// the experiment (the hash): the server's time changes which gradients are stale, so what is computed.
+TEST_F(ConfigTest, ServerUpdateTimeIsANumberOrMeasure) {
+  const Config defaults = load_config("", {});
+  EXPECT_EQ(defaults.heterogeneity.server_update_s, 0.0);
+  EXPECT_FALSE(defaults.heterogeneity.measure_server_update);
+  const Config fixed = load_config("", {"heterogeneity.server_update_s=0.004"});
+  EXPECT_EQ(fixed.heterogeneity.server_update_s, 0.004);
+  const Config measured = load_config("", {"heterogeneity.server_update_s=measure"});
+  EXPECT_TRUE(measured.heterogeneity.measure_server_update);
+  const std::string path = write("server.toml", "[heterogeneity]\nprofile = \"sqrt\"\nserver_update_s = \"slow\"\n");
+  const std::string m = error_of([&] { load_config(path, {}); });
+  EXPECT_CONTAINS(m, path + ":3: heterogeneity.server_update_s: expected a number in [0.0, 1e+09]");
+  EXPECT_CONTAINS(m, " or the string \"measure\", got \"slow\"");
+  EXPECT_CONTAINS(error_of([&] { load_config("", {"heterogeneity.server_update_s=-0.1"}); }),
+                  "heterogeneity.server_update_s");
+  for (const Config& c : {fixed, measured}) {
+    EXPECT_EQ(load_config(write("again.toml", to_toml(c)), {}), c);  // read back from config.toml as written
+    EXPECT_NE(config_hash(c), config_hash(defaults));
+  }
+  EXPECT_NE(config_hash(fixed), config_hash(measured));
+}
+
 TEST_F(ConfigTest, MissingFile) {
   const std::string path = (dir_ / "absent.toml").string();
   EXPECT_CONTAINS(error_of([&] { load_config(path, {}); }), path + ": cannot open config file");

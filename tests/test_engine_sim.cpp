@@ -315,5 +315,82 @@ TEST(SimEngine, MeasuredComputeTimeIsRecorded) {
   EXPECT_LT(measured, 0.1);  // a 16×16 quadratic's gradient: microseconds
 }
 
+// heterogeneity.server_update_s (docs/method.md §7): the server is a single queue. 8 workers whose
+// gradients take 1 ms (noise-free, async: every arrival is an update, nothing is interrupted) and a
+// server that spends c = 10 ms per update: from the first arrival at 1 ms the server is never idle, so
+// the k-th update starts at 0.001 + k·c, the updates in T = 1 s are those starting by T,
+// ⌊(T − 0.001) / c⌋ + 1 = 100, each is recorded when it starts, and the server is busy but for the part of
+// the last update past T. Each worker, served, restarts when its update ends and queues behind the other
+// seven: every gradient after the first round is n − 1 = 7 updates stale.
+TEST(SimEngine, ServerUpdateTimeQueuesArrivals) {
+  TempDir dir("server-queue");
+  const std::string out = dir / "run";
+  ASSERT_EQ(simulate("-c " + write_config(dir) + " --set run.method=async --set method.stepsize=0.001 "
+                     "--set heterogeneity.profile=uniform --set heterogeneity.base_s=0.001 "
+                     "--set heterogeneity.server_update_s=0.01 --set run.time_budget_s=1 --out " + out).exit_code, 0);
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  EXPECT_EQ(summary["updates"], 100);
+  EXPECT_EQ(summary["arrivals"], 100);
+  EXPECT_EQ(summary["server_update_s"].get<double>(), 0.01);
+  EXPECT_NEAR(summary["server_busy_fraction"].get<double>(), (100 * 0.01 - (0.001 + 100 * 0.01 - 1.0)) / 1.0, 1e-9);
+  const auto events = read_csv(fs::path(out) / "events.csv");
+  ASSERT_EQ(events.size(), 100u);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_NEAR(std::stod(events[i].at("time_s")), 0.001 + 0.01 * static_cast<double>(i), 1e-6) << "update " << i;
+    EXPECT_EQ(std::stoi(events[i].at("delay")), i < 8 ? static_cast<int>(i) : 7) << "update " << i;
+  }
+}
+
+// A discarded gradient costs the server nothing: only updates are charged. ringmaster with
+// stale = "discard" and R = 2 under a server charging 5 ms per update, 16 workers at √i · 2 ms: most
+// arrivals are discarded, and the busy time is the updates' time less the part of the last one past T.
+TEST(SimEngine, ServerUpdateTimeChargesUpdatesOnly) {
+  TempDir dir("server-discard");
+  const std::string out = dir / "run";
+  const double c = 0.005, budget = 2.0;
+  ASSERT_EQ(simulate("-c " + write_config(dir) + " --set run.workers=16 --set method.stale=discard "
+                     "--set method.threshold=2 --set heterogeneity.base_s=0.002 "
+                     "--set heterogeneity.server_update_s=0.005 --set run.time_budget_s=2 --out " + out).exit_code, 0);
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  const double updates = summary["updates"].get<double>(), busy = summary["server_busy_fraction"].get<double>() * budget;
+  EXPECT_GT(summary["discarded"].get<double>(), updates);  // discards would have doubled the busy time
+  EXPECT_LE(busy, updates * c + 1e-9);
+  EXPECT_GE(busy, (updates - 1) * c - 1e-9);
+  // The server never starts an update while the previous one runs.
+  const auto events = read_csv(fs::path(out) / "events.csv");
+  double free_at = 0.0;
+  for (const auto& row : events) {
+    const double t = std::stod(row.at("time_s"));
+    EXPECT_GE(t, free_at - 1e-6) << "k = " << row.at("k");
+    if (row.at("action") == "accept") free_at = t + c;
+  }
+}
+
+// server_update_s = 0 is today's instantaneous server: the same files as a run without the key (and
+// summary.json without server_update_s); "measure" times a real update, logs it and records it.
+TEST(SimEngine, ZeroOrMeasuredServerUpdateTime) {
+  TempDir dir("server-measure");
+  const std::string config = write_config(dir);
+  const std::string plain = dir / "plain", zero = dir / "zero", measured = dir / "measured";
+  ASSERT_EQ(simulate("-c " + config + " --set run.time_budget_s=2 --out " + plain).exit_code, 0);
+  ASSERT_EQ(simulate("-c " + config + " --set run.time_budget_s=2 --set heterogeneity.server_update_s=0 --out " + zero)
+                .exit_code, 0);
+  for (const char* file : {"events.csv", "eval.csv", "delays.csv", "workers.csv"})
+    EXPECT_EQ(slurp(fs::path(plain) / file), slurp(fs::path(zero) / file)) << file;
+  EXPECT_FALSE(read_json(fs::path(zero) / "summary.json").contains("server_update_s"));
+  EXPECT_EQ(read_json(fs::path(zero) / "summary.json")["server_busy_fraction"].get<double>(), 0.0);
+
+  const Command cmd = simulate("-c " + config + " --set run.time_budget_s=2 --set heterogeneity.server_update_s=measure "
+                               "--out " + measured);
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  EXPECT_NE(cmd.output.find("an update takes the server"), std::string::npos) << cmd.output;
+  const auto summary = read_json(fs::path(measured) / "summary.json");
+  const double update_s = summary["server_update_s"].get<double>();
+  EXPECT_GT(update_s, 0.0);
+  EXPECT_LT(update_s, 0.01);  // a 16×16 Newton–Schulz: microseconds
+  EXPECT_NEAR(summary["server_busy_fraction"].get<double>() * 2.0, summary["updates"].get<double>() * update_s,
+              update_s + 1e-9);
+}
+
 }  // namespace
 }  // namespace ringmaster

@@ -123,6 +123,12 @@ struct HeterogeneityConfig {
   // MPI, where compute is real. measure_compute: compute_s = "measure", timed at the start of the run.
   double compute_s = 0.0;
   bool measure_compute = false;
+  // Virtual seconds the simulator's server spends on each update it applies (docs/method.md §7): while it
+  // is busy, arrivals wait, and the points an update sends leave when it ends. 0: the server is
+  // instantaneous. Ignored under MPI, where the server's time is real. measure_server_update:
+  // server_update_s = "measure", timed at the start of the run.
+  double server_update_s = 0.0;
+  bool measure_server_update = false;
 
   bool operator==(const HeterogeneityConfig&) const = default;
 };

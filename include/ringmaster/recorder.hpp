@@ -30,6 +30,9 @@ struct RunTotals {
   std::string stop_reason;            // time_budget | max_updates | target_loss | diverged | signal | no_workers
   std::uint32_t epoch = 0;            // resumes so far
   std::optional<double> compute_s;    // virtual seconds charged per gradient (simulator, docs/method.md §7)
+  // Virtual seconds charged per update (simulator with heterogeneity.server_update_s, §7): in
+  // summary.json only when set, so runs without it write what they always wrote.
+  std::optional<double> server_update_s;
 };
 
 // The optional columns of eval.csv (docs/method.md §8), fixed when the run directory is made:
