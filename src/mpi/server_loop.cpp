@@ -21,12 +21,16 @@
 namespace ringmaster::mpi {
 namespace {
 
-// Polling period of the server: starts short after activity and backs off while idle, up to a tenth
-// of the mean time between arrivals (so polling adds ~5% of an inter-arrival time of latency, and its
-// wake-ups scale with the traffic), within [50 µs, 2 ms] (500 wake-ups a second at most when idle).
+// Polling period of the server: starts short after activity and backs off while idle, up to
+// kPollShare of the mean time between arrivals (so polling adds ~kPollShare / 2 of an inter-arrival
+// time of latency, and its wake-ups scale with the traffic), within [50 µs, 2 ms] (500 wake-ups a
+// second at most when idle). A tenth, before: 0.45 ms of latency per gradient of the 16-worker
+// quadratic (a 9 ms mean interval); 2% makes it ~0.1 ms for a few hundred more wake-ups a second
+// (docs/benchmarks.md "Runtime efficiency").
 constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 2e-3;
 constexpr double kMinPollCapS = 50e-6;
+constexpr double kPollShare = 0.02;
 // How long stopped workers get to answer before the job is aborted as hung.
 constexpr double kShutdownDeadlineS = 10.0;
 // How long a worker gets to answer the clock handshake at start (every rank has passed MPI_Init and
@@ -255,7 +259,7 @@ class ServerLoop {
     const double interval = (begin - last_arrival_) / count;
     last_arrival_ = begin;
     mean_interval_ = mean_interval_ > 0.0 ? 0.95 * mean_interval_ + 0.05 * interval : interval;
-    backoff_.set_max(std::clamp(0.1 * mean_interval_, kMinPollCapS, kMaxPollS));
+    backoff_.set_max(std::clamp(kPollShare * mean_interval_, kMinPollCapS, kMaxPollS));
     backoff_.reset();
     return true;
   }

@@ -21,11 +21,13 @@ namespace {
 
 // While idle, the worker polls for its next point from 20 µs backing off to 1 ms (the reply to a
 // gradient usually comes within a few polls). Inside an injected delay it sleeps in slices of at most
-// 5 ms, so an interrupt or stop is honoured within ~5 ms (< 10 ms) while each sleeping worker costs
-// only 200 wake-ups a second: with 16 workers on 2 cores, 1 ms slices cost 0.3 of a core in wake-ups.
+// 2 ms, so an interrupt or stop is honoured within ~2 ms while each sleeping worker costs 500 wake-ups
+// a second. The trade (docs/benchmarks.md "Runtime efficiency"): with 5 ms slices an interrupted worker
+// started its new point 2.7 ms late on average, 10% of a gradient of the 16-worker quadratic; 2 ms
+// make it 1.6 ms, and the 16-worker job's CPU / wall 0.136 → 0.163 (1 ms slices: 0.3 of a core).
 constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 1e-3;
-constexpr double kSliceS = 5e-3;
+constexpr double kSliceS = 2e-3;
 
 class WorkerLoop {
  public:
