@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <deque>
 #include <new>
 #include <optional>
@@ -403,22 +404,31 @@ class SimLoop {
   CompletionQueue queue_;
 };
 
-// The mean seconds of `call`, after a warm-up (caches, page faults, lazy allocations), over at least
-// kTimed calls and ~kTarget seconds: what "measure" means for heterogeneity.compute_s and
-// server_update_s (docs/method.md §7).
+// Seconds on the wall clock, and of CPU this thread has used.
+double wall_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// The mean seconds of `call` on the clock `now`, after a warm-up (caches, page faults, lazy
+// allocations), over at least kTimed calls and ~kTarget seconds of that clock: what "measure" means for
+// heterogeneity.compute_s and server_update_s (docs/method.md §7).
 template <class Call>
-double mean_seconds(Call call) {
+double mean_seconds(Call call, double (*now)()) {
   constexpr int kWarmUp = 3, kTimed = 10;
   constexpr double kTarget = 0.5;
   for (int i = 0; i < kWarmUp; ++i) call();
-  using Clock = std::chrono::steady_clock;
-  const auto begin = Clock::now();
+  const double begin = now();
   double elapsed = 0.0;
   int calls = 0;
   while (calls < kTimed || elapsed < kTarget) {
     call();
     ++calls;
-    elapsed = std::chrono::duration<double>(Clock::now() - begin).count();
+    elapsed = now() - begin;
   }
   return elapsed / calls;
 }
@@ -429,7 +439,7 @@ double measure_compute_s(const Config& config, Objective& objective) {
   std::vector<float> x(objective.layout().size()), g(objective.layout().size());
   objective.initial_point(x);
   SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
-  const double seconds = mean_seconds([&] { objective.stochastic_gradient(x, g, samples); });
+  const double seconds = mean_seconds([&] { objective.stochastic_gradient(x, g, samples); }, wall_seconds);
   spdlog::info("heterogeneity.compute_s = \"measure\": a stochastic gradient takes {:.6g} s; each one costs that "
                "much virtual time",
                seconds);
@@ -439,7 +449,9 @@ double measure_compute_s(const Config& config, Objective& objective) {
 // heterogeneity.server_update_s = "measure": one update of the run's method — its handling of the
 // arrivals that make one (momentum, LMO, step on one BLAS thread, as the simulator runs them) — and one
 // copy of x (the point the MPI server copies into a worker's message), on a Server of its own with one
-// worker whose gradients, all one stochastic gradient at x0, are never stale.
+// worker whose gradients, all one stochastic gradient at x0, are never stale. Timed in this thread's
+// CPU seconds: what an update costs a server with a core of its own, however busy the machine is while
+// it is measured (on the wall clock, a second process on the core doubled it: docs/benchmarks.md).
 double measure_server_update_s(const Config& config, Objective& objective) {
   constexpr int kMaxArrivalsPerUpdate = 1000000;
   const std::size_t size = objective.layout().size();
@@ -459,7 +471,7 @@ double measure_server_update_s(const Config& config, Objective& objective) {
       server.on_gradient(1, server.version(1), g);
     }
     std::copy(server.x().begin(), server.x().end(), point.begin());
-  });
+  }, thread_cpu_seconds);
   spdlog::info("heterogeneity.server_update_s = \"measure\": an update takes the server {:.6g} s; each one keeps "
                "it busy that much virtual time",
                seconds);
