@@ -344,13 +344,19 @@ TEST(SimEngine, ServerUpdateTimeQueuesArrivals) {
 // A discarded gradient costs the server nothing: only updates are charged. ringmaster with
 // stale = "discard" and R = 2 under a server charging 5 ms per update, 16 workers at √i · 2 ms: most
 // arrivals are discarded, and the busy time is the updates' time less the part of the last one past T.
+// Waiting gradients are computed at their snapshots when served, so deferred updates (sim.threads)
+// still change nothing.
 TEST(SimEngine, ServerUpdateTimeChargesUpdatesOnly) {
   TempDir dir("server-discard");
-  const std::string out = dir / "run";
+  const std::string out = dir / "run", one_thread = dir / "one-thread";
   const double c = 0.005, budget = 2.0;
-  ASSERT_EQ(simulate("-c " + write_config(dir) + " --set run.workers=16 --set method.stale=discard "
-                     "--set method.threshold=2 --set heterogeneity.base_s=0.002 "
-                     "--set heterogeneity.server_update_s=0.005 --set run.time_budget_s=2 --out " + out).exit_code, 0);
+  const std::string args = "-c " + write_config(dir) + " --set run.workers=16 --set method.stale=discard "
+                           "--set method.threshold=2 --set heterogeneity.base_s=0.002 "
+                           "--set heterogeneity.server_update_s=0.005 --set run.time_budget_s=2";
+  ASSERT_EQ(simulate(args + " --set sim.threads=3 --out " + out).exit_code, 0);
+  ASSERT_EQ(simulate(args + " --set sim.threads=1 --out " + one_thread).exit_code, 0);
+  for (const char* file : {"events.csv", "eval.csv", "delays.csv"})
+    EXPECT_EQ(slurp(fs::path(out) / file), slurp(fs::path(one_thread) / file)) << file;
   const auto summary = read_json(fs::path(out) / "summary.json");
   const double updates = summary["updates"].get<double>(), busy = summary["server_busy_fraction"].get<double>() * budget;
   EXPECT_GT(summary["discarded"].get<double>(), updates);  // discards would have doubled the busy time
