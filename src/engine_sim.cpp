@@ -330,6 +330,11 @@ class SimLoop {
         times(id).busy_s += compute_s_;
         times(id).injected_s += a.injected_s;
         worker(id).hung = true;
+        // Handed a newer point while this message waited: that computation never delivers either.
+        if (worker(id).computing) {
+          abandon(id, t);
+          queue_.cancel(id);
+        }
         return;
     }
     deliver(run_.on_gradient(t, id, a.version, gradient_, loss, compute_s_, a.injected_s), t);
