@@ -118,7 +118,14 @@ int run_ranks(const RunRequest& request, int rank, int size) {
                  config.objective.kind, recorder->dir().string());
     if (config.heterogeneity.measure_compute || config.heterogeneity.compute_s > 0.0)
       spdlog::info("heterogeneity.compute_s is ignored under MPI: compute is real here (docs/method.md §7)");
-    Run run(config, *objective, *recorder, size - 1, resume.get(), "train");
+    // The server's update: its blocks' LMOs side by side on the cores rank 0 was given (server.threads;
+    // x is bit for bit the same for any number).
+    const int cores = available_cores();
+    const int threads = config.server.threads > 0 ? config.server.threads : cores;
+    const int lanes = block_parallel_lanes(objective->layout(), config.lmo.options(), threads);
+    spdlog::info("server: block LMOs on {} thread{} (server.threads = {}; rank 0 may use {} core{})", lanes,
+                 lanes == 1 ? "" : "s", config.server.threads, cores, cores == 1 ? "" : "s");
+    Run run(config, *objective, *recorder, size - 1, resume.get(), "train", block_parallel_updates(threads));
     // Evaluations on a thread of their own, so that serving goes on meanwhile (docs/method.md §7); rank
     // 0's objective is the evaluator's from here on.
     run.evaluate_apart();
