@@ -157,7 +157,8 @@ struct SimConfig {
 // The MPI server's execution (results do not depend on it: each block's LMO runs on one thread, so x is
 // bit for bit the same for any number of threads).
 struct ServerConfig {
-  int threads = 0;  // threads computing one update's block LMOs (rank 0); 0 = every core rank 0 may use
+  int threads = 0;  // threads computing one update's block LMOs (rank 0); 0 = the cores of rank 0's affinity
+                    // less one per other rank on its node that may use them, at least 1
 
   bool operator==(const ServerConfig&) const = default;
 };
