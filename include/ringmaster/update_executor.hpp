@@ -1,9 +1,9 @@
 // How the Server's updates reach x (docs/method.md §3). The Server decides every update; an
 // UpdateExecutor carries out its LMO steps. The engine chooses one: ImmediateUpdates applies each
 // step at once (the unit tests); the MPI server's block-parallel executor (server.threads) applies each
-// step at once too, with the LMOs of its blocks computed side by side on several threads; the simulator's pipelined executor (pipeline.hpp,
-// sim.threads) computes the LMOs of consecutive updates on several threads and applies them to x in
-// order when x is needed. Either way x passes through the same versions bit for bit, and the Server
+// step at once too, with the LMOs of its blocks computed side by side on several threads; the
+// simulator's pipelined executor (pipeline.hpp, sim.threads) computes the LMOs of consecutive updates on
+// several threads and applies them to x in order when x is needed. Either way x passes through the same versions bit for bit, and the Server
 // never sees a thread.
 #pragma once
 
