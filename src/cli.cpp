@@ -18,6 +18,7 @@
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/sample.hpp"
+#include "ringmaster/update_executor.hpp"
 
 namespace ringmaster {
 namespace {
@@ -31,6 +32,7 @@ constexpr const char* kUsage =
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
     "  ringmaster bench mlp [--hidden W1,W2]... [--batch B]... [--json] [--python PATH]\n"
     "  ringmaster bench gpt [--model L,H,C,T,B]... [--json] [--python PATH]\n"
+    "  ringmaster bench server [-c FILE]... [--set section.key=value]... [--threads N]... [--min-mflop F] [--json]\n"
     "  ringmaster sample --run DIR [--prompt TEXT] [--tokens N] [--temperature T] [--seed S]\n"
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
@@ -76,16 +78,24 @@ RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
 
 int bench(int argc, char** argv) {
   cxxopts::Options options("ringmaster bench",
-                           "lmo: LMO back-ends against plain sgemm; mlp, gpt: the networks against PyTorch");
+                           "lmo: LMO back-ends against plain sgemm; mlp, gpt: the networks against PyTorch; "
+                           "server: the server's update on 1, 2, ... threads");
   options.add_options()                                                                       //
       ("shape", "lmo: matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("hidden", "mlp: hidden widths W1,W2,... (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("batch", "mlp: minibatch size (repeatable)", cxxopts::value<std::vector<int>>())  //
       ("model", "gpt: layers,heads,width,context,batch (repeatable)", cxxopts::value<std::vector<std::string>>())  //
+      ("c,config", "server: a config whose objective's layout to update (repeatable)",
+       cxxopts::value<std::vector<std::string>>())  //
+      ("set", "server: override one key of every config: section.key=value (repeatable)",
+       cxxopts::value<std::vector<std::string>>())  //
+      ("threads", "server: threads of the update (repeatable)", cxxopts::value<std::vector<int>>())  //
+      ("min-mflop", "server: updates of fewer LMO MFLOP keep one thread (the server's threshold by default)",
+       cxxopts::value<double>())  //
       ("python", "mlp, gpt: the Python with torch", cxxopts::value<std::string>()->default_value("/usr/bin/python3"))  //
       ("json", "print JSON (docs/method.md §10)")                                                       //
       ("h,help", "show this help");
-  options.positional_help("lmo|mlp|gpt");
+  options.positional_help("lmo|mlp|gpt|server");
   options.add_options()("what", "what to benchmark", cxxopts::value<std::string>());
   options.parse_positional({"what"});
   const auto args = options.parse(argc, argv);
@@ -104,7 +114,12 @@ int bench(int argc, char** argv) {
     return bench_mlp(strings("hidden"), batches, json, args["python"].as<std::string>(), "");
   }
   if (what == "gpt") return bench_gpt(strings("model"), json, args["python"].as<std::string>(), "");
-  throw Error("bench: what to benchmark? (available: lmo, mlp, gpt)");
+  if (what == "server") {
+    const std::vector<int> threads = args.count("threads") ? args["threads"].as<std::vector<int>>() : std::vector<int>{};
+    const double min_flops = args.count("min-mflop") ? args["min-mflop"].as<double>() * 1e6 : kMinParallelFlops;
+    return bench_server(strings("config"), strings("set"), threads, min_flops, json);
+  }
+  throw Error("bench: what to benchmark? (available: lmo, mlp, gpt, server)");
 }
 
 // Text from a gpt run's checkpoint, written to stdout as the bytes the network made (byte 0 is its

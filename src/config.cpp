@@ -65,6 +65,7 @@ const std::vector<Section>& schema() {
       {"checkpoint", {"every_s"}},
       {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
       {"sim", {"threads"}},
+      {"server", {"threads"}},
   };
   return sections;
 }
@@ -900,6 +901,8 @@ void read_fault(const Reader& r, FaultConfig& f) {
 
 void read_sim(const Reader& r, SimConfig& sim) { r.set({"sim", "threads"}, sim.threads, 0, 1024); }
 
+void read_server(const Reader& r, ServerConfig& server) { r.set({"server", "threads"}, server.threads, 0, 1024); }
+
 // --- Limits that keep a run making progress: every value accepted must give a run
 // that advances and ends. Each follows from what the code does with the keys it names.
 
@@ -1220,6 +1223,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_checkpoint(reader, config.checkpoint);
   read_fault(reader, config.fault);
   read_sim(reader, config.sim);
+  read_server(reader, config.server);
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (docs/method.md §1)
   check_consistency(reader, config, workers_from_engine > 0);
   load_trace(reader, config);
@@ -1329,6 +1333,9 @@ std::string to_toml(const Config& c) {
 
   out << "\n[sim]\n";
   line("threads", std::to_string(c.sim.threads));
+
+  out << "\n[server]\n";
+  line("threads", std::to_string(c.server.threads));
   return out.str();
 }
 
@@ -1351,7 +1358,16 @@ std::uint64_t config_hash(const Config& config) {
       hash *= 1099511628211ull;  // FNV prime
     }
   };
-  mix(to_toml(experiment));
+  // Without the [server] section (to_toml's last): it came later than this hash, and checkpoints written
+  // before it keep their hash.
+  std::string toml = to_toml(experiment);
+  toml.erase(toml.rfind("\n[server]\n"));
+  // Likewise heterogeneity.server_update_s while it is unset (no charge: the runs it came after).
+  if (!config.heterogeneity.measure_server_update && config.heterogeneity.server_update_s == 0.0) {
+    const std::size_t line = toml.find("\nserver_update_s = ");
+    toml.erase(line, toml.find('\n', line + 1) - line);
+  }
+  mix(toml);
   // A trace is part of the experiment by its content, not only its path (a file rewritten between a
   // checkpoint and its resume is another experiment).
   if (const auto& trace = config.heterogeneity.trace_times.trace)

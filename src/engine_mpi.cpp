@@ -3,8 +3,10 @@
 // before the run directory exists; then all ranks exit 2 together.
 #include <cblas.h>
 #include <mpi.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -59,6 +61,38 @@ std::optional<std::string> differing_ranks(const Config& config, int rank, int s
   return error;
 }
 
+// The cores rank 0's update threads may take (server.threads = 0): those in rank 0's CPU affinity, less one
+// for each other rank on its node that may run on them too (a worker keeps a core busy), at least 1. So an
+// oversubscribed node (mpirun binds nothing then) keeps one thread, whose helpers would otherwise wait for
+// cores the workers hold, and rank 0 given cores of its own (a rankfile, a Slurm heterogeneous job)
+// uses them all. Collective over MPI_COMM_WORLD; the result is meaningful on rank 0 only.
+struct ServerCores {
+  int affinity = 1;  // cores in rank 0's affinity
+  int shared = 0;    // other ranks on rank 0's node whose affinity meets it
+  int free() const { return std::max(1, affinity - shared); }
+};
+
+ServerCores server_cores(int rank) {
+  MPI_Comm node;  // the ranks sharing this node; keyed by world rank, so world rank 0 is node rank 0
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank, MPI_INFO_NULL, &node);
+  int node_rank = 0, node_size = 1;
+  MPI_Comm_rank(node, &node_rank);
+  MPI_Comm_size(node, &node_size);
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  if (sched_getaffinity(0, sizeof mine, &mine) != 0) CPU_SET(0, &mine);  // unknown: one core
+  std::vector<cpu_set_t> all(node_rank == 0 ? static_cast<std::size_t>(node_size) : 0);
+  MPI_Gather(&mine, sizeof mine, MPI_BYTE, all.data(), sizeof mine, MPI_BYTE, 0, node);
+  MPI_Comm_free(&node);
+  ServerCores cores{std::max(1, CPU_COUNT(&mine)), 0};
+  for (std::size_t r = 1; r < all.size(); ++r) {
+    cpu_set_t both;
+    CPU_AND(&both, &mine, &all[r]);
+    if (CPU_COUNT(&both) > 0) ++cores.shared;
+  }
+  return cores;
+}
+
 int run_ranks(const RunRequest& request, int rank, int size) {
   std::optional<std::string> error;
   Config config;
@@ -90,6 +124,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   // fight over them.
   openblas_set_num_threads(1);
   mpi::tighten_timer_slack();
+  const ServerCores cores = server_cores(rank);
 
   std::unique_ptr<Recorder> recorder;
   int failure = kExitBadInput;  // the exit code if rank 0 fails to start its run directory
@@ -121,7 +156,15 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     if (config.heterogeneity.measure_server_update || config.heterogeneity.server_update_s > 0.0)
       spdlog::info("heterogeneity.server_update_s is ignored under MPI: the server's time is real here "
                    "(docs/method.md §7)");
-    Run run(config, *objective, *recorder, size - 1, resume.get(), "train");
+    // The server's update: its blocks' LMOs side by side on the cores rank 0 was given (server.threads;
+    // x is bit for bit the same for any number).
+    const int threads = config.server.threads > 0 ? config.server.threads : cores.free();
+    const int lanes = block_parallel_lanes(objective->layout(), config.lmo.options(), threads);
+    spdlog::info("server: block LMOs on {} thread{} (server.threads = {}; rank 0 may use {} core{}, {} other rank{} "
+                 "on its node may use them too)",
+                 lanes, lanes == 1 ? "" : "s", config.server.threads, cores.affinity, cores.affinity == 1 ? "" : "s",
+                 cores.shared, cores.shared == 1 ? "" : "s");
+    Run run(config, *objective, *recorder, size - 1, resume.get(), "train", block_parallel_updates(threads));
     // Evaluations on a thread of their own, so that serving goes on meanwhile (docs/method.md §7); rank
     // 0's objective is the evaluator's from here on.
     run.evaluate_apart();

@@ -28,6 +28,13 @@ double block_scale(const Block& block, StepScale scale) {
   return std::sqrt(std::max(1.0, static_cast<double>(block.rows) / static_cast<double>(block.cols)));
 }
 
+double lmo_flops(const Block& block, const LmoOptions& options) {
+  const double s = std::min(block.rows, block.cols), l = std::max(block.rows, block.cols);
+  if (block.geometry != Geometry::spectral) return 4.0 * s * l;
+  const double newton_schulz = options.ns_steps * (3.0 * s * s * l + s * s * s);
+  return options.backend == SpectralBackend::svd ? 4.0 * newton_schulz : newton_schulz;
+}
+
 LmoOptimizer::LmoOptimizer(const ParamLayout& layout, const LmoOptions& options, bool nesterov, StepScale scale)
     : layout_(layout),
       nesterov_(nesterov),
@@ -87,20 +94,27 @@ void LmoOptimizer::momentum(std::span<float> m, std::span<const float> g, double
 void LmoOptimizer::direction(std::span<const float> u, std::span<float> d, Workspaces& workspaces) const {
   check_size("u", u.size(), layout_.size());
   check_size("d", d.size(), layout_.size());
-  for (std::size_t i = 0; i < layout_.blocks().size(); ++i) {
-    const Block& b = layout_.blocks()[i];
-    lmo(b.geometry, u.data() + b.offset, d.data() + b.offset, b.rows, b.cols, workspaces[i]);
-  }
+  for (std::size_t i = 0; i < layout_.blocks().size(); ++i) block_direction(i, u, d, workspaces);
+}
+
+void LmoOptimizer::block_direction(std::size_t block, std::span<const float> u, std::span<float> d,
+                                   Workspaces& workspaces) const {
+  const Block& b = layout_.blocks()[block];
+  lmo(b.geometry, u.data() + b.offset, d.data() + b.offset, b.rows, b.cols, workspaces[block]);
 }
 
 void LmoOptimizer::apply(std::span<float> x, std::span<const float> d, double stepsize) const {
   check_size("x", x.size(), layout_.size());
   check_size("d", d.size(), layout_.size());
-  for (const Block& b : layout_.blocks()) {
-    const float factor = static_cast<float>(stepsize * b.multiplier * block_scale(b, scale_));
-    // x ← x + γ·multiplier·scale·lmo(u)   (multiplier: the block role's, docs/method.md §6)
-    cblas_saxpy(static_cast<int>(b.size()), factor, d.data() + b.offset, 1, x.data() + b.offset, 1);
-  }
+  for (std::size_t i = 0; i < layout_.blocks().size(); ++i) block_apply(i, x, d, stepsize);
+}
+
+void LmoOptimizer::block_apply(std::size_t block, std::span<float> x, std::span<const float> d,
+                               double stepsize) const {
+  const Block& b = layout_.blocks()[block];
+  const float factor = static_cast<float>(stepsize * b.multiplier * block_scale(b, scale_));
+  // x ← x + γ·multiplier·scale·lmo(u)   (multiplier: the block role's, docs/method.md §6)
+  cblas_saxpy(static_cast<int>(b.size()), factor, d.data() + b.offset, 1, x.data() + b.offset, 1);
 }
 
 double dual_norm(const ParamLayout& layout, std::span<const float> g, Workspaces& workspaces) {

@@ -1,7 +1,5 @@
 #include "ringmaster/pipeline.hpp"
 
-#include <sched.h>
-
 #include <algorithm>
 #include <stdexcept>
 
@@ -187,13 +185,6 @@ UpdateExecutorFactory pipelined_updates(int lanes, UpdatePipeline::OnApplied on_
                                                       std::int64_t version) -> std::unique_ptr<UpdateExecutor> {
     return std::make_unique<PipelinedUpdates>(optimizer, x, version, lanes, on_applied);
   };
-}
-
-int available_cores() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
-  return std::max(1, CPU_COUNT(&set));
 }
 
 }  // namespace ringmaster

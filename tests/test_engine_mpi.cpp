@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "objectives/quadratic.hpp"
+#include "ringmaster/update_executor.hpp"
 #include "support.hpp"
 
 namespace ringmaster {
@@ -115,6 +116,26 @@ TEST(MpiEngine, StopsWithinTwoSecondsDuringLongDelay) {
   EXPECT_LT(now - written, 2.0) << "ranks took too long to exit after the summary was written";
   const auto workers = read_csv(fs::path(out) / "workers.csv");
   EXPECT_EQ(workers[1].at("computed"), "0");  // the 60 s worker never finished a gradient
+}
+
+// server.threads (docs/configuration.md): 0 takes the cores of rank 0's affinity that no other rank on the
+// node may use, at least 1; oversubscribed ranks are bound to nothing, so every worker shares rank 0's
+// cores and the server keeps one thread. A number is taken as asked (the gpt layout can use 2).
+TEST(MpiEngine, ServerThreadsLeaveTheWorkersTheirCores) {
+  TempDir dir("server-threads");
+  const std::string gpt = "-c " + source_dir() + "/configs/gpt_tiny.toml --set run.time_budget_s=0.5 "
+                          "--set objective.gpt.eval_tokens=256 --set objective.gpt.eval_train_tokens=64 ";
+  const Command shared = run(mpirun(3, gpt + "--out " + (dir / "shared")));
+  ASSERT_EQ(shared.exit_code, 0) << shared.output;
+  const int cores = available_cores();  // mpirun binds nothing: every rank inherits this affinity
+  EXPECT_NE(shared.output.find("server: block LMOs on 1 thread (server.threads = 0; rank 0 may use " +
+                               std::to_string(cores) + (cores == 1 ? " core" : " cores") + ", 2 other ranks"),
+            std::string::npos)
+      << shared.output;
+  const Command asked = run(mpirun(3, gpt + "--set server.threads=2 --out " + (dir / "asked")));
+  ASSERT_EQ(asked.exit_code, 0) << asked.output;
+  EXPECT_NE(asked.output.find("server: block LMOs on 2 threads (server.threads = 2;"), std::string::npos)
+      << asked.output;
 }
 
 // docs/method.md §7: a slow evaluation (a 600×600 quadratic in the spectral geometry: its dual norm is

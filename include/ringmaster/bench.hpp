@@ -32,4 +32,16 @@ int bench_mlp(const std::vector<std::string>& hidden, const std::vector<int>& ba
 int bench_gpt(const std::vector<std::string>& models, bool json, const std::string& python,
               const std::string& torch_script);
 
+// `ringmaster bench server [-c FILE]... [--set section.key=value]... [--threads N]... [--min-mflop F] [--json]`:
+// seconds per server update (momentum + LMO of every block + apply, block_parallel_updates with min_flops,
+// the size below which it keeps one thread) on each config's layout with each number of threads, against one thread's sgemm on the largest block's product and against the
+// one-thread update with OpenBLAS's own threads, in the same interleaved rounds. No configs =
+// configs/gpt_tiny.toml and configs/fashion_mnist.toml; no threads = 1 and max(2, the cores of this
+// process's affinity). Prints a table with the load average, or with json = true {"cores", "load_before",
+// "load_after", "results": [{"config", "blocks", "lmo_flops", "sgemm_gflops", "updates": [{"threads",
+// "lanes", "seconds", "gflops", "sgemm_fraction", "speedup"}, ...], "blas_threads", "blas_threads_seconds"},
+// ...]}. Throws Error on a bad config or thread count.
+int bench_server(const std::vector<std::string>& configs, const std::vector<std::string>& overrides,
+                 const std::vector<int>& threads, double min_flops, bool json);
+
 }  // namespace ringmaster

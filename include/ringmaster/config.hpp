@@ -160,6 +160,15 @@ struct SimConfig {
   bool operator==(const SimConfig&) const = default;
 };
 
+// The MPI server's execution (results do not depend on it: each block's LMO runs on one thread, so x is
+// bit for bit the same for any number of threads).
+struct ServerConfig {
+  int threads = 0;  // threads computing one update's block LMOs (rank 0); 0 = the cores of rank 0's affinity
+                    // less one per other rank on its node that may use them, at least 1
+
+  bool operator==(const ServerConfig&) const = default;
+};
+
 struct Config {
   RunConfig run;
   MethodConfig method;
@@ -169,6 +178,7 @@ struct Config {
   CheckpointConfig checkpoint;
   FaultConfig fault;
   SimConfig sim;
+  ServerConfig server;
 
   bool operator==(const Config&) const = default;
 };
@@ -200,7 +210,7 @@ const std::vector<std::string>& known_methods();
 
 // A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with the keys that only say where
 // to write, when to stop, how often to log or checkpoint, how many threads reset: run.out, time_budget_s,
-// max_updates, target_loss, log_every_s, [checkpoint], [sim]). Checkpoints record it so a resume refuses
+// max_updates, target_loss, log_every_s, [checkpoint], [sim], [server]). Checkpoints record it so a resume refuses
 // another experiment but accepts, say, a longer time budget.
 std::uint64_t config_hash(const Config& config);
 

@@ -22,6 +22,13 @@ std::string to_string(StepScale s);
 // sqrt(max(1, rows/cols)) for spectral blocks under scale = "muon"; 1 otherwise.
 double block_scale(const Block& block, StepScale scale);
 
+// Floating-point operations of one lmo() call on the block (its geometry, back-end, ns_steps): Newton–Schulz
+// as implemented, ns_steps · (3s²l + s³) for an s×l block in its wide orientation (X Xᵀ and A² by ssyrk);
+// svd, 4× that (gesdd measured 2–5× Newton–Schulz: docs/benchmarks.md, "LMO back-ends"); the other
+// geometries, a few passes over the block. A cost model for scheduling blocks on threads, not a count
+// to report as work done.
+double lmo_flops(const Block& block, const LmoOptions& options);
+
 // The LMO scratch of every block of a layout, one per block: each thread computing directions needs its own.
 using Workspaces = std::vector<LmoWorkspace>;
 Workspaces make_workspaces(const ParamLayout& layout, const LmoOptions& options);
@@ -45,12 +52,18 @@ class LmoOptimizer {
   void direction(std::span<const float> u, std::span<float> d, Workspaces& workspaces) const;
   // x ← x + γ · scale(block) · d.
   void apply(std::span<float> x, std::span<const float> d, double stepsize) const;
+  // direction() and apply() of block `block` alone (its slice of u, d and x, its own workspace): blocks
+  // touch disjoint memory, so several threads may run different blocks of one update at once, and each
+  // block's result is what direction() and apply() compute for it.
+  void block_direction(std::size_t block, std::span<const float> u, std::span<float> d, Workspaces& workspaces) const;
+  void block_apply(std::size_t block, std::span<float> x, std::span<const float> d, double stepsize) const;
   Workspaces make_workspaces() const;
 
   // Σ over blocks of ‖g_block‖_* in the block's geometry (the stationarity measure of docs/method.md §3).
   double dual_norm(std::span<const float> g);
 
   const ParamLayout& layout() const { return layout_; }
+  const LmoOptions& options() const { return options_; }
 
  private:
   ParamLayout layout_;

@@ -104,7 +104,4 @@ class UpdatePipeline {
 // version x passes through. lanes < 2: immediate_updates().
 UpdateExecutorFactory pipelined_updates(int lanes, UpdatePipeline::OnApplied on_applied);
 
-// The cores this process may run on (its CPU affinity mask: what Slurm or taskset granted), at least 1.
-int available_cores();
-
 }  // namespace ringmaster

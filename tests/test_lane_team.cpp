@@ -1,0 +1,77 @@
+// LaneTeam: one job's tasks run on several threads, each exactly once, and run() returns only when all
+// have returned, rethrowing the lowest failing index's exception.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "ringmaster/lane_team.hpp"
+
+namespace ringmaster {
+namespace {
+
+class Lanes : public ::testing::TestWithParam<int> {};
+
+TEST_P(Lanes, EveryTaskOfEveryJobRunsExactlyOnceBeforeRunReturns) {
+  LaneTeam team(GetParam());
+  ASSERT_EQ(team.lanes(), GetParam());
+  std::mt19937 rng(7);
+  for (int job = 0; job < 300; ++job) {
+    // Counts from 0 (an empty job) to a few hundred; consecutive jobs reuse the team at once, so a helper
+    // late from one job must not run a task of the next.
+    const std::size_t count = std::uniform_int_distribution<std::size_t>(0, 300)(rng);
+    std::vector<std::atomic<int>> runs(count);
+    team.run(count, [&](std::size_t i) { runs[i].fetch_add(1); });
+    for (std::size_t i = 0; i < count; ++i) ASSERT_EQ(runs[i].load(), 1) << "job " << job << ", task " << i;
+  }
+}
+
+TEST_P(Lanes, RethrowsTheLowestFailingTaskAfterEveryTaskReturned) {
+  LaneTeam team(GetParam());
+  std::vector<std::atomic<int>> runs(40);
+  try {
+    team.run(runs.size(), [&](std::size_t i) {
+      runs[i].fetch_add(1);
+      if (i == 29) throw std::runtime_error("task 29");
+      if (i == 11) throw std::runtime_error("task 11");
+    });
+    FAIL() << "run() returned although tasks threw";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "task 11");
+  }
+  for (std::size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].load(), 1) << "task " << i;
+  // The team is usable after a failed job.
+  std::atomic<int> total{0};
+  team.run(10, [&](std::size_t) { total.fetch_add(1); });
+  EXPECT_EQ(total.load(), 10);
+}
+
+INSTANTIATE_TEST_SUITE_P(LaneTeam, Lanes, ::testing::Values(1, 2, 4));
+
+TEST(LaneTeam, HelpersTakeTasks) {
+  // 64 tasks of 2 ms: a helper that never ran one would mean the caller did the job alone.
+  LaneTeam team(2);
+  std::mutex mutex;
+  std::set<std::thread::id> threads;
+  team.run(64, [&](std::size_t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    std::lock_guard lock(mutex);
+    threads.insert(std::this_thread::get_id());
+  });
+  EXPECT_EQ(threads.size(), 2u);
+}
+
+TEST(LaneTeam, RefusesMoreTasksThanItsQueueHolds) {
+  LaneTeam team(2);
+  EXPECT_THROW(team.run(LaneTeam::kMaxTasks + 1, [](std::size_t) {}), std::invalid_argument);
+  EXPECT_THROW(LaneTeam(0), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace ringmaster
