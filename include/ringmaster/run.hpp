@@ -99,9 +99,9 @@ class Run {
   void stop(double t);
   // After stop() and whatever the engine does to stop its workers: the checkpoint and summary.json.
   // `compute_s`: the virtual seconds charged per gradient (the simulator, docs/method.md §7). Returns
-  // the exit code: kExitOk, or kExitStopped after a signal.
+  // the exit code: kExitOk, or kExitStopped after a signal. `memory`: what the MPI engine held.
   int finish(double t, const std::string& reason, double server_busy_fraction,
-             std::optional<double> compute_s = std::nullopt);
+             std::optional<double> compute_s = std::nullopt, std::optional<RunMemory> memory = std::nullopt);
 
  private:
   std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
