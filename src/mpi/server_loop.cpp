@@ -329,6 +329,7 @@ class ServerLoop {
   }
 
   void start_receive(Announced& a, MPI_Message& message, const MPI_Status& status) {
+    ++started_;
     a.bytes = received_bytes(status);
     a.receiving = true;
     a.waiting_since = MPI_Wtime();
@@ -389,9 +390,10 @@ class ServerLoop {
   bool serve_completed() {
     const double begin = MPI_Wtime();
     const int heard = hear_headers();
+    started_ = 0;
     const int count = receive_gradients(true);
     if (count == 0) {
-      if (heard > 0) backoff_.reset();  // its message follows at once
+      if (heard > 0 || started_ > 0) backoff_.reset();  // a message follows its header at once; a receive ends soon
       return false;
     }
     busy_s_ += MPI_Wtime() - begin;
@@ -502,6 +504,7 @@ class ServerLoop {
   std::deque<Announced> announced_;          // gradients announced and not yet served, in send order
   std::vector<std::unique_ptr<GradientMessage>> free_gradients_;  // gradient buffers not receiving
   std::int64_t gradient_buffers_ = 0;        // gradient buffers allocated
+  int started_ = 0;                          // receives started by this serve_completed()
   std::vector<char> passed_ = std::vector<char>(static_cast<std::size_t>(workers_));  // start_receives scratch
   MPI_Request signal_request_ = MPI_REQUEST_NULL;
   int signal_from_worker_ = 0;
