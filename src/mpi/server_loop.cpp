@@ -197,25 +197,38 @@ class ServerLoop {
     std::shared_ptr<const PointMessage> point =
         command == kCommandWork ? points_.point(server_.k(), server_.x()) : stop_message(server_.k(), reason);
     Outbox& box = outboxes_[at(worker)];
-    if (!delivered(worker)) {
+    if (on_the_wire(worker)) {
       if (!box.staged) ++staged_;
       box.staged = std::move(point);
       return;
+    }
+    if (box.staged) {  // its predecessor was delivered since the last look: it is older than this one
+      box.staged.reset();
+      --staged_;
     }
     box.sending = std::move(point);
     post(worker);
   }
 
-  // True when nothing is on the wire to this worker (tests its send: never waits). A send found
-  // complete hands over to the point staged behind it (sent()), which is then on the wire.
-  bool delivered(int worker) {
+  // True while the send to `worker` is in progress (tests it: never waits). A completed send's point
+  // is released.
+  bool on_the_wire(int worker) {
     MPI_Request& request = send_requests_[at(worker)];
-    if (request == MPI_REQUEST_NULL) return true;
+    if (request == MPI_REQUEST_NULL) return false;
     int done = 0;
     check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (!done) return false;
+    if (!done) return true;
+    outboxes_[at(worker)].sending.reset();
+    return false;
+  }
+
+  // True when nothing is on the wire to this worker or staged for it; a point staged behind a send
+  // found complete is sent.
+  bool delivered(int worker) {
+    if (on_the_wire(worker)) return false;
+    if (!outboxes_[at(worker)].staged) return true;
     sent(worker);
-    return request == MPI_REQUEST_NULL;
+    return false;
   }
 
   // The send to `worker` completed: its point is released (a version's buffer is freed once its last
