@@ -75,6 +75,10 @@ json optional_to_json(const std::optional<double>& v) { return v ? json(*v) : js
 void put_le(std::string& out, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
+// Overwrites `bytes` bytes at `at` with value, little-endian.
+void set_le(std::string& out, std::size_t at, std::uint64_t value, int bytes) {
+  for (int i = 0; i < bytes; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<char>((value >> (8 * i)) & 0xff);
+}
 std::uint64_t get_le(const std::string& in, std::size_t at, int bytes) {
   std::uint64_t value = 0;
   for (int i = 0; i < bytes; ++i) value |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
@@ -213,13 +217,17 @@ Checkpoint from_json(const json& j) {
 }  // namespace
 
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
-  const std::vector<std::uint8_t> payload = json::to_cbor(to_json(checkpoint));
+  // The payload is encoded straight into the file's bytes, reserved for x, m and the method's sum
+  // (the bulk of it) plus room for the rest: no second copy of the parameters, no growth by doubling.
+  // Its length is filled in afterwards, like the CRC.
   std::string bytes(kMagic, sizeof kMagic);
-  put_le(bytes, payload.size(), 8);
-  put_le(bytes, 0, 4);  // CRC placeholder, filled below
-  bytes.append(reinterpret_cast<const char*>(payload.data()), payload.size());
-  const std::uint32_t crc = crc32_of(bytes, kHeader);
-  for (int i = 0; i < 4; ++i) bytes[sizeof kMagic + 8 + static_cast<std::size_t>(i)] = static_cast<char>((crc >> (8 * i)) & 0xff);
+  put_le(bytes, 0, 8);  // payload length placeholder
+  put_le(bytes, 0, 4);  // CRC placeholder
+  bytes.reserve(kHeader + sizeof(float) * (checkpoint.x.size() + checkpoint.m.size() + checkpoint.method.sum.size()) +
+                (64u << 10) + 256 * checkpoint.counters.size());
+  json::to_cbor(to_json(checkpoint), bytes);
+  set_le(bytes, sizeof kMagic, bytes.size() - kHeader, 8);
+  set_le(bytes, sizeof kMagic + 8, crc32_of(bytes, kHeader), 4);
 
   write_file_atomically(path, bytes);
 }

@@ -269,6 +269,12 @@ void Recorder::finish(const Server& server, const std::vector<WorkerTimes>& time
       {"compute_s", optional_json(totals.compute_s)},
   };
   if (totals.server_update_s) summary["server_update_s"] = *totals.server_update_s;
+  if (totals.memory)
+    summary["memory"] = {{"point_bytes", totals.memory->point_bytes},
+                         {"point_buffers", totals.memory->point_buffers},
+                         {"gradient_buffers", totals.memory->gradient_buffers},
+                         {"server_peak_rss_bytes", totals.memory->server_peak_rss_bytes},
+                         {"worker_peak_rss_bytes", totals.memory->worker_peak_rss_bytes}};
   write_file_atomically(dir_ / "summary.json", summary.dump(2) + "\n");
 }
 

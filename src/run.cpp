@@ -190,7 +190,8 @@ void Run::stop(double t) {
 }
 
 int Run::finish(double t, const std::string& reason, double server_busy_fraction, std::optional<double> compute_s,
-                std::optional<double> server_update_s) {
+                std::optional<double> server_update_s,
+                std::optional<RunMemory> memory) {
   checkpoint(t);
   RunTotals totals;
   totals.wall_time_s = earlier_wall_s_ + wall_s();
@@ -201,6 +202,7 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   totals.epoch = epoch_;
   totals.compute_s = compute_s;
   totals.server_update_s = server_update_s;
+  totals.memory = std::move(memory);
   recorder_.finish(server_, times_, totals);
   spdlog::info("stopped ({}) at t={:.2f}s after {} updates and {} arrivals in {:.2f}s wall; run directory {}", reason,
                t, server_.k(), recorder_.arrivals(), wall_s(), recorder_.dir().string());

@@ -183,6 +183,33 @@ TEST(MpiEngine, SlowEvaluationDoesNotStallServing) {
               1e-6 * summary["final_loss"].get<double>());
 }
 
+// docs/method.md §1 "Memory": the server holds one point buffer per version in flight, shared by every worker
+// it goes to, and receives gradients one at a time into one buffer. Under sync every worker is sent the
+// same version at once, and version k − 1 has reached every worker before version k is made (each
+// gradient of round k − 1 was computed at it): one version in flight, two buffers at most while the
+// last delivery of the previous one is noticed. A buffer per worker, as before, would be 2n = 16 point
+// and n = 8 gradient buffers. The 64×64 quadratic's points (16 KB) are above the eager limit, so their
+// sends complete only once each worker has received them.
+TEST(MpiEngine, ServerHoldsOnePointBufferPerVersionInFlight) {
+  TempDir dir("memory");
+  const std::string out = dir / "run";
+  const Command cmd = run(mpirun(9, "-c " + small_config(dir) +
+                                        " --set run.method=\"sync\" --set objective.rows=64 --set objective.cols=64"
+                                        " --set heterogeneity.base_s=0.002 --set run.time_budget_s=3 --out " + out));
+  ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+  const auto summary = read_json(fs::path(out) / "summary.json");
+  ASSERT_TRUE(summary.contains("memory")) << summary.dump();
+  const auto& memory = summary["memory"];
+  EXPECT_GE(summary["updates"].get<int>(), 20) << cmd.output;
+  EXPECT_EQ(memory["point_bytes"].get<double>(), 16448.0);  // (16 + 4·4096) bytes padded to 64-byte units
+  EXPECT_GE(memory["point_buffers"].get<int>(), 1);
+  EXPECT_LE(memory["point_buffers"].get<int>(), 2);
+  EXPECT_EQ(memory["gradient_buffers"].get<int>(), 1);
+  ASSERT_EQ(memory["worker_peak_rss_bytes"].size(), 8u);
+  for (const auto& rss : memory["worker_peak_rss_bytes"]) EXPECT_GT(rss.get<double>(), 1e6);
+  EXPECT_GT(memory["server_peak_rss_bytes"].get<double>(), 1e6);
+}
+
 TEST(MpiEngine, RefusesFewerThanTwoRanks) {
   TempDir dir("ranks");
   const Command cmd = run(mpirun(1, "-c " + small_config(dir) + " --out " + (dir / "run")));

@@ -22,6 +22,15 @@
 namespace ringmaster {
 
 // How a run (or one epoch of a resumed run) ended, for summary.json.
+// What an MPI run held in memory (summary.json "memory", docs/method.md §1 "Memory"); the simulator has none.
+struct RunMemory {
+  double point_bytes = 0.0;             // bytes(x): one point message, header and padding included
+  std::int64_t point_buffers = 0;       // point buffers the server made: the most versions in flight at once
+  std::int64_t gradient_buffers = 0;    // gradient receive buffers the server made
+  double server_peak_rss_bytes = 0.0;   // rank 0's peak resident memory, final evaluation included
+  std::vector<double> worker_peak_rss_bytes;  // rank i's at i − 1
+};
+
 struct RunTotals {
   double wall_time_s = 0.0;           // real seconds, all epochs
   double train_time_s = 0.0;          // training clock
@@ -33,6 +42,7 @@ struct RunTotals {
   // Virtual seconds charged per update (simulator with heterogeneity.server_update_s, §7): in
   // summary.json only when set, so runs without it write what they always wrote.
   std::optional<double> server_update_s;
+  std::optional<RunMemory> memory;    // MPI only
 };
 
 // The optional columns of eval.csv (docs/method.md §8), fixed when the run directory is made:

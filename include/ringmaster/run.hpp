@@ -99,9 +99,11 @@ class Run {
   void stop(double t);
   // After stop() and whatever the engine does to stop its workers: the checkpoint and summary.json.
   // `compute_s`, `server_update_s`: the virtual seconds charged per gradient and per update (the
-  // simulator, docs/method.md §7). Returns the exit code: kExitOk, or kExitStopped after a signal.
+  // simulator, docs/method.md §7); `memory`: what the MPI engine held. Returns the exit code: kExitOk,
+  // or kExitStopped after a signal.
   int finish(double t, const std::string& reason, double server_busy_fraction,
-             std::optional<double> compute_s = std::nullopt, std::optional<double> server_update_s = std::nullopt);
+             std::optional<double> compute_s = std::nullopt, std::optional<double> server_update_s = std::nullopt,
+             std::optional<RunMemory> memory = std::nullopt);
 
  private:
   std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }

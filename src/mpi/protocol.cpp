@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <spdlog/fmt/fmt.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <cerrno>
 #include <ctime>
@@ -71,6 +72,12 @@ std::size_t received_bytes(const MPI_Status& status) {
   return bytes == MPI_UNDEFINED ? 0 : static_cast<std::size_t>(bytes);
 }
 
+double peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) * 1024.0;  // kilobytes on Linux
+}
+
 MPI_Comm make_loop_comm() {
   MPI_Comm comm = MPI_COMM_NULL;
   check(MPI_Comm_dup(MPI_COMM_WORLD, &comm), "MPI_Comm_dup");
@@ -79,9 +86,10 @@ MPI_Comm make_loop_comm() {
 }
 
 std::uint64_t protocol_fingerprint() {
-  const std::string text = fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader),
-                                       sizeof(GradientHeader), sizeof(StatsMessage), kUnitBytes, +kTagPoint,
-                                       +kTagGradient, +kTagStats, +kTagClock, +kTagSignal, +kTagAck);
+  const std::string text =
+      fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader), sizeof(GradientHeader),
+                  sizeof(StatsMessage), kUnitBytes, +kTagPoint, +kTagGradient, +kTagStats, +kTagClock, +kTagSignal,
+                  +kTagAck, +kTagGradientHeader);
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit, as config_hash
   for (unsigned char byte : text) {
     hash ^= byte;

@@ -1,9 +1,10 @@
 // The MPI protocol between the server (rank 0) and the workers (ranks 1..n): tags, message layouts
 // and the preallocated buffers they travel in. Declared here once; nothing else defines a message.
 //
-//   server → worker  kTagPoint     PointHeader    + x        (layout.size floats)
-//   worker → server  kTagGradient  GradientHeader + g        (layout.size floats)
-//   worker → server  kTagStats     StatsMessage              (after a stop)
+//   server → worker  kTagPoint           PointHeader    + x  (layout.size floats; a stop: the header only)
+//   worker → server  kTagGradientHeader  GradientHeader       (one unit, announces the gradient that follows)
+//   worker → server  kTagGradient        GradientHeader + g  (layout.size floats)
+//   worker → server  kTagStats           StatsMessage        (after a stop)
 //   worker → server  kTagSignal    int                       (the worker's process got SIGTERM/INT/USR1)
 //   worker → server  kTagAck       int64                     (version of a point that interrupted it)
 //   both ways        kTagClock     double                    (clock offset handshake at start)
@@ -12,6 +13,14 @@
 // computation and starts on the new point (docs/method.md §4), and acknowledges it, so that a worker interrupted
 // again and again before it can finish a gradient is still heard from (fault.worker_timeout_s). The
 // last point a worker gets has command stop, with the reason in `reason`.
+//
+// Memory (docs/method.md §1 "Memory"): x-sized buffers are not kept per worker. The server makes one point
+// buffer per version and shares it, read-only, among every worker it goes to; it receives gradients
+// one at a time into one buffer, in the order their headers say they were sent: a gradient's header
+// travels first as a one-unit message of its own, so the server can order the gradients that are
+// waiting without holding their payloads. A worker holds two buffers, the point it computes at and its
+// gradient. It receives a point only when it is ready to leave the one it has (probed, not received in
+// advance): after sending its gradient, or when the point interrupts its computation.
 //
 // Points and gradients travel in units of 64 bytes (unit_type(): an MPI_Type_contiguous of 64 MPI_BYTE),
 // so MPI's int counts cover messages up to 128 GiB; all sizes are size_t. The server probes each
@@ -38,6 +47,7 @@ enum Tag : int {
   kTagClock = 104,
   kTagSignal = 105,
   kTagAck = 106,
+  kTagGradientHeader = 107,
 };
 
 enum Command : std::int32_t { kCommandWork = 1, kCommandStop = 2 };
@@ -63,6 +73,7 @@ struct GradientHeader {
 struct StatsMessage {
   double busy_s;      // total real compute seconds, abandoned work included
   double injected_s;  // total injected seconds, abandoned work included
+  double peak_rss_bytes;  // the worker process's peak resident memory (getrusage ru_maxrss)
 };
 
 // Transfer unit: a message's size is padded to a multiple of it, and counted in it.
@@ -83,6 +94,9 @@ MPI_Datatype unit_type();
 // Bytes of the message a probe or a completed receive describes (64-bit: MPI_Get_elements_x counts
 // the MPI_BYTEs of unit_type(), a partial last unit included).
 std::size_t received_bytes(const MPI_Status& status);
+
+// This process's peak resident memory so far, in bytes (getrusage ru_maxrss).
+double peak_rss_bytes();
 
 // One message: a header followed by `floats` parameters, in one 64-byte aligned allocation padded to
 // whole units, so a message is a single transfer and nothing is allocated per message.
@@ -109,6 +123,7 @@ class Message {
     return {reinterpret_cast<const float*>(storage_.get() + sizeof(Header)), floats_};
   }
   void* data() { return storage_.get(); }
+  const void* data() const { return storage_.get(); }
   std::size_t bytes() const { return bytes_; }
   int units() const { return unit_count(bytes_); }
 

@@ -1,6 +1,7 @@
-// Rank 0: the Ringmaster server over MPI (docs/method.md §1, §2, §4, §7). A receive is posted for every worker
-// at all times; completed receives are served in the order the gradients were sent, so no rank is
-// favoured; each waiting moment sleeps instead of spinning. No send to one worker is ever waited for
+// Rank 0: the Ringmaster server over MPI (docs/method.md §1, §2, §4, §7). A receive for a gradient's
+// header is posted for every worker at all times; gradients are received one at a time and served in
+// the order their headers say they were sent, so no rank is favoured and no x-sized buffer is kept per
+// worker; each waiting moment sleeps instead of spinning. No send to one worker is ever waited for
 // while the others are served: a point for a worker whose previous one is still on the wire (a stopped
 // or hung process) is staged behind it. Checkpoints are written periodically and at every stop; a
 // signal on any rank stops the whole job cleanly after one. What a run does with the arrivals — the
@@ -10,7 +11,9 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
+#include <deque>
+#include <memory>
+#include <span>
 #include <vector>
 
 #include "mpi/loops.hpp"
@@ -37,31 +40,89 @@ constexpr double kShutdownDeadlineS = 10.0;
 // read its configuration by then: only a stopped or hung process takes this long).
 constexpr double kStartDeadlineS = 120.0;
 
+// A receive that has been in progress this long is stuck (its sender stopped mid-transfer, on a
+// transport that needs the sender to move the data): the next gradient gets a buffer of its own rather
+// than wait behind it. A receive in one node (CMA) takes milliseconds even for gigabytes.
+constexpr double kStuckReceiveS = 1.0;
+
+// Point messages of work, one per version of x still on its way to some worker, each shared read-only
+// by every outbox that sends or stages it (MPI allows concurrent sends from one buffer): the server
+// holds one copy of x per version in flight, not one per worker (docs/method.md §1 "Memory"). A buffer is
+// reused once no outbox refers to it; the newest version's is kept until k advances, so an update
+// followed by n assignments copies x once.
+class PointBuffers {
+ public:
+  explicit PointBuffers(std::size_t floats) : floats_(floats) {}
+
+  // The point of version k with parameters x (the newest buffer if it holds version k).
+  std::shared_ptr<const PointMessage> point(std::int64_t k, std::span<const float> x) {
+    if (newest_ && newest_->header().version == k) return newest_;
+    newest_.reset();
+    auto free = std::find_if(pool_.begin(), pool_.end(), [](const auto& p) { return p.use_count() == 1; });
+    if (free == pool_.end()) free = pool_.insert(pool_.end(), std::make_shared<PointMessage>(floats_));
+    newest_ = *free;
+    newest_->set_header({k, kCommandWork, kStopDone});
+    std::copy(x.begin(), x.end(), newest_->payload().begin());
+    return newest_;
+  }
+  // Buffers allocated: the most versions in flight at once (+ the newest).
+  std::size_t allocated() const { return pool_.size(); }
+
+ private:
+  std::size_t floats_;
+  std::vector<std::shared_ptr<PointMessage>> pool_;  // every buffer; use_count() == 1: free
+  std::shared_ptr<PointMessage> newest_;             // the last point made
+};
+
 // Points on their way to one worker: the one on the wire and, while that one has not been delivered,
 // the newest one waiting behind it. A point above the eager limit is only delivered once the worker
-// posts its receive, which a stopped, swapped-out or hung process never does: waiting for it would
-// freeze service to every other worker, signals and checkpoints included.
+// receives it, which a stopped, swapped-out or hung process never does: waiting for it would freeze
+// service to every other worker, signals and checkpoints included. The send's request is in
+// ServerLoop::send_requests_ (tested for all workers at once); `sending` is released when it completes.
 struct Outbox {
-  explicit Outbox(std::size_t floats) : sending(floats), staged(floats) {}
-  PointMessage sending;                   // on the wire while `request` is pending
-  PointMessage staged;                    // the newest point not yet sent, when `has_staged`
+  std::shared_ptr<const PointMessage> sending;  // on the wire while the request is pending
+  std::shared_ptr<const PointMessage> staged;   // the newest point not yet sent, or null
+};
+
+// A stop: a header-only message (one unit), made when sent.
+std::shared_ptr<const PointMessage> stop_message(std::int64_t k, StopReason reason) {
+  auto stop = std::make_shared<PointMessage>(0);
+  stop->set_header({k, kCommandStop, reason});
+  return stop;
+}
+
+// A gradient announced by its header (in send order), its message not yet served.
+struct Announced {
+  Announced(int w, double t) : worker(w), sent_at(t) {}
+  int worker;
+  double sent_at;                           // its header's sent_at on the server's clock
+  double waiting_since = 0.0;               // MPI_Wtime it was first waited for
+  bool receiving = false;                   // its message has been matched and is being received
+  std::size_t bytes = 0;                    // ... of that many bytes
+  std::unique_ptr<GradientMessage> buffer;  // ... into this buffer, or (a message of the wrong length)
+  std::vector<std::byte> malformed;         // ... drained into this one
   MPI_Request request = MPI_REQUEST_NULL;
-  bool has_staged = false;
 };
 
 class ServerLoop {
  public:
   ServerLoop(MPI_Comm comm, Run& run, int workers)
-      : comm_(comm), run_(run), server_(run.server()), workers_(workers), backoff_(kMinPollS, kMaxPollS) {
-    const std::size_t floats = server_.layout().size();
-    for (int w = 0; w < workers_; ++w) {
-      received_.emplace_back(floats);
-      outboxes_.emplace_back(floats);
-    }
-    receive_requests_.assign(static_cast<std::size_t>(workers_), MPI_REQUEST_NULL);
-    clock_offset_.assign(static_cast<std::size_t>(workers_), 0.0);
-    completed_.resize(static_cast<std::size_t>(workers_));
-    statuses_.resize(static_cast<std::size_t>(workers_));
+      : comm_(comm),
+        run_(run),
+        server_(run.server()),
+        workers_(workers),
+        floats_(server_.layout().size()),
+        points_(floats_),
+        backoff_(kMinPollS, kMaxPollS) {
+    const auto n = static_cast<std::size_t>(workers_);
+    outboxes_.resize(n);
+    send_requests_.assign(n, MPI_REQUEST_NULL);
+    header_requests_.assign(n, MPI_REQUEST_NULL);
+    for (int w = 0; w < workers_; ++w) headers_.emplace_back(0);
+    clock_offset_.assign(n, 0.0);
+    completed_.resize(n);
+    statuses_.resize(n);
+    worker_peak_rss_.assign(n, 0.0);
   }
 
   int run() {
@@ -71,6 +132,7 @@ class ServerLoop {
     check(MPI_Irecv(&signal_from_worker_, 1, MPI_INT, MPI_ANY_SOURCE, kTagSignal, comm_, &signal_request_),
           "MPI_Irecv");
     post_ack_receive();
+    for (int w = 1; w <= workers_; ++w) post_header_receive(w);
     send_points(run_.start(now()));
     std::string reason;
     while ((reason = run_.stop_reason(now())).empty()) {
@@ -82,7 +144,7 @@ class ServerLoop {
       if (now() >= run_.next_eval_s()) run_.evaluate(now());
       run_.checkpoint_if_due(now());
       run_.progress(now());
-      post_staged();
+      progress_sends();
       hear_acks();
       while (const Outcome* outcome = run_.retire_silent(now())) send_points(*outcome);
       if (!serve_completed()) backoff_.sleep();
@@ -92,7 +154,8 @@ class ServerLoop {
     // final one on the final parameters (docs/method.md §8), with the cores to itself.
     shutdown(reason == "signal" ? kStopSignal : kStopDone);
     run_.stop(train_time);
-    return run_.finish(train_time, reason, busy_s_ / std::max(train_time - run_.start_time_s(), 1e-9));
+    return run_.finish(train_time, reason, busy_s_ / std::max(train_time - run_.start_time_s(), 1e-9), std::nullopt,
+                       std::nullopt, memory());
   }
 
  private:
@@ -129,48 +192,71 @@ class ServerLoop {
   }
 
   // Sends the current (x, k), or a stop, to `worker`, never waiting for it. If its previous point is
-  // still on the wire, this one is staged behind it (post_staged sends it once that one is delivered),
-  // replacing any point staged before: only the newest matters, it is the version the Server recorded
-  // for the worker (a gradient computed at an older one is superseded), and the worker would abandon
-  // an older point for it at once anyway (docs/method.md §4). x is copied now: it is the point of version k.
+  // still on the wire, this one is staged behind it (progress_sends sends it once that one is
+  // delivered), replacing any point staged before: only the newest matters, it is the version the
+  // Server recorded for the worker (a gradient computed at an older one is superseded), and the worker
+  // would abandon an older point for it at once anyway (docs/method.md §4). The point of version k is
+  // the buffer every worker assigned version k shares (PointBuffers): x is copied once per version.
   void send_point(int worker, Command command, StopReason reason) {
+    std::shared_ptr<const PointMessage> point =
+        command == kCommandWork ? points_.point(server_.k(), server_.x()) : stop_message(server_.k(), reason);
     Outbox& box = outboxes_[at(worker)];
-    const bool on_the_wire = !delivered(box);
-    PointMessage& m = on_the_wire ? box.staged : box.sending;
-    m.set_header({server_.k(), command, reason});
-    if (command == kCommandWork) std::copy(server_.x().begin(), server_.x().end(), m.payload().begin());
-    if (!on_the_wire) {
-      post(box, worker);
-    } else if (!box.has_staged) {
-      box.has_staged = true;
-      ++staged_;
+    if (on_the_wire(worker)) {
+      if (!box.staged) ++staged_;
+      box.staged = std::move(point);
+      return;
     }
-  }
-
-  // True when nothing is on the wire to this worker (tests its send: never waits).
-  static bool delivered(Outbox& box) {
-    if (box.request == MPI_REQUEST_NULL) return true;
-    int done = 0;
-    check(MPI_Test(&box.request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    return done != 0;
-  }
-
-  void post(Outbox& box, int worker) {
-    const int units = box.sending.header().command == kCommandWork ? box.sending.units() : 1;  // a stop: header only
-    check(MPI_Isend(box.sending.data(), units, unit_type(), worker, kTagPoint, comm_, &box.request), "MPI_Isend");
-  }
-
-  // Sends every staged point whose predecessor has been delivered.
-  void post_staged() {
-    if (staged_ == 0) return;
-    for (int w = 1; w <= workers_; ++w) {
-      Outbox& box = outboxes_[at(w)];
-      if (!box.has_staged || !delivered(box)) continue;
-      std::swap(box.sending, box.staged);
-      box.has_staged = false;
+    if (box.staged) {  // its predecessor was delivered since the last look: it is older than this one
+      box.staged.reset();
       --staged_;
-      post(box, w);
     }
+    box.sending = std::move(point);
+    post(worker);
+  }
+
+  // True while the send to `worker` is in progress (tests it: never waits). A completed send's point
+  // is released.
+  bool on_the_wire(int worker) {
+    MPI_Request& request = send_requests_[at(worker)];
+    if (request == MPI_REQUEST_NULL) return false;
+    int done = 0;
+    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+    if (!done) return true;
+    outboxes_[at(worker)].sending.reset();
+    return false;
+  }
+
+  // True when nothing is on the wire to this worker or staged for it; a point staged behind a send
+  // found complete is sent.
+  bool delivered(int worker) {
+    if (on_the_wire(worker)) return false;
+    if (!outboxes_[at(worker)].staged) return true;
+    sent(worker);
+    return false;
+  }
+
+  // The send to `worker` completed: its point is released (a version's buffer is freed once its last
+  // send completes) and the point staged behind it, if any, is sent.
+  void sent(int worker) {
+    Outbox& box = outboxes_[at(worker)];
+    box.sending.reset();
+    if (!box.staged) return;
+    box.sending = std::move(box.staged);
+    box.staged.reset();
+    --staged_;
+    post(worker);
+  }
+
+  void post(int worker) {
+    const PointMessage& m = *outboxes_[at(worker)].sending;  // a stop is one unit: its header
+    check(MPI_Isend(m.data(), m.units(), unit_type(), worker, kTagPoint, comm_, &send_requests_[at(worker)]),
+          "MPI_Isend");
+  }
+
+  // Takes note of every send completed since the last look.
+  void progress_sends() {
+    const int count = testsome(send_requests_);
+    for (int i = 0; i < count; ++i) sent(completed_[static_cast<std::size_t>(i)] + 1);
   }
 
   // Delivers an outcome: the current point to every worker it assigns, a stop to every worker it retires.
@@ -204,56 +290,129 @@ class ServerLoop {
     return count == MPI_UNDEFINED ? 0 : count;
   }
 
-  // Starts receiving the next gradient message of every worker that has one waiting and no receive in
-  // progress. Each message is probed (MPI_Improbe) before it is received, and received into a buffer of
-  // its own size: a message of the wrong length is drained whole into `malformed_`, and rejected. A
-  // receive posted in advance could not tell a too-long message from a right one but by truncating it,
-  // and a truncated rendezvous receive overruns its buffer in Open MPI 4.1 (ob1 over vader's CMA get).
-  void probe_gradients() {
-    int any = 0;  // one cheap look first: most polls find nothing
-    check(MPI_Iprobe(MPI_ANY_SOURCE, kTagGradient, comm_, &any, MPI_STATUS_IGNORE), "MPI_Iprobe");
-    if (!any) return;
-    for (int w = 1; w <= workers_; ++w) {
-      MPI_Request& request = receive_requests_[at(w)];
-      if (request != MPI_REQUEST_NULL) continue;
-      int found = 0;
-      MPI_Message message = MPI_MESSAGE_NULL;
-      MPI_Status status;
-      check(MPI_Improbe(w, kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
-      if (!found) continue;
-      GradientMessage& m = received_[at(w)];
-      arriving_bytes_[at(w)] = received_bytes(status);
-      if (arriving_bytes_[at(w)] == m.bytes()) {
-        check(MPI_Imrecv(m.data(), m.units(), unit_type(), &message, &request), "MPI_Imrecv");
-      } else {
-        // Whole units (a buffer longer than the message is fine; a partial last unit too).
-        std::vector<std::byte>& sink = malformed_[at(w)];
-        sink.resize((arriving_bytes_[at(w)] + kUnitBytes - 1) / kUnitBytes * kUnitBytes);
-        check(MPI_Imrecv(sink.data(), unit_count(sink.size()), unit_type(), &message, &request), "MPI_Imrecv");
+  // A gradient header is one unit, received into a buffer posted in advance (it cannot be truncated
+  // into an overrun: it is far below the eager limit).
+  void post_header_receive(int worker) {
+    GradientMessage& h = headers_[at(worker)];
+    check(MPI_Irecv(h.data(), 1, unit_type(), worker, kTagGradientHeader, comm_, &header_requests_[at(worker)]),
+          "MPI_Irecv");
+  }
+
+  // Queues the gradients whose headers have landed, in the order they were sent (corrected to our
+  // clock) rather than the rank order Testsome reports them in, so that no rank is favoured when
+  // several arrive between two polls.
+  int hear_headers() {
+    const int count = testsome(header_requests_);
+    const std::size_t first = announced_.size();
+    for (int i = 0; i < count; ++i) {
+      const int worker = completed_[static_cast<std::size_t>(i)] + 1;
+      const GradientHeader h = headers_[at(worker)].header();
+      const double sent_at = h.sent_at + clock_offset_[at(worker)];
+      announced_.emplace_back(worker, std::isnan(sent_at) ? -1e300 : sent_at);
+      post_header_receive(worker);
+    }
+    // A worker's headers carry increasing send times, so its own gradients stay in the order of its
+    // messages (the order MPI matches them in).
+    std::stable_sort(announced_.begin() + static_cast<std::ptrdiff_t>(first), announced_.end(),
+                     [](const Announced& a, const Announced& b) { return a.sent_at < b.sent_at; });
+    return count;
+  }
+
+  // Starts receiving announced gradients, in send order, one at a time: each message is probed
+  // (MPI_Improbe) before it is received, into a buffer of its own size, so a message of the wrong
+  // length is drained whole into `malformed` and rejected. A receive posted in advance could not tell a
+  // too-long message from a right one but by truncating it, and a truncated rendezvous receive overruns
+  // its buffer in Open MPI 4.1 (ob1 over vader's CMA get). A gradient stuck for kStuckReceiveS (its
+  // message not come, or its receive not completed) is passed by the ones behind it, which then take a
+  // buffer of their own: one stopped worker never holds up the others.
+  void start_receives() {
+    const double t = MPI_Wtime();
+    std::fill(passed_.begin(), passed_.end(), 0);
+    for (Announced& a : announced_) {
+      if (passed_[at(a.worker)]) continue;  // a worker's messages are received in the order they came
+      if (!a.receiving) {
+        int found = 0;
+        MPI_Message message = MPI_MESSAGE_NULL;
+        MPI_Status status;
+        check(MPI_Improbe(a.worker, kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
+        if (found) {
+          start_receive(a, message, status);
+          return;
+        }
       }
+      if (!stuck(a, t)) return;  // wait for it: its message follows its header at once
+      passed_[at(a.worker)] = 1;
     }
   }
 
-  // Serves every gradient that has arrived, oldest send first. Returns false when none had.
-  bool serve_completed() {
-    probe_gradients();
-    const int count = testsome(receive_requests_);
-    if (count == 0) return false;
-    const double begin = MPI_Wtime();
-    for (int i = 0; i < count; ++i) {
-      const auto slot = static_cast<std::size_t>(i);
-      order_[slot] = i;
-      const int worker = completed_[slot] + 1;
-      // A malformed message's header is not to be trusted, not even to order it: it goes first.
-      const double key = arriving_bytes_[at(worker)] == received_[at(worker)].bytes() ? sent_at(worker) : -1e300;
-      sort_key_[slot] = std::isnan(key) ? -1e300 : key;
+  void start_receive(Announced& a, MPI_Message& message, const MPI_Status& status) {
+    ++started_;
+    a.bytes = received_bytes(status);
+    a.receiving = true;
+    a.waiting_since = MPI_Wtime();
+    if (a.bytes == gradient_bytes_) {
+      if (free_gradients_.empty()) {
+        free_gradients_.push_back(std::make_unique<GradientMessage>(floats_));
+        ++gradient_buffers_;
+      }
+      a.buffer = std::move(free_gradients_.back());
+      free_gradients_.pop_back();
+      check(MPI_Imrecv(a.buffer->data(), a.buffer->units(), unit_type(), &message, &a.request), "MPI_Imrecv");
+    } else {
+      // Whole units (a buffer longer than the message is fine; a partial last unit too).
+      a.malformed.resize((a.bytes + kUnitBytes - 1) / kUnitBytes * kUnitBytes);
+      check(MPI_Imrecv(a.malformed.data(), unit_count(a.malformed.size()), unit_type(), &message, &a.request),
+            "MPI_Imrecv");
     }
-    // Testsome reports completions in index order; serve them in send order instead (corrected to
-    // our clock), so that low ranks are not favoured when several arrive between two polls.
-    std::sort(order_.begin(), order_.begin() + count, [&](int a, int b) {
-      return sort_key_[static_cast<std::size_t>(a)] < sort_key_[static_cast<std::size_t>(b)];
-    });
-    for (int i = 0; i < count; ++i) serve(completed_[static_cast<std::size_t>(order_[static_cast<std::size_t>(i)])] + 1);
+  }
+
+  // True once `a` has kept the gradients behind it waiting for kStuckReceiveS.
+  static bool stuck(Announced& a, double t) {
+    if (a.waiting_since == 0.0) a.waiting_since = t;
+    return t - a.waiting_since > kStuckReceiveS;
+  }
+
+  // The next gradient to serve: the first in send order whose message is in, passing only stuck ones.
+  std::deque<Announced>::iterator next_received() {
+    const double t = MPI_Wtime();
+    for (auto it = announced_.begin(); it != announced_.end(); ++it) {
+      if (it->receiving) {
+        int done = 0;
+        check(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        if (done) return it;
+      }
+      if (!stuck(*it, t)) break;
+    }
+    return announced_.end();
+  }
+
+  // Receives every announced gradient whose message has arrived and serves it (drops it when `serving`
+  // is false: the run is over), oldest send first. Returns how many.
+  int receive_gradients(bool serving) {
+    int count = 0;
+    while (!announced_.empty()) {
+      start_receives();
+      const auto next = next_received();
+      if (next == announced_.end()) break;
+      Announced a = std::move(*next);
+      announced_.erase(next);
+      if (serving) serve(a);
+      if (a.buffer) free_gradients_.push_back(std::move(a.buffer));
+      ++count;
+    }
+    return count;
+  }
+
+  // Serves every gradient that has arrived. Returns false when none had.
+  bool serve_completed() {
+    const double begin = MPI_Wtime();
+    const int heard = hear_headers();
+    started_ = 0;
+    const int count = receive_gradients(true);
+    if (count == 0) {
+      if (heard > 0 || started_ > 0) backoff_.reset();  // a message follows its header at once; a receive ends soon
+      return false;
+    }
     busy_s_ += MPI_Wtime() - begin;
     // Mean time between arrivals (exponentially weighted over the last ~20 batches) sets the poll cap.
     const double interval = (begin - last_arrival_) / count;
@@ -264,22 +423,20 @@ class ServerLoop {
     return true;
   }
 
-  double sent_at(int worker) const { return received_[at(worker)].header().sent_at + clock_offset_[at(worker)]; }
-
-  // One gradient message from `worker` has been received.
-  void serve(int worker) {
-    const std::size_t bytes = arriving_bytes_[at(worker)];
-    std::vector<std::byte>().swap(malformed_[at(worker)]);  // drained: free it
+  // One gradient message from `a.worker` has been received.
+  void serve(const Announced& a) {
+    const int worker = a.worker;
     // A worker retired for silence that was only slow: its late gradient lands (so its send completes)
     // and is dropped; its stop is already on the way.
     if (server_.retired(worker)) return;
-    const GradientMessage& m = received_[at(worker)];
-    if (bytes != m.bytes()) {
+    if (!a.buffer) {
       // Truncated or oversized: nothing in it can be trusted, not even the header.
-      spdlog::error("rank {} sent a gradient message of {} bytes, expected {}: rejected", worker, bytes, m.bytes());
+      spdlog::error("rank {} sent a gradient message of {} bytes, expected {}: rejected", worker, a.bytes,
+                    gradient_bytes_);
       send_points(run_.on_malformed(now(), worker));
       return;
     }
+    const GradientMessage& m = *a.buffer;
     const GradientHeader h = m.header();
     const Outcome& outcome = run_.on_gradient(now(), worker, h.version, m.payload(), h.loss, h.compute_s, h.injected_s);
     if (outcome.action == Action::rejected)
@@ -305,14 +462,14 @@ class ServerLoop {
     backoff_.reset();
     for (;;) {
       // Gradients still in flight are received here and dropped: the run is over.
-      probe_gradients();
-      testsome(receive_requests_);
+      hear_headers();
+      receive_gradients(false);
       pending -= testsome(stats_requests);
-      post_staged();
+      progress_sends();
       hear_acks();
-      if (pending == 0 && staged_ == 0 &&
-          std::all_of(outboxes_.begin(), outboxes_.end(), [](Outbox& box) { return delivered(box); }))
-        break;
+      bool all_delivered = true;
+      for (int w = 1; w <= workers_; ++w) all_delivered = delivered(w) && all_delivered;
+      if (pending == 0 && staged_ == 0 && all_delivered && announced_.empty()) break;
       if (MPI_Wtime() > deadline) {
         spdlog::error("{} worker(s) did not answer the stop within {:.0f} s; aborting the job", std::max(pending, 1),
                       kShutdownDeadlineS);
@@ -321,13 +478,14 @@ class ServerLoop {
       }
       backoff_.sleep();
     }
-    for (MPI_Request& r : receive_requests_) cancel(r);
+    for (MPI_Request& r : header_requests_) cancel(r);
     cancel(signal_request_);
     cancel(ack_request_);
     // The workers' totals include abandoned work, which their gradient messages could not report.
     for (int w = 1; w <= workers_; ++w) {
       const WorkerTimes& before = run_.times_at_start()[at(w)];
       run_.times()[at(w)] = {before.busy_s + stats[at(w)].busy_s, before.injected_s + stats[at(w)].injected_s};
+      worker_peak_rss_[at(w)] = stats[at(w)].peak_rss_bytes;
     }
   }
 
@@ -337,25 +495,42 @@ class ServerLoop {
     wait(r, nullptr, backoff_);
   }
 
+  // What this run held in memory (summary.json "memory", docs/method.md §1 "Memory").
+  RunMemory memory() const {
+    RunMemory m;
+    m.point_bytes = static_cast<double>(message_bytes(sizeof(PointHeader), floats_));
+    m.point_buffers = static_cast<std::int64_t>(points_.allocated());
+    m.gradient_buffers = gradient_buffers_;
+    m.server_peak_rss_bytes = peak_rss_bytes();
+    m.worker_peak_rss_bytes = worker_peak_rss_;
+    return m;
+  }
+
   MPI_Comm comm_;
   Run& run_;
   Server& server_;
   int workers_;
-  std::vector<GradientMessage> received_;    // per worker: its gradient, being received or served
-  std::vector<std::size_t> arriving_bytes_ = std::vector<std::size_t>(static_cast<std::size_t>(workers_));
-  std::vector<std::vector<std::byte>> malformed_ = std::vector<std::vector<std::byte>>(static_cast<std::size_t>(workers_));
+  std::size_t floats_;                       // layout.size
+  std::size_t gradient_bytes_ = message_bytes(sizeof(GradientHeader), floats_);
+  PointBuffers points_;                      // one per version in flight
   std::vector<Outbox> outboxes_;             // per worker: points on their way to it
+  std::vector<MPI_Request> send_requests_;   // per worker: its outbox's send
   int staged_ = 0;                           // outboxes holding a staged point
-  std::vector<MPI_Request> receive_requests_;
+  std::vector<GradientMessage> headers_;     // per worker: its next gradient header (one unit)
+  std::vector<MPI_Request> header_requests_;
+  std::deque<Announced> announced_;          // gradients announced and not yet served, in send order
+  std::vector<std::unique_ptr<GradientMessage>> free_gradients_;  // gradient buffers not receiving
+  std::int64_t gradient_buffers_ = 0;        // gradient buffers allocated
+  int started_ = 0;                          // receives started by this serve_completed()
+  std::vector<char> passed_ = std::vector<char>(static_cast<std::size_t>(workers_));  // start_receives scratch
   MPI_Request signal_request_ = MPI_REQUEST_NULL;
   int signal_from_worker_ = 0;
   MPI_Request ack_request_ = MPI_REQUEST_NULL;
   std::int64_t ack_version_ = 0;
   std::vector<double> clock_offset_;         // per worker: our clock − theirs
-  std::vector<int> completed_;               // Testsome scratch, and per completion:
-  std::vector<int> order_ = std::vector<int>(static_cast<std::size_t>(workers_));         // serving order
-  std::vector<double> sort_key_ = std::vector<double>(static_cast<std::size_t>(workers_));
+  std::vector<int> completed_;               // Testsome scratch
   std::vector<MPI_Status> statuses_;
+  std::vector<double> worker_peak_rss_;      // per worker, from its stats
   Backoff backoff_;
   double start_wall_ = 0.0;
   double busy_s_ = 0.0;  // wall seconds spent serving arrivals

@@ -1,7 +1,10 @@
 // Ranks 1..n: compute a gradient at the point the server sent, add the injected delay of docs/method.md §5,
 // send it, repeat — what the worker draws and does wrong is its WorkerModel's (worker_model.hpp), the
-// same as in the simulator; this loop is the transport. A receive for the next point is always posted (double-buffered), so a point that
-// arrives mid-computation interrupts it within one polling slice, even inside a long injected delay.
+// same as in the simulator; this loop is the transport. The next point is probed for between slices of
+// the injected delay, so a point that arrives mid-computation interrupts it within one polling slice,
+// even inside a long injected delay. Two x-sized buffers (docs/method.md §1 "Memory"): the point and the
+// gradient; a point is received only once the one before it is done with (its gradient sent, or its
+// computation abandoned for the new point), so it always goes into the point's buffer.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -35,21 +38,20 @@ class WorkerLoop {
       : comm_(comm),
         objective_(objective),
         worker_(worker),
-        points_{PointMessage(objective.layout().size()), PointMessage(objective.layout().size())},
+        point_(objective.layout().size()),
         gradient_(objective.layout().size()),
         model_(config, worker, epoch, objective.training_examples()),
         backoff_(kMinPollS, kMaxPollS) {}
 
   int run() {
     answer_clock_handshake();
-    post_receive();
     next_message();
     while (!stopped_) {
       if (compute()) continue;  // interrupted: the new point (or a stop) is already current
       next_message();
     }
     finish();
-    switch (points_[current_].header().reason) {
+    switch (point_.header().reason) {
       case kStopSignal: return kExitStopped;
       default: return kExitOk;  // done, or retired: this rank did what it was asked
     }
@@ -66,18 +68,15 @@ class WorkerLoop {
     wait(request, nullptr, backoff_);
   }
 
-  void post_receive() {
-    PointMessage& m = points_[receiving_];
-    check(MPI_Irecv(m.data(), m.units(), unit_type(), 0, kTagPoint, comm_, &receive_request_), "MPI_Irecv");
-  }
-
-  // True when a new message has arrived in the posted receive. Also passes on a signal this process
-  // got (Slurm signals every task, a user may kill one rank): the server decides to stop.
+  // True when a new point (or a stop) has come: probed, matched to `incoming_`, not yet received. Also
+  // passes on a signal this process got (Slurm signals every task, a user may kill one rank): the
+  // server decides to stop.
   bool arrived() {
     report_signal();
-    int done = 0;
-    check(MPI_Test(&receive_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    return done != 0;
+    if (incoming_ != MPI_MESSAGE_NULL) return true;
+    int found = 0;
+    check(MPI_Improbe(0, kTagPoint, comm_, &found, &incoming_, &incoming_status_), "MPI_Improbe");
+    return found != 0;
   }
 
   void report_signal() {
@@ -94,21 +93,23 @@ class WorkerLoop {
     take();
   }
 
-  // The message that just arrived becomes current; the other buffer takes the next receive.
+  // Receives the message that arrived into point_: the point before it is done with.
   void take() {
-    current_ = receiving_;
-    receiving_ = 1 - receiving_;
-    if (points_[current_].header().command == kCommandStop) {
-      stopped_ = true;
-      return;
-    }
-    post_receive();
+    const std::size_t bytes = received_bytes(incoming_status_);
+    if (bytes != point_.bytes() && bytes != kUnitBytes)  // a point, or a stop (its header)
+      throw Error("rank 0 sent a point message of " + std::to_string(bytes) + " bytes, expected " +
+                  std::to_string(point_.bytes()) + " (or a stop of " + std::to_string(kUnitBytes) + ")");
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Imrecv(point_.data(), unit_count(bytes), unit_type(), &incoming_, &request), "MPI_Imrecv");
+    wait(request, nullptr, backoff_);
+    incoming_ = MPI_MESSAGE_NULL;
+    if (point_.header().command == kCommandStop) stopped_ = true;
   }
 
   // One gradient at the current point. Returns true when interrupted by a new message (then current).
   bool compute() {
-    const PointMessage& point = points_[current_];
-    if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);  // gradient_ is free
+    const PointMessage& point = point_;
+    wait_sent();  // gradient_ is free
     const double begin = MPI_Wtime();
     const double loss = objective_.stochastic_gradient(point.payload(), gradient_.payload(), model_.samples());
     const double compute_s = MPI_Wtime() - begin;
@@ -122,6 +123,7 @@ class WorkerLoop {
       return true;
     }
     gradient_.set_header({point.header().version, loss, compute_s, delay, MPI_Wtime()});
+    header_.set_header(gradient_.header());
     void* data = gradient_.data();
     int count = gradient_.units();
     MPI_Datatype type = unit_type();
@@ -142,8 +144,16 @@ class WorkerLoop {
         count += 1;
         break;
     }
+    // The header first, on its own: the server orders the gradients waiting by it (protocol.hpp).
+    check(MPI_Isend(header_.data(), 1, unit_type(), 0, kTagGradientHeader, comm_, &header_request_), "MPI_Isend");
     check(MPI_Isend(data, count, type, 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
     return false;
+  }
+
+  // Waits until the last gradient, header and message, is sent.
+  void wait_sent() {
+    if (header_request_ != MPI_REQUEST_NULL) wait(header_request_, nullptr, backoff_);
+    if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);
   }
 
   // Tells the server the point that just interrupted this worker's computation arrived: it is alive,
@@ -155,7 +165,7 @@ class WorkerLoop {
       check(MPI_Test(&ack_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
       if (!done) return;
     }
-    ack_version_ = points_[current_].header().version;
+    ack_version_ = point_.header().version;
     check(MPI_Isend(&ack_version_, 1, MPI_INT64_T, 0, kTagAck, comm_, &ack_request_), "MPI_Isend");
   }
 
@@ -188,10 +198,10 @@ class WorkerLoop {
 
   // After the stop: let the last gradient land, report totals, leave nothing pending.
   void finish() {
-    if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);
+    wait_sent();
     if (signal_request_ != MPI_REQUEST_NULL) wait(signal_request_, nullptr, backoff_);
     if (ack_request_ != MPI_REQUEST_NULL) wait(ack_request_, nullptr, backoff_);
-    StatsMessage stats{busy_s_, injected_s_};
+    StatsMessage stats{busy_s_, injected_s_, peak_rss_bytes()};
     MPI_Request request;
     check(MPI_Isend(&stats, sizeof stats, MPI_BYTE, 0, kTagStats, comm_, &request), "MPI_Isend");
     wait(request, nullptr, backoff_);
@@ -200,11 +210,13 @@ class WorkerLoop {
   MPI_Comm comm_;
   Objective& objective_;
   int worker_;
-  PointMessage points_[2];       // double buffer: one being worked on, one receiving
-  int current_ = 0, receiving_ = 0;
-  MPI_Request receive_request_ = MPI_REQUEST_NULL;
+  PointMessage point_;           // the point being worked on (the last one received)
+  MPI_Message incoming_ = MPI_MESSAGE_NULL;  // the next one, probed and not yet received
+  MPI_Status incoming_status_;
   GradientMessage gradient_;     // the gradient being computed / sent
   MPI_Request send_request_ = MPI_REQUEST_NULL;
+  GradientMessage header_{0};    // its header, sent first (one unit)
+  MPI_Request header_request_ = MPI_REQUEST_NULL;
   WorkerModel model_;
   Backoff backoff_;
   bool stopped_ = false;
