@@ -13,15 +13,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <ctime>
 #include <deque>
 #include <new>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
+#include "ringmaster/clock.hpp"
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/objective.hpp"
@@ -409,16 +408,6 @@ class SimLoop {
   CompletionQueue queue_;
 };
 
-// Seconds on the wall clock, and of CPU this thread has used.
-double wall_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-double thread_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
 // The mean seconds of `call` on the clock `now`, after a warm-up (caches, page faults, lazy
 // allocations), over at least kTimed calls and ~kTarget seconds of that clock: what "measure" means for
 // heterogeneity.compute_s and server_update_s (docs/method.md §7).
@@ -444,7 +433,7 @@ double measure_compute_s(const Config& config, Objective& objective) {
   std::vector<float> x(objective.layout().size()), g(objective.layout().size());
   objective.initial_point(x);
   SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
-  const double seconds = mean_seconds([&] { objective.stochastic_gradient(x, g, samples); }, wall_seconds);
+  const double seconds = mean_seconds([&] { objective.stochastic_gradient(x, g, samples); }, steady_seconds);
   spdlog::info("heterogeneity.compute_s = \"measure\": a stochastic gradient takes {:.6g} s; each one costs that "
                "much virtual time",
                seconds);

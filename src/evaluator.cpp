@@ -3,26 +3,20 @@
 
 #include <spdlog/spdlog.h>
 
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
 
+#include "ringmaster/clock.hpp"
+
 namespace ringmaster {
-namespace {
-
-double steady_s() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
 
 EvalScratch::EvalScratch(const ParamLayout& layout_, const LmoOptions& options)
     : gradient(layout_.size()), workspaces(make_workspaces(layout_, options)), layout(layout_) {}
 
 EvalResult evaluate_snapshot(Objective& objective, EvalScratch& scratch, const EvalSnapshot& snapshot,
                              std::span<const float> x) {
-  const double begin = steady_s();
+  const double begin = steady_seconds();
   EvalResult r;
   r.snapshot = snapshot;
   r.evaluation = objective.evaluate(x);
@@ -33,7 +27,7 @@ EvalResult evaluate_snapshot(Objective& objective, EvalScratch& scratch, const E
     objective.full_gradient(x, scratch.gradient);
     r.grad_dual_norm = dual_norm(scratch.layout, scratch.gradient, scratch.workspaces);
   }
-  r.compute_s = steady_s() - begin;
+  r.compute_s = steady_seconds() - begin;
   return r;
 }
 
@@ -74,7 +68,7 @@ void Evaluator::submit(const EvalSnapshot& snapshot, std::span<const float> x) {
       spare_.pop_back();
     }
     job.x.assign(x.begin(), x.end());
-    job.submitted_wall = steady_s();
+    job.submitted_wall = steady_seconds();
     waiting_ = std::move(job);
   }
   wake_.notify_one();
@@ -89,7 +83,7 @@ void Evaluator::loop() {
     waiting_.reset();
     running_ = true;
     hold.unlock();
-    const double started = steady_s();
+    const double started = steady_seconds();
     std::optional<EvalResult> result;
     std::exception_ptr failure;
     try {
@@ -100,7 +94,7 @@ void Evaluator::loop() {
     } catch (...) {
       failure = std::current_exception();
     }
-    const double spent = steady_s() - started;
+    const double spent = steady_seconds() - started;
     hold.lock();
     busy_s_ += spent;
     if (result) finished_.push_back(std::move(*result));
