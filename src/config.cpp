@@ -53,7 +53,7 @@ const std::vector<Section>& schema() {
       {"lmo.embedding", {"geometry", "multiplier"}},
       {"lmo.head", {"geometry", "multiplier"}},
       {"lmo.vector", {"geometry", "multiplier"}},
-      {"objective", {"kind", "rows", "cols", "mu", "rhs", "rhs_scale", "x0", "x0_scale", "noise", "noise_kind"}},
+      {"objective", {"kind", "rows", "cols", "blocks", "mu", "rhs", "rhs_scale", "x0", "x0_scale", "noise", "noise_kind"}},
       // A subsection: [objective.mlp] in a file, --set objective.mlp.key=value (see section_table).
       {"objective.mlp", {"hidden", "batch", "data_dir", "standardize", "eval_train_examples"}},
       {"objective.gpt",
@@ -65,7 +65,7 @@ const std::vector<Section>& schema() {
       {"checkpoint", {"every_s"}},
       {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
       {"sim", {"threads"}},
-      {"server", {"threads"}},
+      {"server", {"threads", "shards"}},
   };
   return sections;
 }
@@ -802,6 +802,7 @@ void read_objective(const Reader& r, ObjectiveConfig& objective) {
   r.set_choice({"objective", "kind"}, objective.kind, kObjectives);
   r.set({"objective", "rows"}, objective.rows, 1, kIntMax);
   r.set({"objective", "cols"}, objective.cols, 1, kIntMax);
+  r.set({"objective", "blocks"}, objective.blocks, 1, 4096);
   r.set({"objective", "mu"}, objective.mu, kNonNegative);  // A = tridiag/4 + μI is positive definite for μ ≥ 0
   r.set_choice({"objective", "rhs"}, objective.rhs, kRhs);
   // Scales up to 10^6 in size: beyond that the float parameters no longer hold the problem's scale.
@@ -901,7 +902,10 @@ void read_fault(const Reader& r, FaultConfig& f) {
 
 void read_sim(const Reader& r, SimConfig& sim) { r.set({"sim", "threads"}, sim.threads, 0, 1024); }
 
-void read_server(const Reader& r, ServerConfig& server) { r.set({"server", "threads"}, server.threads, 0, 1024); }
+void read_server(const Reader& r, ServerConfig& server) {
+  r.set({"server", "threads"}, server.threads, 0, 1024);
+  r.set({"server", "shards"}, server.shards, 1, 256);
+}
 
 // --- Limits that keep a run making progress: every value accepted must give a run
 // that advances and ends. Each follows from what the code does with the keys it names.
@@ -965,7 +969,7 @@ double parameter_count(const Config& c) {
     const double width = c.objective.gpt.width;
     return 2.0 * 256.0 * width + 12.0 * c.objective.gpt.layers * width * width;
   }
-  if (c.objective.kind != "mlp") return static_cast<double>(c.objective.rows) * c.objective.cols;
+  if (c.objective.kind != "mlp") return static_cast<double>(c.objective.rows) * c.objective.cols * c.objective.blocks;
   double count = 0.0, in = 784.0;
   for (double out : c.objective.mlp.hidden) count += (in + 1.0) * out, in = out;
   return count + (in + 1.0) * 10.0;
@@ -1273,6 +1277,8 @@ std::string to_toml(const Config& c) {
   line("kind", toml_string(c.objective.kind));
   line("rows", std::to_string(c.objective.rows));
   line("cols", std::to_string(c.objective.cols));
+  // Written only when set: it came after config_hash, and the runs before it keep their hash.
+  if (c.objective.blocks != 1) line("blocks", std::to_string(c.objective.blocks));
   line("mu", real(c.objective.mu));
   line("rhs", toml_string(c.objective.rhs));
   line("rhs_scale", real(c.objective.rhs_scale));
@@ -1336,6 +1342,7 @@ std::string to_toml(const Config& c) {
 
   out << "\n[server]\n";
   line("threads", std::to_string(c.server.threads));
+  line("shards", std::to_string(c.server.shards));
   return out.str();
 }
 

@@ -52,4 +52,9 @@ std::size_t ParamLayout::add(std::string name, int rows, int cols, Geometry geom
   return blocks_.size() - 1;
 }
 
+void ParamLayout::set_role(std::size_t index, Role role, double multiplier) {
+  blocks_.at(index).role = role;
+  blocks_.at(index).multiplier = multiplier;
+}
+
 }  // namespace ringmaster

@@ -84,6 +84,7 @@ struct ObjectiveConfig {
   std::string kind = "quadratic";
   int rows = 64;
   int cols = 64;
+  int blocks = 1;                // the quadratic: `blocks` independent rows×cols problems, one parameter block each
   double mu = 0.001;
   std::string rhs = "gaussian";  // or "e1"
   double rhs_scale = 1.0;        // B = rhs_scale · (the seeded Gaussian, or first row ones)
@@ -165,6 +166,11 @@ struct SimConfig {
 struct ServerConfig {
   int threads = 0;  // threads computing one update's block LMOs (rank 0); 0 = the cores of rank 0's affinity
                     // less one per other rank on its node that may use them, at least 1
+  // Server shards (docs/method.md §7 "Sharded server"): under MPI, ranks 0 … shards − 1 each own a
+  // contiguous run of the blocks (ShardPlan) and apply rank 0's decisions in rank 0's order; in the
+  // simulator, an update costs the largest shard's share of heterogeneity.server_update_s. Not in the
+  // hash: a checkpoint holds the whole x and m, and resumes with any number of shards.
+  int shards = 1;
 
   bool operator==(const ServerConfig&) const = default;
 };

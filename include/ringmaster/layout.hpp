@@ -61,6 +61,9 @@ class ParamLayout {
   // The same with the geometry given directly (role matrix or vector by shape, multiplier 1): for
   // tests and benchmarks of one geometry.
   std::size_t add(std::string name, int rows, int cols, Geometry geometry);
+  // Gives block `index` a role and stepsize multiplier other than add()'s (a shard's copy of a block,
+  // shards.hpp).
+  void set_role(std::size_t index, Role role, double multiplier);
 
   const std::vector<Block>& blocks() const { return blocks_; }
   std::size_t size() const { return size_; }  // total floats

@@ -1,5 +1,6 @@
 // The stochastic quadratic of docs/method.md §6:
-//   f(X) = ½ tr(Xᵀ A X) − tr(Bᵀ X),  X ∈ R^{m×k},  A = tridiag(−1, 2, −1)/4 + μ I  (m×m),
+//   f(X) = ½ tr(Xᵀ A X) − tr(Bᵀ X),  X ∈ R^{m×k} (or objective.blocks = B independent such problems, one
+//   parameter block each, summed),  A = tridiag(−1, 2, −1)/4 + μ I  (m×m),
 //   B = rhs_scale · (seeded Gaussian | first row ones),  X0 = 0 | x0_scale · (first row ones),
 //   ∇f(X; ξ) = A X − B + σ ξ,  ξ standard normal entrywise, or one ξ_c per column shared by its rows;
 //   f* from A X* = B (LAPACKE).
@@ -33,7 +34,15 @@ class Quadratic final : public Objective {
   template <class In, class Out>
   void apply_a(const In* x, Out* y) const;
 
-  int m_, k_;
+  // Row r of the stacked (B·m)×k buffer has a neighbour above / below in its own block.
+  bool has_above(int r) const { return r % m_ != 0; }
+  bool has_below(int r) const { return (r + 1) % m_ != 0; }
+  // Offset of block b's first row.
+  std::size_t first_row(int b) const { return static_cast<std::size_t>(b) * static_cast<std::size_t>(m_) * k_; }
+
+  int m_, k_;           // rows and columns of one block
+  int blocks_;          // objective.blocks
+  int rows_;            // m · blocks: rows of the stacked buffer
   double mu_, sigma_;
   bool shared_noise_;   // noise_kind = "shared"
   float x0_first_row_;  // X0's first row (the rest is zero)
