@@ -77,17 +77,25 @@ void LmoOptimizer::momentum(std::span<float> m, std::span<const float> g, double
   check_size("m", m.size(), n);
   check_size("g", g.size(), n);
   check_size("u", u.size(), n);
-  const int count = static_cast<int>(n);
   const float a = static_cast<float>(alpha);
   const float beta = static_cast<float>(1.0 - alpha);
-  // sscal + saxpy rather than saxpby: OpenBLAS's saxpby kernel is scalar (1.5 ns per element here,
-  // against 0.2 for the two vectorized passes), and this runs once per accepted gradient.
-  cblas_sscal(count, beta, m.data(), 1);                   // m ← β m
-  cblas_saxpy(count, a, g.data(), 1, m.data(), 1);         //   + α g
-  cblas_scopy(count, m.data(), 1, u.data(), 1);            // u ← m
-  if (nesterov_) {                                         // u ← β m + α g (with the new m)
-    cblas_sscal(count, beta, u.data(), 1);
-    cblas_saxpy(count, a, g.data(), 1, u.data(), 1);
+  // One plain pass, not BLAS-1 calls over the whole buffer: OpenBLAS's saxpy rounds the elements of its
+  // vector body (fused multiply-add) and of its scalar tail differently, so an element's result would
+  // depend on where the buffer starts and ends — and a sharded server (shards.hpp), whose shards run this
+  // over their slices, would drift from the single server bit by bit. Here every element gets the same
+  // two roundings wherever it sits; one pass over m, g, u is also fewer than the five BLAS passes were.
+  float* mp = m.data();
+  const float* gp = g.data();
+  float* up = u.data();
+  if (nesterov_) {
+    for (std::size_t i = 0; i < n; ++i) {
+      const float ag = a * gp[i];
+      const float mi = beta * mp[i] + ag;  // m ← β m + α g
+      mp[i] = mi;
+      up[i] = beta * mi + ag;              // u ← β m + α g (with the new m)
+    }
+  } else {
+    for (std::size_t i = 0; i < n; ++i) up[i] = mp[i] = beta * mp[i] + a * gp[i];  // u ← m ← β m + α g
   }
 }
 
