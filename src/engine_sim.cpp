@@ -8,7 +8,9 @@
 // interrupted computations cost nothing and memory grows with the versions in flight, not with time.
 // The server is a single queue (§7): each update it applies keeps it busy for
 // heterogeneity.server_update_s of virtual time (0: none), arrivals meanwhile wait in the order they
-// completed, and the points an update sends leave when it ends.
+// completed, and the points an update sends leave when it ends. With server.shards = S the S shards take
+// the same decisions in the same order and update their blocks side by side, so the queue's service
+// time is the slowest shard's: its share of the update (ShardPlan), or its own update measured.
 #include <cblas.h>
 #include <spdlog/spdlog.h>
 
@@ -28,6 +30,7 @@
 #include "ringmaster/recorder.hpp"
 #include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
+#include "ringmaster/shards.hpp"
 #include "ringmaster/worker_model.hpp"
 
 namespace ringmaster {
@@ -446,14 +449,13 @@ double measure_compute_s(const Config& config, Objective& objective) {
 // worker whose gradients, all one stochastic gradient at x0, are never stale. Timed in this thread's
 // CPU seconds: what an update costs a server with a core of its own, however busy the machine is while
 // it is measured (on the wall clock, a second process on the core doubled it: docs/benchmarks.md).
-double measure_server_update_s(const Config& config, Objective& objective) {
+// With shards, each shard's update on its own blocks (its slices of x0 and g) is timed; the slowest is
+// the charge.
+double measure_update_s(const Config& config, const ParamLayout& layout, std::span<const float> x0,
+                        std::span<const float> g) {
   constexpr int kMaxArrivalsPerUpdate = 1000000;
-  const std::size_t size = objective.layout().size();
-  std::vector<float> x0(size), g(size), point(size);
-  objective.initial_point(x0);
-  SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
-  objective.stochastic_gradient(x0, g, samples);
-  Server server(config, objective.layout(), x0, 1);
+  std::vector<float> point(layout.size());
+  Server server(config, layout, x0, 1);
   server.start();
   const double seconds = mean_seconds([&] {
     const std::int64_t k = server.k();
@@ -466,10 +468,47 @@ double measure_server_update_s(const Config& config, Objective& objective) {
     }
     std::copy(server.x().begin(), server.x().end(), point.begin());
   }, thread_cpu_seconds);
-  spdlog::info("heterogeneity.server_update_s = \"measure\": an update takes the server {:.6g} s; each one keeps "
-               "it busy that much virtual time",
-               seconds);
   return seconds;
+}
+
+double measure_server_update_s(const Config& config, Objective& objective, const ShardPlan& plan) {
+  const std::size_t size = objective.layout().size();
+  std::vector<float> x0(size), g(size);
+  objective.initial_point(x0);
+  SampleStream samples(config.run.seed, 0, 0, objective.training_examples());
+  objective.stochastic_gradient(x0, g, samples);
+  if (plan.shards() == 1) {
+    const double seconds = measure_update_s(config, objective.layout(), x0, g);
+    spdlog::info("heterogeneity.server_update_s = \"measure\": an update takes the server {:.6g} s; each one keeps "
+                 "it busy that much virtual time",
+                 seconds);
+    return seconds;
+  }
+  double slowest = 0.0;
+  std::string each;
+  for (int s = 0; s < plan.shards(); ++s) {
+    const double seconds = measure_update_s(config, plan.layout(s), plan.slice(std::span<const float>(x0), s),
+                                            plan.slice(std::span<const float>(g), s));
+    slowest = std::max(slowest, seconds);
+    each += (s > 0 ? ", " : "") + fmt::format("{:.6g}", seconds);
+  }
+  spdlog::info("heterogeneity.server_update_s = \"measure\": an update takes the {} shards {} s; each one keeps "
+               "the server busy {:.6g} s of virtual time (the slowest)",
+               plan.shards(), each, slowest);
+  return slowest;
+}
+
+// What one update keeps the server busy (docs/method.md §7): heterogeneity.server_update_s as given or
+// measured; given in seconds with shards, the slowest shard's share of it.
+double server_update_s(const Config& config, Objective& objective, const ShardPlan& plan) {
+  const HeterogeneityConfig& h = config.heterogeneity;
+  if (h.measure_server_update) return measure_server_update_s(config, objective, plan);
+  if (plan.shards() == 1 || h.server_update_s == 0.0) return h.server_update_s;
+  const double charge = h.server_update_s * plan.max_share();
+  spdlog::info("server.shards = {}: an update of heterogeneity.server_update_s = {:.6g} s takes the slowest shard "
+               "{:.4f} of it: {:.6g} s",
+               plan.shards(), h.server_update_s, plan.max_share(), charge);
+  return charge;
 }
 
 // The backstop of load_config's memory estimate (a limit it could not see, or an estimate too low):
@@ -508,7 +547,10 @@ int run_sim(const RunRequest& request) {
   // The virtual seconds charged per gradient and per update (docs/method.md §7), measured if they say so.
   const HeterogeneityConfig& h = config.heterogeneity;
   const double compute_s = h.measure_compute ? measure_compute_s(config, *objective) : h.compute_s;
-  const double update_s = h.measure_server_update ? measure_server_update_s(config, *objective) : h.server_update_s;
+  // Shards own whole blocks: too many for the model is an error here, before the run directory.
+  const ShardPlan plan(objective->layout(), config.lmo.options(), config.server.shards);
+  if (plan.shards() > 1) spdlog::info("server.shards = {}: blocks {}", plan.shards(), plan.describe());
+  const double update_s = server_update_s(config, *objective, plan);
   // Everything is validated: only now is a new run directory made (locked, with its run id); if writing
   // its first files fails, RunDir removes it again.
   if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));

@@ -372,6 +372,39 @@ TEST(SimEngine, ServerUpdateTimeChargesUpdatesOnly) {
   }
 }
 
+// server.shards (docs/method.md §7 "Sharded server"): S shards apply the same decisions in the same order,
+// each to its own blocks, so an update keeps the server busy for the slowest shard's share of
+// server_update_s. Four equal 16×16 blocks: 2 shards own two each (half the update), 4 shards one each (a
+// quarter). The queue of ServerUpdateTimeQueuesArrivals then serves ⌊(T − 0.001) / c_S⌋ + 1 updates in T =
+// 1 s: 100, 200, 400 for c_S = 10, 5, 2.5 ms. Without a charge shards change nothing: the same files.
+TEST(SimEngine, ShardsDivideTheServersUpdateTime) {
+  TempDir dir("shards");
+  const std::string base = "-c " + write_config(dir) + " --set run.method=async --set method.stepsize=0.001 "
+                           "--set objective.blocks=4 --set heterogeneity.profile=uniform "
+                           "--set heterogeneity.base_s=0.001 --set run.time_budget_s=1";
+  const std::string charged = base + " --set heterogeneity.server_update_s=0.01";
+  const std::vector<std::pair<int, int>> expected = {{1, 100}, {2, 200}, {4, 400}};
+  for (const auto& [shards, updates] : expected) {
+    const std::string out = dir / ("charged-" + std::to_string(shards));
+    const Command cmd = simulate(charged + " --set server.shards=" + std::to_string(shards) + " --out " + out);
+    ASSERT_EQ(cmd.exit_code, 0) << cmd.output;
+    const auto summary = read_json(fs::path(out) / "summary.json");
+    EXPECT_EQ(summary["updates"], updates) << shards << " shards";
+    EXPECT_DOUBLE_EQ(summary["server_update_s"].get<double>(), 0.01 / shards);
+  }
+  const std::string one = dir / "free-1", two = dir / "free-2";
+  ASSERT_EQ(simulate(base + " --set server.shards=1 --out " + one).exit_code, 0);
+  ASSERT_EQ(simulate(base + " --set server.shards=2 --out " + two).exit_code, 0);
+  for (const char* file : {"events.csv", "eval.csv", "delays.csv", "workers.csv"})
+    EXPECT_EQ(slurp(fs::path(one) / file), slurp(fs::path(two) / file)) << file;
+  // A shard owns whole blocks: 5 shards of 4 blocks is an error naming the key, and no run directory.
+  const std::string five = dir / "five";
+  const Command bad = simulate(base + " --set server.shards=5 --out " + five);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("server.shards = 5"), std::string::npos) << bad.output;
+  EXPECT_FALSE(fs::exists(five));
+}
+
 // server_update_s = 0 is today's instantaneous server: the same files as a run without the key (and
 // summary.json without server_update_s); "measure" times a real update, logs it and records it.
 TEST(SimEngine, ZeroOrMeasuredServerUpdateTime) {
