@@ -1179,6 +1179,9 @@ void check_consistency(const Reader& r, const Config& c, bool workers_from_engin
   const std::int64_t size = static_cast<std::int64_t>(c.objective.rows) * c.objective.cols;
   if (size > kIntMax)
     r.fail({"objective", "cols"}, "rows x cols = " + std::to_string(size) + " exceeds " + std::to_string(kIntMax));
+  if (size * c.objective.blocks > kIntMax)
+    r.fail({"objective", "blocks"}, "rows x cols x blocks = " + std::to_string(size * c.objective.blocks) +
+                                        " exceeds " + std::to_string(kIntMax));
   check_memory(r, c);
   check_progress(r, c);
 }
