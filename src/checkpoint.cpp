@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <limits>
 #include <cmath>
@@ -23,12 +24,6 @@ using json = nlohmann::json;
 
 constexpr char kMagic[8] = {'R', 'M', 'C', 'K', 'P', 'T', '1', '\n'};
 constexpr std::size_t kHeader = sizeof kMagic + 8 + 4;  // magic, payload length, CRC-32
-
-json floats_to_json(const std::vector<float>& v) {
-  std::vector<std::uint8_t> bytes(v.size() * sizeof(float));
-  if (!v.empty()) std::memcpy(bytes.data(), v.data(), bytes.size());  // empty: data() may be null (UB in memcpy)
-  return json::binary(std::move(bytes));
-}
 
 // Parameters, momentum and sums are finite in any run that can be resumed: a run whose x turned NaN
 // stopped as diverged, and resuming it would only diverge again.
@@ -85,10 +80,41 @@ std::uint64_t get_le(const std::string& in, std::size_t at, int bytes) {
   return value;
 }
 
+// CBOR heads (RFC 8949 §3): a major type in the top 3 bits, then the argument — in the low 5 bits when
+// below 24, else in the 1, 2, 4 or 8 big-endian bytes that follow (low bits 24 … 27). Only what
+// write_checkpoint needs to append entries to the map nlohmann encoded; nlohmann reads the whole.
+constexpr std::uint8_t kCborBytes = 2, kCborText = 3, kCborMap = 5;
+
+std::string cbor_head(std::uint8_t major, std::uint64_t argument) {
+  const auto initial = static_cast<char>(major << 5);
+  if (argument < 24) return std::string(1, static_cast<char>(initial | static_cast<char>(argument)));
+  const int bytes = argument <= 0xFF ? 1 : argument <= 0xFFFF ? 2 : argument <= 0xFFFFFFFFu ? 4 : 8;
+  std::string head(1, static_cast<char>(initial | static_cast<char>(bytes == 1 ? 24 : bytes == 2 ? 25 : bytes == 4 ? 26 : 27)));
+  for (int i = bytes - 1; i >= 0; --i) head.push_back(static_cast<char>((argument >> (8 * i)) & 0xFF));
+  return head;
+}
+
+// Bytes of the head that starts with `initial`.
+std::size_t cbor_head_bytes(std::uint8_t initial) {
+  const std::uint8_t low = initial & 0x1F;
+  return low < 24 ? 1 : 1 + (std::size_t{1} << (low - 24));
+}
+
+// The argument of the head at the start of `encoded` (the entry count of a map).
+std::uint64_t cbor_argument(const std::string& encoded) {
+  const auto initial = static_cast<std::uint8_t>(encoded.at(0));
+  const std::size_t head = cbor_head_bytes(initial);
+  if (head == 1) return initial & 0x1F;
+  std::uint64_t argument = 0;
+  for (std::size_t i = 1; i < head; ++i) argument = argument << 8 | static_cast<std::uint8_t>(encoded.at(i));
+  return argument;
+}
+
 std::uint32_t crc32_of(const std::string& bytes, std::size_t from) {
   return checkpoint_crc32(bytes.data() + from, bytes.size() - from);
 }
 
+// Everything but the x-sized arrays (x, m, method_sum), which write_checkpoint appends to the map.
 json to_json(const Checkpoint& c) {
   json counters = json::array(), times = json::array();
   for (const WorkerCounters& w : c.counters)
@@ -106,9 +132,6 @@ json to_json(const Checkpoint& c) {
       {"k", c.k},
       {"train_time_s", c.train_time_s},
       {"wall_time_s", c.wall_time_s},
-      {"x", floats_to_json(c.x)},
-      {"m", floats_to_json(c.m)},
-      {"method_sum", floats_to_json(c.method.sum)},
       {"method_count", c.method.count},
       {"counters", counters},
       {"times", times},
@@ -217,19 +240,47 @@ Checkpoint from_json(const json& j) {
 }  // namespace
 
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint) {
-  // The payload is encoded straight into the file's bytes, reserved for x, m and the method's sum
-  // (the bulk of it) plus room for the rest: no second copy of the parameters, no growth by doubling.
-  // Its length is filled in afterwards, like the CRC.
-  std::string bytes(kMagic, sizeof kMagic);
-  put_le(bytes, 0, 8);  // payload length placeholder
-  put_le(bytes, 0, 4);  // CRC placeholder
-  bytes.reserve(kHeader + sizeof(float) * (checkpoint.x.size() + checkpoint.m.size() + checkpoint.method.sum.size()) +
-                (64u << 10) + 256 * checkpoint.counters.size());
-  json::to_cbor(to_json(checkpoint), bytes);
-  set_le(bytes, sizeof kMagic, bytes.size() - kHeader, 8);
-  set_le(bytes, sizeof kMagic + 8, crc32_of(bytes, kHeader), 4);
+  write_checkpoint(path, checkpoint, {checkpoint.x, checkpoint.m, checkpoint.method.sum});
+}
 
-  write_file_atomically(path, bytes);
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint, const CheckpointArrays& arrays) {
+  // The payload is one CBOR map: nlohmann encodes every field but the three arrays (a few hundred bytes
+  // plus the per-worker counters); the arrays follow as three more entries, each a key and a byte-string
+  // head before the floats themselves, written to the file from where they live. The map's head is
+  // re-encoded with three more entries. The CRC runs over the pieces in order.
+  std::string rest;
+  json::to_cbor(to_json(checkpoint), rest);
+  const std::size_t rest_head = cbor_head_bytes(static_cast<std::uint8_t>(rest.at(0)));
+  std::string map_head = cbor_head(kCborMap, cbor_argument(rest) + 3);
+  const std::array<std::pair<const char*, std::span<const float>>, 3> entries = {
+      {{"m", arrays.m}, {"method_sum", arrays.method_sum}, {"x", arrays.x}}};
+  std::array<std::string, 3> heads;  // key, then the byte string's head
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    const std::string_view key = entries[i].first;
+    heads[i] = cbor_head(kCborText, key.size()) + std::string(key) + cbor_head(kCborBytes, entries[i].second.size_bytes());
+  }
+  std::vector<std::string_view> pieces;
+  std::string header(kMagic, sizeof kMagic);
+  pieces.push_back({});  // the header, once the length and CRC are known
+  pieces.push_back(map_head);
+  pieces.push_back(std::string_view(rest).substr(rest_head));
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    pieces.push_back(heads[i]);
+    const std::span<const float> floats = entries[i].second;
+    pieces.push_back({reinterpret_cast<const char*>(floats.data()), floats.size_bytes()});
+  }
+  std::uint64_t length = 0;
+  uLong crc = crc32_z(0L, Z_NULL, 0);
+  for (std::size_t i = 1; i < pieces.size(); ++i) {
+    length += pieces[i].size();
+    // Not with an empty piece: an empty span's data() may be null, and crc32_z(crc, Z_NULL, 0) returns
+    // the initial value, not crc.
+    if (!pieces[i].empty()) crc = crc32_z(crc, reinterpret_cast<const Bytef*>(pieces[i].data()), pieces[i].size());
+  }
+  put_le(header, length, 8);
+  put_le(header, static_cast<std::uint32_t>(crc), 4);
+  pieces[0] = header;
+  write_file_atomically(path, pieces);
 }
 
 std::uint32_t checkpoint_crc32(const void* data, std::size_t size) {

@@ -79,10 +79,15 @@ BoundedRead read_bounded(const fs::path& path, std::size_t limit) {
 }
 
 void write_file_atomically(const fs::path& path, std::string_view bytes) {
+  write_file_atomically(path, std::span<const std::string_view>(&bytes, 1));
+}
+
+void write_file_atomically(const fs::path& path, std::span<const std::string_view> pieces) {
   const fs::path tmp = path.string() + ".tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw io_error("create", tmp, errno);
-  int error = write_all(fd, bytes);
+  int error = 0;
+  for (std::size_t i = 0; i < pieces.size() && error == 0; ++i) error = write_all(fd, pieces[i]);
   if (error == 0) error = fsync_retrying(fd);
   // close() can report a deferred write error (NFS, quotas): it counts like any other.
   if (::close(fd) != 0 && error == 0) error = errno;

@@ -158,13 +158,12 @@ void Run::checkpoint(double t) {
   c.k = server_.k();
   c.train_time_s = t;
   c.wall_time_s = earlier_wall_s_ + wall_s();
-  c.x.assign(server_.x().begin(), server_.x().end());
-  c.m.assign(server_.momentum().begin(), server_.momentum().end());
   c.method = server_.method().state();
   for (int w = 1; w <= server_.workers(); ++w) c.counters.push_back(server_.counters(w));
   c.times = times_;
   c.recorder = recorder_.checkpoint();  // flushes the CSV files first: c records their sizes
-  write_checkpoint(recorder_.dir() / kCheckpointFile, c);
+  // x and m go into the file from the Server's own buffers: no copy (docs/method.md §1 "Memory").
+  write_checkpoint(recorder_.dir() / kCheckpointFile, c, {server_.x(), server_.momentum(), c.method.sum});
   overhead_s_ += seconds_since(begin);  // not charged to the training clock either (docs/method.md §7)
   last_checkpoint_ = Clock::now();
 }

@@ -3,8 +3,8 @@
 // random streams after a resume — with the hash of the configuration that produced it.
 //
 // File format: the 8-byte magic "RMCKPT1\n", the payload's length (8 bytes, little endian) and CRC-32
-// (4 bytes, zlib, over the whole payload however long), then the payload: CBOR (nlohmann::json) with x
-// and m as binary float32 arrays. Written by write_file_atomically (file_writer.hpp): a reader sees
+// (4 bytes, zlib, over the whole payload however long), then the payload: one CBOR map (read with
+// nlohmann::json) with x, m and the method's sum as binary float32 arrays (CBOR byte strings). Written by write_file_atomically (file_writer.hpp): a reader sees
 // the previous checkpoint or the new one, never half of one.
 //
 // A checkpoint also records the run id of its directory (run_dir.hpp) and the byte sizes of the CSV
@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -65,8 +66,18 @@ struct Checkpoint {
 
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";
 
+// The x-sized arrays of a checkpoint, viewed where they live (the Server's x and m): written into the
+// file straight from there.
+struct CheckpointArrays {
+  std::span<const float> x, m, method_sum;
+};
+
 // Atomically replaces `path` with the checkpoint. Throws Error on I/O failure.
 void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint);
+// The same with x, m and the method's sum taken from `arrays` (checkpoint.x, .m and .method.sum are not
+// read): the file is written from them and a small encoding of the rest, so writing a checkpoint costs
+// no copy of the parameters (docs/method.md §1 "Memory").
+void write_checkpoint(const std::filesystem::path& path, const Checkpoint& checkpoint, const CheckpointArrays& arrays);
 
 // The largest payload a checkpoint of a run with `params` parameters and `workers` workers can have
 // (x, m and a method sum of float32, per-worker counters, the recorder's state), with room to spare.

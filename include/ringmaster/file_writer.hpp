@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <iterator>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,6 +26,9 @@ namespace ringmaster {
 // renamed over `path`, and the directory fsync'ed. On any failure throws Error naming the file and
 // errno; the temporary file is unlinked and `path` keeps what it held before (or stays absent).
 void write_file_atomically(const std::filesystem::path& path, std::string_view bytes);
+// The same with the file's bytes given as consecutive pieces, written in order: a large file made of a
+// small encoded part and big arrays is written without first copying them into one buffer.
+void write_file_atomically(const std::filesystem::path& path, std::span<const std::string_view> pieces);
 
 // fsync of a directory, so that a rename or a creation inside it survives a crash. Throws Error.
 void sync_directory(const std::filesystem::path& dir);
