@@ -1232,10 +1232,9 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     // Ranks 0 … shards − 1 serve, the rest work (docs/method.md §1, §7 "Sharded server").
     const int shards = config.server.shards;
     if (workers_from_engine < shards + 1)
-      reader.fail({"server", "shards"}, "= " + std::to_string(shards) + " needs at least " +
-                                            std::to_string(shards + 1) + " MPI ranks (" + std::to_string(shards) +
-                                            " server shard" + (shards == 1 ? "" : "s") +
-                                            " and a worker); the job has " + std::to_string(workers_from_engine));
+      reader.fail({"server", "shards"}, std::to_string(shards) + " server shard" + (shards == 1 ? "" : "s") +
+                                            " and a worker need at least " + std::to_string(shards + 1) +
+                                            " MPI ranks; the job has " + std::to_string(workers_from_engine));
     workers_from_engine -= shards;
   }
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − shards (docs/method.md §1)
