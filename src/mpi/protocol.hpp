@@ -95,21 +95,23 @@ struct GradientHeader {
 // What the leader's Server was asked, in the order it was asked (sharded server, docs/method.md §7).
 enum DecisionKind : std::int32_t {
   kDecideStart = 1,      // Server::start
-  kDecideGradient = 2,   // Server::on_gradient on the worker's next gradient slice
+  kDecideGradient = 2,   // Server::on_gradient on the worker's next gradient slice, sent before the leader
+                         // applies it (so that the shards update side by side); its kDecideOutcome follows
   kDecideMalformed = 3,  // Server::on_malformed; the worker's next gradient slice is drained
   kDecideDrop = 4,       // the worker is retired: its next gradient slice is drained, nothing else
   kDecideRetire = 5,     // Server::retire
   kDecideGather = 6,     // send x (and with `state`, m and the method's sum) at version `version` to rank 0
   kDecideStop = 7,       // stop every worker with `reason` and shut down
+  kDecideOutcome = 8,    // the leader's outcome of the kDecideGradient before it
 };
 
 struct Decision {
   std::int32_t kind;          // DecisionKind
   std::int32_t worker;        // 1-based, for the kinds about one worker
   std::int64_t version;       // kDecideGradient: the gradient's version; kDecideGather: k
-  std::int64_t k;             // the leader's k after the call
-  std::uint64_t outcome_hash; // outcome_hash() of the leader's Outcome
-  std::int32_t action;        // the leader's Outcome::action (an Action)
+  std::int64_t k;             // the leader's k after the call (not in a kDecideGradient)
+  std::uint64_t outcome_hash; // outcome_hash() of the leader's Outcome (not in a kDecideGradient)
+  std::int32_t action;        // the leader's Outcome::action, an Action (not in a kDecideGradient)
   std::int32_t flag;          // kDecideGather: 1 with m and the sum; kDecideStop: the StopReason
 };
 

@@ -399,11 +399,13 @@ class ServerLoop : public ShardPeers {
     }
     const GradientMessage& m = *a.buffer;
     const GradientHeader h = m.header();
+    // The followers start on their slices while this rank works on its own; the outcome follows.
+    decide({kDecideGradient, worker, h.version, 0, 0, 0, 0});
     const Outcome& outcome = run_.on_gradient(now(), worker, h.version, m.payload(), h.loss, h.compute_s, h.injected_s,
                                               h.finite != 0);
     if (outcome.action == Action::rejected)
       spdlog::error("rank {} sent a gradient with NaN or Inf entries: rejected, parameters untouched", rank_of(worker));
-    send_points(outcome, kDecideGradient, worker, h.version);
+    send_points(outcome, kDecideOutcome, worker, h.version);
   }
 
   // Stops every worker, lets gradients already in flight land (so no send is left hanging), collects

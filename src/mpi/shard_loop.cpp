@@ -54,18 +54,33 @@ class ShardLoop {
   int run(bool resumed) {
     if (resumed) receive_state();
     post_decision_receive();
+    start_ = MPI_Wtime();
     for (;;) {
       const Decision d = next_decision();
+      const double begin = MPI_Wtime();
       switch (d.kind) {
         case kDecideStart: agree(d, server_.start()); break;
         case kDecideGradient: {
-          if (!receive_gradient(d.worker))
+          const double t0 = MPI_Wtime();
+          const bool well_formed = receive_gradient(d.worker);
+          slice_wait_s_ += MPI_Wtime() - t0;
+          if (!well_formed)
             disagree(d, "its slice of the gradient has the wrong length (" + std::to_string(malformed_bytes_) +
                             " bytes)");
           const GradientHeader h = gradient_.header();
           if (h.version != d.version)
             disagree(d, "its slice of the gradient was computed at version " + std::to_string(h.version));
-          agree(d, server_.on_gradient(d.worker, h.version, gradient_.payload(), h.finite != 0));
+          // The leader applies it meanwhile; its outcome comes next, once it has.
+          const double update_begin = MPI_Wtime();
+          const Outcome& outcome = server_.on_gradient(d.worker, h.version, gradient_.payload(), h.finite != 0);
+          update_s_ += MPI_Wtime() - update_begin;
+          points_.send(outcome, server_.k(), server_.x());
+          const double t1 = MPI_Wtime();
+          const Decision o = next_decision();
+          outcome_wait_s_ += MPI_Wtime() - t1;
+          if (o.kind != kDecideOutcome || o.worker != d.worker || o.version != d.version)
+            disagree(d, "the leader's next decision (" + std::to_string(o.kind) + ") is not its outcome");
+          check_agrees(o, outcome);
           break;
         }
         case kDecideMalformed:
@@ -78,9 +93,15 @@ class ShardLoop {
           break;
         case kDecideRetire: agree(d, server_.retire(d.worker)); break;
         case kDecideGather: send_state(d); break;
-        case kDecideStop: shutdown(static_cast<StopReason>(d.flag)); return kExitOk;
+        case kDecideStop:
+          spdlog::info("server shard {}: {} updates; {:.2f} s of {:.2f} s in its Server's calls on gradients, {:.2f} s "
+                       "waiting for the leader's decisions ({:.2f} s of them for outcomes), {:.2f} s for gradient slices",
+                       shard_, server_.k(), update_s_, MPI_Wtime() - start_, waiting_s_, outcome_wait_s_, slice_wait_s_);
+          shutdown(static_cast<StopReason>(d.flag));
+          return kExitOk;
         default: throw Error("server shard " + std::to_string(shard_) + ": unknown decision " + std::to_string(d.kind));
       }
+      busy_s_ += MPI_Wtime() - begin;
     }
   }
 
@@ -94,6 +115,7 @@ class ShardLoop {
 
   // The leader's next decision; the points in flight progress meanwhile.
   Decision next_decision() {
+    const double begin = MPI_Wtime();
     backoff_.reset();
     for (;;) {
       int done = 0;
@@ -102,6 +124,7 @@ class ShardLoop {
       points_.progress();
       backoff_.sleep();
     }
+    waiting_s_ += MPI_Wtime() - begin;
     Decision d;
     std::memcpy(&d, decision_unit_, sizeof d);
     if (d.kind != kDecideStop) post_decision_receive();
@@ -143,11 +166,15 @@ class ShardLoop {
   // The leader's outcome must be this shard's: same action, same k, same assignments, interrupts and
   // retirements. Then this shard's slice of the point goes to every assigned worker.
   void agree(const Decision& d, const Outcome& outcome) {
+    check_agrees(d, outcome);
+    points_.send(outcome, server_.k(), server_.x());
+  }
+
+  void check_agrees(const Decision& d, const Outcome& outcome) {
     if (outcome.action != static_cast<Action>(d.action) || server_.k() != d.k || outcome_hash(outcome) != d.outcome_hash)
       disagree(d, "here the outcome is " + to_string(outcome.action) + " at k = " + std::to_string(server_.k()) +
                       " (the leader's: " + action_name(d.action) + " at k = " + std::to_string(d.k) +
                       (outcome_hash(outcome) != d.outcome_hash ? ", other workers assigned or interrupted)" : ")"));
-    points_.send(outcome, server_.k(), server_.x());
   }
 
   [[noreturn]] void disagree(const Decision& d, const std::string& what) {
@@ -249,6 +276,11 @@ class ShardLoop {
   alignas(64) std::byte decision_unit_[kUnitBytes] = {};
   MPI_Request decision_request_ = MPI_REQUEST_NULL;
   Backoff backoff_;
+  double start_ = 0.0;
+  double busy_s_ = 0.0;     // seconds in decisions (a gradient's includes waiting for its outcome)
+  double update_s_ = 0.0;   // seconds in Server::on_gradient
+  double outcome_wait_s_ = 0.0, slice_wait_s_ = 0.0;
+  double waiting_s_ = 0.0;  // seconds waiting for the next decision
 };
 
 }  // namespace
