@@ -56,15 +56,20 @@ struct Outbox {
 };
 
 // The points of (x, k) for `workers` workers; worker w (1-based) is rank w + first_rank − 1 of `comm`.
+// `split` (a sharded server, protocol.hpp): each point goes as its header (one unit, kTagPoint) and its
+// slice (floats, kTagPointSlice), two messages from the one buffer, so that the worker receives the
+// slice straight into its place in x, contiguous (Open MPI moves a contiguous message in one copy; a
+// derived datatype would be packed in fragments, each waiting for the sender's next MPI call).
 class PointSender {
  public:
-  PointSender(MPI_Comm comm, int workers, int first_rank, std::size_t floats)
+  PointSender(MPI_Comm comm, int workers, int first_rank, std::size_t floats, bool split = false)
       : comm_(comm),
         first_rank_(first_rank),
+        stride_(split ? 2 : 1),
         points_(floats),
         outboxes_(static_cast<std::size_t>(workers)),
-        requests_(static_cast<std::size_t>(workers), MPI_REQUEST_NULL),
-        completed_(static_cast<std::size_t>(workers)) {}
+        requests_(static_cast<std::size_t>(workers * stride_), MPI_REQUEST_NULL),
+        completed_(static_cast<std::size_t>(workers * stride_)) {}
 
   // Sends (x, k), or a stop, to `worker`, never waiting for it. If its previous point is still on the
   // wire, this one is staged behind it (progress() sends it once that one is delivered), replacing any
@@ -101,7 +106,10 @@ class PointSender {
                        MPI_STATUSES_IGNORE),
           "MPI_Testsome");
     if (count == MPI_UNDEFINED) return;
-    for (int i = 0; i < count; ++i) sent(completed_[static_cast<std::size_t>(i)] + 1);
+    for (int i = 0; i < count; ++i) {
+      const int worker = completed_[static_cast<std::size_t>(i)] / stride_ + 1;
+      if (!pending(worker)) sent(worker);  // both messages of a split point completed
+    }
   }
 
   // True when nothing is on the wire to this worker or staged for it; a point staged behind a send
@@ -135,12 +143,23 @@ class PointSender {
   // True while the send to `worker` is in progress (tests it: never waits). A completed send's point
   // is released.
   bool on_the_wire(int worker) {
-    MPI_Request& request = requests_[at(worker)];
-    if (request == MPI_REQUEST_NULL) return false;
-    int done = 0;
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (!done) return true;
+    if (!pending(worker)) return false;
+    for (int i = 0; i < stride_; ++i) {
+      MPI_Request& request = requests_[at(worker) * static_cast<std::size_t>(stride_) + static_cast<std::size_t>(i)];
+      if (request == MPI_REQUEST_NULL) continue;
+      int done = 0;
+      check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (!done) return true;
+    }
     outboxes_[at(worker)].sending.reset();
+    return false;
+  }
+
+  // A request of the send to `worker` has not completed (nor been tested complete).
+  bool pending(int worker) const {
+    for (int i = 0; i < stride_; ++i)
+      if (requests_[at(worker) * static_cast<std::size_t>(stride_) + static_cast<std::size_t>(i)] != MPI_REQUEST_NULL)
+        return true;
     return false;
   }
 
@@ -158,15 +177,25 @@ class PointSender {
 
   void post(int worker) {
     const PointMessage& m = *outboxes_[at(worker)].sending;  // a stop is one unit: its header
-    check(MPI_Isend(m.data(), m.units(), unit_type(), worker + first_rank_ - 1, kTagPoint, comm_, &requests_[at(worker)]),
-          "MPI_Isend");
+    const int rank = worker + first_rank_ - 1;
+    MPI_Request* requests = &requests_[at(worker) * static_cast<std::size_t>(stride_)];
+    if (stride_ == 1) {
+      check(MPI_Isend(m.data(), m.units(), unit_type(), rank, kTagPoint, comm_, &requests[0]), "MPI_Isend");
+      return;
+    }
+    check(MPI_Isend(m.data(), 1, unit_type(), rank, kTagPoint, comm_, &requests[0]), "MPI_Isend");
+    if (m.header().command == kCommandWork)
+      check(MPI_Isend(m.payload().data(), float_count(m.payload().size()), MPI_FLOAT, rank, kTagPointSlice, comm_,
+                      &requests[1]),
+            "MPI_Isend");
   }
 
   MPI_Comm comm_;
   int first_rank_;
+  int stride_;                         // requests per worker: 1, or 2 when split
   PointBuffers points_;                // one per version in flight
   std::vector<Outbox> outboxes_;       // per worker: points on their way to it
-  std::vector<MPI_Request> requests_;  // per worker: its outbox's send
+  std::vector<MPI_Request> requests_;  // per worker (stride_ each): its outbox's send
   int staged_ = 0;                     // outboxes holding a staged point
   std::vector<int> completed_;         // Testsome scratch
 };

@@ -95,36 +95,16 @@ MPI_Comm make_loop_comm() {
 
 std::uint64_t protocol_fingerprint() {
   const std::string text =
-      fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader),
+      fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader),
                   sizeof(GradientHeader), sizeof(StatsMessage), kUnitBytes, +kTagPoint, +kTagGradient, +kTagStats,
                   +kTagClock, +kTagSignal, +kTagAck, +kTagGradientHeader, +kTagDecision, +kTagShardSlice,
-                  sizeof(Decision), sizeof(ShardState));
+                  sizeof(Decision), sizeof(ShardState), +kTagPointSlice);
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit, as config_hash
   for (unsigned char byte : text) {
     hash ^= byte;
     hash *= 1099511628211ull;
   }
   return hash;
-}
-
-SplitMessage::SplitMessage(void* header, std::size_t header_bytes, float* slice, std::size_t floats)
-    : bytes_(message_bytes(header_bytes, floats)) {
-  const std::size_t slice_bytes = floats * sizeof(float);
-  if (slice_bytes >= static_cast<std::size_t>(std::numeric_limits<int>::max()))
-    throw Error("a server shard's slice of " + std::to_string(floats) +
-                " floats is 2 GiB or more: use more server.shards");
-  int lengths[3] = {static_cast<int>(header_bytes), static_cast<int>(slice_bytes),
-                    static_cast<int>(bytes_ - header_bytes - slice_bytes)};
-  MPI_Aint displacements[3];
-  check(MPI_Get_address(header, &displacements[0]), "MPI_Get_address");
-  check(MPI_Get_address(slice, &displacements[1]), "MPI_Get_address");
-  check(MPI_Get_address(pad_, &displacements[2]), "MPI_Get_address");
-  check(MPI_Type_create_hindexed(3, lengths, displacements, MPI_BYTE, &type_), "MPI_Type_create_hindexed");
-  check(MPI_Type_commit(&type_), "MPI_Type_commit");
-}
-
-SplitMessage::~SplitMessage() {
-  if (type_ != MPI_DATATYPE_NULL) MPI_Type_free(&type_);
 }
 
 std::uint64_t outcome_hash(const Outcome& outcome) {

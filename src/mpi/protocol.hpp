@@ -11,9 +11,17 @@
 //
 // With server.shards = S > 1 (docs/method.md §7 "Sharded server") ranks 0 … S − 1 are server shards and
 // ranks S … N − 1 the workers (worker w is rank w + S − 1). Shard s owns the floats [begin(s), end(s)) of
-// x (ShardPlan); every point and gradient message above then carries one shard's slice instead of the
-// whole x, between a worker and that shard. Rank 0, the leader, alone gets the gradient headers, acks,
-// signals and clock handshakes, decides, and streams its decisions to the other shards, the followers:
+// x (ShardPlan); points and gradients then carry one shard's slice instead of the whole x, between a
+// worker and that shard, as two messages where the slice lies inside a whole buffer, so that every
+// x-sized transfer is contiguous (one copy in Open MPI; a derived datatype is packed in fragments that
+// each wait for the sender's next MPI call):
+//   shard → worker   kTagPoint + kTagPointSlice   PointHeader (one unit), then its slice of x (floats;
+//                                                 none after a stop)
+//   worker → rank 0  kTagGradientHeader + kTagGradient   as above, the message with shard 0's slice
+//   worker → shard s ≥ 1  kTagGradientHeader + kTagGradient   GradientHeader (one unit), then slice s
+//                                                 of g (floats)
+// Rank 0, the leader, alone gets acks, signals and clock handshakes, decides, and streams its decisions
+// to the other shards, the followers:
 //   leader → follower  kTagDecision    Decision           (every Server call in the leader's order)
 //   follower → leader  kTagShardSlice  floats             (x, then m and the method's sum, for a gather)
 //   leader → follower  kTagShardSlice  ShardState + floats (a resume: k, counters, the slices of x, m, sum)
@@ -68,6 +76,7 @@ enum Tag : int {
   kTagGradientHeader = 107,
   kTagDecision = 108,
   kTagShardSlice = 109,
+  kTagPointSlice = 110,
 };
 
 enum Command : std::int32_t { kCommandWork = 1, kCommandStop = 2 };
@@ -195,26 +204,6 @@ class Message {
 
 using PointMessage = Message<PointHeader>;
 using GradientMessage = Message<GradientHeader>;
-
-// A sharded point or gradient message whose header and slice lie apart in memory (the worker's slice s
-// of x or g sits inside the whole buffer, at ShardPlan::begin(s)): an MPI datatype at absolute addresses
-// (sent or received as one of it from MPI_BOTTOM) of the header's bytes, the slice's, and padding to
-// whole units, so that the bytes on the wire are those of a Message<Header> of the slice's size.
-// Receiving writes the padding into a scratch of its own. Throws Error for a slice of 2 GiB or more.
-class SplitMessage {
- public:
-  SplitMessage(void* header, std::size_t header_bytes, float* slice, std::size_t floats);
-  ~SplitMessage();
-  SplitMessage(const SplitMessage&) = delete;
-  SplitMessage& operator=(const SplitMessage&) = delete;
-  MPI_Datatype type() const { return type_; }
-  std::size_t bytes() const { return bytes_; }
-
- private:
-  MPI_Datatype type_ = MPI_DATATYPE_NULL;
-  std::size_t bytes_;
-  std::byte pad_[kUnitBytes] = {};
-};
 
 // FNV-1a over what an Outcome says (action, updated, assign, interrupted, retired): the sharded server's
 // followers check theirs against the leader's with it.

@@ -69,7 +69,7 @@ class ServerLoop : public ShardPeers {
         shards_(plan ? plan->shards() : 1),
         plan_(plan),
         floats_(server_.layout().size()),
-        points_(comm, workers, shards_, floats_),
+        points_(comm, workers, shards_, floats_, shards_ > 1),
         backoff_(kMinPollS, kMaxPollS) {
     const auto n = static_cast<std::size_t>(workers_);
     header_requests_.assign(n, MPI_REQUEST_NULL);

@@ -46,8 +46,9 @@ class ShardLoop {
         shards_(plan.shards()),
         workers_(workers),
         server_(config, plan.layout(shard), initial_slice(objective, plan, shard), workers, std::move(updates)),
-        points_(comm, workers, plan.shards(), plan.size(shard)),
+        points_(comm, workers, plan.shards(), plan.size(shard), true),
         gradient_(plan.size(shard)),
+        headers_(static_cast<std::size_t>(workers), 0),
         received_(static_cast<std::size_t>(workers), 0),
         backoff_(kMinPollS, kMaxPollS) {}
 
@@ -67,12 +68,13 @@ class ShardLoop {
           if (!well_formed)
             disagree(d, "its slice of the gradient has the wrong length (" + std::to_string(malformed_bytes_) +
                             " bytes)");
-          const GradientHeader h = gradient_.header();
+          GradientHeader h;
+          std::memcpy(&h, header_unit_, sizeof h);
           if (h.version != d.version)
             disagree(d, "its slice of the gradient was computed at version " + std::to_string(h.version));
           // The leader applies it meanwhile; its outcome comes next, once it has.
           const double update_begin = MPI_Wtime();
-          const Outcome& outcome = server_.on_gradient(d.worker, h.version, gradient_.payload(), h.finite != 0);
+          const Outcome& outcome = server_.on_gradient(d.worker, h.version, gradient_, h.finite != 0);
           update_s_ += MPI_Wtime() - update_begin;
           points_.send(outcome, server_.k(), server_.x());
           const double t1 = MPI_Wtime();
@@ -131,28 +133,44 @@ class ShardLoop {
     return d;
   }
 
-  // Receives worker's next gradient slice: into gradient_ (true) or, of the wrong length, drained (false).
+  // Receives worker's next gradient: its header into header_unit_, its slice into gradient_ (true) or,
+  // of the wrong length, drained (false).
   bool receive_gradient(int worker) {
-    MPI_Message message = MPI_MESSAGE_NULL;
+    receive_header(worker, probe(worker, kTagGradientHeader));
     MPI_Status status;
+    MPI_Message message = probe(worker, kTagGradient, &status);
+    return take(worker, message, status);
+  }
+
+  // Waits (the points in flight progressing) for worker's next message with `tag`, matched.
+  MPI_Message probe(int worker, int tag, MPI_Status* status = nullptr) {
+    MPI_Message message = MPI_MESSAGE_NULL;
+    MPI_Status ignored;
     backoff_.reset();
     for (;;) {
       int found = 0;
-      check(MPI_Improbe(rank_of(worker), kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
-      if (found) break;
+      check(MPI_Improbe(rank_of(worker), tag, comm_, &found, &message, status ? status : &ignored), "MPI_Improbe");
+      if (found) return message;
       points_.progress();
       backoff_.sleep();
     }
-    return take(worker, message, status);
+  }
+
+  // A gradient header is one unit (far below the eager limit: it lands whole or not at all).
+  void receive_header(int worker, MPI_Message message) {
+    ++headers_[at(worker)];
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Imrecv(header_unit_, 1, unit_type(), &message, &request), "MPI_Imrecv");
+    wait(request, nullptr, backoff_);
   }
 
   bool take(int worker, MPI_Message& message, const MPI_Status& status) {
     ++received_[at(worker)];
     const std::size_t bytes = received_bytes(status);
     MPI_Request request = MPI_REQUEST_NULL;
-    const bool right = bytes == gradient_.bytes();
+    const bool right = bytes == gradient_.size() * sizeof(float);
     if (right) {
-      check(MPI_Imrecv(gradient_.data(), gradient_.units(), unit_type(), &message, &request), "MPI_Imrecv");
+      check(MPI_Imrecv(gradient_.data(), float_count(gradient_.size()), MPI_FLOAT, &message, &request), "MPI_Imrecv");
     } else {
       malformed_bytes_ = bytes;
       malformed_.resize((bytes + kUnitBytes - 1) / kUnitBytes * kUnitBytes);
@@ -248,13 +266,18 @@ class ShardLoop {
           take(w, message, status);  // dropped: the run is over
           busy = true;
         }
+        check(MPI_Improbe(rank_of(w), kTagGradientHeader, comm_, &found, &message, &status), "MPI_Improbe");
+        if (found) {
+          receive_header(w, message);
+          busy = true;
+        }
       }
       points_.progress();
       bool done = points_.all_delivered();
       for (int w = 1; w <= workers_; ++w) {
         int complete = 0;
         check(MPI_Test(&requests[at(w)], &complete, MPI_STATUS_IGNORE), "MPI_Test");
-        done = done && sent[at(w)] >= 0 && received_[at(w)] >= sent[at(w)];
+        done = done && sent[at(w)] >= 0 && received_[at(w)] >= sent[at(w)] && headers_[at(w)] >= sent[at(w)];
       }
       if (done) return;
       if (MPI_Wtime() > deadline)
@@ -269,9 +292,11 @@ class ShardLoop {
   int shard_, shards_, workers_;
   Server server_;                  // over plan.layout(shard_)
   PointSender points_;             // this shard's slices of the points
-  GradientMessage gradient_;       // header + (plan.size(shard_)) the gradient slice being applied
+  alignas(64) std::byte header_unit_[kUnitBytes] = {};  // the gradient header (GradientHeader, one unit)
+  std::vector<float> gradient_;    // (plan.size(shard_)) the gradient slice being applied
   std::vector<std::byte> malformed_;  // a slice of the wrong length, drained
   std::size_t malformed_bytes_ = 0;
+  std::vector<std::int64_t> headers_;   // per worker: gradient headers received
   std::vector<std::int64_t> received_;  // per worker: gradient slices received
   alignas(64) std::byte decision_unit_[kUnitBytes] = {};
   MPI_Request decision_request_ = MPI_REQUEST_NULL;

@@ -8,9 +8,9 @@
 //
 // With server.shards = S > 1 (docs/method.md §7 "Sharded server") the worker sends slice s of each
 // gradient to shard s (the header, with whether the whole gradient is finite, to rank 0 alone) and
-// assembles its point from the S slices of one version, each landing at ShardPlan::begin(s) of the same
-// two buffers (SplitMessage): rank 0's point is the one probed for, and the other shards' slices of that
-// version follow it (a shard may have dropped a point superseded on its way, never the newest: the
+// assembles its point from the S slices of one version, each received straight into its place
+// (ShardPlan::begin(s)) in the same two buffers, contiguous (protocol.hpp): rank 0's point header is the
+// one probed for, and the other shards' slices of that version follow it (a shard may have dropped a point superseded on its way, never the newest: the
 // worker takes each shard's messages until all agree on the newest version, or on a stop).
 #include <spdlog/spdlog.h>
 
@@ -55,17 +55,10 @@ class WorkerLoop {
     if (shards_ == 1) return;
     const auto n = static_cast<std::size_t>(shards_);
     point_headers_.resize(n);
-    slice_requests_.assign(n, MPI_REQUEST_NULL);
+    slice_requests_.assign(2 * n, MPI_REQUEST_NULL);
     slices_sent_.assign(n, 0);
     shard0_gradient_bytes_ = message_bytes(sizeof(GradientHeader), plan->size(0));
-    for (int s = 0; s < shards_; ++s) {
-      // Shard 0's header is point_'s own; the others' land in a header of their own.
-      void* header = s == 0 ? point_.data() : static_cast<void*>(&point_headers_[static_cast<std::size_t>(s)]);
-      point_slices_.push_back(std::make_unique<SplitMessage>(header, sizeof(PointHeader),
-                                                             point_.payload().data() + plan->begin(s), plan->size(s)));
-      gradient_slices_.push_back(std::make_unique<SplitMessage>(
-          gradient_.data(), sizeof(GradientHeader), gradient_.payload().data() + plan->begin(s), plan->size(s)));
-    }
+    for (int s = 0; s < shards_; ++s) slices_.emplace_back(plan->begin(s), plan->size(s));
   }
 
   int run() {
@@ -132,12 +125,11 @@ class WorkerLoop {
     if (point_.header().command == kCommandStop) stopped_ = true;
   }
 
-  // take() with a sharded server: rank 0's message, then every shard's slice of the same version.
+  // take() with a sharded server: rank 0's point, then every shard's slice of the same version.
   void take_slices() {
     std::vector<PointHeader>& have = point_headers_;
     receive_slice(0, incoming_, incoming_status_);
     incoming_ = MPI_MESSAGE_NULL;
-    have[0] = point_.header();
     for (int s = 1; s < shards_; ++s) have[static_cast<std::size_t>(s)] = {-1, kCommandWork, kStopDone};
     for (;;) {
       // The newest point any shard has sent, a stop above all: every shard sends it (the same
@@ -154,32 +146,47 @@ class WorkerLoop {
         if (stop ? h.command != kCommandStop : h.version < newest) behind = s;
       }
       if (behind < 0) break;
-      MPI_Message message = MPI_MESSAGE_NULL;
       MPI_Status status;
-      backoff_.reset();
-      for (;;) {
-        int found = 0;
-        check(MPI_Improbe(behind, kTagPoint, comm_, &found, &message, &status), "MPI_Improbe");
-        if (found) break;
-        backoff_.sleep();
-      }
+      MPI_Message message = probe(behind, kTagPoint, &status);
       receive_slice(behind, message, status);
-      have[static_cast<std::size_t>(behind)] =
-          behind == 0 ? point_.header() : point_headers_[static_cast<std::size_t>(behind)];
     }
-    if (point_.header().command == kCommandStop) stopped_ = true;
+    point_.set_header(have[0]);
+    if (have[0].command == kCommandStop) stopped_ = true;
   }
 
-  // Shard s's message into its slice of point_ (a stop: its header, and 48 bytes of the slice after it).
+  // Waits (without spinning) for the next message with `tag` from rank `shard`, matched.
+  MPI_Message probe(int shard, int tag, MPI_Status* status) {
+    MPI_Message message = MPI_MESSAGE_NULL;
+    backoff_.reset();
+    for (;;) {
+      int found = 0;
+      check(MPI_Improbe(shard, tag, comm_, &found, &message, status), "MPI_Improbe");
+      if (found) return message;
+      backoff_.sleep();
+    }
+  }
+
+  // Shard s's point header (matched as `message`) into point_headers_[s] and, for work, its slice of x
+  // into its place in point_.
   void receive_slice(int s, MPI_Message& message, const MPI_Status& status) {
-    const SplitMessage& split = *point_slices_[static_cast<std::size_t>(s)];
-    const std::size_t bytes = received_bytes(status);
-    if (bytes != split.bytes() && bytes != kUnitBytes)
-      throw Error("server shard " + std::to_string(s) + " sent a point message of " + std::to_string(bytes) +
-                  " bytes, expected " + std::to_string(split.bytes()) + " (or a stop of " +
-                  std::to_string(kUnitBytes) + ")");
+    const auto at = static_cast<std::size_t>(s);
+    if (received_bytes(status) != kUnitBytes)
+      throw Error("server shard " + std::to_string(s) + " sent a point header of " +
+                  std::to_string(received_bytes(status)) + " bytes, expected " + std::to_string(kUnitBytes));
+    alignas(64) std::byte unit[kUnitBytes];
     MPI_Request request = MPI_REQUEST_NULL;
-    check(MPI_Imrecv(MPI_BOTTOM, 1, split.type(), &message, &request), "MPI_Imrecv");
+    check(MPI_Imrecv(unit, 1, unit_type(), &message, &request), "MPI_Imrecv");
+    wait(request, nullptr, backoff_);
+    std::memcpy(&point_headers_[at], unit, sizeof(PointHeader));
+    if (point_headers_[at].command != kCommandWork) return;
+    const auto [begin, size] = slices_[at];
+    MPI_Status slice_status;
+    MPI_Message slice = probe(s, kTagPointSlice, &slice_status);
+    if (received_bytes(slice_status) != size * sizeof(float))
+      throw Error("server shard " + std::to_string(s) + " sent a point slice of " +
+                  std::to_string(received_bytes(slice_status)) + " bytes, expected " +
+                  std::to_string(size * sizeof(float)));
+    check(MPI_Imrecv(point_.payload().data() + begin, float_count(size), MPI_FLOAT, &slice, &request), "MPI_Imrecv");
     wait(request, nullptr, backoff_);
   }
 
@@ -233,7 +240,11 @@ class WorkerLoop {
     check(MPI_Isend(data, count, type, 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
     for (int s = 1; s < shards_; ++s) {
       const auto at = static_cast<std::size_t>(s);
-      check(MPI_Isend(MPI_BOTTOM, 1, gradient_slices_[at]->type(), s, kTagGradient, comm_, &slice_requests_[at]),
+      const auto [begin, size] = slices_[at];
+      check(MPI_Isend(header_.data(), 1, unit_type(), s, kTagGradientHeader, comm_, &slice_requests_[2 * at]),
+            "MPI_Isend");
+      check(MPI_Isend(gradient_.payload().data() + begin, float_count(size), MPI_FLOAT, s, kTagGradient, comm_,
+                      &slice_requests_[2 * at + 1]),
             "MPI_Isend");
       ++slices_sent_[at];
     }
@@ -326,11 +337,10 @@ class WorkerLoop {
   MPI_Request ack_request_ = MPI_REQUEST_NULL;
   std::vector<std::byte> oversized_;  // fault.inject = "oversize": the too-long message
   // Sharded (shards_ > 1), per shard s:
-  std::vector<std::unique_ptr<SplitMessage>> point_slices_;     // its message into point_
-  std::vector<PointHeader> point_headers_;                      // its last header (s = 0: point_'s)
-  std::vector<std::unique_ptr<SplitMessage>> gradient_slices_;  // its message from gradient_ (s ≥ 1)
-  std::vector<MPI_Request> slice_requests_;                     // its gradient slice's send
-  std::vector<std::int64_t> slices_sent_;                       // gradient slices sent to it
+  std::vector<std::pair<std::size_t, std::size_t>> slices_;  // its slice of x: (begin, size) in floats
+  std::vector<PointHeader> point_headers_;                   // its last point header
+  std::vector<MPI_Request> slice_requests_;                  // (2 each, s ≥ 1) its gradient header and slice sends
+  std::vector<std::int64_t> slices_sent_;                    // gradients sent to it
   std::size_t shard0_gradient_bytes_ = 0;                       // rank 0's gradient message
   double busy_s_ = 0.0, injected_s_ = 0.0;
 };
