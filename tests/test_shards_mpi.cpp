@@ -100,6 +100,32 @@ TEST(ShardsMpi, NonFiniteGradientRejectedOnEveryShard) {
   for (float v : checkpoint_of(out).x) ASSERT_TRUE(std::isfinite(v));
 }
 
+// The other decisions about one worker reach every shard too: a truncated gradient message (malformed on
+// the leader; the followers drain their slice and reject it alike), and a worker that hangs, retired for
+// silence (fault.worker_timeout_s) by the leader's decision while the others go on.
+TEST(ShardsMpi, MalformedAndSilentWorkersRetiredOnEveryShard) {
+  TempDir dir("shards-faults");
+  const std::string config = sync_config(dir, 0);
+  const std::string base = " --set server.shards=2 --set run.method=\"ringmaster\" --set run.time_budget_s=2"
+                           " --set fault.inject_workers=[2]";
+  const std::string truncated = dir / "truncate", silent = dir / "hang";
+  const Command a = run(mpirun(5, "-c " + config + base + " --set fault.inject=\"truncate\" --out " + truncated));
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto workers = read_csv(fs::path(truncated) / "workers.csv");
+  ASSERT_EQ(workers.size(), 3u);
+  EXPECT_GE(std::stoi(workers[1].at("rejected")), 1);
+  EXPECT_EQ(workers[1].at("retired"), "1");
+  EXPECT_GT(std::stoi(workers[2].at("accepted")), 10);
+
+  const Command b = run(mpirun(5, "-c " + config + base +
+                                      " --set fault.inject=\"hang\" --set fault.worker_timeout_s=0.5 --out " + silent));
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  workers = read_csv(fs::path(silent) / "workers.csv");
+  EXPECT_EQ(workers[1].at("retired"), "1");
+  EXPECT_GT(std::stoi(workers[0].at("accepted")), 10);
+  EXPECT_EQ(b.output.find("disagrees"), std::string::npos) << b.output;
+}
+
 // Bad input stops every rank with exit 2 before a run directory exists.
 TEST(ShardsMpi, MoreShardsThanBlocksOrRanksIsBadInput) {
   TempDir dir("shards-bad");

@@ -100,7 +100,7 @@ class ShardLoop {
                        "waiting for the leader's decisions ({:.2f} s of them for outcomes), {:.2f} s for gradient slices",
                        shard_, server_.k(), update_s_, MPI_Wtime() - start_, waiting_s_, outcome_wait_s_, slice_wait_s_);
           shutdown(static_cast<StopReason>(d.flag));
-          return kExitOk;
+          return d.flag == kStopSignal ? kExitStopped : kExitOk;  // as the leader and the workers
         default: throw Error("server shard " + std::to_string(shard_) + ": unknown decision " + std::to_string(d.kind));
       }
       busy_s_ += MPI_Wtime() - begin;
