@@ -54,6 +54,24 @@ TEST(ShardsMpi, TwoShardsReachTheSamePointAsOne) {
   EXPECT_EQ(read_json(fs::path(two) / "summary.json")["n_workers"], 2);
 }
 
+// The same on configs/gpt_tiny.toml (its 2-layer transformer: embedding, attention and MLP matrices,
+// norms, head; the plan splits it wte..h.0.mlp.c_proj | h.1.attn.c_q..lm_head), 6 sync updates.
+TEST(ShardsMpi, GptTinyTheSameOnOneAndTwoShards) {
+  TempDir dir("shards-gpt");
+  const std::string args = "-c " + source_dir() + "/configs/gpt_tiny.toml --set run.method=sync --set run.max_updates=6"
+                           " --set run.time_budget_s=120 --set run.eval_every_s=1000 --set run.seed=2 --out ";
+  const std::string one = dir / "one", two = dir / "two";
+  const Command a = run(train(1, args + one));
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  const Command b = run(train(2, args + two));
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  const Checkpoint x1 = checkpoint_of(one), x2 = checkpoint_of(two);
+  ASSERT_EQ(x1.k, 6);
+  ASSERT_EQ(x2.k, 6);
+  EXPECT_EQ(x1.x, x2.x);
+  EXPECT_EQ(x1.m, x2.m);
+}
+
 // An asynchronous method with interrupts (R = 1, slow workers interrupted over and over) on 4 workers
 // and 2 shards: every follower agrees with every decision (it stops the job if not), and events.csv
 // accounts for every update.
