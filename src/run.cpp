@@ -137,11 +137,27 @@ void Run::evaluate_apart() { evaluator_ = std::make_unique<Evaluator>(objective_
 
 std::span<const float> Run::whole_x() {
   server_.settle(server_.k());
-  if (peers_) return peers_->gather(false).x;
-  return server_.x();
+  if (!peers_) return server_.x();
+  flush_evaluation();  // its x is in the buffer the next gather fills
+  return peers_->gather(false).x;
+}
+
+void Run::flush_evaluation() {
+  if (!gathering_) return;
+  const WholeState& whole = peers_->gather(false);  // completes the request in flight
+  evaluator_->submit(*gathering_, whole.x);
+  gathering_.reset();
 }
 
 void Run::evaluate(double t) {
+  if (peers_ && evaluator_) {
+    // A sharded server: the followers' slices at this version land while serving goes on
+    // (docs/method.md §7 "Sharded server"); collect_evaluations() hands them on.
+    flush_evaluation();
+    gathering_ = recorder_.begin_evaluation(t, server_.k());
+    peers_->start_gather();
+    return;
+  }
   const std::span<const float> x = whole_x();
   const EvalSnapshot snapshot = recorder_.begin_evaluation(t, server_.k());
   if (evaluator_) {
@@ -159,6 +175,12 @@ void Run::evaluate(double t) {
 
 void Run::collect_evaluations() {
   if (!evaluator_) return;
+  if (gathering_) {
+    if (const WholeState* whole = peers_->poll_gather()) {
+      evaluator_->submit(*gathering_, whole->x);
+      gathering_.reset();
+    }
+  }
   for (const EvalResult& r : evaluator_->poll()) recorder_.record_evaluation(r);
 }
 
@@ -178,6 +200,7 @@ void Run::checkpoint(double t) {
   c.train_time_s = t;
   c.wall_time_s = earlier_wall_s_ + wall_s();
   if (peers_) {
+    flush_evaluation();
     const WholeState& whole = peers_->gather(true);
     c.x = whole.x;
     c.m = whole.m;
@@ -209,6 +232,7 @@ void Run::stop(double t) {
     evaluate(t);
     return;
   }
+  if (peers_) flush_evaluation();
   for (const EvalResult& r : evaluator_->drain()) recorder_.record_evaluation(r);
   const std::span<const float> x = whole_x();
   const EvalResult r = evaluator_->evaluate_now(recorder_.begin_evaluation(t, server_.k()), x);

@@ -52,6 +52,12 @@ TEST(ShardsMpi, TwoShardsReachTheSamePointAsOne) {
   EXPECT_EQ(read_json(fs::path(one) / "summary.json")["final_loss"],
             read_json(fs::path(two) / "summary.json")["final_loss"]);
   EXPECT_EQ(read_json(fs::path(two) / "summary.json")["n_workers"], 2);
+  // Evaluations gather the whole x from both shards: f(x0) is the same, and every row is at a version
+  // the run passed through.
+  const auto eval1 = read_csv(fs::path(one) / "eval.csv"), eval2 = read_csv(fs::path(two) / "eval.csv");
+  ASSERT_GE(eval2.size(), 2u);
+  EXPECT_EQ(eval1.front().at("loss"), eval2.front().at("loss"));
+  EXPECT_EQ(eval2.back().at("k"), "40");
 }
 
 // The same on configs/gpt_tiny.toml (its 2-layer transformer: embedding, attention and MLP matrices,
@@ -96,6 +102,15 @@ TEST(ShardsMpi, AsynchronousDecisionsAgreeOnEveryShard) {
   EXPECT_GT(interrupts, 0);
   EXPECT_EQ(summary["updates"].get<std::int64_t>(), accepted);  // ringmaster: one update per accept
   EXPECT_EQ(checkpoint_of(out).k, accepted);
+  // Evaluations every 0.1 s beside serving (each gathers x from both shards): versions never go back.
+  const auto eval = read_csv(fs::path(out) / "eval.csv");
+  EXPECT_GE(eval.size(), 10u);
+  std::int64_t last = -1;
+  for (const auto& row : eval) {
+    EXPECT_GE(std::stoll(row.at("k")), last);
+    last = std::stoll(row.at("k"));
+    EXPECT_TRUE(std::isfinite(std::stod(row.at("loss"))));
+  }
 }
 
 // A worker whose gradients are all NaN: every shard rejects them (the worker's header says the whole

@@ -43,8 +43,12 @@ class ShardPeers {
  public:
   virtual ~ShardPeers() = default;
   // The whole state at the Server's current version (shard 0's slices included), m and the sum too
-  // when `with_state`. Blocks until every shard has answered.
+  // when `with_state`. Blocks until every shard has answered (after a request in flight, if any).
   virtual const WholeState& gather(bool with_state) = 0;
+  // The same for x without waiting (an evaluation beside serving): starts it; poll_gather() returns the
+  // whole x once every shard's slice has landed, null before. The result lives until the next gather.
+  virtual void start_gather() = 0;
+  virtual const WholeState* poll_gather() = 0;
 };
 
 class Run {
@@ -97,8 +101,11 @@ class Run {
   // handed to the evaluator thread.
   void evaluate(double t);
   // Records the evaluations the evaluator thread has finished (none inline): a stop rule on the loss
-  // (target, divergence) acts when its result lands.
+  // (target, divergence) acts when its result lands. A sharded server's evaluation whose x was still
+  // being gathered is handed to the evaluator once it has landed.
   void collect_evaluations();
+  // Hands a sharded server's evaluation still being gathered to the evaluator, waiting for its x.
+  void flush_evaluation();
   // Writes a checkpoint if checkpoint.every_s wall seconds have passed since the last one.
   void checkpoint_if_due(double t);
   // Writes a checkpoint of the state at training time t.
@@ -143,6 +150,7 @@ class Run {
   std::string command_;
   Server server_;
   ShardPeers* peers_ = nullptr;  // a sharded server's other shards, or null
+  std::optional<EvalSnapshot> gathering_;  // an evaluation whose whole x is being gathered
   std::uint32_t epoch_ = 0;
   double start_time_s_ = 0.0;   // training clock at the start of this epoch
   double earlier_wall_s_ = 0.0; // wall seconds of earlier epochs

@@ -121,8 +121,38 @@ class ServerLoop : public ShardPeers {
   // made before it: version k); shard 0's are the Server's. The last result is kept while no decision
   // has been made since (the final evaluation and checkpoint after the followers have stopped).
   const WholeState& gather(bool with_state) override {
+    if (!gather_requests_.empty()) finish_gather();
+    if (whole_.k == server_.k() && whole_decisions_ == decisions_ && (whole_.with_state || !with_state))
+      return whole_;
+    post_gather(with_state);
+    finish_gather();
+    return whole_;
+  }
+
+  void start_gather() override {
+    if (!gather_requests_.empty()) finish_gather();
+    post_gather(false);
+  }
+
+  const WholeState* poll_gather() override {
+    if (gather_requests_.empty()) return whole_decisions_ >= 0 ? &whole_ : nullptr;
+    int done = 0;
+    check(MPI_Testall(static_cast<int>(gather_requests_.size()), gather_requests_.data(), &done, MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+    if (!done) return nullptr;
+    gather_requests_.clear();
+    whole_decisions_ = gathered_decisions_;
+    return &whole_;
+  }
+
+ private:
+  std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
+  // Worker w is rank w + shards − 1 (ranks 0 … shards − 1 are the server's shards).
+  int rank_of(int worker) const { return worker + shards_ - 1; }
+
+  // Asks the followers for their state at k and posts the receives of it into whole_.
+  void post_gather(bool with_state) {
     const std::int64_t k = server_.k();
-    if (whole_.k == k && whole_decisions_ == decisions_ && (whole_.with_state || !with_state)) return whole_;
     if (followers_stopped_)
       throw Error("internal: the sharded server's state at k = " + std::to_string(k) +
                   " is needed after its followers stopped");
@@ -130,13 +160,14 @@ class ServerLoop : public ShardPeers {
     const std::size_t size = plan_->end(shards_ - 1);
     whole_.k = k;
     whole_.with_state = with_state;
+    whole_decisions_ = -1;  // until it has landed
+    gathered_decisions_ = decisions_;
     whole_.x.resize(size);
     std::copy(server_.x().begin(), server_.x().end(), whole_.x.begin());
-    std::vector<MPI_Request> requests;
     const auto receive = [&](std::vector<float>& whole, int s) {
-      requests.push_back(MPI_REQUEST_NULL);
+      gather_requests_.push_back(MPI_REQUEST_NULL);
       check(MPI_Irecv(whole.data() + plan_->begin(s), float_count(plan_->size(s)), MPI_FLOAT, s, kTagShardSlice,
-                      comm_, &requests.back()),
+                      comm_, &gather_requests_.back()),
             "MPI_Irecv");
     };
     if (with_state) {
@@ -147,22 +178,19 @@ class ServerLoop : public ShardPeers {
       whole_.method.sum.resize(own.sum.empty() ? 0 : size);
       std::copy(own.sum.begin(), own.sum.end(), whole_.method.sum.begin());
     }
-    requests.reserve(3 * static_cast<std::size_t>(shards_));
     for (int s = 1; s < shards_; ++s) {
       receive(whole_.x, s);
       if (!with_state) continue;
       receive(whole_.m, s);
       if (!whole_.method.sum.empty()) receive(whole_.method.sum, s);
     }
-    for (MPI_Request& r : requests) wait(r, nullptr, backoff_);
-    whole_decisions_ = decisions_;
-    return whole_;
   }
 
- private:
-  std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
-  // Worker w is rank w + shards − 1 (ranks 0 … shards − 1 are the server's shards).
-  int rank_of(int worker) const { return worker + shards_ - 1; }
+  void finish_gather() {
+    for (MPI_Request& r : gather_requests_) wait(r, nullptr, backoff_);
+    gather_requests_.clear();
+    whole_decisions_ = gathered_decisions_;
+  }
 
   // Sends one decision to every follower shard, never waiting: decisions are one unit each, sent eagerly.
   void decide(const Decision& d) {
@@ -414,6 +442,7 @@ class ServerLoop : public ShardPeers {
   // process) aborts the job, after a checkpoint.
   void shutdown(StopReason reason) {
     if (shards_ > 1) {
+      run_.flush_evaluation();  // its x is in the buffer the final gather fills
       // The followers' last state first (the final evaluation and checkpoint need it), then their stop:
       // each stops the workers as this loop does, and drains what the workers still send it.
       gather(true);
@@ -496,7 +525,9 @@ class ServerLoop : public ShardPeers {
   std::deque<PendingDecision> pending_decisions_;
   std::int64_t decisions_ = 0;               // decisions sent, gathers not counted
   WholeState whole_;                         // the last gather
-  std::int64_t whole_decisions_ = -1;        // decisions_ when it was made
+  std::int64_t whole_decisions_ = -1;        // decisions_ when it was made (-1: none, or not landed)
+  std::int64_t gathered_decisions_ = -1;     // decisions_ when the gather in flight was asked for
+  std::vector<MPI_Request> gather_requests_; // its receives (empty: none in flight)
   bool followers_stopped_ = false;
   std::vector<GradientMessage> headers_;     // per worker: its next gradient header (one unit)
   std::vector<MPI_Request> header_requests_;
