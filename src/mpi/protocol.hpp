@@ -25,7 +25,7 @@
 //   leader → follower  kTagDecision    Decision           (every Server call in the leader's order)
 //   follower → leader  kTagShardSlice  floats             (x, then m and the method's sum, for a gather)
 //   leader → follower  kTagShardSlice  ShardState + floats (a resume: k, counters, the slices of x, m, sum)
-//   worker → follower  kTagStats       int64              (after a stop: gradient slices it sent to it)
+//   worker → follower  kTagStats       int64              (after a stop: the gradients it sent to it)
 // A follower takes the n-th gradient slice of worker w as the n-th gradient of w the leader decided on
 // (MPI's non-overtaking order per sender, tag and communicator), superseded, rejected and dropped ones
 // included; it runs a Server over its blocks fed the same calls, and checks that its outcome is the

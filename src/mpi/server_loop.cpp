@@ -6,7 +6,11 @@
 // or hung process) is staged behind it. Checkpoints are written periodically and at every stop; a
 // signal on any rank stops the whole job cleanly after one. What a run does with the arrivals — the
 // Server, evaluations, stop rules, checkpoints, retiring silent workers — is the Run's (run.hpp): this
-// loop supplies its clock (MPI_Wtime) and its transport (messages).
+// loop supplies its clock (MPI_Wtime) and its transport (messages; points go out through PointSender,
+// points.hpp). With server.shards > 1 this rank is the leader (docs/method.md §7 "Sharded server"): its
+// Run's Server holds shard 0's blocks, every call made on it goes to the follower shards
+// (shard_loop.cpp) in the decision stream, and the whole model for evaluations and checkpoints is
+// gathered from them (ShardPeers, run.hpp).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>

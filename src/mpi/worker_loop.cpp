@@ -240,10 +240,10 @@ class WorkerLoop {
     check(MPI_Isend(data, count, type, 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
     for (int s = 1; s < shards_; ++s) {
       const auto at = static_cast<std::size_t>(s);
-      const auto [begin, size] = slices_[at];
+      const auto [offset, size] = slices_[at];
       check(MPI_Isend(header_.data(), 1, unit_type(), s, kTagGradientHeader, comm_, &slice_requests_[2 * at]),
             "MPI_Isend");
-      check(MPI_Isend(gradient_.payload().data() + begin, float_count(size), MPI_FLOAT, s, kTagGradient, comm_,
+      check(MPI_Isend(gradient_.payload().data() + offset, float_count(size), MPI_FLOAT, s, kTagGradient, comm_,
                       &slice_requests_[2 * at + 1]),
             "MPI_Isend");
       ++slices_sent_[at];
