@@ -58,33 +58,9 @@ class ShardLoop {
     start_ = MPI_Wtime();
     for (;;) {
       const Decision d = next_decision();
-      const double begin = MPI_Wtime();
       switch (d.kind) {
         case kDecideStart: agree(d, server_.start()); break;
-        case kDecideGradient: {
-          const double t0 = MPI_Wtime();
-          const bool well_formed = receive_gradient(d.worker);
-          slice_wait_s_ += MPI_Wtime() - t0;
-          if (!well_formed)
-            disagree(d, "its slice of the gradient has the wrong length (" + std::to_string(malformed_bytes_) +
-                            " bytes)");
-          GradientHeader h;
-          std::memcpy(&h, header_unit_, sizeof h);
-          if (h.version != d.version)
-            disagree(d, "its slice of the gradient was computed at version " + std::to_string(h.version));
-          // The leader applies it meanwhile; its outcome comes next, once it has.
-          const double update_begin = MPI_Wtime();
-          const Outcome& outcome = server_.on_gradient(d.worker, h.version, gradient_, h.finite != 0);
-          update_s_ += MPI_Wtime() - update_begin;
-          points_.send(outcome, server_.k(), server_.x());
-          const double t1 = MPI_Wtime();
-          const Decision o = next_decision();
-          outcome_wait_s_ += MPI_Wtime() - t1;
-          if (o.kind != kDecideOutcome || o.worker != d.worker || o.version != d.version)
-            disagree(d, "the leader's next decision (" + std::to_string(o.kind) + ") is not its outcome");
-          check_agrees(o, outcome);
-          break;
-        }
+        case kDecideGradient: apply_gradient(d); break;
         case kDecideMalformed:
           receive_gradient(d.worker);
           agree(d, server_.on_malformed(d.worker));
@@ -103,7 +79,6 @@ class ShardLoop {
           return d.flag == kStopSignal ? kExitStopped : kExitOk;  // as the leader and the workers
         default: throw Error("server shard " + std::to_string(shard_) + ": unknown decision " + std::to_string(d.kind));
       }
-      busy_s_ += MPI_Wtime() - begin;
     }
   }
 
@@ -131,6 +106,30 @@ class ShardLoop {
     std::memcpy(&d, decision_unit_, sizeof d);
     if (d.kind != kDecideStop) post_decision_receive();
     return d;
+  }
+
+  // kDecideGradient: the worker's next gradient slice, applied while the leader applies its own; the
+  // points go out, then the leader's outcome (the next decision) must be this shard's.
+  void apply_gradient(const Decision& d) {
+    const double begin = MPI_Wtime();
+    const bool well_formed = receive_gradient(d.worker);
+    slice_wait_s_ += MPI_Wtime() - begin;
+    if (!well_formed)
+      disagree(d, "its slice of the gradient has the wrong length (" + std::to_string(malformed_bytes_) + " bytes)");
+    GradientHeader h;
+    std::memcpy(&h, header_unit_, sizeof h);
+    if (h.version != d.version)
+      disagree(d, "its slice of the gradient was computed at version " + std::to_string(h.version));
+    const double update_begin = MPI_Wtime();
+    const Outcome& outcome = server_.on_gradient(d.worker, h.version, gradient_, h.finite != 0);
+    update_s_ += MPI_Wtime() - update_begin;
+    points_.send(outcome, server_.k(), server_.x());
+    const double outcome_begin = MPI_Wtime();
+    const Decision o = next_decision();
+    outcome_wait_s_ += MPI_Wtime() - outcome_begin;
+    if (o.kind != kDecideOutcome || o.worker != d.worker || o.version != d.version)
+      disagree(d, "the leader's next decision (" + std::to_string(o.kind) + ") is not its outcome");
+    check_agrees(o, outcome);
   }
 
   // Receives worker's next gradient: its header into header_unit_, its slice into gradient_ (true) or,
@@ -301,11 +300,12 @@ class ShardLoop {
   alignas(64) std::byte decision_unit_[kUnitBytes] = {};
   MPI_Request decision_request_ = MPI_REQUEST_NULL;
   Backoff backoff_;
-  double start_ = 0.0;
-  double busy_s_ = 0.0;     // seconds in decisions (a gradient's includes waiting for its outcome)
-  double update_s_ = 0.0;   // seconds in Server::on_gradient
-  double outcome_wait_s_ = 0.0, slice_wait_s_ = 0.0;
-  double waiting_s_ = 0.0;  // seconds waiting for the next decision
+  // For the log at the stop: where this shard's time went.
+  double start_ = 0.0;           // MPI_Wtime of the first decision waited for
+  double update_s_ = 0.0;        // in Server::on_gradient
+  double waiting_s_ = 0.0;       // waiting for the leader's next decision (outcomes included)
+  double outcome_wait_s_ = 0.0;  // ... for the outcome of a gradient applied here
+  double slice_wait_s_ = 0.0;    // waiting for (and receiving) gradient slices
 };
 
 }  // namespace

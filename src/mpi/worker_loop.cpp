@@ -18,7 +18,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
-#include <memory>
+#include <utility>
 #include <vector>
 
 #include "mpi/loops.hpp"
