@@ -45,6 +45,9 @@ constexpr double kShutdownDeadlineS = 10.0;
 // read its configuration by then: only a stopped or hung process takes this long).
 constexpr double kStartDeadlineS = 120.0;
 
+// How long the follower shards get to send their state for an evaluation or a checkpoint.
+constexpr double kGatherDeadlineS = 60.0;
+
 // A receive that has been in progress this long is stuck (its sender stopped mid-transfer, on a
 // transport that needs the sender to move the data): the next gradient gets a buffer of its own rather
 // than wait behind it. A receive in one node (CMA) takes milliseconds even for gigabytes.
@@ -191,7 +194,13 @@ class ServerLoop : public ShardPeers {
   }
 
   void finish_gather() {
-    for (MPI_Request& r : gather_requests_) wait(r, nullptr, backoff_);
+    // A follower is at most a few decisions behind: one that does not answer is stopped or hung, and
+    // the job cannot go on without its blocks.
+    const double deadline = MPI_Wtime() + kGatherDeadlineS;
+    for (MPI_Request& r : gather_requests_)
+      if (!wait_until(r, deadline, backoff_))
+        throw Error("the server's shards did not send their state at k = " + std::to_string(whole_.k) + " within " +
+                    std::to_string(static_cast<int>(kGatherDeadlineS)) + " s (a follower rank stopped or hung?)");
     gather_requests_.clear();
     whole_decisions_ = gathered_decisions_;
   }
