@@ -1158,7 +1158,7 @@ void check_consistency(const Reader& r, const Config& c, bool workers_from_engin
       const std::string where = r.present(list) ? r.where(list) : r.where(profile);
       throw Error(where + list.full() + ": has " + std::to_string(h.list.size()) + " entries but there are " +
                   std::to_string(c.run.workers) + " workers (" +
-                  (workers_from_engine ? "MPI ranks - 1" : "run.workers") +
+                  (workers_from_engine ? "MPI ranks - server.shards" : "run.workers") +
                   "); profile = \"list\" needs one s_i per worker");
     }
   } else if (!h.list.empty()) {
@@ -1231,7 +1231,16 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   read_fault(reader, config.fault);
   read_sim(reader, config.sim);
   read_server(reader, config.server);
-  if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − 1 (docs/method.md §1)
+  if (engine == ConfigFor::mpi) {
+    // Ranks 0 … shards − 1 serve, the rest work (docs/method.md §1, §7 "Sharded server").
+    const int shards = config.server.shards;
+    if (workers_from_engine < shards + 1)
+      reader.fail({"server", "shards"}, std::to_string(shards) + " server shard" + (shards == 1 ? "" : "s") +
+                                            " and a worker need at least " + std::to_string(shards + 1) +
+                                            " MPI ranks; the job has " + std::to_string(workers_from_engine));
+    workers_from_engine -= shards;
+  }
+  if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − shards (docs/method.md §1)
   check_consistency(reader, config, workers_from_engine > 0);
   load_trace(reader, config);
   if (engine == ConfigFor::simulator) check_simulator(reader, config);

@@ -1,4 +1,6 @@
-// The MPI engine (docs/method.md §1, §10): `mpirun -np N+1 ringmaster train`. Rank 0 serves, ranks 1..N work.
+// The MPI engine (docs/method.md §1, §10): `mpirun -np N+1 ringmaster train`. Rank 0 serves, ranks 1..N work;
+// with server.shards = S, ranks 0 … S − 1 are the server's shards (rank 0 the leader) and ranks S … the
+// workers (docs/method.md §7 "Sharded server").
 // Everything that can be wrong with the input is found on every rank before any work starts and
 // before the run directory exists; then all ranks exit 2 together.
 #include <cblas.h>
@@ -22,6 +24,7 @@
 #include "ringmaster/recorder.hpp"
 #include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
+#include "ringmaster/shards.hpp"
 
 namespace ringmaster {
 namespace {
@@ -40,7 +43,9 @@ bool any_failed(const std::optional<std::string>& error, int rank) {
 // something no one asked for, or misread every message. Compares each rank's config_hash and
 // protocol_fingerprint with rank 0's; on every rank, the error naming the ranks that differ, or none.
 std::optional<std::string> differing_ranks(const Config& config, int rank, int size) {
-  const std::uint64_t mine[2] = {config_hash(config), mpi::protocol_fingerprint()};
+  // server.shards is not in the config hash (a checkpoint resumes with any), but all ranks must agree on it.
+  const std::uint64_t mine[2] = {config_hash(config) ^ (static_cast<std::uint64_t>(config.server.shards) << 56),
+                                 mpi::protocol_fingerprint()};
   std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(size));
   MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, MPI_COMM_WORLD);
   std::string config_ranks, binary_ranks;
@@ -99,15 +104,20 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   std::unique_ptr<Objective> objective;
   std::unique_ptr<Checkpoint> resume;
   std::optional<RunDir> run_dir;  // rank 0 only
+  std::unique_ptr<ShardPlan> plan;  // server.shards > 1
+  int shards = 1, workers = size - 1;
   try {
     if (size < 2)
       throw Error("train: needs at least 2 MPI ranks (rank 0 serves, ranks 1..N work); got " +
                   std::to_string(size) + ". Start it as: mpirun -np N+1 ringmaster train -c FILE");
-    config = load_config(request.config_path, request.overrides, size - 1);
+    config = load_config(request.config_path, request.overrides, size, ConfigFor::mpi);
+    shards = config.server.shards;
+    workers = size - shards;
     objective = make_objective(config);
+    if (shards > 1) plan = std::make_unique<ShardPlan>(objective->layout(), config.lmo.options(), shards);
     if (!request.resume.empty() && rank == 0) {
-      // Only the server reads the checkpoint; the workers need only the epoch, sent below.
-      Resumed resumed = open_resumed(request.resume, config, size - 1, objective->layout().size());
+      // Only the leader reads the checkpoint; the followers get their slices of it, the workers the epoch.
+      Resumed resumed = open_resumed(request.resume, config, workers, objective->layout().size());
       run_dir.emplace(std::move(resumed.dir));
       resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
     }
@@ -133,7 +143,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
       // Everything is validated: only now is a new run directory made (locked, with its run id); if
       // writing its first files fails, RunDir removes it again.
       if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
-      recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", size - 1, EvalColumns::of(*objective),
+      recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", workers, EvalColumns::of(*objective),
                                             resume ? &resume->recorder : nullptr);
       run_dir->started();
     } catch (const RuntimeFailure& e) {
@@ -149,8 +159,11 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   MPI_Comm comm = mpi::make_loop_comm();
   int code = kExitOk;
   if (rank == 0) {
-    spdlog::info("{} with {} workers on {}; run directory {}", config.run.method, size - 1,
+    spdlog::info("{} with {} workers on {}; run directory {}", config.run.method, workers,
                  config.objective.kind, recorder->dir().string());
+    if (plan)
+      spdlog::info("server: {} shards (ranks 0-{}), blocks {}; the largest shard does {:.0f}% of an update", shards,
+                   shards - 1, plan->describe(), 100.0 * plan->max_share());
     if (config.heterogeneity.measure_compute || config.heterogeneity.compute_s > 0.0)
       spdlog::info("heterogeneity.compute_s is ignored under MPI: compute is real here (docs/method.md §7)");
     if (config.heterogeneity.measure_server_update || config.heterogeneity.server_update_s > 0.0)
@@ -164,13 +177,20 @@ int run_ranks(const RunRequest& request, int rank, int size) {
                  "on its node may use them too)",
                  lanes, lanes == 1 ? "" : "s", config.server.threads, cores.affinity, cores.affinity == 1 ? "" : "s",
                  cores.shared, cores.shared == 1 ? "" : "s");
-    Run run(config, *objective, *recorder, size - 1, resume.get(), "train", block_parallel_updates(threads));
+    Run run(config, *objective, *recorder, workers, resume.get(), "train", block_parallel_updates(threads),
+            plan.get());
+    if (plan) mpi::send_shard_states(comm, *plan, resume.get());
     // Evaluations on a thread of their own, so that serving goes on meanwhile (docs/method.md §7); rank
     // 0's objective is the evaluator's from here on.
     run.evaluate_apart();
-    code = mpi::serve(comm, run, size - 1);
+    code = mpi::serve(comm, run, workers, plan.get());
+  } else if (rank < shards) {
+    // A follower shard: its blocks' LMOs on server.threads threads (1 by default: the node's cores are
+    // the workers' and the other shards').
+    code = mpi::follow(comm, config, *objective, *plan, rank, workers, !request.resume.empty(),
+                       block_parallel_updates(std::max(1, config.server.threads)));
   } else {
-    code = mpi::work(comm, config, *objective, rank, epoch);
+    code = mpi::work(comm, config, *objective, rank - shards + 1, epoch, plan.get());
   }
   MPI_Comm_free(&comm);
   return code;

@@ -16,11 +16,20 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point begin) { return std::chrono::duration<double>(Clock::now() - begin).count(); }
 
-// x0 (docs/method.md §6), for the Server to copy.
-std::vector<float> initial_point(const Objective& objective) {
+// x0 (docs/method.md §6), or shard 0's slice of it, for the Server to copy.
+std::vector<float> initial_point(const Objective& objective, const ShardPlan* shard) {
   std::vector<float> x0(objective.layout().size());
   objective.initial_point(x0);
-  return x0;
+  if (!shard || shard->shards() == 1) return x0;
+  const auto slice = shard->slice(std::span<const float>(x0), 0);
+  return {slice.begin(), slice.end()};
+}
+
+// Shard 0's slice of a whole-model buffer (the whole buffer when unsharded or empty).
+std::vector<float> shard0(const std::vector<float>& whole, const ShardPlan* shard) {
+  if (!shard || whole.empty()) return whole;
+  const auto slice = shard->slice(std::span<const float>(whole), 0);
+  return {slice.begin(), slice.end()};
 }
 
 volatile std::sig_atomic_t g_stop_signal = 0;
@@ -29,18 +38,22 @@ extern "C" void on_stop_signal(int signal) { g_stop_signal = signal; }
 }  // namespace
 
 Run::Run(const Config& config, Objective& objective, Recorder& recorder, int workers, const Checkpoint* resume,
-         std::string command, UpdateExecutorFactory updates)
+         std::string command, UpdateExecutorFactory updates, const ShardPlan* shard)
     : config_(config),
       objective_(objective),
       recorder_(recorder),
       command_(std::move(command)),
-      server_(config, objective.layout(), initial_point(objective), workers, std::move(updates)),
-      scratch_(server_.layout(), config.lmo.options()),
+      server_(config, shard ? shard->layout(0) : objective.layout(), initial_point(objective, shard), workers,
+              std::move(updates)),
+      scratch_(objective.layout(), config.lmo.options()),
       times_(static_cast<std::size_t>(workers)),
       last_heard_(static_cast<std::size_t>(workers), 0.0),
       interrupted_(static_cast<std::size_t>(workers), 0) {
   if (resume) {
-    server_.restore(resume->k, resume->x, resume->m, resume->counters, resume->method);
+    // A checkpoint holds the whole model whatever the number of shards it was written with.
+    MethodState method = resume->method;
+    method.sum = shard0(method.sum, shard);
+    server_.restore(resume->k, shard0(resume->x, shard), shard0(resume->m, shard), resume->counters, method);
     times_ = resume->times;
     epoch_ = resume->epoch + 1;
     start_time_s_ = resume->train_time_s;
@@ -60,11 +73,11 @@ const Outcome& Run::start(double t) {
 }
 
 const Outcome& Run::on_gradient(double t, int worker, std::int64_t version, std::span<const float> g, double loss,
-                                double compute_s, double injected_s) {
+                                double compute_s, double injected_s, bool finite) {
   last_heard_[at(worker)] = t;
   times_[at(worker)].busy_s += compute_s;
   times_[at(worker)].injected_s += injected_s;
-  const Outcome& outcome = server_.on_gradient(worker, version, g);
+  const Outcome& outcome = server_.on_gradient(worker, version, g, finite);
   recorder_.arrival(t, server_, worker, version, outcome, loss, compute_s, injected_s);
   return after(outcome, t);
 }
@@ -122,16 +135,38 @@ const Outcome* Run::retire_silent(double t) {
 
 void Run::evaluate_apart() { evaluator_ = std::make_unique<Evaluator>(objective_, config_.lmo.options()); }
 
-void Run::evaluate(double t) {
+std::span<const float> Run::whole_x() {
   server_.settle(server_.k());
+  if (!peers_) return server_.x();
+  flush_evaluation();  // its x is in the buffer the next gather fills
+  return peers_->gather(false).x;
+}
+
+void Run::flush_evaluation() {
+  if (!gathering_) return;
+  const WholeState& whole = peers_->gather(false);  // completes the request in flight
+  evaluator_->submit(*gathering_, whole.x);
+  gathering_.reset();
+}
+
+void Run::evaluate(double t) {
+  if (peers_ && evaluator_) {
+    // A sharded server: the followers' slices at this version land while serving goes on
+    // (docs/method.md §7 "Sharded server"); collect_evaluations() hands them on.
+    flush_evaluation();
+    gathering_ = recorder_.begin_evaluation(t, server_.k());
+    peers_->start_gather();
+    return;
+  }
+  const std::span<const float> x = whole_x();
   const EvalSnapshot snapshot = recorder_.begin_evaluation(t, server_.k());
   if (evaluator_) {
-    evaluator_->submit(snapshot, server_.x());
+    evaluator_->submit(snapshot, x);
     return;
   }
   // Inline, through the same two halves the evaluator thread runs: the evaluation starts and finishes
   // at t and is not charged to the training clock (docs/method.md §7).
-  EvalResult r = evaluate_snapshot(objective_, scratch_, snapshot, server_.x());
+  EvalResult r = evaluate_snapshot(objective_, scratch_, snapshot, x);
   r.started_s = r.finished_s = t;
   recorder_.record_evaluation(r);
   eval_s_ += r.compute_s;
@@ -140,6 +175,12 @@ void Run::evaluate(double t) {
 
 void Run::collect_evaluations() {
   if (!evaluator_) return;
+  if (gathering_) {
+    if (const WholeState* whole = peers_->poll_gather()) {
+      evaluator_->submit(*gathering_, whole->x);
+      gathering_.reset();
+    }
+  }
   for (const EvalResult& r : evaluator_->poll()) recorder_.record_evaluation(r);
 }
 
@@ -158,12 +199,22 @@ void Run::checkpoint(double t) {
   c.k = server_.k();
   c.train_time_s = t;
   c.wall_time_s = earlier_wall_s_ + wall_s();
-  c.method = server_.method().state();
+  // x and m go into the file from where they are (docs/method.md §1 "Memory"): the Server's own buffers,
+  // or, with shards, the whole model gathered from them.
+  CheckpointArrays arrays;
+  if (peers_) {
+    flush_evaluation();
+    const WholeState& whole = peers_->gather(true);
+    c.method = whole.method;
+    arrays = {whole.x, whole.m, c.method.sum};
+  } else {
+    c.method = server_.method().state();
+    arrays = {server_.x(), server_.momentum(), c.method.sum};
+  }
   for (int w = 1; w <= server_.workers(); ++w) c.counters.push_back(server_.counters(w));
   c.times = times_;
   c.recorder = recorder_.checkpoint();  // flushes the CSV files first: c records their sizes
-  // x and m go into the file from the Server's own buffers: no copy (docs/method.md §1 "Memory").
-  write_checkpoint(recorder_.dir() / kCheckpointFile, c, {server_.x(), server_.momentum(), c.method.sum});
+  write_checkpoint(recorder_.dir() / kCheckpointFile, c, arrays);
   overhead_s_ += seconds_since(begin);  // not charged to the training clock either (docs/method.md §7)
   last_checkpoint_ = Clock::now();
 }
@@ -182,9 +233,10 @@ void Run::stop(double t) {
     evaluate(t);
     return;
   }
+  if (peers_) flush_evaluation();
   for (const EvalResult& r : evaluator_->drain()) recorder_.record_evaluation(r);
-  server_.settle(server_.k());
-  const EvalResult r = evaluator_->evaluate_now(recorder_.begin_evaluation(t, server_.k()), server_.x());
+  const std::span<const float> x = whole_x();
+  const EvalResult r = evaluator_->evaluate_now(recorder_.begin_evaluation(t, server_.k()), x);
   recorder_.record_evaluation(r);
 }
 

@@ -66,7 +66,7 @@ void Server::assign_all() {
     if (!retired_[index(i)]) assign(i);
 }
 
-const Outcome& Server::on_gradient(int worker, std::int64_t version, std::span<const float> g) {
+const Outcome& Server::on_gradient(int worker, std::int64_t version, std::span<const float> g, bool finite) {
   outcome_.clear();
   WorkerCounters& c = counters_[index(worker)];
   ++c.computed;
@@ -79,7 +79,7 @@ const Outcome& Server::on_gradient(int worker, std::int64_t version, std::span<c
     return outcome_;
   }
   // Nothing non-finite may reach x or the momentum: one NaN would poison every later step.
-  if (!std::all_of(g.begin(), g.end(), [](float v) { return std::isfinite(v); })) return reject(worker);
+  if (!finite || !std::all_of(g.begin(), g.end(), [](float v) { return std::isfinite(v); })) return reject(worker);
   bad_in_a_row_[index(worker)] = 0;
   computing_[index(worker)] = 0;
   method_->on_gradient(*this, worker, g);

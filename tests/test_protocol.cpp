@@ -47,7 +47,7 @@ TEST(Protocol, MessageHoldsHeaderThenPayloadInOneAlignedPaddedBuffer) {
   ASSERT_EQ(m.payload().size(), 10u);
   EXPECT_EQ(reinterpret_cast<std::byte*>(m.payload().data()), static_cast<std::byte*>(m.data()) + sizeof(GradientHeader));
   for (float v : m.payload()) EXPECT_EQ(v, 0.0f);  // the padding and payload start zeroed: nothing uninitialized is sent
-  m.set_header({7, 1.5, 0.25, 0.125, 3.0});
+  m.set_header({7, 1.5, 0.25, 0.125, 3.0, 1});
   m.payload()[9] = 4.0f;
   EXPECT_EQ(m.header().version, 7);
   EXPECT_EQ(m.header().sent_at, 3.0);

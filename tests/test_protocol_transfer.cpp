@@ -25,7 +25,7 @@ int transfer() {
   GradientMessage m(kFloats);
   int failures = 0;
   if (rank == 1) {
-    m.set_header({42, 0.0, 0.0, 0.0, 0.0});
+    m.set_header({42, 0.0, 0.0, 0.0, 0.0, 1});
     m.payload()[0] = 1.0f;
     m.payload()[kFloats / 2] = 2.0f;
     m.payload()[kFloats - 1] = 3.0f;

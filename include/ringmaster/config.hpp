@@ -192,7 +192,9 @@ struct Config {
 // Which engine will run the configuration: the simulator has no real compute time (docs/method.md §7), so it also
 // needs virtual time to advance on its own (heterogeneity.base_s > 0, mode = "additive", time_budget_s
 // reached in a bounded number of gradients).
-enum class ConfigFor { any, simulator };
+// mpi: `workers_from_engine` is the job's MPI rank count N, of which server.shards serve: run.workers =
+// N − server.shards (an error naming server.shards and where it was set when N < shards + 1).
+enum class ConfigFor { any, simulator, mpi };
 
 // Loads `path` (empty = defaults only), applies `overrides` ("section.key=value", in order), validates.
 // Throws Error on any problem. `workers_from_engine` > 0 fixes run.workers (MPI: ranks − 1) before

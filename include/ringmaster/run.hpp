@@ -24,17 +24,46 @@
 #include "ringmaster/recorder.hpp"
 #include "ringmaster/run_dir.hpp"
 #include "ringmaster/server.hpp"
+#include "ringmaster/shards.hpp"
 
 namespace ringmaster {
+
+// The whole model's state at one version, assembled from the server shards (docs/method.md §7
+// "Sharded server"): x for evaluations, and m and the method's round sum for checkpoints.
+struct WholeState {
+  std::int64_t k = -1;
+  bool with_state = false;  // m and sum are filled
+  std::vector<float> x, m;  // (layout.size)
+  MethodState method;       // sum: (layout.size) or empty
+};
+
+// The other shards of a sharded server, as the engine reaches them (src/mpi/server_loop.cpp): the Run's
+// Server holds shard 0's blocks only, and an evaluation or a checkpoint needs the whole model.
+class ShardPeers {
+ public:
+  virtual ~ShardPeers() = default;
+  // The whole state at the Server's current version (shard 0's slices included), m and the sum too
+  // when `with_state`. Blocks until every shard has answered (after a request in flight, if any).
+  virtual const WholeState& gather(bool with_state) = 0;
+  // The same for x without waiting (an evaluation beside serving): starts it; poll_gather() returns the
+  // whole x once every shard's slice has landed, null before. The result lives until the next gather.
+  virtual void start_gather() = 0;
+  virtual const WholeState* poll_gather() = 0;
+};
 
 class Run {
  public:
   // `resume`: the checkpoint to continue from (null for a fresh run). `updates`: how the Server's LMO
   // steps reach x (update_executor.hpp). `command`: how to resume, for the log ("train", "simulate").
+  // `shard`: with a sharded server, the plan; the Server then runs on shard 0's blocks (plan->layout(0))
+  // and the rest of the model is reached through shard_with().
   Run(const Config& config, Objective& objective, Recorder& recorder, int workers, const Checkpoint* resume,
-      std::string command, UpdateExecutorFactory updates = immediate_updates());
+      std::string command, UpdateExecutorFactory updates = immediate_updates(), const ShardPlan* shard = nullptr);
   Run(const Run&) = delete;
   Run& operator=(const Run&) = delete;
+
+  // Evaluations and checkpoints gather the whole model from `peers` (a sharded server's leader).
+  void shard_with(ShardPeers& peers) { peers_ = &peers; }
 
   Server& server() { return server_; }
   const Server& server() const { return server_; }
@@ -50,7 +79,7 @@ class Run {
   // decision, recorded with the gradient's realized compute and injected seconds (events.csv,
   // delays.csv). The worker was heard from.
   const Outcome& on_gradient(double t, int worker, std::int64_t version, std::span<const float> g, double loss,
-                             double compute_s, double injected_s);
+                             double compute_s, double injected_s, bool finite = true);
   // A message from `worker` that was not a gradient of the right length: rejected and recorded.
   const Outcome& on_malformed(double t, int worker);
   // The worker showed it is alive without a gradient (it acknowledged an interrupt).
@@ -72,8 +101,11 @@ class Run {
   // handed to the evaluator thread.
   void evaluate(double t);
   // Records the evaluations the evaluator thread has finished (none inline): a stop rule on the loss
-  // (target, divergence) acts when its result lands.
+  // (target, divergence) acts when its result lands. A sharded server's evaluation whose x was still
+  // being gathered is handed to the evaluator once it has landed.
   void collect_evaluations();
+  // Hands a sharded server's evaluation still being gathered to the evaluator, waiting for its x.
+  void flush_evaluation();
   // Writes a checkpoint if checkpoint.every_s wall seconds have passed since the last one.
   void checkpoint_if_due(double t);
   // Writes a checkpoint of the state at training time t.
@@ -109,12 +141,16 @@ class Run {
   std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
   // Fresh points restart their workers' silence clocks; retirements for bad gradients are logged.
   const Outcome& after(const Outcome& outcome, double t);
+  // The whole x at the Server's version (settled): the Server's, or gathered from the shards.
+  std::span<const float> whole_x();
 
   const Config& config_;
   Objective& objective_;
   Recorder& recorder_;
   std::string command_;
   Server server_;
+  ShardPeers* peers_ = nullptr;  // a sharded server's other shards, or null
+  std::optional<EvalSnapshot> gathering_;  // an evaluation whose whole x is being gathered
   std::uint32_t epoch_ = 0;
   double start_time_s_ = 0.0;   // training clock at the start of this epoch
   double earlier_wall_s_ = 0.0; // wall seconds of earlier epochs

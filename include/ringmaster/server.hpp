@@ -71,8 +71,9 @@ class Server {
   const Outcome& start();
   // A gradient g from worker (1-based) computed at `version` arrived. A gradient with a NaN or Inf is
   // rejected without touching x (the worker gets the current point again); `max_bad` in a row retire
-  // the worker.
-  const Outcome& on_gradient(int worker, std::int64_t version, std::span<const float> g);
+  // the worker. `finite` = false rejects it whatever g holds: a server shard sees a slice of the
+  // gradient, and the worker says whether the whole one is finite (docs/method.md §7 "Sharded server").
+  const Outcome& on_gradient(int worker, std::int64_t version, std::span<const float> g, bool finite = true);
   // A message from worker that was not a gradient of the right length: rejected like a NaN gradient.
   const Outcome& on_malformed(int worker);
   // Worker leaves for good (faulty, or silent beyond fault.worker_timeout_s). The method may complete a

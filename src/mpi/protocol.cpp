@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/server.hpp"
 
 namespace ringmaster::mpi {
 
@@ -55,6 +56,13 @@ int unit_count(std::size_t bytes) {
   return static_cast<int>(units);
 }
 
+int float_count(std::size_t floats) {
+  if (floats > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw Error("a server shard's slice of " + std::to_string(floats) +
+                " floats is beyond MPI's int count limit: use more server.shards");
+  return static_cast<int>(floats);
+}
+
 MPI_Datatype unit_type() {
   static const MPI_Datatype type = [] {
     MPI_Datatype t = MPI_DATATYPE_NULL;
@@ -87,14 +95,37 @@ MPI_Comm make_loop_comm() {
 
 std::uint64_t protocol_fingerprint() {
   const std::string text =
-      fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader), sizeof(GradientHeader),
-                  sizeof(StatsMessage), kUnitBytes, +kTagPoint, +kTagGradient, +kTagStats, +kTagClock, +kTagSignal,
-                  +kTagAck, +kTagGradientHeader);
+      fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader),
+                  sizeof(GradientHeader), sizeof(StatsMessage), kUnitBytes, +kTagPoint, +kTagGradient, +kTagStats,
+                  +kTagClock, +kTagSignal, +kTagAck, +kTagGradientHeader, +kTagDecision, +kTagShardSlice,
+                  sizeof(Decision), sizeof(ShardState), +kTagPointSlice);
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit, as config_hash
   for (unsigned char byte : text) {
     hash ^= byte;
     hash *= 1099511628211ull;
   }
+  return hash;
+}
+
+std::uint64_t outcome_hash(const Outcome& outcome) {
+  std::uint64_t hash = 14695981039346656037ull;
+  const auto mix = [&hash](std::int64_t value) {
+    for (int i = 0; i < 8; ++i) {
+      hash ^= static_cast<std::uint64_t>(value >> (8 * i)) & 0xffu;
+      hash *= 1099511628211ull;
+    }
+  };
+  mix(static_cast<std::int64_t>(outcome.action));
+  mix(outcome.updated ? 1 : 0);
+  mix(static_cast<std::int64_t>(outcome.assign.size()));
+  for (int w : outcome.assign) mix(w);
+  mix(static_cast<std::int64_t>(outcome.interrupted.size()));
+  for (const Interrupt& i : outcome.interrupted) {
+    mix(i.worker);
+    mix(i.version);
+  }
+  mix(static_cast<std::int64_t>(outcome.retired.size()));
+  for (int w : outcome.retired) mix(w);
   return hash;
 }
 

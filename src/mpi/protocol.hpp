@@ -9,6 +9,28 @@
 //   worker → server  kTagAck       int64                     (version of a point that interrupted it)
 //   both ways        kTagClock     double                    (clock offset handshake at start)
 //
+// With server.shards = S > 1 (docs/method.md §7 "Sharded server") ranks 0 … S − 1 are server shards and
+// ranks S … N − 1 the workers (worker w is rank w + S − 1). Shard s owns the floats [begin(s), end(s)) of
+// x (ShardPlan); points and gradients then carry one shard's slice instead of the whole x, between a
+// worker and that shard, as two messages where the slice lies inside a whole buffer, so that every
+// x-sized transfer is contiguous (one copy in Open MPI; a derived datatype is packed in fragments that
+// each wait for the sender's next MPI call):
+//   shard → worker   kTagPoint + kTagPointSlice   PointHeader (one unit), then its slice of x (floats;
+//                                                 none after a stop)
+//   worker → rank 0  kTagGradientHeader + kTagGradient   as above, the message with shard 0's slice
+//   worker → shard s ≥ 1  kTagGradientHeader + kTagGradient   GradientHeader (one unit), then slice s
+//                                                 of g (floats)
+// Rank 0, the leader, alone gets acks, signals and clock handshakes, decides, and streams its decisions
+// to the other shards, the followers:
+//   leader → follower  kTagDecision    Decision           (every Server call in the leader's order)
+//   follower → leader  kTagShardSlice  floats             (x, then m and the method's sum, for a gather)
+//   leader → follower  kTagShardSlice  ShardState + floats (a resume: k, counters, the slices of x, m, sum)
+//   worker → follower  kTagStats       int64              (after a stop: the gradients it sent to it)
+// A follower takes the n-th gradient slice of worker w as the n-th gradient of w the leader decided on
+// (MPI's non-overtaking order per sender, tag and communicator), superseded, rejected and dropped ones
+// included; it runs a Server over its blocks fed the same calls, and checks that its outcome is the
+// leader's (Decision::outcome_hash).
+//
 // A point sent while the worker is still computing is an interrupt: the worker abandons its
 // computation and starts on the new point (docs/method.md §4), and acknowledges it, so that a worker interrupted
 // again and again before it can finish a gradient is still heard from (fault.worker_timeout_s). The
@@ -38,6 +60,10 @@
 #include <new>
 #include <span>
 
+namespace ringmaster {
+struct Outcome;
+}
+
 namespace ringmaster::mpi {
 
 enum Tag : int {
@@ -48,6 +74,9 @@ enum Tag : int {
   kTagSignal = 105,
   kTagAck = 106,
   kTagGradientHeader = 107,
+  kTagDecision = 108,
+  kTagShardSlice = 109,
+  kTagPointSlice = 110,
 };
 
 enum Command : std::int32_t { kCommandWork = 1, kCommandStop = 2 };
@@ -67,6 +96,40 @@ struct GradientHeader {
   double compute_s;       // real compute seconds of this gradient
   double injected_s;      // injected delay seconds of this gradient
   double sent_at;         // MPI_Wtime of the worker when sent (the server corrects for clock offset)
+  std::int32_t finite;    // 1 when every entry of the whole gradient is finite (sharded: each shard sees a
+                          // slice, and all must reject the same arrivals); always 1 with one shard
+  std::int32_t unused = 0;
+};
+
+// What the leader's Server was asked, in the order it was asked (sharded server, docs/method.md §7).
+enum DecisionKind : std::int32_t {
+  kDecideStart = 1,      // Server::start
+  kDecideGradient = 2,   // Server::on_gradient on the worker's next gradient slice, sent before the leader
+                         // applies it (so that the shards update side by side); its kDecideOutcome follows
+  kDecideMalformed = 3,  // Server::on_malformed; the worker's next gradient slice is drained
+  kDecideDrop = 4,       // the worker is retired: its next gradient slice is drained, nothing else
+  kDecideRetire = 5,     // Server::retire
+  kDecideGather = 6,     // send x (and with `state`, m and the method's sum) at version `version` to rank 0
+  kDecideStop = 7,       // stop every worker with `reason` and shut down
+  kDecideOutcome = 8,    // the leader's outcome of the kDecideGradient before it
+};
+
+struct Decision {
+  std::int32_t kind;          // DecisionKind
+  std::int32_t worker;        // 1-based, for the kinds about one worker
+  std::int64_t version;       // kDecideGradient: the gradient's version; kDecideGather: k
+  std::int64_t k;             // the leader's k after the call (not in a kDecideGradient)
+  std::uint64_t outcome_hash; // outcome_hash() of the leader's Outcome (not in a kDecideGradient)
+  std::int32_t action;        // the leader's Outcome::action, an Action (not in a kDecideGradient)
+  std::int32_t flag;          // kDecideGather: 1 with m and the sum; kDecideStop: the StopReason
+};
+
+// What a follower needs of a checkpoint to resume (then its slices of x, m and, with `sum`, the sum).
+struct ShardState {
+  std::int64_t k;
+  std::int64_t method_count;  // MethodState::count
+  std::int32_t sum;           // 1 when MethodState::sum follows
+  std::int32_t workers;       // WorkerCounters follow, one per worker
 };
 
 // A worker's totals at shutdown (the server counts interrupts itself: it orders them).
@@ -87,6 +150,9 @@ constexpr std::size_t message_bytes(std::size_t header_bytes, std::size_t floats
 
 // The count MPI is given for `bytes` (a multiple of kUnitBytes). Throws Error beyond MPI's int range.
 int unit_count(std::size_t bytes);
+
+// `floats` as an MPI count of MPI_FLOAT (a shard's slice in a gather). Throws Error beyond MPI's int range.
+int float_count(std::size_t floats);
 
 // The committed MPI datatype of one unit (created on first use, after MPI_Init).
 MPI_Datatype unit_type();
@@ -138,6 +204,10 @@ class Message {
 
 using PointMessage = Message<PointHeader>;
 using GradientMessage = Message<GradientHeader>;
+
+// FNV-1a over what an Outcome says (action, updated, assign, interrupted, retired): the sharded server's
+// followers check theirs against the leader's with it.
+std::uint64_t outcome_hash(const Outcome& outcome);
 
 // Open MPI's blocking waits busy-poll (on sched_yield when oversubscribed), burning a core per waiting
 // rank. Every wait in Ringmaster goes through this instead: test, and sleep between tests, the sleep

@@ -6,7 +6,11 @@
 // or hung process) is staged behind it. Checkpoints are written periodically and at every stop; a
 // signal on any rank stops the whole job cleanly after one. What a run does with the arrivals — the
 // Server, evaluations, stop rules, checkpoints, retiring silent workers — is the Run's (run.hpp): this
-// loop supplies its clock (MPI_Wtime) and its transport (messages).
+// loop supplies its clock (MPI_Wtime) and its transport (messages; points go out through PointSender,
+// points.hpp). With server.shards > 1 this rank is the leader (docs/method.md §7 "Sharded server"): its
+// Run's Server holds shard 0's blocks, every call made on it goes to the follower shards
+// (shard_loop.cpp) in the decision stream, and the whole model for evaluations and checkpoints is
+// gathered from them (ShardPeers, run.hpp).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "mpi/loops.hpp"
+#include "mpi/points.hpp"
 #include "mpi/protocol.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/run.hpp"
@@ -40,56 +45,13 @@ constexpr double kShutdownDeadlineS = 10.0;
 // read its configuration by then: only a stopped or hung process takes this long).
 constexpr double kStartDeadlineS = 120.0;
 
+// How long the follower shards get to send their state for an evaluation or a checkpoint.
+constexpr double kGatherDeadlineS = 60.0;
+
 // A receive that has been in progress this long is stuck (its sender stopped mid-transfer, on a
 // transport that needs the sender to move the data): the next gradient gets a buffer of its own rather
 // than wait behind it. A receive in one node (CMA) takes milliseconds even for gigabytes.
 constexpr double kStuckReceiveS = 1.0;
-
-// Point messages of work, one per version of x still on its way to some worker, each shared read-only
-// by every outbox that sends or stages it (MPI allows concurrent sends from one buffer): the server
-// holds one copy of x per version in flight, not one per worker (docs/method.md §1 "Memory"). A buffer is
-// reused once no outbox refers to it; the newest version's is kept until k advances, so an update
-// followed by n assignments copies x once.
-class PointBuffers {
- public:
-  explicit PointBuffers(std::size_t floats) : floats_(floats) {}
-
-  // The point of version k with parameters x (the newest buffer if it holds version k).
-  std::shared_ptr<const PointMessage> point(std::int64_t k, std::span<const float> x) {
-    if (newest_ && newest_->header().version == k) return newest_;
-    newest_.reset();
-    auto free = std::find_if(pool_.begin(), pool_.end(), [](const auto& p) { return p.use_count() == 1; });
-    if (free == pool_.end()) free = pool_.insert(pool_.end(), std::make_shared<PointMessage>(floats_));
-    newest_ = *free;
-    newest_->set_header({k, kCommandWork, kStopDone});
-    std::copy(x.begin(), x.end(), newest_->payload().begin());
-    return newest_;
-  }
-  // Buffers allocated: the most versions in flight at once (+ the newest).
-  std::size_t allocated() const { return pool_.size(); }
-
- private:
-  std::size_t floats_;
-  std::vector<std::shared_ptr<PointMessage>> pool_;  // every buffer; use_count() == 1: free
-  std::shared_ptr<PointMessage> newest_;             // the last point made
-};
-
-// Points on their way to one worker: the one on the wire and, while that one has not been delivered,
-// the newest one waiting behind it. A point above the eager limit is only delivered once the worker
-// receives it, which a stopped, swapped-out or hung process never does: waiting for it would freeze
-// service to every other worker, signals and checkpoints included. The send's request is in
-// ServerLoop::send_requests_ (tested for all workers at once); `sending` is released when it completes.
-struct Outbox {
-  std::shared_ptr<const PointMessage> sending;  // on the wire while the request is pending
-  std::shared_ptr<const PointMessage> staged;   // the newest point not yet sent, or null
-};
-
-// A stop: a header-only message (one unit), made when sent.
-std::shared_ptr<const PointMessage> stop_message(std::int64_t k, StopReason reason) {
-  auto stop = std::make_shared<PointMessage>(0);
-  stop->set_header({k, kCommandStop, reason});
-  return stop;
-}
 
 // A gradient announced by its header (in send order), its message not yet served.
 struct Announced {
@@ -104,19 +66,19 @@ struct Announced {
   MPI_Request request = MPI_REQUEST_NULL;
 };
 
-class ServerLoop {
+class ServerLoop : public ShardPeers {
  public:
-  ServerLoop(MPI_Comm comm, Run& run, int workers)
+  ServerLoop(MPI_Comm comm, Run& run, int workers, const ShardPlan* plan)
       : comm_(comm),
         run_(run),
         server_(run.server()),
         workers_(workers),
+        shards_(plan ? plan->shards() : 1),
+        plan_(plan),
         floats_(server_.layout().size()),
-        points_(floats_),
+        points_(comm, workers, shards_, floats_, shards_ > 1),
         backoff_(kMinPollS, kMaxPollS) {
     const auto n = static_cast<std::size_t>(workers_);
-    outboxes_.resize(n);
-    send_requests_.assign(n, MPI_REQUEST_NULL);
     header_requests_.assign(n, MPI_REQUEST_NULL);
     for (int w = 0; w < workers_; ++w) headers_.emplace_back(0);
     clock_offset_.assign(n, 0.0);
@@ -133,7 +95,8 @@ class ServerLoop {
           "MPI_Irecv");
     post_ack_receive();
     for (int w = 1; w <= workers_; ++w) post_header_receive(w);
-    send_points(run_.start(now()));
+    if (shards_ > 1) run_.shard_with(*this);
+    send_points(run_.start(now()), kDecideStart, 0, 0);
     std::string reason;
     while ((reason = run_.stop_reason(now())).empty()) {
       if (worker_signalled()) {
@@ -144,9 +107,11 @@ class ServerLoop {
       if (now() >= run_.next_eval_s()) run_.evaluate(now());
       run_.checkpoint_if_due(now());
       run_.progress(now());
-      progress_sends();
+      points_.progress();
+      progress_decisions();
       hear_acks();
-      while (const Outcome* outcome = run_.retire_silent(now())) send_points(*outcome);
+      while (const Outcome* outcome = run_.retire_silent(now()))
+        send_points(*outcome, kDecideRetire, outcome->retired.empty() ? 0 : outcome->retired.front(), 0);
       if (!serve_completed()) backoff_.sleep();
     }
     const double train_time = now();
@@ -158,8 +123,108 @@ class ServerLoop {
                        std::nullopt, memory());
   }
 
+  // ShardPeers: the whole model at the Server's version k. The followers are told to send their slices
+  // (a kDecideGather in the decision stream, so each sends its state after exactly the calls the leader
+  // made before it: version k); shard 0's are the Server's. The last result is kept while no decision
+  // has been made since (the final evaluation and checkpoint after the followers have stopped).
+  const WholeState& gather(bool with_state) override {
+    if (!gather_requests_.empty()) finish_gather();
+    if (whole_.k == server_.k() && whole_decisions_ == decisions_ && (whole_.with_state || !with_state))
+      return whole_;
+    post_gather(with_state);
+    finish_gather();
+    return whole_;
+  }
+
+  void start_gather() override {
+    if (!gather_requests_.empty()) finish_gather();
+    post_gather(false);
+  }
+
+  const WholeState* poll_gather() override {
+    if (gather_requests_.empty()) return whole_decisions_ >= 0 ? &whole_ : nullptr;
+    int done = 0;
+    check(MPI_Testall(static_cast<int>(gather_requests_.size()), gather_requests_.data(), &done, MPI_STATUSES_IGNORE),
+          "MPI_Testall");
+    if (!done) return nullptr;
+    gather_requests_.clear();
+    whole_decisions_ = gathered_decisions_;
+    return &whole_;
+  }
+
  private:
   std::size_t at(int worker) const { return static_cast<std::size_t>(worker - 1); }
+  // Worker w is rank w + shards − 1 (ranks 0 … shards − 1 are the server's shards).
+  int rank_of(int worker) const { return worker + shards_ - 1; }
+
+  // Asks the followers for their state at k and posts the receives of it into whole_.
+  void post_gather(bool with_state) {
+    const std::int64_t k = server_.k();
+    if (followers_stopped_)
+      throw Error("internal: the sharded server's state at k = " + std::to_string(k) +
+                  " is needed after its followers stopped");
+    decide({kDecideGather, 0, k, k, 0, 0, with_state ? 1 : 0});
+    const std::size_t size = plan_->end(shards_ - 1);
+    whole_.k = k;
+    whole_.with_state = with_state;
+    whole_decisions_ = -1;  // until it has landed
+    gathered_decisions_ = decisions_;
+    whole_.x.resize(size);
+    std::copy(server_.x().begin(), server_.x().end(), whole_.x.begin());
+    const auto receive = [&](std::vector<float>& whole, int s) {
+      gather_requests_.push_back(MPI_REQUEST_NULL);
+      check(MPI_Irecv(whole.data() + plan_->begin(s), float_count(plan_->size(s)), MPI_FLOAT, s, kTagShardSlice,
+                      comm_, &gather_requests_.back()),
+            "MPI_Irecv");
+    };
+    if (with_state) {
+      whole_.m.resize(size);
+      std::copy(server_.momentum().begin(), server_.momentum().end(), whole_.m.begin());
+      MethodState own = server_.method().state();
+      whole_.method.count = own.count;
+      whole_.method.sum.resize(own.sum.empty() ? 0 : size);
+      std::copy(own.sum.begin(), own.sum.end(), whole_.method.sum.begin());
+    }
+    for (int s = 1; s < shards_; ++s) {
+      receive(whole_.x, s);
+      if (!with_state) continue;
+      receive(whole_.m, s);
+      if (!whole_.method.sum.empty()) receive(whole_.method.sum, s);
+    }
+  }
+
+  void finish_gather() {
+    // A follower is at most a few decisions behind: one that does not answer is stopped or hung, and
+    // the job cannot go on without its blocks.
+    const double deadline = MPI_Wtime() + kGatherDeadlineS;
+    for (MPI_Request& r : gather_requests_)
+      if (!wait_until(r, deadline, backoff_))
+        throw Error("the server's shards did not send their state at k = " + std::to_string(whole_.k) + " within " +
+                    std::to_string(static_cast<int>(kGatherDeadlineS)) + " s (a follower rank stopped or hung?)");
+    gather_requests_.clear();
+    whole_decisions_ = gathered_decisions_;
+  }
+
+  // Sends one decision to every follower shard, never waiting: decisions are one unit each, sent eagerly.
+  void decide(const Decision& d) {
+    if (shards_ == 1) return;
+    if (d.kind != kDecideGather && d.kind != kDecideStop) ++decisions_;  // the ones that change a state
+    for (int s = 1; s < shards_; ++s) {
+      PendingDecision& p = pending_decisions_.emplace_back();
+      std::memcpy(p.unit, &d, sizeof d);
+      check(MPI_Isend(p.unit, 1, unit_type(), s, kTagDecision, comm_, &p.request), "MPI_Isend");
+    }
+  }
+
+  // Releases the decisions whose sends completed (in order: a follower takes them in order).
+  void progress_decisions() {
+    while (!pending_decisions_.empty()) {
+      int done = 0;
+      check(MPI_Test(&pending_decisions_.front().request, &done, MPI_STATUS_IGNORE), "MPI_Test");
+      if (!done) return;
+      pending_decisions_.pop_front();
+    }
+  }
 
   // Training clock: wall seconds since the start, less the time spent checkpointing (docs/method.md §7),
   // plus the training time of earlier epochs of a resumed run. Evaluations run on the evaluator thread
@@ -182,87 +247,20 @@ class ServerLoop {
     for (int w = 1; w <= workers_; ++w) {
       double ping = MPI_Wtime(), their_time = 0.0;
       MPI_Request send = MPI_REQUEST_NULL, receive = MPI_REQUEST_NULL;
-      check(MPI_Isend(&ping, 1, MPI_DOUBLE, w, kTagClock, comm_, &send), "MPI_Isend");
-      check(MPI_Irecv(&their_time, 1, MPI_DOUBLE, w, kTagClock, comm_, &receive), "MPI_Irecv");
+      check(MPI_Isend(&ping, 1, MPI_DOUBLE, rank_of(w), kTagClock, comm_, &send), "MPI_Isend");
+      check(MPI_Irecv(&their_time, 1, MPI_DOUBLE, rank_of(w), kTagClock, comm_, &receive), "MPI_Irecv");
       if (!wait_until(send, deadline, backoff_) || !wait_until(receive, deadline, backoff_))
-        throw Error("rank " + std::to_string(w) + " did not answer the start-up handshake within " +
+        throw Error("rank " + std::to_string(rank_of(w)) + " did not answer the start-up handshake within " +
                     std::to_string(static_cast<int>(kStartDeadlineS)) + " s (stopped or hung?)");
       clock_offset_[at(w)] = 0.5 * (ping + MPI_Wtime()) - their_time;
     }
   }
 
-  // Sends the current (x, k), or a stop, to `worker`, never waiting for it. If its previous point is
-  // still on the wire, this one is staged behind it (progress_sends sends it once that one is
-  // delivered), replacing any point staged before: only the newest matters, it is the version the
-  // Server recorded for the worker (a gradient computed at an older one is superseded), and the worker
-  // would abandon an older point for it at once anyway (docs/method.md §4). The point of version k is
-  // the buffer every worker assigned version k shares (PointBuffers): x is copied once per version.
-  void send_point(int worker, Command command, StopReason reason) {
-    std::shared_ptr<const PointMessage> point =
-        command == kCommandWork ? points_.point(server_.k(), server_.x()) : stop_message(server_.k(), reason);
-    Outbox& box = outboxes_[at(worker)];
-    if (on_the_wire(worker)) {
-      if (!box.staged) ++staged_;
-      box.staged = std::move(point);
-      return;
-    }
-    if (box.staged) {  // its predecessor was delivered since the last look: it is older than this one
-      box.staged.reset();
-      --staged_;
-    }
-    box.sending = std::move(point);
-    post(worker);
-  }
-
-  // True while the send to `worker` is in progress (tests it: never waits). A completed send's point
-  // is released.
-  bool on_the_wire(int worker) {
-    MPI_Request& request = send_requests_[at(worker)];
-    if (request == MPI_REQUEST_NULL) return false;
-    int done = 0;
-    check(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (!done) return true;
-    outboxes_[at(worker)].sending.reset();
-    return false;
-  }
-
-  // True when nothing is on the wire to this worker or staged for it; a point staged behind a send
-  // found complete is sent.
-  bool delivered(int worker) {
-    if (on_the_wire(worker)) return false;
-    if (!outboxes_[at(worker)].staged) return true;
-    sent(worker);
-    return false;
-  }
-
-  // The send to `worker` completed: its point is released (a version's buffer is freed once its last
-  // send completes) and the point staged behind it, if any, is sent.
-  void sent(int worker) {
-    Outbox& box = outboxes_[at(worker)];
-    box.sending.reset();
-    if (!box.staged) return;
-    box.sending = std::move(box.staged);
-    box.staged.reset();
-    --staged_;
-    post(worker);
-  }
-
-  void post(int worker) {
-    const PointMessage& m = *outboxes_[at(worker)].sending;  // a stop is one unit: its header
-    check(MPI_Isend(m.data(), m.units(), unit_type(), worker, kTagPoint, comm_, &send_requests_[at(worker)]),
-          "MPI_Isend");
-  }
-
-  // Takes note of every send completed since the last look.
-  void progress_sends() {
-    const int count = testsome(send_requests_);
-    for (int i = 0; i < count; ++i) sent(completed_[static_cast<std::size_t>(i)] + 1);
-  }
-
-  // Delivers an outcome: the current point to every worker it assigns, a stop to every worker it retires.
-  void send_points(const Outcome& outcome) {
-    for (int worker : outcome.assign) send_point(worker, kCommandWork, kStopDone);
-    for (int worker : outcome.retired) send_point(worker, kCommandStop, kStopRetired);
+  // Delivers an outcome (PointSender) and tells the followers what was decided, in the same order.
+  void send_points(const Outcome& outcome, DecisionKind kind, int worker, std::int64_t version) {
+    points_.send(outcome, server_.k(), server_.x());
+    decide({kind, worker, version, server_.k(), shards_ > 1 ? outcome_hash(outcome) : 0,
+            static_cast<std::int32_t>(outcome.action), 0});
   }
 
   void post_ack_receive() {
@@ -277,7 +275,8 @@ class ServerLoop {
       MPI_Status status;
       check(MPI_Test(&ack_request_, &done, &status), "MPI_Test");
       if (!done) return;
-      if (status.MPI_SOURCE >= 1 && status.MPI_SOURCE <= workers_) run_.heard(status.MPI_SOURCE, now());
+      const int worker = status.MPI_SOURCE - shards_ + 1;
+      if (worker >= 1 && worker <= workers_) run_.heard(worker, now());
       post_ack_receive();
     }
   }
@@ -294,7 +293,7 @@ class ServerLoop {
   // into an overrun: it is far below the eager limit).
   void post_header_receive(int worker) {
     GradientMessage& h = headers_[at(worker)];
-    check(MPI_Irecv(h.data(), 1, unit_type(), worker, kTagGradientHeader, comm_, &header_requests_[at(worker)]),
+    check(MPI_Irecv(h.data(), 1, unit_type(), rank_of(worker), kTagGradientHeader, comm_, &header_requests_[at(worker)]),
           "MPI_Irecv");
   }
 
@@ -334,7 +333,7 @@ class ServerLoop {
         int found = 0;
         MPI_Message message = MPI_MESSAGE_NULL;
         MPI_Status status;
-        check(MPI_Improbe(a.worker, kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
+        check(MPI_Improbe(rank_of(a.worker), kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
         if (found) {
           start_receive(a, message, status);
           return;
@@ -428,20 +427,26 @@ class ServerLoop {
     const int worker = a.worker;
     // A worker retired for silence that was only slow: its late gradient lands (so its send completes)
     // and is dropped; its stop is already on the way.
-    if (server_.retired(worker)) return;
+    if (server_.retired(worker)) {
+      decide({kDecideDrop, worker, 0, server_.k(), 0, 0, 0});
+      return;
+    }
     if (!a.buffer) {
       // Truncated or oversized: nothing in it can be trusted, not even the header.
-      spdlog::error("rank {} sent a gradient message of {} bytes, expected {}: rejected", worker, a.bytes,
+      spdlog::error("rank {} sent a gradient message of {} bytes, expected {}: rejected", rank_of(worker), a.bytes,
                     gradient_bytes_);
-      send_points(run_.on_malformed(now(), worker));
+      send_points(run_.on_malformed(now(), worker), kDecideMalformed, worker, 0);
       return;
     }
     const GradientMessage& m = *a.buffer;
     const GradientHeader h = m.header();
-    const Outcome& outcome = run_.on_gradient(now(), worker, h.version, m.payload(), h.loss, h.compute_s, h.injected_s);
+    // The followers start on their slices while this rank works on its own; the outcome follows.
+    decide({kDecideGradient, worker, h.version, 0, 0, 0, 0});
+    const Outcome& outcome = run_.on_gradient(now(), worker, h.version, m.payload(), h.loss, h.compute_s, h.injected_s,
+                                              h.finite != 0);
     if (outcome.action == Action::rejected)
-      spdlog::error("rank {} sent a gradient with NaN or Inf entries: rejected, parameters untouched", worker);
-    send_points(outcome);
+      spdlog::error("rank {} sent a gradient with NaN or Inf entries: rejected, parameters untouched", rank_of(worker));
+    send_points(outcome, kDecideOutcome, worker, h.version);
   }
 
   // Stops every worker, lets gradients already in flight land (so no send is left hanging), collects
@@ -449,14 +454,24 @@ class ServerLoop {
   // worker: a worker that has not taken its stop and answered within the deadline (a stopped or hung
   // process) aborts the job, after a checkpoint.
   void shutdown(StopReason reason) {
+    if (shards_ > 1) {
+      run_.flush_evaluation();  // its x is in the buffer the final gather fills
+      // The followers' last state first (the final evaluation and checkpoint need it), then their stop:
+      // each stops the workers as this loop does, and drains what the workers still send it.
+      gather(true);
+      decide({kDecideStop, 0, server_.k(), server_.k(), 0, 0, reason});
+      followers_stopped_ = true;
+    }
     std::vector<StatsMessage> stats(static_cast<std::size_t>(workers_));
     std::vector<MPI_Request> stats_requests(static_cast<std::size_t>(workers_), MPI_REQUEST_NULL);
     int pending = 0;
     for (int w = 1; w <= workers_; ++w) {
-      check(MPI_Irecv(&stats[at(w)], sizeof(StatsMessage), MPI_BYTE, w, kTagStats, comm_, &stats_requests[at(w)]),
+      check(MPI_Irecv(&stats[at(w)], sizeof(StatsMessage), MPI_BYTE, rank_of(w), kTagStats, comm_,
+                      &stats_requests[at(w)]),
             "MPI_Irecv");
       ++pending;
-      if (!server_.retired(w)) send_point(w, kCommandStop, reason);  // retired ones had theirs
+      // retired ones had theirs
+      if (!server_.retired(w)) points_.send(w, server_.k(), server_.x(), kCommandStop, reason);
     }
     const double deadline = MPI_Wtime() + kShutdownDeadlineS;
     backoff_.reset();
@@ -465,11 +480,11 @@ class ServerLoop {
       hear_headers();
       receive_gradients(false);
       pending -= testsome(stats_requests);
-      progress_sends();
+      points_.progress();
+      progress_decisions();
       hear_acks();
-      bool all_delivered = true;
-      for (int w = 1; w <= workers_; ++w) all_delivered = delivered(w) && all_delivered;
-      if (pending == 0 && staged_ == 0 && all_delivered && announced_.empty()) break;
+      const bool all_delivered = points_.all_delivered();
+      if (pending == 0 && all_delivered && announced_.empty() && pending_decisions_.empty()) break;
       if (MPI_Wtime() > deadline) {
         spdlog::error("{} worker(s) did not answer the stop within {:.0f} s; aborting the job", std::max(pending, 1),
                       kShutdownDeadlineS);
@@ -499,7 +514,7 @@ class ServerLoop {
   RunMemory memory() const {
     RunMemory m;
     m.point_bytes = static_cast<double>(message_bytes(sizeof(PointHeader), floats_));
-    m.point_buffers = static_cast<std::int64_t>(points_.allocated());
+    m.point_buffers = static_cast<std::int64_t>(points_.buffers_allocated());
     m.gradient_buffers = gradient_buffers_;
     m.server_peak_rss_bytes = peak_rss_bytes();
     m.worker_peak_rss_bytes = worker_peak_rss_;
@@ -510,12 +525,23 @@ class ServerLoop {
   Run& run_;
   Server& server_;
   int workers_;
-  std::size_t floats_;                       // layout.size
+  int shards_;                               // server.shards: ranks 0 … shards − 1
+  const ShardPlan* plan_;                    // with shards > 1
+  std::size_t floats_;                       // the Server's layout.size: shard 0's slice
   std::size_t gradient_bytes_ = message_bytes(sizeof(GradientHeader), floats_);
-  PointBuffers points_;                      // one per version in flight
-  std::vector<Outbox> outboxes_;             // per worker: points on their way to it
-  std::vector<MPI_Request> send_requests_;   // per worker: its outbox's send
-  int staged_ = 0;                           // outboxes holding a staged point
+  PointSender points_;                       // points on their way to the workers
+  // Decisions on their way to the followers (one unit each; a deque keeps their addresses).
+  struct PendingDecision {
+    alignas(64) std::byte unit[kUnitBytes] = {};
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+  std::deque<PendingDecision> pending_decisions_;
+  std::int64_t decisions_ = 0;               // decisions sent, gathers not counted
+  WholeState whole_;                         // the last gather
+  std::int64_t whole_decisions_ = -1;        // decisions_ when it was made (-1: none, or not landed)
+  std::int64_t gathered_decisions_ = -1;     // decisions_ when the gather in flight was asked for
+  std::vector<MPI_Request> gather_requests_; // its receives (empty: none in flight)
+  bool followers_stopped_ = false;
   std::vector<GradientMessage> headers_;     // per worker: its next gradient header (one unit)
   std::vector<MPI_Request> header_requests_;
   std::deque<Announced> announced_;          // gradients announced and not yet served, in send order
@@ -540,6 +566,8 @@ class ServerLoop {
 
 }  // namespace
 
-int serve(MPI_Comm comm, Run& run, int workers) { return ServerLoop(comm, run, workers).run(); }
+int serve(MPI_Comm comm, Run& run, int workers, const ShardPlan* plan) {
+  return ServerLoop(comm, run, workers, plan).run();
+}
 
 }  // namespace ringmaster::mpi

@@ -5,12 +5,20 @@
 // even inside a long injected delay. Two x-sized buffers (docs/method.md §1 "Memory"): the point and the
 // gradient; a point is received only once the one before it is done with (its gradient sent, or its
 // computation abandoned for the new point), so it always goes into the point's buffer.
+//
+// With server.shards = S > 1 (docs/method.md §7 "Sharded server") the worker sends slice s of each
+// gradient to shard s (the header, with whether the whole gradient is finite, to rank 0 alone) and
+// assembles its point from the S slices of one version, each received straight into its place
+// (ShardPlan::begin(s)) in the same two buffers, contiguous (protocol.hpp): rank 0's point header is the
+// one probed for, and the other shards' slices of that version follow it (a shard may have dropped a point superseded on its way, never the newest: the
+// worker takes each shard's messages until all agree on the newest version, or on a stop).
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "mpi/loops.hpp"
@@ -34,14 +42,24 @@ constexpr double kSliceS = 2e-3;
 
 class WorkerLoop {
  public:
-  WorkerLoop(MPI_Comm comm, const Config& config, Objective& objective, int worker, std::uint32_t epoch)
+  WorkerLoop(MPI_Comm comm, const Config& config, Objective& objective, int worker, std::uint32_t epoch,
+             const ShardPlan* plan)
       : comm_(comm),
         objective_(objective),
         worker_(worker),
+        shards_(plan ? plan->shards() : 1),
         point_(objective.layout().size()),
         gradient_(objective.layout().size()),
         model_(config, worker, epoch, objective.training_examples()),
-        backoff_(kMinPollS, kMaxPollS) {}
+        backoff_(kMinPollS, kMaxPollS) {
+    if (shards_ == 1) return;
+    const auto n = static_cast<std::size_t>(shards_);
+    point_headers_.resize(n);
+    slice_requests_.assign(2 * n, MPI_REQUEST_NULL);
+    slices_sent_.assign(n, 0);
+    shard0_gradient_bytes_ = message_bytes(sizeof(GradientHeader), plan->size(0));
+    for (int s = 0; s < shards_; ++s) slices_.emplace_back(plan->begin(s), plan->size(s));
+  }
 
   int run() {
     answer_clock_handshake();
@@ -95,6 +113,7 @@ class WorkerLoop {
 
   // Receives the message that arrived into point_: the point before it is done with.
   void take() {
+    if (shards_ > 1) return take_slices();
     const std::size_t bytes = received_bytes(incoming_status_);
     if (bytes != point_.bytes() && bytes != kUnitBytes)  // a point, or a stop (its header)
       throw Error("rank 0 sent a point message of " + std::to_string(bytes) + " bytes, expected " +
@@ -104,6 +123,71 @@ class WorkerLoop {
     wait(request, nullptr, backoff_);
     incoming_ = MPI_MESSAGE_NULL;
     if (point_.header().command == kCommandStop) stopped_ = true;
+  }
+
+  // take() with a sharded server: rank 0's point, then every shard's slice of the same version.
+  void take_slices() {
+    std::vector<PointHeader>& have = point_headers_;
+    receive_slice(0, incoming_, incoming_status_);
+    incoming_ = MPI_MESSAGE_NULL;
+    for (int s = 1; s < shards_; ++s) have[static_cast<std::size_t>(s)] = {-1, kCommandWork, kStopDone};
+    for (;;) {
+      // The newest point any shard has sent, a stop above all: every shard sends it (the same
+      // decisions), and none drops its newest.
+      bool stop = false;
+      std::int64_t newest = -1;
+      for (const PointHeader& h : have) {
+        stop = stop || h.command == kCommandStop;
+        newest = std::max(newest, h.version);
+      }
+      int behind = -1;
+      for (int s = 0; s < shards_ && behind < 0; ++s) {
+        const PointHeader& h = have[static_cast<std::size_t>(s)];
+        if (stop ? h.command != kCommandStop : h.version < newest) behind = s;
+      }
+      if (behind < 0) break;
+      MPI_Status status;
+      MPI_Message message = probe(behind, kTagPoint, &status);
+      receive_slice(behind, message, status);
+    }
+    point_.set_header(have[0]);
+    if (have[0].command == kCommandStop) stopped_ = true;
+  }
+
+  // Waits (without spinning) for the next message with `tag` from rank `shard`, matched.
+  MPI_Message probe(int shard, int tag, MPI_Status* status) {
+    MPI_Message message = MPI_MESSAGE_NULL;
+    backoff_.reset();
+    for (;;) {
+      int found = 0;
+      check(MPI_Improbe(shard, tag, comm_, &found, &message, status), "MPI_Improbe");
+      if (found) return message;
+      backoff_.sleep();
+    }
+  }
+
+  // Shard s's point header (matched as `message`) into point_headers_[s] and, for work, its slice of x
+  // into its place in point_.
+  void receive_slice(int s, MPI_Message& message, const MPI_Status& status) {
+    const auto at = static_cast<std::size_t>(s);
+    if (received_bytes(status) != kUnitBytes)
+      throw Error("server shard " + std::to_string(s) + " sent a point header of " +
+                  std::to_string(received_bytes(status)) + " bytes, expected " + std::to_string(kUnitBytes));
+    alignas(64) std::byte unit[kUnitBytes];
+    MPI_Request request = MPI_REQUEST_NULL;
+    check(MPI_Imrecv(unit, 1, unit_type(), &message, &request), "MPI_Imrecv");
+    wait(request, nullptr, backoff_);
+    std::memcpy(&point_headers_[at], unit, sizeof(PointHeader));
+    if (point_headers_[at].command != kCommandWork) return;
+    const auto [begin, size] = slices_[at];
+    MPI_Status slice_status;
+    MPI_Message slice = probe(s, kTagPointSlice, &slice_status);
+    if (received_bytes(slice_status) != size * sizeof(float))
+      throw Error("server shard " + std::to_string(s) + " sent a point slice of " +
+                  std::to_string(received_bytes(slice_status)) + " bytes, expected " +
+                  std::to_string(size * sizeof(float)));
+    check(MPI_Imrecv(point_.payload().data() + begin, float_count(size), MPI_FLOAT, &slice, &request), "MPI_Imrecv");
+    wait(request, nullptr, backoff_);
   }
 
   // One gradient at the current point. Returns true when interrupted by a new message (then current).
@@ -122,10 +206,11 @@ class WorkerLoop {
       if (!stopped_) acknowledge();
       return true;
     }
-    gradient_.set_header({point.header().version, loss, compute_s, delay, MPI_Wtime()});
-    header_.set_header(gradient_.header());
+    // Rank 0's message: the whole gradient, or (sharded) the header and shard 0's slice, which follows
+    // it in gradient_ (the padding to whole units is the next floats', ignored).
+    const std::size_t bytes = shards_ > 1 ? shard0_gradient_bytes_ : gradient_.bytes();
     void* data = gradient_.data();
-    int count = gradient_.units();
+    int count = unit_count(bytes);
     MPI_Datatype type = unit_type();
     switch (model_.next_fault()) {
       case Fault::none: break;
@@ -134,26 +219,44 @@ class WorkerLoop {
       case Fault::truncate:
         // Half the bytes: not even a whole number of units.
         type = MPI_BYTE;
-        count = static_cast<int>(std::min<std::size_t>(gradient_.bytes() / 2, std::numeric_limits<int>::max()));
+        count = static_cast<int>(std::min<std::size_t>(bytes / 2, std::numeric_limits<int>::max()));
         break;
       case Fault::oversize:
         // One unit more than the server expects.
-        oversized_.assign(gradient_.bytes() + kUnitBytes, std::byte{0});
-        std::memcpy(oversized_.data(), gradient_.data(), gradient_.bytes());
+        oversized_.assign(bytes + kUnitBytes, std::byte{0});
+        std::memcpy(oversized_.data(), gradient_.data(), bytes);
         data = oversized_.data();
         count += 1;
         break;
     }
+    // With one server it checks the gradient itself; shards see slices and must all reject the same ones.
+    const bool finite = shards_ == 1 || std::all_of(gradient_.payload().begin(), gradient_.payload().end(),
+                                                    [](float v) { return std::isfinite(v); });
+    gradient_.set_header({point.header().version, loss, compute_s, delay, MPI_Wtime(), finite ? 1 : 0});
+    if (data != gradient_.data()) std::memcpy(data, gradient_.data(), sizeof(GradientHeader));
+    header_.set_header(gradient_.header());
     // The header first, on its own: the server orders the gradients waiting by it (protocol.hpp).
     check(MPI_Isend(header_.data(), 1, unit_type(), 0, kTagGradientHeader, comm_, &header_request_), "MPI_Isend");
     check(MPI_Isend(data, count, type, 0, kTagGradient, comm_, &send_request_), "MPI_Isend");
+    for (int s = 1; s < shards_; ++s) {
+      const auto at = static_cast<std::size_t>(s);
+      const auto [offset, size] = slices_[at];
+      check(MPI_Isend(header_.data(), 1, unit_type(), s, kTagGradientHeader, comm_, &slice_requests_[2 * at]),
+            "MPI_Isend");
+      check(MPI_Isend(gradient_.payload().data() + offset, float_count(size), MPI_FLOAT, s, kTagGradient, comm_,
+                      &slice_requests_[2 * at + 1]),
+            "MPI_Isend");
+      ++slices_sent_[at];
+    }
     return false;
   }
 
-  // Waits until the last gradient, header and message, is sent.
+  // Waits until the last gradient, header and message(s), is sent.
   void wait_sent() {
     if (header_request_ != MPI_REQUEST_NULL) wait(header_request_, nullptr, backoff_);
     if (send_request_ != MPI_REQUEST_NULL) wait(send_request_, nullptr, backoff_);
+    for (MPI_Request& r : slice_requests_)
+      if (r != MPI_REQUEST_NULL) wait(r, nullptr, backoff_);
   }
 
   // Tells the server the point that just interrupted this worker's computation arrived: it is alive,
@@ -205,11 +308,18 @@ class WorkerLoop {
     MPI_Request request;
     check(MPI_Isend(&stats, sizeof stats, MPI_BYTE, 0, kTagStats, comm_, &request), "MPI_Isend");
     wait(request, nullptr, backoff_);
+    // Each follower shard drains the gradient slices it was sent until it has them all.
+    for (int s = 1; s < shards_; ++s) {
+      check(MPI_Isend(&slices_sent_[static_cast<std::size_t>(s)], 1, MPI_INT64_T, s, kTagStats, comm_, &request),
+            "MPI_Isend");
+      wait(request, nullptr, backoff_);
+    }
   }
 
   MPI_Comm comm_;
   Objective& objective_;
   int worker_;
+  int shards_;                   // server.shards: ranks 0 … shards_ − 1
   PointMessage point_;           // the point being worked on (the last one received)
   MPI_Message incoming_ = MPI_MESSAGE_NULL;  // the next one, probed and not yet received
   MPI_Status incoming_status_;
@@ -226,13 +336,20 @@ class WorkerLoop {
   std::int64_t ack_version_ = 0;
   MPI_Request ack_request_ = MPI_REQUEST_NULL;
   std::vector<std::byte> oversized_;  // fault.inject = "oversize": the too-long message
+  // Sharded (shards_ > 1), per shard s:
+  std::vector<std::pair<std::size_t, std::size_t>> slices_;  // its slice of x: (begin, size) in floats
+  std::vector<PointHeader> point_headers_;                   // its last point header
+  std::vector<MPI_Request> slice_requests_;                  // (2 each, s ≥ 1) its gradient header and slice sends
+  std::vector<std::int64_t> slices_sent_;                    // gradients sent to it
+  std::size_t shard0_gradient_bytes_ = 0;                       // rank 0's gradient message
   double busy_s_ = 0.0, injected_s_ = 0.0;
 };
 
 }  // namespace
 
-int work(MPI_Comm comm, const Config& config, Objective& objective, int worker, std::uint32_t epoch) {
-  return WorkerLoop(comm, config, objective, worker, epoch).run();
+int work(MPI_Comm comm, const Config& config, Objective& objective, int worker, std::uint32_t epoch,
+         const ShardPlan* plan) {
+  return WorkerLoop(comm, config, objective, worker, epoch, plan).run();
 }
 
 }  // namespace ringmaster::mpi
