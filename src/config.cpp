@@ -295,14 +295,18 @@ std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
   int parts = 1;  // parts of the dotted key (or number) being read: a.b.c has 3
   std::size_t i = 0;
   const auto at = [&](std::string_view token) { return text.compare(i, token.size(), token) == 0; };
-  // Skips a string starting at i (its opening quote); multi-line ones may span lines.
+  // Skips a string starting at i (its opening quote); multi-line ones may span lines. Returns false when
+  // it is not closed and held a non-ASCII character: a syntax error in any case, and one whose text
+  // toml++ may read outside string mode.
   const auto skip_string = [&](char quote, bool multiline, bool escapes) {
     i += multiline ? 3 : 1;
     const std::string closing(multiline ? 3 : 1, quote);
+    bool non_ascii = false;
     while (i < text.size()) {
       const char c = text[i];
+      non_ascii = non_ascii || static_cast<unsigned char>(c) >= 0x80;
       if (c == '\n') {
-        if (!multiline) return;  // toml++: syntax error here
+        if (!multiline) return !non_ascii;  // toml++: syntax error here
         ++line;
       } else if (escapes && c == '\\' && i + 1 < text.size() && (multiline || text[i + 1] != '\n')) {
         if (text[i + 1] == '\n') ++line;
@@ -312,11 +316,18 @@ std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
         i += closing.size();
         // """a"""" is the text a" then the closing quotes: up to two quotes may precede them.
         for (int extra = 0; multiline && extra < 2 && i < text.size() && text[i] == quote; ++extra) ++i;
-        return;
+        return true;
       }
       ++i;
     }
+    return !non_ascii;
   };
+  // The last character before position p that is not a space or tab ('\n' at the start of the text).
+  const auto previous = [&](std::size_t p) {
+    while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) --p;
+    return p > 0 ? text[p - 1] : '\n';
+  };
+  bool equals_on_line = false;  // a '=' outside strings since the line began: past the key
   bool line_start = true;  // only whitespace so far on this line
   while (i < text.size()) {
     const char c = text[i];
@@ -339,14 +350,24 @@ std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
     const bool was_line_start = line_start;
     if (c != ' ' && c != '\t' && c != '\r') line_start = c == '\n';
     // A quote opens a string only where a key or value may start, as for toml++: in `a = 1'ß` the quote
-    // is part of the bad value `1'...`, and toml++ goes on to look at the ß.
+    // is part of the bad value `1'...`, and toml++ goes on to look at the ß. So is a bracket or brace
+    // that does not open an array, inline table or header (`a = 0{'ß`: found by the fuzzer in CI, the
+    // `{` is part of the bad value `0{`), and a dot past the key (`a = 0.'ß`).
     const char before = i > 0 ? text[i - 1] : '\n';
-    const bool string_may_start = was_line_start || std::string_view(" \t=[{,.").find(before) != std::string_view::npos;
+    bool string_may_start = was_line_start || std::string_view(" \t=,").find(before) != std::string_view::npos;
+    if (before == '[' || before == '{') string_may_start = std::string_view("=,[{\n").find(previous(i - 1)) != std::string_view::npos;
+    // After a dot: a quoted part of a dotted key — before the '=', or in an inline table — unless the dot
+    // follows a digit (`0.'ß`, a bad number; a numeric key part before a quoted one is refused with it).
+    if (before == '.')
+      string_may_start = (!equals_on_line || depth > 0) && !std::isdigit(static_cast<unsigned char>(previous(i - 1)));
     if ((c == '"' || c == '\'') && string_may_start) {
       const bool multiline = at(std::string(3, c));
-      skip_string(c, multiline, c == '"');
+      if (!skip_string(c, multiline, c == '"'))
+        return RefusedText{line, "a non-ASCII character in a string that is not closed", false};
       continue;  // a quoted key part: the dotted key goes on
     }
+    if (c == '=') equals_on_line = true;
+    if (c == '\n') equals_on_line = false;
     if (c == '#') {
       while (i < text.size() && text[i] != '\n') ++i;
       continue;
@@ -366,8 +387,10 @@ std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
       ++line;
       parts = 1;
     } else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '+' || c == ':' ||
-                 c == ' ' || c == '\t' || c == '\r')) {
-      parts = 1;  // '=', ',' and anything else ends a key (a bare word, a number or a date goes on)
+                 c == ' ' || c == '\t' || c == '\r' || c == '"' || c == '\'')) {
+      // '=', ',' and anything else ends a key (a bare word, a number or a date goes on; so does a quote
+      // that opens no string here, so that the dots around it are still counted).
+      parts = 1;
     }
     ++i;
   }

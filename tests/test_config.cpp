@@ -814,6 +814,22 @@ TEST_F(ConfigTest, DeepNestingInAnOverrideIsAnError) {
   }
 }
 
+// toml++ 3.3.0 reaches __builtin_unreachable on some non-ASCII characters where it tests for whitespace
+// (marzer/tomlplusplus#295); the pre-scan keeps them from it outside strings and comments. A quote that
+// opens no string — after a bad value's bracket, brace or dot — must not hide one (the first input is
+// CI's fuzzer's, 2026-12-03), nor may a string that is never closed; real strings and comments keep
+// theirs.
+TEST_F(ConfigTest, NonAsciiWhereTomlppWouldTestForWhitespaceIsRefused) {
+  for (const std::string text : {"a =0{'\xc3\x9f\n", "a = 0.'\xc3\x9f'\n", "x = [0['\xc3\x9f']]\n", "a = \"\xc3\x9f\n"}) {
+    SCOPED_TRACE(text);
+    const std::string path = write("nonascii.toml", "# line 1\n" + text);
+    const std::string message = error_of([&] { load_config(path, {}); });
+    EXPECT_CONTAINS(message, path + ":2: a non-ASCII character");
+  }
+  const std::string fine = write("fine.toml", "# J\xc3\xb3zef's run\n[run]\nout = 'r\xc3\xa9sum\xc3\xa9' # \xc3\x9f\n");
+  EXPECT_EQ(load_config(fine, {}).run.out, "r\xc3\xa9sum\xc3\xa9");
+}
+
 // What no valid config needs but a config may contain stays accepted: dots and brackets in strings
 // and comments, multi-line strings ending in quotes.
 TEST_F(ConfigTest, NestingWithinTheLimitsLoads) {
