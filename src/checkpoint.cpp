@@ -70,10 +70,7 @@ json optional_to_json(const std::optional<double>& v) { return v ? json(*v) : js
 void put_le(std::string& out, std::uint64_t value, int bytes) {
   for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
-// Overwrites `bytes` bytes at `at` with value, little-endian.
-void set_le(std::string& out, std::size_t at, std::uint64_t value, int bytes) {
-  for (int i = 0; i < bytes; ++i) out[at + static_cast<std::size_t>(i)] = static_cast<char>((value >> (8 * i)) & 0xff);
-}
+
 std::uint64_t get_le(const std::string& in, std::size_t at, int bytes) {
   std::uint64_t value = 0;
   for (int i = 0; i < bytes; ++i) value |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[at + i])) << (8 * i);
@@ -270,22 +267,23 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& check
     pieces.push_back({reinterpret_cast<const char*>(floats.data()), floats.size_bytes()});
   }
   std::uint64_t length = 0;
-  uLong crc = crc32_z(0L, Z_NULL, 0);
+  std::uint32_t crc = 0;
   for (std::size_t i = 1; i < pieces.size(); ++i) {
     length += pieces[i].size();
-    // Not with an empty piece: an empty span's data() may be null, and crc32_z(crc, Z_NULL, 0) returns
-    // the initial value, not crc.
-    if (!pieces[i].empty()) crc = crc32_z(crc, reinterpret_cast<const Bytef*>(pieces[i].data()), pieces[i].size());
+    crc = checkpoint_crc32(pieces[i].data(), pieces[i].size(), crc);
   }
   put_le(header, length, 8);
-  put_le(header, static_cast<std::uint32_t>(crc), 4);
+  put_le(header, crc, 4);
   pieces[0] = header;
   write_file_atomically(path, pieces);
 }
 
-std::uint32_t checkpoint_crc32(const void* data, std::size_t size) {
+std::uint32_t checkpoint_crc32(const void* data, std::size_t size, std::uint32_t crc) {
+  // Nothing to add for no bytes: their pointer may be null, and crc32_z(crc, Z_NULL, 0) returns zlib's
+  // initial value, not crc.
+  if (size == 0) return crc;
   // crc32_z takes a size_t length: a payload over 4 GiB is checked whole, not modulo 2^32 bytes.
-  return static_cast<std::uint32_t>(crc32_z(crc32_z(0L, Z_NULL, 0), static_cast<const Bytef*>(data), size));
+  return static_cast<std::uint32_t>(crc32_z(crc, static_cast<const Bytef*>(data), size));
 }
 
 std::uint64_t checkpoint_payload_limit(std::size_t params, int workers) {

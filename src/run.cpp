@@ -16,20 +16,17 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point begin) { return std::chrono::duration<double>(Clock::now() - begin).count(); }
 
+// Shard 0's slice of a whole-model buffer (the whole buffer when unsharded or empty).
+std::vector<float> shard0(const std::vector<float>& whole, const ShardPlan* shard) {
+  if (!shard || whole.empty()) return whole;
+  return shard->copy_slice(whole, 0);
+}
+
 // x0 (docs/method.md §6), or shard 0's slice of it, for the Server to copy.
 std::vector<float> initial_point(const Objective& objective, const ShardPlan* shard) {
   std::vector<float> x0(objective.layout().size());
   objective.initial_point(x0);
-  if (!shard || shard->shards() == 1) return x0;
-  const auto slice = shard->slice(std::span<const float>(x0), 0);
-  return {slice.begin(), slice.end()};
-}
-
-// Shard 0's slice of a whole-model buffer (the whole buffer when unsharded or empty).
-std::vector<float> shard0(const std::vector<float>& whole, const ShardPlan* shard) {
-  if (!shard || whole.empty()) return whole;
-  const auto slice = shard->slice(std::span<const float>(whole), 0);
-  return {slice.begin(), slice.end()};
+  return shard0(x0, shard);
 }
 
 volatile std::sig_atomic_t g_stop_signal = 0;

@@ -60,7 +60,9 @@ TEST(ShardPlan, ContiguousRunsCoverEveryBlockOnce) {
   EXPECT_EQ(plan.end(2), layout.size());
   std::size_t blocks = 0;
   for (int s = 0; s < 3; ++s) {
-    if (s > 0) EXPECT_EQ(plan.begin(s), plan.end(s - 1));
+    if (s > 0) {
+      EXPECT_EQ(plan.begin(s), plan.end(s - 1));
+    }
     EXPECT_EQ(plan.layout(s).size(), plan.size(s));
     for (std::size_t i = 0; i < plan.layout(s).blocks().size(); ++i) {
       const Block& mine = plan.layout(s).blocks()[i];
@@ -219,7 +221,9 @@ TEST(ShardedServer, ShardsFedTheSameArrivalsMatchTheWholeServerBitForBit) {
         // The sequence exercised what it is meant to.
         EXPECT_GT(updates, 20);
         EXPECT_GT(rejected, 0);
-        if (stale == "interrupt" && method.starts_with("ringmaster")) EXPECT_GT(superseded, 0);
+        if (stale == "interrupt" && method.starts_with("ringmaster")) {
+          EXPECT_GT(superseded, 0);
+        }
         ASSERT_EQ(whole.k(), parts[0]->k());
         for (int s = 0; s < shards; ++s) {
           const Server& p = *parts[static_cast<std::size_t>(s)];

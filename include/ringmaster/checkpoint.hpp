@@ -93,8 +93,9 @@ Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_
 // The same from bytes already in memory (`name` for messages); the fuzz target's entry point.
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
 
-// CRC-32 (zlib) of `size` bytes, with a 64-bit length (zlib's crc32 takes 32 bits).
-std::uint32_t checkpoint_crc32(const void* data, std::size_t size);
+// CRC-32 (zlib) of `size` bytes, with a 64-bit length (zlib's crc32 takes 32 bits), continuing `crc`: the
+// CRC of bytes that came before them (0 for none), so a payload written in pieces is checked in pieces.
+std::uint32_t checkpoint_crc32(const void* data, std::size_t size, std::uint32_t crc = 0);
 
 // Throws Error unless the checkpoint belongs to this run: the same number of workers (checked first:
 // the config hash covers run.workers, and "N workers" says more than "a different configuration"),

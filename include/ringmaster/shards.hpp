@@ -45,6 +45,11 @@ class ShardPlan {
   // Shard s's slice of a buffer laid out by the whole layout.
   std::span<float> slice(std::span<float> whole, int s) const { return whole.subspan(begin(s), size(s)); }
   std::span<const float> slice(std::span<const float> whole, int s) const { return whole.subspan(begin(s), size(s)); }
+  // A copy of it (a shard's x0, or its part of a checkpoint's arrays).
+  std::vector<float> copy_slice(std::span<const float> whole, int s) const {
+    const std::span<const float> part = slice(whole, s);
+    return {part.begin(), part.end()};
+  }
   // "X0..X3 | X4..X7": the blocks each shard owns, for the log.
   std::string describe() const;
 

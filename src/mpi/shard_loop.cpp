@@ -31,8 +31,7 @@ constexpr double kShutdownDeadlineS = 10.0;
 std::vector<float> initial_slice(const Objective& objective, const ShardPlan& plan, int shard) {
   std::vector<float> x0(objective.layout().size());
   objective.initial_point(x0);
-  const auto slice = plan.slice(std::span<const float>(x0), shard);
-  return {slice.begin(), slice.end()};
+  return plan.copy_slice(x0, shard);
 }
 
 std::string action_name(std::int32_t action) { return to_string(static_cast<Action>(action)); }
