@@ -9,6 +9,10 @@ import io
 import json
 import math
 import os
+import resource
+import signal
+import socket
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -19,7 +23,7 @@ from unittest import mock
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
 import sweep  # noqa: E402  (the command line)
-from matplotlib.figure import Figure  # noqa: E402
+import sweeplib.plots as plots_module  # noqa: E402
 from sweeplib.plots import plot  # noqa: E402
 from sweeplib.points import compare_points, format_value, group_key, point_dir, tune_points  # noqa: E402
 from sweeplib.report import Group, Speedup, aggregate, grows, speedup, stat  # noqa: E402
@@ -31,6 +35,9 @@ from sweeplib.spec import (Spec, SpecError, canonical_target, eval_interval, lab
 from sweeplib.tuning import choose, phase_points, score_of, tuning_score, within_noise, write_tuned  # noqa: E402
 from sweeplib.check import check, compare_tables, compare_tuned, intervals_agree, read_table, read_tuned_record  # noqa: E402
 from sweeplib.report import fastest, publish  # noqa: E402
+from sweeplib.names import NAME_MAX, SAFE  # noqa: E402
+from sweeplib.spec import MAX_POINTS  # noqa: E402
+from sweeplib.sweepdir import claimed  # noqa: E402
 
 # A stand-in for `ringmaster simulate`: the loss after the run is |log10(stepsize / 0.05)| + 0.001
 # (so stepsize 0.05 is best), the time to every target is 10 / speed with speed from the method and p,
@@ -84,11 +91,18 @@ with open(os.path.join(out, "eval.csv"), "w") as f:
 summary = {"method": sets.get("run.method"), "initial_loss": 100.0, "final_loss": 100.0 * final,
            "train_time_s": budget,
            "time_to_relative_target": {k: t for k in ["0.1", "0.01", "0.001", "0.0001", "1e-06"]}}
+if sets.get("fake.stop") == "signal":  # stopped before its stop rule (preempted), yet exit 0
+    summary["stop_reason"] = "signal"
 if accuracy:
     summary["time_to_accuracy"] = {"0.8": t and t / 2, "0.85": t and 0.75 * t, "0.88": t, "0.9": None}
     summary["final_accuracy"], summary["best_accuracy"] = 0.89 if t else 0.5, 0.89 if t else 0.5
 json.dump(summary, open(os.path.join(out, "summary.json"), "w"))
 '''
+
+
+# Workspaces in memory where there is a tmpfs: the sweep tool fsyncs every file it writes (point.json and
+# status.json of each of the stand-in's many runs), and on a disk shared with builds that is most of the time.
+SCRATCH = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
 
 
 def write(path: Path, text: str) -> Path:
@@ -101,7 +115,7 @@ class Workspace(unittest.TestCase):
     """A temporary directory with a base config, a fake binary and helpers to write specs."""
 
     def setUp(self):
-        self._tmp = tempfile.TemporaryDirectory(prefix="test_sweep.")
+        self._tmp = tempfile.TemporaryDirectory(prefix="test_sweep.", dir=SCRATCH)
         self.dir = Path(self._tmp.name)
         write(self.dir / "base.toml", "[run]\nworkers = 4\n")
         self.binary = write(self.dir / "bin" / "ringmaster", FAKE)
@@ -1093,14 +1107,14 @@ class LossTargetTest(Workspace):
         spec = self.spec(GRID + '[report]\nreference = "fast"\ntarget = "loss:1"\n'
                          '[check]\ntargets = ["loss:10", "loss:0.05", "loss:1.0"]\n')
         figures = {}
-        savefig = Figure.savefig
+        write_figure = plots_module.write_figure
 
-        def record(fig, path, *args, **kwargs):  # what each saved figure's panels show
+        def record(fig, path):  # what each saved figure's panels show
             figures[Path(path).name] = [(ax.get_ylabel(), ax.get_yscale(), [(list(line.get_ydata()), line.get_linestyle())
                                          for line in ax.get_lines()]) for ax in fig.axes if ax.get_lines()]
-            return savefig(fig, path, *args, **kwargs)
+            return write_figure(fig, path)
 
-        with mock.patch.object(Figure, "savefig", record):
+        with mock.patch.object(plots_module, "write_figure", record):
             report, pngs, rows = self.compare_and_report(spec)
         row = {(r["run.method"], r["heterogeneity.power"]): r for r in rows}
         self.assertEqual([float(row["slow", "1.0"][f"t_loss:{v}_mean"]) for v in (10, 1)], [14.0, 27.0])
@@ -1199,6 +1213,184 @@ class SlurmChainTest(Workspace):
         self.assertIn(f"--dependency=afterok:{submitted['choose']}", commands[4])
         self.assertIn("--dependency=afterany:" + ":".join(submitted["compare"]), commands[-1])
         self.assertTrue(all("--ntasks=1" in c for c in commands if "--array" in c))  # simulate: one task
+
+
+SMALL = """
+[sweep]
+config = "base.toml"
+[grid]
+"run.method" = ["fast", "slow"]
+"run.seed" = [0]
+"""
+
+
+class SweepDirectoryTest(Workspace):
+    """Issue #22: a sweep directory belongs to one sweep at a time, and to one sweep at all; a sweep that lost
+    runs does not exit 0; every file the tool writes is whole or absent."""
+
+    def main(self, *args: str) -> tuple[int, str]:
+        """sweep.py with these arguments (the fake binary's): (exit code, stderr)."""
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            code = sweep.main([*map(str, args)] + (["--binary", str(self.binary)] if args[0] in ("run", "point") else []))
+        return code, err.getvalue()
+
+    def assert_refused(self, code: int, err: str, *texts: str) -> None:
+        """Exit 2 with one line on stderr holding every text."""
+        self.assertEqual(code, 2, err)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        for text in texts:
+            self.assertIn(text, err)
+
+    def test_a_second_sweep_on_one_directory_exits_2_naming_the_holder(self):
+        path = write(self.dir / "s.toml", SMALL)
+        spec, directory = load_spec(path), self.dir / "sweep"
+        with claimed(spec, directory, "run"):  # a sweep running there
+            holder = f"pid {os.getpid()} on {socket.gethostname()}, `sweep.py run`"
+            for command in (["run"], ["point", "--phase", "compare", "0"], ["report"], ["aggregate"]):
+                with self.subTest(command=command[0]):
+                    code, err = self.main(command[0], path, "--dir", directory, *command[1:])
+                    self.assert_refused(code, err, f"{directory}: in use by another sweep ({holder})")
+        self.assertEqual(self.calls(), [])  # nothing ran, nothing was removed
+        # array tasks (`point`) run side by side; a `run` waits for them
+        with claimed(spec, directory, "point", shared=True):
+            self.assertEqual(self.main("point", path, "--dir", directory, "--phase", "compare", "1")[0], 0)
+            code, err = self.main("run", path, "--dir", directory)
+            self.assert_refused(code, err, f"{directory}: in use by running points")
+        self.assertEqual(self.main("run", path, "--dir", directory)[0], 0)
+
+    def test_a_directory_that_is_not_this_sweeps_is_refused_untouched(self):
+        path = write(self.dir / "s.toml", SMALL)
+        other = self.dir / "other"
+        write(other / "notes.txt", "mine")
+        code, err = self.main("run", path, "--dir", other)
+        self.assert_refused(code, err, f"{other}: not a sweep directory (it holds notes.txt)")
+        self.assertEqual(os.listdir(other), ["notes.txt"])
+        # another sweep's directory: its spec, choices and report stay as they are
+        directory = self.dir / "sweep"
+        self.assertEqual(self.main("run", path, "--dir", directory)[0], 0)
+        before = {f: f.read_bytes() for f in directory.rglob("*") if f.is_file()}
+        theirs = write(self.dir / "t.toml", SMALL.replace("[sweep]", '[sweep]\nname = "t"'))
+        for command in ("run", "report", "plot"):
+            code, err = self.main(command, theirs, "--dir", directory)
+            self.assert_refused(code, err, f"{directory}: the directory of sweep 's' (sweep.toml), not of 't'")
+        self.assertEqual({f: f.read_bytes() for f in directory.rglob("*") if f.is_file()}, before)
+        # this sweep, changed: its own directory (skip-finished keeps the runs that still match)
+        write(path, SMALL.replace('"run.seed" = [0]', '"run.seed" = [0, 1]'))
+        self.assertEqual(self.main("run", path, "--dir", directory)[0], 0)
+        self.assertEqual(len(self.calls()), 2 + 2)
+        self.assertTrue((directory / "sweep.toml").read_text().endswith(path.read_text()))
+
+    def test_sweep_names_stay_inside_the_sweeps_directory(self):
+        for name in ("..", ".", "", "a/b", "tab\\tname", "x" * 129):
+            with self.subTest(name=name):
+                _, line = self.spec_error(f'[sweep]\nname = "{name}"\nconfig = "base.toml"\n')
+                self.assertIn("sweep.name must be a file name", line)
+
+    def test_a_sweep_with_runs_missing_does_not_exit_0(self):
+        # a run that ends with exit 0 but was stopped before its stop rule (its summary says "signal"): not
+        # finished, so the report lacks it; the sweep says so and exits 1
+        path = write(self.dir / "s.toml", SMALL + '"fake.stop" = ["none", "signal"]\n')
+        code, err = self.main("run", path, "--dir", self.dir / "sweep")
+        self.assertEqual(code, 1, err)
+        self.assertIn("aggregate: 2 runs missing", err)
+        self.assertIn("2 of the comparison runs did not finish", err)
+
+    def test_a_failed_write_keeps_the_old_file_one_line_exit_1(self):
+        path = write(self.dir / "s.toml", SMALL)
+        directory = self.dir / "sweep"
+        self.assertEqual(self.main("run", path, "--dir", directory)[0], 0)
+        report = directory / "report"
+        before = {f.name: f.read_bytes() for f in report.iterdir()}
+        self.assertGreater(len(before[f"{path.stem}-loss-vs-time.png"]), 16384)
+
+        def small_quota():  # the plot (tens of KB) does not fit, the tables do: EFBIG, as a full disk's ENOSPC
+            resource.setrlimit(resource.RLIMIT_FSIZE, (16384, 16384))
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+        result = subprocess.run([sys.executable, str(REPO / "tools" / "sweep.py"), "report", str(path), "--dir",
+                                 str(directory)], capture_output=True, text=True, preexec_fn=small_quota)
+        self.assertEqual(result.returncode, 1, result.stderr)
+        self.assertRegex(result.stderr.strip().splitlines()[-1],
+                         r"^sweep: .*/report/s-loss-vs-time\.png: cannot be written: File too large$")
+        self.assertNotIn("Traceback", result.stderr)
+        # the old report, whole; no temporary left
+        self.assertEqual({f.name: f.read_bytes() for f in report.iterdir()}, before)
+
+    def test_inputs_that_are_not_regular_files_are_refused_naming_them(self):
+        os.mkfifo(self.dir / "fifo.toml")  # no writer: opening it for reading would wait forever
+        _, line = self.spec_error('[sweep]\nconfig = "fifo.toml"\n[grid]\n"run.seed" = [1]\n')
+        self.assertIn(f"{self.dir / 'fifo.toml'}: is not a regular file", line)
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            self.assertEqual(sweep.main(["count", str(self.dir), "--phase", "compare"]), 2)
+        self.assertIn(f"{self.dir}: is a directory", err.getvalue())
+
+
+class NamesTest(Workspace):
+    def test_distinct_points_never_share_a_directory(self):
+        values = ["a/b", "a_b", "x,seed=1", "x", "", "%2F", "ü", "tab\\there", "..", "[1,2]", "a=b"]
+        spec = self.spec(f"""
+            [sweep]
+            config = "base.toml"
+            [grid]
+            "run.out" = {json.dumps(values)}
+            "run.seed" = [1, 2]
+            """)
+        names = [p.name for p in compare_points(spec)]
+        self.assertEqual(len(set(names)), len(values) * 2)
+        self.assertEqual(names[:4], ["out=a%2Fb,seed=1", "out=a%2Fb,seed=2", "out=a_b,seed=1", "out=a_b,seed=2"])
+        for name in names:  # one file name each, of safe characters and the separators
+            self.assertTrue(set(name) <= SAFE | set(",=%"), name)
+            self.assertLessEqual(len(name.encode()), NAME_MAX)
+
+    def test_a_name_too_long_for_a_file_name_is_cut_and_hashed(self):
+        long = ["v" * 300 + "1", "v" * 300 + "2"]
+        spec = self.spec(f'[sweep]\nconfig = "base.toml"\n[grid]\n"run.out" = {json.dumps(long)}\n')
+        names = [p.name for p in compare_points(spec)]
+        self.assertEqual(len(set(names)), 2)
+        for name in names:
+            self.assertEqual(len(name), NAME_MAX)
+            self.assertRegex(name, r"^out=v+~[0-9a-f]{16}$")
+
+    def test_published_sweeps_keep_their_names(self):
+        # names of safe characters only are what they were before escaping: none of a published sweep's escapes
+        for path in sorted((REPO / "configs" / "sweeps").glob("*.toml")):
+            spec = load_spec(path)
+            for p in tune_points(spec) + compare_points(spec):
+                self.assertTrue(set(p.name) <= SAFE | set(",=[]"), f"{path.name}: {p.name}")
+        spec = load_spec(REPO / "configs" / "sweeps" / "headline.toml")
+        self.assertEqual(tune_points(spec)[0].name, "method=ringmaster,power=0,stepsize=0.000625,threshold=2,seed=100")
+
+    def test_values_that_would_share_a_directory_are_refused_naming_the_axis(self):
+        head = '[sweep]\nconfig = "base.toml"\n[grid]\n"run.method" = ["a"]\n'
+        cases = {
+            '"method.stepsize" = [1, 1.0]\n': "grid.method.stepsize: 1 and 1.0 would name the same run directory",
+            '"run.seed" = [1, "1"]\n': 'grid.run.seed: 1 and "1" would name the same run directory',
+            'x = [{"run.seed" = 1, "method.batch" = 2}, {"method.batch" = 2, "run.seed" = 1}]\n': "grid.x: ",
+            '"run.seed" = [1]\n[tune]\nseeds = [100, 100]\n[tune.grid.a]\n"method.stepsize" = [1]\n':
+                "tune.seeds: 100 and 100",
+            '"run.seed" = [1]\n[tune.grid.a]\n"method.stepsize" = [0.1, 0.10]\n':
+                "tune.grid.a.method.stepsize: 0.1 and 0.1",
+            '"run.seed" = [1]\n[tune.grid.a]\n"method.stepsize" = [1]\nx = [{"method.stepsize" = 2}]\n':
+                "tune.grid.a: key method.stepsize is set by two axes",
+        }
+        for text, message in cases.items():
+            with self.subTest(text=text):
+                _, line = self.spec_error(head + text)
+                self.assertIn(message, line)
+
+    def test_the_grid_size_is_checked_from_the_axes_before_any_grid_is_expanded(self):
+        steps = json.dumps([i / 1000 for i in range(1, 318)])
+        compare = f'[sweep]\nconfig = "base.toml"\n[grid]\n"method.stepsize" = {steps}\n"run.seed" = {steps}\n'
+        tune = (f'[sweep]\nconfig = "base.toml"\n[grid]\n"run.method" = ["a", "b"]\n[tune]\n[tune.grid.a]\n'
+                f'"method.stepsize" = {steps}\n"method.momentum" = {steps}\n'
+                f'[tune.grid.b]\n"method.threshold" = [1, 2]\n')
+        with mock.patch("sweeplib.points.product", side_effect=AssertionError("a grid was expanded")):
+            _, line = self.spec_error(compare)
+            self.assertIn(f"the compare phase would have {317 * 317:,} runs; at most {MAX_POINTS:,} per phase", line)
+            _, line = self.spec_error(tune)  # 3 seeds × (317 × 317 for a + 2 for b)
+            self.assertIn(f"the tune phase would have {3 * (317 * 317 + 2):,} runs", line)
 
 
 @unittest.skipUnless(os.environ.get("RINGMASTER_BINARY"), "RINGMASTER_BINARY not set (ctest sets it)")

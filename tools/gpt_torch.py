@@ -151,6 +151,13 @@ def layout(model):
     return [(name.removesuffix(".weight"), tuple(p.shape)) for name, p in model.named_parameters()]
 
 
+def parameter_count(layers, width, vocab=VOCAB):
+    """How many parameters the network of this shape has, without building it: the layout above, wte and
+    lm_head (V, C) and per block c_q, c_k, c_v, c_proj (C, C), c_fc (4C, C), mlp.c_proj (C, 4C). Heads and
+    context change no size: two shapes that differ only there have as many parameters."""
+    return 2 * vocab * width + layers * 12 * width * width
+
+
 def load_flat(model, flat):
     """Copies a flat float32 buffer in the layout order (numpy array or tensor) into the model's parameters."""
     flat = torch.as_tensor(np.asarray(flat, dtype=np.float32)) if not torch.is_tensor(flat) else flat.float()

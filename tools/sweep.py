@@ -18,7 +18,11 @@ Every run ("point") has its own run directory (docs/method.md §8) inside one sw
 
 A point is finished when its summary.json exists and its point.json (written before the run starts:
 the exact overrides, base config and its hash) matches what the spec asks for now. Re-running a sweep
-skips finished points; unfinished or stale ones are run again from scratch.
+skips finished points; unfinished or stale ones are run again from scratch. Two distinct points never
+share a directory (names.py). A sweep directory holds one sweep (its sweep.toml names it), and one
+command that changes it at a time (sweep.lock; a second one exits 2 naming the first): sweepdir.py.
+Every file the tool writes is replaced whole or not at all, and every file it reads must be a regular
+file of bounded size (tools/file_policy.py).
 
 Commands (docs: README "Sweeps and Slurm"):
     sweep.py run SPEC [--jobs J]      every phase locally: tune, choose, compare, aggregate, plot
@@ -33,17 +37,18 @@ Commands (docs: README "Sweeps and Slurm"):
     sweep.py check SPEC --published D regenerate (as run) and compare with published results D: exit 1
                                       when a conclusion changed beyond the spec's [check] tolerances
 
-The code lives in tools/sweeplib/, one concern a module: spec (the TOML spec), points (the runs it
-asks for), rundir (what a finished run left), runner (running points), tuning (the choice), report
-(tables), plots, slurm, check (a regeneration against published results). Only Python's standard library is used, plus Debian's python3-matplotlib (and
-numpy) for the plots. Run it with Debian's /usr/bin/python3, which has them.
+The code lives in tools/sweeplib/, one concern a module: spec (the TOML spec), names (a point's
+directory name), points (the runs it asks for), rundir (what a finished run left), runner (running
+points), tuning (the choice), report (tables), plots, slurm, check (a regeneration against published
+results), sweepdir (the directory's owner and lock), files (the bounds of what a sweep reads). Only
+Python's standard library is used, plus Debian's python3-matplotlib (and numpy) for the plots. Run it
+with Debian's /usr/bin/python3, which has them.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
-import shutil
 import signal
 import sys
 import time
@@ -52,6 +57,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sweeplib.check import check  # noqa: E402
+from sweeplib.files import FileError  # noqa: E402
 from sweeplib.plots import plot  # noqa: E402
 from sweeplib.points import compare_points, needs_tuning, point_dir, tune_points  # noqa: E402
 from sweeplib.report import aggregate, publish  # noqa: E402
@@ -59,6 +65,7 @@ from sweeplib.rundir import failed_exit_code, is_finished  # noqa: E402
 from sweeplib.runner import default_binary, format_duration, run_phase, run_point, tail_text  # noqa: E402
 from sweeplib.slurm import slurm_submit  # noqa: E402
 from sweeplib.spec import EXIT_BAD_INPUT, PHASES, REPO, Spec, SpecError, load_spec  # noqa: E402
+from sweeplib.sweepdir import claimed, write_spec_copy  # noqa: E402
 from sweeplib.tuning import phase_points, write_tuned  # noqa: E402
 
 
@@ -130,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"check: the regeneration did not complete (exit {code}); nothing compared", file=sys.stderr)
                     return code
             else:
-                aggregate(spec, sweep_dir)
+                with claimed(spec, sweep_dir, "check"):
+                    aggregate(spec, sweep_dir)
             return check(spec, sweep_dir, Path(args.published), sys.stdout)
         if args.command == "list":
             for phase in ([args.phase] if args.phase else PHASES):
@@ -149,12 +157,12 @@ def main(argv: list[str] | None = None) -> int:
             print(len(tune_points(spec) if args.phase == "tune" else compare_points(spec)))
             return 0
         if args.command == "point":
-            sweep_dir.mkdir(parents=True, exist_ok=True)
             points = phase_points(spec, args.phase, sweep_dir)
             if not 0 <= args.index < len(points):
                 raise SpecError(f"point {args.index}: the {args.phase} phase has points 0..{len(points) - 1}")
             pt = points[args.index]
-            status, code, seconds = run_point(spec, pt, sweep_dir, binary, launcher, force=args.force)
+            with claimed(spec, sweep_dir, "point", shared=True):  # beside the other points of a Slurm array
+                status, code, seconds = run_point(spec, pt, sweep_dir, binary, launcher, force=args.force)
             print(f"{args.phase} {args.index} {pt.name}: {status}"
                   + (f" in {seconds:.1f}s" if status != "skipped" else " (already finished)")
                   + (f", exit {code}; {point_dir(sweep_dir, pt) / 'run.log'}:\n"
@@ -164,29 +172,35 @@ def main(argv: list[str] | None = None) -> int:
             if not needs_tuning(spec):
                 print("tune: the spec has nothing to tune")
                 return 0
-            print_choices(write_tuned(spec, sweep_dir), sys.stdout)
+            with claimed(spec, sweep_dir, "tune"):
+                print_choices(write_tuned(spec, sweep_dir), sys.stdout)
             return 0
-        if args.command == "aggregate":
-            aggregate(spec, sweep_dir)
-            return 0
-        if args.command == "plot":
-            plot(spec, sweep_dir)
-            return 0
-        if args.command == "report":
-            aggregate(spec, sweep_dir)
-            plot(spec, sweep_dir)
-            if args.publish:
-                publish(spec, sweep_dir, Path(args.publish))
+        if args.command in ("aggregate", "plot", "report"):
+            with claimed(spec, sweep_dir, args.command):
+                if args.command != "plot":
+                    aggregate(spec, sweep_dir)
+                if args.command != "aggregate":
+                    plot(spec, sweep_dir)
+                if args.command == "report" and args.publish:
+                    publish(spec, sweep_dir, Path(args.publish))
             return 0
         if args.command == "slurm":
-            sweep_dir.mkdir(parents=True, exist_ok=True)
             slurm_launcher = args.launcher or os.environ.get("RINGMASTER_LAUNCHER") or "srun"
-            slurm_submit(spec, sweep_dir, str(Path(binary).resolve()), slurm_launcher, args.max_parallel,
-                         args.max_array_size, args.sbatch, args.dry_run)
+            # shared: the array tasks it submits may start (and take it shared) before it returns
+            with claimed(spec, sweep_dir, "slurm", shared=True):
+                write_spec_copy(spec, sweep_dir)
+                slurm_submit(spec, sweep_dir, str(Path(binary).resolve()), slurm_launcher, args.max_parallel,
+                             args.max_array_size, args.sbatch, args.dry_run)
             return 0
     except SpecError as e:
         print(f"sweep: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except FileError as e:  # a file the sweep writes (a full disk, a missing directory): the old one is kept
+        print(f"sweep: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:  # a run directory that cannot be made or removed
+        print(f"sweep: {e.filename}: {e.strerror}", file=sys.stderr)
+        return 1
     return 1
 
 
@@ -211,8 +225,14 @@ def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: i
     if spec.engine == "train" and jobs > 1:
         print("sweep: warning: --jobs > 1 with engine = train runs MPI jobs side by side; their wall-clock "
               "times then depend on each other", file=sys.stderr)
-    sweep_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(spec.path, sweep_dir / "sweep.toml")
+    with claimed(spec, sweep_dir, "run"):
+        write_spec_copy(spec, sweep_dir)
+        return run_phases(spec, sweep_dir, binary, launcher, jobs, publish_to, plots)
+
+
+def run_phases(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: int, publish_to: str | None,
+               plots: bool) -> int:
+    """command_run's work, in the claimed sweep directory. Exit code 0 only if every comparison run finished."""
     begin = time.monotonic()
     if needs_tuning(spec):
         failed = run_phase(spec, "tune", sweep_dir, binary, launcher, jobs)
@@ -223,7 +243,7 @@ def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: i
             print(f"sweep: {len(failed)} tuning runs failed; they score +inf (see their run.log): "
                   + ", ".join(p.name for p in failed[:5]) + (" ..." if len(failed) > 5 else ""), file=sys.stderr)
         print_choices(write_tuned(spec, sweep_dir))
-    failed = run_phase(spec, "compare", sweep_dir, binary, launcher, jobs)
+    run_phase(spec, "compare", sweep_dir, binary, launcher, jobs)
     report = aggregate(spec, sweep_dir)
     if plots:
         plot(spec, sweep_dir)
@@ -231,7 +251,11 @@ def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: i
         publish(spec, sweep_dir, Path(publish_to))
     print(f"sweep {spec.name}: {format_duration(time.monotonic() - begin)} in total; report in {report}",
           file=sys.stderr)
-    return 1 if failed else 0
+    # failed, or gone since they finished: either way the report lacks them (and said which)
+    missing = [p for p in phase_points(spec, "compare", sweep_dir) if not is_finished(spec, p, point_dir(sweep_dir, p))]
+    if missing:
+        print(f"sweep {spec.name}: {len(missing)} of the comparison runs did not finish; exit 1", file=sys.stderr)
+    return 1 if missing else 0
 
 
 if __name__ == "__main__":

@@ -20,16 +20,18 @@ Both sides are read from the same files: <name>-tuned.json and <name>.csv as `--
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .files import TABLE_LIMIT, FileError, read_text
 from .spec import Spec, SpecError, labels_interval
-from .points import label_text
+from .names import label_text
 from .report import fastest, report_layout, target_text
-from .tuning import is_time_protocol, protocol_records
+from .tuning import is_time_protocol, protocol_records, read_tuned_json
 
 
 @dataclass
@@ -50,12 +52,7 @@ class Finding:
 def read_tuned_record(path: Path) -> dict[str, dict[str, Any]]:
     """group → {"chosen": params, "ties": [params]} from a tuned.json (published or not), and under the
     key PROTOCOL_KEY the protocol it was chosen by ("final-loss", or "time-to-target <target>")."""
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise SpecError(f"{path}: missing") from None
-    except ValueError as e:
-        raise SpecError(f"{path}: not JSON: {e}") from None
+    record = read_tuned_json(path)
     groups = {group: {"chosen": g["chosen"], "ties": g.get("ties", [])} for group, g in record["groups"].items()}
     # with several protocols each group names its own (in its key), and the record lists them in order
     protocol = " + ".join(f"time-to-target {r['target']}" if is_time_protocol(r) else "final-loss"
@@ -69,10 +66,11 @@ PROTOCOL_KEY = "protocol"  # not a tuning group: groups are JSON objects
 def read_table(path: Path) -> dict[str, dict[str, str]]:
     """report CSV rows keyed by their labels (every column before `seeds`), as canonical JSON."""
     try:
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-    except FileNotFoundError:
-        raise SpecError(f"{path}: missing") from None
+        rows = list(csv.DictReader(io.StringIO(read_text(path, TABLE_LIMIT), newline="")))
+    except FileError as e:
+        raise SpecError(f"{path}: missing" if e.missing else str(e)) from None
+    except csv.Error as e:
+        raise SpecError(f"{path}: not a report table: {e}") from None
     out = {}
     for row in rows:
         labels = {}

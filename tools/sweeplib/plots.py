@@ -8,8 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .files import write_figure
 from .spec import Spec, is_accuracy, is_loss, target_value
-from .points import label_text, point_dir, short_names
+from .names import label_text, short_names
+from .points import point_dir
 from .rundir import read_eval
 from .report import (collect, curve_figures, heatmap, heatmap_panels, label_keys_of, ordered_values,
                      report_layout, speedup_table, target_text)
@@ -101,6 +103,9 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
             ax.set_xlabel("training time (s)")
             ax.set_ylabel(ylabel)
             ax.grid(True, which="major", alpha=0.3)
+        if not drawn and name != "loss":  # the loss plot always, as the report links it; no others without curves
+            plt.close(fig)
+            return
         for j in range(n, nrows * ncols):
             axes[j // ncols][j % ncols].axis("off")
         legend: dict[str, Any] = {}
@@ -115,9 +120,8 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
                      fontsize=10)
         fig.tight_layout(rect=(0, 0.13 if n == 1 else 0.06, 1, 0.9 if n == 1 else 0.92))
         path = report / f"{spec.name}-{name}-vs-time{suffix}.png"
-        if drawn or name == "loss":  # the loss plot always, as the report links it
-            fig.savefig(path, dpi=110)
-            written.append(path)
+        write_figure(fig, path)
+        written.append(path)
         plt.close(fig)
 
     mean = lambda v: v.mean(axis=0)  # noqa: E731
@@ -169,7 +173,7 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
             ax.text(0.5, 0.5, "no finite speedup to show", transform=ax.transAxes, ha="center")
         fig.tight_layout()
         path = report / f"{spec.name}-speedup.png"
-        fig.savefig(path, dpi=110)
+        write_figure(fig, path)
         plt.close(fig)
         written.append(path)
     print("plot: " + ", ".join(str(p) for p in written), file=out)
@@ -227,6 +231,6 @@ def heatmap_figure(spec: Spec, speedups: list[dict[str, Any]], report: Path, sho
                  f"{target_text(spec.report.target)}; cell: speedup and that baseline; blue: {spec.report.reference} "
                  "faster)", fontsize=9)
     path = report / f"{spec.name}-heatmap.png"
-    fig.savefig(path, dpi=110)
+    write_figure(fig, path)
     plt.close(fig)
     return path

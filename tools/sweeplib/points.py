@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .names import point_name, short_names
 from .spec import PROTOCOL_AXIS, Axis, Spec, SpecError
 
 
@@ -47,25 +48,6 @@ def format_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     raise SpecError(f"cannot pass {value!r} as a configuration value")
-
-
-def label_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
-        return str(int(value)) if not isinstance(value, bool) else str(value)
-    if isinstance(value, list):
-        return "[" + ",".join(label_text(v) for v in value) + "]"
-    return str(value)
-
-
-def short_names(keys: list[str]) -> dict[str, str]:
-    """`section.key` → `key` in directory names, unless two keys would share it."""
-    last = [k.split(".")[-1] for k in keys]
-    return {k: (s if last.count(s) == 1 else k) for k, s in zip(keys, last)}
-
-
-def point_name(items: list[tuple[str, Any]], short: dict[str, str]) -> str:
-    text = ",".join(f"{short.get(k, k)}={label_text(v)}" for k, v in items)
-    return text.replace("/", "_").replace(" ", "") or "base"
 
 
 def group_key(method: Any, per_values: dict[str, Any]) -> str:

@@ -6,21 +6,23 @@ is marked ≥ (a lower bound). Speedup = mean time of the baseline / mean time o
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import math
-import shutil
 import statistics
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .spec import (ACCURACY, PROTOCOL_AXIS, REPO, Spec, TARGETS, eval_interval, labels_interval, is_accuracy, is_loss, loss_targets,
-                   named_targets, split_target)
-from .points import Point, compare_points, label_text, needs_tuning, point_dir, short_names
+from .files import TABLE_LIMIT, FileError, read_regular, write_atomic, write_text
+from .spec import (ACCURACY, PROTOCOL_AXIS, REPO, Spec, SpecError, TARGETS, eval_interval, labels_interval, is_accuracy,
+                   is_loss, loss_targets, named_targets, split_target)
+from .names import label_text, short_names
+from .points import Point, compare_points, needs_tuning, point_dir
 from .rundir import has_accuracy, is_finished, read_summary, relative_final_loss, time_to
-from .tuning import is_time_protocol, phase_points, protocol_records
+from .tuning import is_time_protocol, phase_points, protocol_records, read_tuned_json
 
 
 @dataclass
@@ -372,12 +374,11 @@ def heatmap_lines(spec: Spec, speedups: list[dict[str, Any]], short: dict[str, s
 
 
 def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(header)
-        w.writerows(rows)
-    tmp.replace(path)
+    text = io.StringIO(newline="")
+    w = csv.writer(text)
+    w.writerow(header)
+    w.writerows(rows)
+    write_text(path, text.getvalue())
 
 
 def fmt_csv(v: float) -> str:
@@ -439,7 +440,7 @@ def aggregate(spec: Spec, sweep_dir: Path, out=None) -> Path:
         write_csv(report / f"{spec.name}-heatmap.csv", panel_keys + [
             spec.report.heatmap["x"], spec.report.heatmap["y"], "best_baseline", "speedup", "lower_bound"],
             heatmap_rows(spec, speedups))
-    (report / f"{spec.name}.md").write_text(markdown(spec, sweep_dir, groups, speedups))
+    write_text(report / f"{spec.name}.md", markdown(spec, sweep_dir, groups, speedups))
     missing = [p for g in groups for p in g.missing]
     print(f"aggregate: {sum(len(g.runs) for g in groups)} runs in {len(groups)} cells -> {report}", file=out)
     if missing:
@@ -515,8 +516,8 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
             lines += ["‡: the method's tuned values are a tie (several grid points within noise, see Tuned "
                       "hyperparameters): the first in grid order ran; another machine may choose another of "
                       "them, and that one's time may differ.", ""]
-        budgets = [cell(methods[0], c) for c in columns]
-        if all(budgets):
+        budgets = [cell(methods[0], c) for c in columns] if methods else []  # a grid without a method axis: none
+        if budgets and all(budgets):
             lines += ["Training time of every run: " + ", ".join(
                 f"{column_head(col_name, c)}: {g.budget:.4g} s" for c, g in zip(columns, budgets)), ""]
 
@@ -561,8 +562,8 @@ def markdown(spec: Spec, sweep_dir: Path, groups: list[Group], speedups: list[di
                              + f" | {fmt_loss(final(g))} |" + (f" {fmt_accuracy(g.final_accuracy)} |" if accuracy else ""))
         lines.append("")
 
-    if needs_tuning(spec) and (sweep_dir / "tuned.json").is_file():
-        lines += tuned_lines(spec, sweep_dir, short)
+    if (tuned := tuned_record(spec, sweep_dir)) is not None:
+        lines += tuned_lines(spec, tuned)
     # `sweep.py plot` writes these next to this file
     lines += ["## Plots", ""]
     for _, suffix, title in curve_figures(spec):
@@ -657,12 +658,16 @@ def grows(values: list[Speedup | None]) -> str:
     return verdict
 
 
+def tuned_record(spec: Spec, sweep_dir: Path) -> dict[str, Any] | None:
+    """The sweep's tuned.json, or None where there is none (nothing to tune, or not chosen yet)."""
+    path = sweep_dir / "tuned.json"
+    return read_tuned_json(path) if needs_tuning(spec) and path.exists() else None
+
+
 def tied_groups(spec: Spec, sweep_dir: Path) -> set[str]:
     """The tuning groups whose choice was a tie (tuned.json `ties` not empty)."""
-    if not needs_tuning(spec) or not (sweep_dir / "tuned.json").is_file():
-        return set()
-    record = json.loads((sweep_dir / "tuned.json").read_text())
-    return {key for key, g in record["groups"].items() if g.get("ties")}
+    record = tuned_record(spec, sweep_dir)
+    return {key for key, g in record["groups"].items() if g.get("ties")} if record is not None else set()
 
 
 def is_tied(g: Group, tied: set[str]) -> bool:
@@ -701,11 +706,11 @@ def claim_lines(spec: Spec, groups: list[Group], methods: list[Any], columns: li
     return lines
 
 
-def tuned_lines(spec: Spec, sweep_dir: Path, short: dict[str, str]) -> list[str]:
+def tuned_lines(spec: Spec, tuned: dict[str, Any]) -> list[str]:
     """The chosen values per method and tuning group; a value at either end of its grid axis is marked
     with † (the best may lie outside the grid)."""
     lines: list[str] = []
-    for record in protocol_records(json.loads((sweep_dir / "tuned.json").read_text())):
+    for record in protocol_records(tuned):
         lines += tuned_table(spec, record)
     return lines
 
@@ -818,13 +823,16 @@ def publish(spec: Spec, sweep_dir: Path, target: Path, out=None) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for f in sorted((sweep_dir / "report").iterdir()):
         if f.suffix in (".md", ".csv", ".png"):
-            shutil.copy2(f, target / f.name)
-    if (sweep_dir / "tuned.json").is_file():
-        record = json.loads((sweep_dir / "tuned.json").read_text())
+            try:
+                data = read_regular(f, TABLE_LIMIT)
+            except FileError as e:
+                raise SpecError(f"publish: {e}") from None
+            write_atomic(target / f.name, data)
+    if (record := tuned_record(spec, sweep_dir)) is not None:
         # each candidate: [params, geometric mean, spread factor]; by time: [params, mean time, runs reached]
         for g in record["groups"].values():
             by_time = is_time_protocol(record) or is_time_protocol(g)
             g["candidates"] = [[c["params"], c["time_mean"], c["reached"]] if by_time
                                else [c["params"], c["score"], c.get("spread")] for c in g["candidates"]]
-        (target / f"{spec.name}-tuned.json").write_text(json.dumps(record, indent=1) + "\n")
+        write_text(target / f"{spec.name}-tuned.json", json.dumps(record, indent=1) + "\n")
     print(f"publish: report copied to {target}", file=out)

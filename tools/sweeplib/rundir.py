@@ -11,17 +11,32 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec, split_target
+from .files import SPEC_LIMIT, TABLE_LIMIT, FileError, read_json, read_regular, read_text
+from .spec import Spec, SpecError, split_target
 from .points import Point
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def config_sha256(spec: Spec) -> str:
+    """The base configuration's SHA-256, as it is now (it may change between the runs of one sweep)."""
+    try:
+        return hashlib.sha256(read_regular(spec.config, SPEC_LIMIT)).hexdigest()
+    except FileError as e:
+        raise SpecError(f"{spec.path}: sweep.config: {e}") from None
+
+
+def read_record(path: Path) -> Any:
+    """A JSON file of a run directory, or None if it cannot be read (missing, refused by the reader policy,
+    not JSON): the run has not finished, whatever is there."""
+    try:
+        return read_json(path)
+    except (FileError, ValueError):
+        return None
 
 
 def point_record(spec: Spec, point: Point) -> dict[str, Any]:
@@ -31,18 +46,15 @@ def point_record(spec: Spec, point: Point) -> dict[str, Any]:
         "name": point.name,
         "engine": spec.engine,
         "config": str(spec.config),
-        "config_sha256": sha256(spec.config),
+        "config_sha256": config_sha256(spec),
         "overrides": [[k, v] for k, v in point.overrides],
     }
 
 
 def matches(spec: Spec, point: Point, directory: Path) -> bool:
     """Whether the directory holds (or held) a run of exactly this point."""
-    try:
-        record = json.loads((directory / "point.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return record == json.loads(json.dumps(point_record(spec, point)))
+    record = read_record(directory / "point.json")
+    return record is not None and record == json.loads(json.dumps(point_record(spec, point)))
 
 
 def is_finished(spec: Spec, point: Point, directory: Path) -> bool:
@@ -57,11 +69,9 @@ def failed_exit_code(spec: Spec, point: Point, directory: Path) -> int | None:
     """The exit code of a run of this point that ended without a summary.json; None otherwise."""
     if is_finished(spec, point, directory) or not matches(spec, point, directory):
         return None
-    try:
-        code = json.loads((directory / "status.json").read_text())["exit_code"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    return code if isinstance(code, int) and code != 0 else None
+    status = read_record(directory / "status.json")
+    code = status.get("exit_code") if isinstance(status, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) and code != 0 else None
 
 
 # Not a summary.json key: read_summary(..., eval_loss=True) attaches eval.csv's (time_s, loss) rows under it,
@@ -73,15 +83,11 @@ EVAL_LOSS = "eval.csv loss"
 def read_summary(directory: Path, eval_loss: bool = False) -> dict[str, Any] | None:
     """summary.json; with eval_loss, plus eval.csv's (time_s, loss) rows under EVAL_LOSS (none without an
     eval.csv)."""
-    try:
-        summary = json.loads((directory / "summary.json").read_text())
-    except (OSError, ValueError):
+    summary = read_record(directory / "summary.json")
+    if not isinstance(summary, dict):
         return None
     if eval_loss:
-        try:
-            summary[EVAL_LOSS] = list(zip(*read_eval(directory)))
-        except FileNotFoundError:
-            summary[EVAL_LOSS] = []
+        summary[EVAL_LOSS] = list(zip(*read_eval(directory)))
     return summary
 
 
@@ -117,12 +123,14 @@ def has_accuracy(summary: dict[str, Any]) -> bool:
 
 def read_eval(directory: Path, column: str = "loss") -> tuple[list[float], list[float]]:
     """(time_s, column) of eval.csv's rows; empty lists when the file has no such column (e.g. accuracy
-    of a quadratic run) or a row leaves it empty."""
+    of a quadratic run), a row leaves it empty or is not numbers, or there is no eval.csv to read."""
     times, values = [], []
-    with open(directory / "eval.csv") as f:
-        for row in csv.DictReader(f):
+    try:
+        for row in csv.DictReader(io.StringIO(read_text(directory / "eval.csv", TABLE_LIMIT), newline="")):
             if row.get(column) in (None, ""):
                 return [], []
             times.append(float(row["time_s"]))
             values.append(float(row[column]))
+    except (FileError, ValueError, TypeError, csv.Error):
+        return [], []
     return times, values

@@ -8,9 +8,9 @@ import shutil
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
+from .files import LOG_TAIL, FileError, read_regular, write_text
 from .spec import EXIT_BAD_INPUT, REPO, Spec
 from .points import Point, format_value, point_dir
 from .rundir import is_finished, point_record
@@ -23,8 +23,7 @@ def resolved_workers(spec: Spec, point: Point) -> int:
         if k == "run.workers":
             workers = v
     if workers is None:
-        with open(spec.config, "rb") as f:
-            workers = tomllib.load(f).get("run", {}).get("workers", 8)
+        workers = spec.base.get("run", {}).get("workers", 8)
     return int(workers)
 
 
@@ -67,25 +66,31 @@ def run_point(spec: Spec, point: Point, sweep_dir: Path, binary: str, launcher: 
     if directory.exists():
         shutil.rmtree(directory)  # unfinished or stale: start over
     directory.mkdir(parents=True)
-    (directory / "point.json").write_text(json.dumps(point_record(spec, point), indent=2) + "\n")
+    write_text(directory / "point.json", json.dumps(point_record(spec, point), indent=2) + "\n")
     command = run_command(spec, point, directory, binary, launcher, threads)
     env = dict(os.environ)
     if spec.engine == "train" and os.geteuid() == 0:
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT", "1")
         env.setdefault("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
     begin = time.monotonic()
-    with open(directory / "run.log", "w") as log:
-        log.write("$ " + " ".join(command) + "\n")
-        log.flush()
-        try:
-            code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
-        except FileNotFoundError as e:
-            log.write(f"cannot start: {e}\n")
-            code = 127
+    # run.log is the run's output as it comes (a stream, not a file written whole); the tool's own lines in
+    # it are checked like every other write
+    log_file = directory / "run.log"
+    try:
+        with open(log_file, "w") as log:
+            log.write("$ " + " ".join(command) + "\n")
+            log.flush()
+            try:
+                code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+            except OSError as e:  # no such binary, not executable
+                log.write(f"cannot start: {e}\n")
+                code = 127
+    except OSError as e:
+        raise FileError(log_file, f"cannot be written: {e.strerror}") from None
     seconds = time.monotonic() - begin
     if code == 0 and not (directory / "summary.json").is_file():
         code = 1  # exited cleanly but wrote no result
-    (directory / "status.json").write_text(json.dumps({"exit_code": code, "seconds": round(seconds, 3)}) + "\n")
+    write_text(directory / "status.json", json.dumps({"exit_code": code, "seconds": round(seconds, 3)}) + "\n")
     return ("done" if code == 0 else "failed"), code, seconds
 
 
@@ -145,7 +150,8 @@ def run_phase(spec: Spec, phase: str, sweep_dir: Path, binary: str, launcher: st
 
 
 def tail_text(path: Path, lines: int = 5) -> str:
+    """The last lines of a run.log (of its last LOG_TAIL bytes); "" if it cannot be read."""
     try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
+        return "\n".join(read_regular(path, LOG_TAIL, tail=True).decode(errors="replace").splitlines()[-lines:])
+    except FileError:
         return ""

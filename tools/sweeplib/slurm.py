@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .files import SPEC_LIMIT, FileError, read_text, write_text
 from .spec import REPO, Spec, SpecError
 from .points import Point, compare_points, needs_tuning, tune_points
 from .runner import resolved_workers
@@ -20,10 +21,14 @@ from .runner import resolved_workers
 
 def read_env_file(path: Path) -> dict[str, str]:
     """KEY=VALUE lines (comments and blanks skipped): the site's SBATCH_* defaults (jobs/slurm.env)."""
-    env = {}
-    if not path.is_file():
-        return env
-    for number, line in enumerate(path.read_text().splitlines(), 1):
+    env: dict[str, str] = {}
+    try:
+        text = read_text(path, SPEC_LIMIT)
+    except FileError as e:
+        if e.missing:
+            return env
+        raise SpecError(str(e)) from None
+    for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
@@ -102,7 +107,7 @@ def slurm_submit(spec: Spec, sweep_dir: Path, binary: str, launcher: str, max_pa
     # afterany: a partial sweep still gets a (partial, marked incomplete) report
     submitted["report"] = step("report", submitted["compare"], "afterany")
     if not dry_run:
-        (sweep_dir / "slurm-jobs.json").write_text(json.dumps(submitted, indent=2) + "\n")
+        write_text(sweep_dir / "slurm-jobs.json", json.dumps(submitted, indent=2) + "\n")
     for line in log:
         print(("(dry run) " if dry_run else "") + line, file=out)
     summary = ", ".join(f"{k} {v}" for k, v in submitted.items() if k not in ("commands", "sweep_dir"))

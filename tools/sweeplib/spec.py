@@ -5,13 +5,16 @@ the key. Whether a key exists in the run configuration is left to the ringmaster
 unknown keys with exit code 2 (the sweep then stops at its first run)."""
 from __future__ import annotations
 
+import json
 import math
 import tomllib
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
+from .files import SPEC_LIMIT, FileError, read_regular
+from .names import items_name, value_name
 
 REPO = Path(__file__).resolve().parent.parent.parent  # the repository: tools/sweeplib/ is two levels down
 PHASES = ("tune", "compare")
@@ -35,6 +38,11 @@ TUNE_PROTOCOLS = ("final-loss", "time-to-target")
 # runs once per protocol with that protocol's choice: the protocol is then a grid axis of this name, a label
 # of the comparison runs (never passed to the binary), tuned separately (tune.per) from the same tuning runs.
 PROTOCOL_AXIS = "tune.protocol"
+# The most runs a phase may have (tuning runs, or comparison runs), counted from the lengths of the axes before
+# any grid is expanded: the largest published sweep (regime) has 4,288 tuning runs; a million-point grid takes
+# a minute and gigabytes just to list, and years to run.
+MAX_POINTS = 100_000
+NAME_BYTES = 128  # sweep.name: a file name, with room for the report's suffixes (`-accuracy-vs-time.png`)
 
 
 class SpecError(Exception):
@@ -118,6 +126,8 @@ class Spec:
     report: Report
     check: Check | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    text: str = ""  # the spec file as read (the sweep directory's sweep.toml is a copy)
+    base: dict[str, Any] = field(default_factory=dict)  # the base configuration's TOML, as loaded
 
     def axis(self, name: str) -> Axis:
         for a in self.axes:
@@ -157,6 +167,7 @@ def parse_axes(table: Any, where: str) -> list[Axis]:
                 for key, value in v.items():
                     check_key(key, here)
                     check_value(value, f"{here}.{key}")
+            distinct(values, lambda v: items_name(sorted(v.items())), here)
             axes.append(Axis(name, [dict(v) for v in values]))
         elif any(isinstance(v, dict) for v in values):
             raise SpecError(f"{here}: mixes tables and plain values")
@@ -164,8 +175,22 @@ def parse_axes(table: Any, where: str) -> list[Axis]:
             check_key(name, where)
             for v in values:
                 check_value(v, here)
+            distinct(values, value_name, here)
             axes.append(Axis(name, [{name: v} for v in values]))
     return axes
+
+
+def distinct(values: list[Any], name_of, where: str) -> None:
+    """SpecError naming `where` if two values read the same in a run directory's name (names.py): the same
+    value (`1` and `1.0`, one table in two key orders) or one that reads so (`"1"` and `1`): two points of
+    one run directory."""
+    seen: dict[str, Any] = {}
+    for v in values:
+        text = name_of(v)
+        if text in seen:
+            raise SpecError(f"{where}: {json.dumps(seen[text])} and {json.dumps(v)} would name the same run "
+                            f"directory ({text!r}); the values of an axis must be distinct")
+        seen[text] = v
 
 
 def expect(table: dict, key: str, kind: type | tuple, where: str, default: Any = None) -> Any:
@@ -188,27 +213,23 @@ def merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_spec_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+def read_spec_toml(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], str]:
     """The spec's TOML with `sweep.extends` resolved: the named spec (relative to this one) is read
     first and this file's tables are merged over it. Paths in the parent stay relative to the parent;
-    its `name` is not inherited (a sweep is named by its own file unless it says otherwise)."""
+    its `name` is not inherited (a sweep is named by its own file unless it says otherwise). Returns it and
+    the text of this file."""
     if path in seen:
         raise SpecError(f"{path}: sweep.extends makes a cycle: {' -> '.join(map(str, seen + (path,)))}")
-    try:
-        with open(path, "rb") as f:
-            raw = tomllib.load(f)
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such sweep spec") from None
-    except tomllib.TOMLDecodeError as e:
-        raise SpecError(f"{path}: {e}") from None
+    data, raw = read_toml(path, "sweep spec")
+    text = data.decode("utf-8")
     sweep = raw.get("sweep", {})
     parent_name = sweep.get("extends") if isinstance(sweep, dict) else None
     if parent_name is None:
-        return raw
+        return raw, text
     if not isinstance(parent_name, str):
         raise SpecError(f"{path}: sweep.extends: expected the path of another spec, got {parent_name!r}")
     parent_path = (path.parent / parent_name).resolve()
-    parent = read_spec_toml(parent_path, seen + (path,))
+    parent, _ = read_spec_toml(parent_path, seen + (path,))
     parent_sweep = dict(parent.get("sweep", {}))
     parent_sweep.pop("name", None)
     if "config" in parent_sweep:
@@ -216,12 +237,53 @@ def read_spec_toml(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
     parent["sweep"] = parent_sweep
     merged = merge(parent, raw)
     merged["sweep"].pop("extends")
-    return merged
+    return merged, text
+
+
+def read_toml(path: Path, what: str) -> tuple[bytes, dict[str, Any]]:
+    """A TOML file's bytes and TOML, read under the reader policy (files.py), bounded as the binary bounds a
+    config file."""
+    try:
+        data = read_regular(path, SPEC_LIMIT)
+        return data, tomllib.loads(data.decode("utf-8"))
+    except FileError as e:
+        raise SpecError(f"{path}: no such file (the {what})" if e.missing else f"the {what} {e}") from None
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SpecError(f"{path}: {e}") from None
+    except RecursionError:
+        raise SpecError(f"{path}: arrays or tables nested too deeply") from None
+
+
+def check_name(name: str, where: str) -> None:
+    """sweep.name is one file name inside sweeps/ (and the report's files start with it): never empty, `.`
+    or `..` (the sweeps directory itself, or the repository), never with `/` or a control character."""
+    if (not name or name in (".", "..") or "/" in name or len(name.encode()) > NAME_BYTES
+            or any(unicodedata.category(c).startswith("C") for c in name)):
+        raise SpecError(f"{where}: sweep.name must be a file name of at most {NAME_BYTES} bytes, not '.' or '..', "
+                        f"without '/' or control characters, got {name!r}")
+
+
+def phase_sizes(axes: list[Axis], method_axis: str, seed_axis: str | None, tune: Tune | None) -> tuple[int, int]:
+    """(tuning runs, comparison runs) the grids make, from the lengths of their axes: what points.py would
+    expand, counted without expanding it (tune_points: each method value's hyperparameter grid on every
+    tuning seed, for every value of the other non-seed axes but the protocol's)."""
+    def size(of: list[Axis]) -> int:
+        return math.prod(len(a.values) for a in of)
+
+    compare = size(axes)
+    if tune is None:
+        return 0, compare
+    others = size([a for a in axes if a.name not in (method_axis, seed_axis, PROTOCOL_AXIS)])
+    methods = [v.get(method_axis) for v in spec_axis_values(axes, method_axis)]
+    per_method = sum(size(tune.grids[m]) for m in methods if isinstance(m, str) and m in tune.grids)
+    return others * per_method * len(tune.seeds), compare
 
 
 def load_spec(path: str | Path) -> Spec:
     path = Path(path).resolve()
-    raw = read_spec_toml(path)
+    raw, text = read_spec_toml(path)
     where = str(path)
     known = {"sweep", "set", "grid", "tune", "report", "check"}
     for section in raw:
@@ -233,14 +295,15 @@ def load_spec(path: str | Path) -> Spec:
         if key not in {"name", "description", "config", "engine", "method_axis", "seed_axis", "extends"}:
             raise SpecError(f"{where}: [sweep] {key}: unknown key")
     name = expect(sweep, "name", str, "sweep", path.stem)
-    if not name or "/" in name:
-        raise SpecError(f"{where}: sweep.name must be a non-empty file name, got {name!r}")
+    check_name(name, where)
     config_text = expect(sweep, "config", str, "sweep")
     if config_text is None:
         raise SpecError(f"{where}: sweep.config (the base run configuration) is required")
     config = (path.parent / config_text).resolve()
-    if not config.is_file():
-        raise SpecError(f"{where}: sweep.config: no such file {config}")
+    try:
+        _, base = read_toml(config, "base configuration")
+    except SpecError as e:
+        raise SpecError(f"{where}: sweep.config: {e}") from None
     engine = expect(sweep, "engine", str, "sweep", "simulate")
     if engine not in ("simulate", "train"):
         raise SpecError(f"{where}: sweep.engine must be simulate or train, got {engine!r}")
@@ -278,10 +341,15 @@ def load_spec(path: str | Path) -> Spec:
         grids = {}
         for method, table in t.get("grid", {}).items():
             grids[method] = parse_axes(table, f"{where}: tune.grid.{method}")
+            hp_owner: dict[str, str] = {}
             for a in grids[method]:
                 for k in a.keys:
                     if k in key_owner:
                         raise SpecError(f"{where}: tune.grid.{method}: {k} is also a grid axis key")
+                    if k in hp_owner:
+                        raise SpecError(f"{where}: tune.grid.{method}: key {k} is set by two axes ({hp_owner[k]} "
+                                        f"and {a.name})")
+                    hp_owner[k] = a.name
         methods = [v[method_axis] for v in spec_axis_values(axes, method_axis)]
         for method in grids:
             if method not in methods:
@@ -289,6 +357,9 @@ def load_spec(path: str | Path) -> Spec:
         seeds = expect(t, "seeds", list, "tune", list(DEFAULT_TUNE_SEEDS))
         if not seeds:
             raise SpecError(f"{where}: tune.seeds: give at least one seed")
+        for seed in seeds:
+            check_value(seed, f"{where}: tune.seeds")
+        distinct(seeds, value_name, f"{where}: tune.seeds")
         default_per = [n for n in names if n not in (method_axis, seed_axis)]
         per = expect(t, "per", list, "tune", default_per)
         for n in per:
@@ -323,6 +394,10 @@ def load_spec(path: str | Path) -> Spec:
             per = per + [PROTOCOL_AXIS]
         tune = Tune(grids, seeds, per, tune_set, nonnegative(t, "tie", "tune", 2.0, where), protocols[0], tune_target,
                     protocols)
+    for phase, count in zip(PHASES, phase_sizes(axes, method_axis, seed_axis, tune)):
+        if count > MAX_POINTS:
+            raise SpecError(f"{where}: the {phase} phase would have {count:,} runs; at most {MAX_POINTS:,} per phase "
+                            "(the axes' lengths multiply: split the sweep or thin its grids)")
 
     r = raw.get("report", {})
     for key in r:
@@ -366,7 +441,7 @@ def load_spec(path: str | Path) -> Spec:
     targets = [canonical_target(str(v), f"{where}: check.targets") for v in expect(c, "targets", list, "check", [target])]
     check = Check(targets, factor(c, "time_factor", 1.25, where), factor(c, "final_loss_factor", 1.5, where))
     return Spec(path, name, expect(sweep, "description", str, "sweep", ""), config, engine, dict(overrides),
-                axes, method_axis, seed_axis, tune, report, check, raw)
+                axes, method_axis, seed_axis, tune, report, check, raw, text, base)
 
 
 def canonical_target(text: str, where: str) -> str:
@@ -448,8 +523,7 @@ def eval_interval(spec: Spec, phase: str = "compare") -> float:
     if value is None:
         value = spec.set.get("run.eval_every_s")
     if value is None:
-        with open(spec.config, "rb") as f:
-            value = tomllib.load(f).get("run", {}).get("eval_every_s", 1.0)
+        value = spec.base.get("run", {}).get("eval_every_s", 1.0)
     return float(value)
 
 

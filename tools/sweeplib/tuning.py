@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .files import FileError, read_json, write_text
 from .spec import PROTOCOL_AXIS, Spec, SpecError, is_loss, overrides_interval, target_phrase
 from .points import Point, compare_points, needs_tuning, point_dir, tune_points
 from .rundir import failed_exit_code, is_finished, read_summary, relative_final_loss, time_to
@@ -297,20 +298,29 @@ def write_tuned(spec: Spec, sweep_dir: Path) -> dict[str, Any]:
         "failed_runs": [{"run": p.name, "exit_code": failed[p.index]} for p in points if p.index in failed],
         "groups": choices,
     })
-    text = json.dumps(json_safe(record), indent=2) + "\n"
-    tmp = sweep_dir / "tuned.json.tmp"
-    tmp.write_text(text)
-    tmp.replace(sweep_dir / "tuned.json")
+    write_text(sweep_dir / "tuned.json", json.dumps(json_safe(record), indent=2) + "\n")
     return choices
 
 
-def read_tuned(sweep_dir: Path) -> dict[str, dict[str, Any]]:
+def read_tuned_json(path: Path) -> dict[str, Any]:
+    """A tuned.json (a sweep's, or a published <name>-tuned.json) with its groups, each with its choice;
+    SpecError naming the file if it is missing or is not one."""
     try:
-        record = json.loads((sweep_dir / "tuned.json").read_text())
-    except FileNotFoundError:
-        raise SpecError(f"{sweep_dir / 'tuned.json'}: missing; the tuning phase has not been chosen yet "
-                        "(run `sweep.py tune`, or `sweep.py run` for everything)") from None
-    return {group: g["chosen"] for group, g in record["groups"].items()}
+        record = read_json(path)
+    except FileError as e:
+        raise SpecError(f"{path}: missing; the tuning phase has not been chosen yet (run `sweep.py tune`, or "
+                        "`sweep.py run` for everything)" if e.missing else str(e)) from None
+    except ValueError as e:
+        raise SpecError(f"{path}: not JSON: {e}") from None
+    groups = record.get("groups") if isinstance(record, dict) else None
+    if not isinstance(groups, dict) or not all(isinstance(g, dict) and isinstance(g.get("chosen"), dict)
+                                               for g in groups.values()):
+        raise SpecError(f"{path}: not a tuned.json (no groups, each with its chosen values)")
+    return record
+
+
+def read_tuned(sweep_dir: Path) -> dict[str, dict[str, Any]]:
+    return {group: g["chosen"] for group, g in read_tuned_json(sweep_dir / "tuned.json")["groups"].items()}
 
 
 def phase_points(spec: Spec, phase: str, sweep_dir: Path) -> list[Point]:

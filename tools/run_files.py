@@ -1,0 +1,223 @@
+"""A run directory's checkpoint.bin and config.toml as the binary writes them, read the way the binary reads
+them, for the Python tools (tools/gpt_checkpoint.py).
+
+checkpoint.bin (include/ringmaster/checkpoint.hpp, src/checkpoint.cpp): the magic b"RMCKPT1\\n", the payload's
+length (8 bytes, little endian) and its zlib CRC-32 (4 bytes, little endian), then the payload, one CBOR map.
+read_checkpoint checks the file as the binary's read_checkpoint does, in the same order and with the same
+messages: a regular file, its header, a length that matches the file's size and is at most what a checkpoint of
+this run can hold (payload_limit, checked from the header before the payload is read), the CRC. Then
+walk_cbor walks the payload's item heads, iteratively, under the limits the binary's reader applies too, and
+only then does cbor2 decode it (cbor2 recurses, and allocates what a length announces).
+
+config_hash is src/config.cpp's config_hash of the run's configuration, computed from config.toml, which the
+binary writes as to_toml of that configuration: a checkpoint records the hash of the configuration that
+wrote it, and a checkpoint of another shape with as many parameters loads into the wrong network unless the
+two hashes are compared, as `ringmaster sample` compares them (src/sample.cpp).
+"""
+from __future__ import annotations
+
+import os
+import struct
+import tomllib
+import zlib
+
+import cbor2
+
+from file_policy import FileError, open_regular, read_open, read_regular
+
+MAGIC = b"RMCKPT1\n"
+HEADER = len(MAGIC) + 8 + 4  # magic, payload length, CRC-32
+
+# The payload's limits, the same in the binary's reader (src/checkpoint.cpp): what they allow is exactly what
+# the writer makes — nlohmann's to_cbor plus the byte strings write_checkpoint appends — so every honest
+# checkpoint passes and a hostile one is refused before anything is decoded or allocated.
+MAX_DEPTH = 32  # arrays and maps nested in each other, the outermost map counted as 1 (a checkpoint uses 4)
+# Major type 7 values the writer makes: false, true, null (20-22) and float16 (nlohmann writes NaN and the
+# infinities so), float32 and float64 (25-27). Undefined, other simple values and break are never written.
+SIMPLE_WRITTEN = (20, 21, 22, 25, 26, 27)
+
+CONFIG_LIMIT = 1 << 20  # config.toml: the binary's bound on a config file (src/config.cpp)
+TRACE_LIMIT = 256 << 20  # a heterogeneity.trace file: the binary's bound (src/delay_trace.cpp)
+MAX_SECONDS = 1e9  # kMaxSeconds (include/ringmaster/config.hpp): a trace's seconds are capped there
+
+
+class RunFileError(Exception):
+    """A checkpoint or config.toml that cannot be used; the message names the file and what is wrong."""
+
+
+def payload_limit(params: int, workers: int) -> int:
+    """The largest payload a checkpoint of a run with `params` parameters and `workers` workers can have:
+    checkpoint_payload_limit (src/checkpoint.cpp) — x, m and the method's sum as float32, per worker 6
+    counters and 2 times of at most 9 bytes, the rest a few hundred bytes; doubled, plus 1 MiB."""
+    return 2 * (3 * 4 * params + (8 * 9 + 16) * max(workers, 0)) + (1 << 20)
+
+
+def walk_cbor(payload: bytes) -> None:
+    """Raises ValueError ("what, at byte N") unless the payload is one CBOR item within the limits: nesting at
+    most MAX_DEPTH; no byte or text length and no array or map count larger than the bytes left after its
+    head; no indefinite length, no tag, no simple value the writer never makes (SIMPLE_WRITTEN); map keys are
+    text; nothing after the item. Iterative (a stack of counts), so no payload can exhaust the Python stack."""
+    end = len(payload)
+    pos = 0
+    # per open array or map: [items still to read (a map's keys and values both), whether it is a map, items
+    # read]; the first entry stands for the payload, which holds one item
+    stack = [[1, False, 0]]
+    while stack:
+        top = stack[-1]
+        if top[0] == 0:
+            stack.pop()
+            continue
+        top[0] -= 1
+        is_key = top[1] and top[2] % 2 == 0
+        top[2] += 1
+        at = pos
+        if pos >= end:
+            raise ValueError(f"the payload ends inside an item, at byte {at}")
+        major, info = payload[pos] >> 5, payload[pos] & 0x1F
+        if info < 24:
+            argument, pos = info, pos + 1
+        elif info < 28:
+            size = 1 << (info - 24)
+            if pos + 1 + size > end:
+                raise ValueError(f"the payload ends inside an item's head, at byte {at}")
+            argument, pos = int.from_bytes(payload[pos + 1:pos + 1 + size], "big"), pos + 1 + size
+        elif info == 31:
+            raise ValueError(f"an indefinite-length item (the writer makes none), at byte {at}")
+        else:
+            raise ValueError(f"a reserved item head 0x{payload[at]:02x}, at byte {at}")
+        if is_key and major != 3:
+            raise ValueError(f"a map key that is not text, at byte {at}")
+        if major in (2, 3, 4, 5) and argument > end - pos:
+            what = ("a length of", "bytes") if major in (2, 3) else ("a count of", "items")
+            raise ValueError(f"{what[0]} {argument} {what[1]} with {end - pos} bytes left, at byte {at}")
+        if major in (2, 3):
+            pos += argument
+        elif major in (4, 5):
+            if len(stack) > MAX_DEPTH:  # len(stack) − 1 arrays and maps are open around this one
+                raise ValueError(f"arrays and maps nested more than {MAX_DEPTH} deep, at byte {at}")
+            stack.append([argument * (2 if major == 5 else 1), major == 5, 0])
+        elif major == 6:
+            raise ValueError(f"a tag (the writer makes none), at byte {at}")
+        elif major == 7 and info not in SIMPLE_WRITTEN:
+            raise ValueError(f"a simple value the writer never makes (0x{payload[at]:02x}), at byte {at}")
+    if pos != end:
+        raise ValueError(f"{end - pos} bytes after the payload's item, at byte {pos}")
+
+
+def read_checkpoint(path: str | os.PathLike, max_payload: int) -> dict:
+    """The checkpoint's payload as a dict (module docstring). Raises RunFileError naming the file."""
+    def fail(what: str) -> RunFileError:
+        return RunFileError(f"checkpoint {path}: {what}")
+
+    try:
+        with open_regular(path) as (fd, size):
+            header = read_open(fd, path, HEADER)
+            if size < HEADER or len(header) < HEADER or header[:len(MAGIC)] != MAGIC:
+                raise fail("not a Ringmaster checkpoint (bad magic or shorter than its header)")
+            length, crc = struct.unpack_from("<QI", header, len(MAGIC))
+            if length != size - HEADER:
+                raise fail(f"truncated or padded: header says {length} payload bytes, file has {size - HEADER}")
+            if length > max_payload:
+                raise fail(f"payload of {length} bytes is larger than this run's checkpoint can be (at most "
+                           f"{max_payload})")
+            payload = read_open(fd, path, length)
+    except FileError as e:
+        raise fail(e.reason + (" (no checkpoint to load)" if e.missing else "")) from None
+    if len(payload) != length:
+        raise fail("truncated while being read")
+    if zlib.crc32(payload) != crc:
+        raise fail("checksum mismatch: the file is corrupted")
+    try:
+        walk_cbor(payload)
+        checkpoint = cbor2.loads(payload)
+    except (ValueError, cbor2.CBORDecodeError) as e:
+        raise fail(f"malformed content: {e}") from None
+    if not isinstance(checkpoint, dict):
+        raise fail("malformed content: the payload is not a map")
+    return checkpoint
+
+
+def read_config(path: str | os.PathLike) -> tuple[str, dict]:
+    """config.toml's text and its TOML, under the binary's bound on a config file. Raises RunFileError."""
+    try:
+        text = read_regular(path, CONFIG_LIMIT).decode("utf-8")
+    except FileError as e:
+        raise RunFileError(str(e) + (" (not a run directory?)" if e.missing else "")) from None
+    except UnicodeDecodeError as e:
+        raise RunFileError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RunFileError(f"{path}: {e}") from None
+    except RecursionError:
+        raise RunFileError(f"{path}: arrays or tables nested too deeply") from None
+
+
+# What config_hash leaves out of the hash, as to_toml writes it for the defaults (RunConfig{}, CheckpointConfig{},
+# SimConfig{} in include/ringmaster/config.hpp): where to write, when to stop, how often to log or checkpoint,
+# how many threads. tests/test_gpt_checkpoint.py loads a checkpoint of a run that sets every one of them (and
+# replays a trace): a default that changed in the binary fails it.
+UNHASHED = {("run", "out"): '""', ("run", "time_budget_s"): "60.0", ("run", "max_updates"): "0",
+            ("run", "target_loss"): "0.0", ("run", "log_every_s"): "5.0", ("checkpoint", "every_s"): "30.0",
+            ("sim", "threads"): "0"}
+FNV_OFFSET, FNV_PRIME, MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1  # FNV-1a, 64 bits
+
+
+def fnv1a(data: bytes, value: int = FNV_OFFSET) -> int:
+    for byte in data:
+        value = ((value ^ byte) * FNV_PRIME) & MASK
+    return value
+
+
+def config_hash(text: str, config: dict, path: str | os.PathLike) -> int:
+    """config_hash (src/config.cpp) of the configuration whose to_toml is `text` (config.toml at `path`;
+    `config` is its TOML): the text with the UNHASHED keys at their defaults, without the [server] section
+    and, while it is unset, heterogeneity.server_update_s; then the seconds of a trace file, by content."""
+    lines, section = [], None
+    for line in text.splitlines(keepends=True):
+        if line.startswith("["):
+            section = line.strip()[1:-1]
+        key = line.partition(" = ")[0]
+        lines.append(f"{key} = {UNHASHED[section, key]}\n" if (section, key) in UNHASHED else line)
+    hashed = "".join(lines)
+    cut = hashed.rfind("\n[server]\n")
+    if cut < 0:
+        raise RunFileError(f"{path}: not a config.toml as the binary writes it (no [server] section)")
+    hashed = hashed[:cut]
+    heterogeneity = config.get("heterogeneity", {})
+    charge = heterogeneity.get("server_update_s")
+    if isinstance(charge, (int, float)) and not isinstance(charge, bool) and charge == 0.0:
+        # unset: hashed as the runs made before the key existed were
+        update = hashed.find("\nserver_update_s = ")
+        end = hashed.find("\n", update + 1) if update >= 0 else -1
+        hashed = hashed[:update] + hashed[end:] if end >= 0 else hashed[:update]
+    value = fnv1a(hashed.encode("utf-8"))
+    if heterogeneity.get("profile") == "trace":
+        times = trace_times(heterogeneity.get("trace", ""))
+        for worker in sorted(times):  # workers without rows add nothing
+            value = fnv1a(struct.pack(f"={len(times[worker])}d", *times[worker]), value)
+    return value
+
+
+def trace_times(path: str) -> dict[int, list[float]]:
+    """Worker → the seconds of a trace file as the binary's DelayTrace::load reads them (a `seconds` column,
+    or `compute_s` + `injected_s`; capped at MAX_SECONDS), for config_hash. The binary checked the file when
+    the run started; a file that no longer reads so cannot be the one that was hashed."""
+    try:
+        lines = read_regular(path, TRACE_LIMIT).decode("ascii").split("\n")
+    except (FileError, UnicodeDecodeError) as e:
+        raise RunFileError(f"heterogeneity.trace {path}: cannot be read to check the config hash: {e}") from None
+    column = {name: c for c, name in enumerate(lines[0].removesuffix("\r").split(","))}  # the last of a name
+    times: dict[int, list[float]] = {}
+    try:
+        for number, line in enumerate(lines[1:], 2):
+            if not line and number == len(lines):
+                break  # the newline that ends the last row
+            row = line.removesuffix("\r").split(",")
+            seconds = (float(row[column["seconds"]]) if "seconds" in column
+                       else float(row[column["compute_s"]]) + float(row[column["injected_s"]]))
+            times.setdefault(int(float(row[column["worker"]])), []).append(min(seconds, MAX_SECONDS))
+    except (ValueError, IndexError, KeyError, OverflowError):
+        raise RunFileError(f"heterogeneity.trace {path}: not a trace as the binary reads it (the run read it "
+                           "when it started: changed since?)") from None
+    return times
