@@ -1,5 +1,8 @@
 #include "objectives/fashion_mnist.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -9,6 +12,7 @@
 #include <filesystem>
 #include <limits>
 #include <memory>
+#include <optional>
 
 #include "ringmaster/error.hpp"
 
@@ -23,15 +27,27 @@ constexpr std::uint32_t kLabelsMagic = 0x00000801;  // uint8, 1 dimension: (coun
 const char* const kPackageHint =
     " (Fashion-MNIST comes from the Debian package dataset-fashion-mnist: apt-get install dataset-fashion-mnist)";
 
-// One gzip-compressed IDX file, read front to back. Every error names the file and the package.
+// One gzip-compressed IDX file, read front to back. Every error names the file and, for the package's files,
+// the package (`hint`).
 class GzFile {
  public:
-  explicit GzFile(std::string path) : path_(std::move(path)) {
+  explicit GzFile(std::string path, const char* hint = kPackageHint) : path_(std::move(path)), hint_(hint) {
     std::error_code ec;
     if (std::filesystem::is_directory(path_, ec)) fail("is a directory, not a gzip file");
+    // O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked on the open descriptor.
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) fail(std::string("cannot open: ") + std::strerror(errno));
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+      ::close(fd);
+      fail("is not a regular file (a device, FIFO or socket is never read)");
+    }
     errno = 0;
-    file_ = gzopen(path_.c_str(), "rb");
-    if (file_ == nullptr) fail(std::string("cannot open: ") + (errno ? std::strerror(errno) : "out of memory"));
+    file_ = gzdopen(fd, "rb");  // owns fd from here, closed by gzclose
+    if (file_ == nullptr) {
+      ::close(fd);
+      fail(std::string("cannot open: ") + (errno ? std::strerror(errno) : "out of memory"));
+    }
     gzbuffer(file_, 1 << 17);
   }
   ~GzFile() {
@@ -40,7 +56,7 @@ class GzFile {
   GzFile(const GzFile&) = delete;
   GzFile& operator=(const GzFile&) = delete;
 
-  [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what + kPackageHint); }
+  [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what + hint_); }
 
   // Exactly n bytes, or an Error saying why not (`what` names them in the message).
   void read(std::uint8_t* out, std::size_t n, const std::string& what) {
@@ -90,6 +106,7 @@ class GzFile {
   }
 
   std::string path_;
+  const char* hint_;
   gzFile file_ = nullptr;
 };
 
@@ -108,16 +125,26 @@ void check_size(GzFile& file, const char* name, std::uint32_t value, std::size_t
               std::to_string(expected));
 }
 
-// One images file and its labels file, `count` of each.
-LabelledImages load_pair(const std::string& images_path, const std::string& labels_path, std::size_t count) {
+// One images file and its labels file: `expected` of each (the package's files), or as many as the labels file
+// declares (a user's, without the package hint in errors).
+LabelledImages load_pair(const std::string& images_path, const std::string& labels_path,
+                         std::optional<std::size_t> expected) {
+  const char* hint = expected ? kPackageHint : "";
   LabelledImages set;
-  set.count = count;
   set.pixels_per_image = static_cast<std::size_t>(kFashionMnistSide) * kFashionMnistSide;
 
   // Labels first: the small file, so that its errors come without decompressing 26 MB of images.
-  GzFile labels(labels_path);
+  GzFile labels(labels_path, hint);
   check_magic(labels, kLabelsMagic, "labels (idx1-ubyte)");
-  check_size(labels, "label count", labels.big_endian_u32("header"), count);
+  const std::uint32_t declared = labels.big_endian_u32("header");
+  if (expected) {
+    check_size(labels, "label count", declared, *expected);
+  } else if (declared < 1 || declared > kMaxLabelledImages) {
+    labels.fail("declares " + std::to_string(declared) + " labels; 1 to " + std::to_string(kMaxLabelledImages) +
+                " are read");
+  }
+  const std::size_t count = declared;
+  set.count = count;
   set.labels.resize(count);
   labels.read(set.labels.data(), count, "labels");
   labels.expect_end(count);
@@ -126,7 +153,7 @@ LabelledImages load_pair(const std::string& images_path, const std::string& labe
       labels.fail("label " + std::to_string(set.labels[i]) + " of example " + std::to_string(i) +
                   " is outside 0.." + std::to_string(kFashionMnistClasses - 1));
 
-  GzFile images(images_path);
+  GzFile images(images_path, hint);
   check_magic(images, kImagesMagic, "images (idx3-ubyte)");
   const std::uint32_t image_count = images.big_endian_u32("header");
   if (image_count != count)
@@ -148,6 +175,10 @@ FashionMnist load_fashion_mnist(const std::string& dir) {
   data.train = load_pair(file("train-images-idx3-ubyte.gz"), file("train-labels-idx1-ubyte.gz"), kFashionMnistTrain);
   data.test = load_pair(file("t10k-images-idx3-ubyte.gz"), file("t10k-labels-idx1-ubyte.gz"), kFashionMnistTest);
   return data;
+}
+
+LabelledImages load_labelled_images(const std::string& images_path, const std::string& labels_path) {
+  return load_pair(images_path, labels_path, std::nullopt);
 }
 
 }  // namespace ringmaster

@@ -177,6 +177,16 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction,
   return corpus;
 }
 
+std::vector<std::uint8_t> load_text_stream(const std::string& path, int context) {
+  std::vector<std::uint8_t> stream;
+  for (const std::string& document : read_documents(path)) append_document(stream, document);
+  if (stream.size() < static_cast<std::size_t>(context) + 1)
+    throw Error(path + ": " + std::to_string(stream.size()) +
+                " bytes with their end-of-document bytes, shorter than one window of context + 1 = " +
+                std::to_string(context + 1) + " bytes");
+  return stream;
+}
+
 std::size_t window_count(std::size_t stream_bytes, int context) {
   const auto T = static_cast<std::size_t>(context);
   return stream_bytes < T + 1 ? 0 : (stream_bytes - 1) / T;
