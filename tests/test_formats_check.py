@@ -8,15 +8,14 @@ with a symlink, an index file and a subdirectory, another seed, validation fract
 import os
 import subprocess
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 import formats_check  # noqa: E402
+from binary_runs import BINARY, RunsTestCase, simulate  # noqa: E402
 
-BINARY = os.environ.get("RINGMASTER_BINARY")
 TINY = REPO / "tests" / "configs" / "good" / "gpt_tiny.toml"  # 1 layer, 2 heads, width 16, context 16
 U = 2.0 ** -24  # float32's unit roundoff
 
@@ -34,12 +33,10 @@ def forward_error_count(layers: int, heads: int, width: int, context: int, vocab
     return layers * layer + C + C + 11 + 2 * 11 * 15.0 + 8 + vocab + 2
 
 
-@unittest.skipUnless(BINARY, "RINGMASTER_BINARY not set (ctest sets it)")
-class FormatsCheck(unittest.TestCase):
+class FormatsCheck(RunsTestCase):
     @classmethod
     def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory(prefix="test_formats_check.")
-        cls.dir = Path(cls._tmp.name)
+        super().setUpClass()
         corpus = cls.dir / "corpus"
         (corpus / "sub").mkdir(parents=True)
         docs = [f"document {d}: " + " ".join(f"w{(d * 7 + w) % 23}" for w in range(5 + d % 9)) + "\n"
@@ -57,17 +54,8 @@ class FormatsCheck(unittest.TestCase):
         }
 
     @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
-
-    @classmethod
     def simulate(cls, name, *sets):
-        out = cls.dir / name
-        args = [BINARY, "simulate", "-c", str(TINY), "--out", str(out)]
-        for s in sets:
-            args += ["--set", s]
-        subprocess.run(args, check=True, capture_output=True)
-        return out
+        return simulate(BINARY, TINY, cls.dir / name, *sets)
 
     def test_the_page_alone_recomputes_the_last_validation_loss(self):
         for name, run in self.runs.items():
