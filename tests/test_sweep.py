@@ -1269,6 +1269,16 @@ class PlotReadabilityTest(Workspace):
         self.assertTrue({"1", "2", "5"} <= set(labels), labels)
         self.assertFalse([t for t in labels if "10^" in t or "times" in t or "×" in t], labels)
 
+    def test_a_column_where_the_reference_missed_the_target_leaves_one_column_drawn_as_one(self):
+        # reference slow within 30 s: 10 s at p = 0, 40 s (missed) at p = 1; fast's 2.5 s at p = 0: speedup 0.25
+        spec = self.spec(GRID.replace("100.0", "30.0") + '[report]\nreference = "slow"\n')
+        (ax,) = self.figures_of(spec)["s-speedup.png"].axes
+        self.assertEqual([t.get_text() for t in ax.get_xticklabels()], ["fast"])
+        self.assertEqual(ax.get_xlabel(), "baseline (power = 0)")
+        markers = [list(line.get_ydata()) for line in ax.get_lines() if line.get_marker() in ("o", "^")]
+        self.assertEqual([round(y[0], 6) for y in markers], [0.25])
+        self.assertTrue({"0.2", "0.5", "1"} <= set(self.tick_labels(ax)), self.tick_labels(ax))
+
     def test_log_axes_within_a_few_decades_are_labelled_at_1_2_5(self):
         import matplotlib.pyplot as plt
         fig, ax = plt.subplots()

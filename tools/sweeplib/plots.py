@@ -190,18 +190,25 @@ def speedup_figure(spec: Spec, speedups: list[dict[str, Any]], columns: list, co
                    methods: list, colors: dict, report: Path, plt) -> Path:
     """report/<name>-speedup.png: the reference's speedup over each baseline at each column value (per-seed range
     as a bar; open ▲: a lower bound, the baseline missed the target). Lines join the points of a baseline only
-    when the columns are numbers; categories (a protocol) get markers side by side; one column gets one marker
-    per baseline along the x axis. The y axis is logarithmic around 1 and labelled where it can be read."""
+    when the columns are numbers; categories (a protocol) get markers side by side; when one column alone has
+    a speedup to show (the sweep has one, or the reference missed the target in the others), one marker per
+    baseline along the x axis. The y axis is logarithmic around 1 and labelled where it can be read."""
     baselines = spec.report.baselines or [m for m in methods if m != spec.report.reference]
-    single = len(columns) == 1
+
+    def shown(s: dict[str, Any]) -> bool:
+        return s["baseline"] in baselines and s["speedup"].defined and math.isfinite(s["speedup"].value)
+
+    with_speedups = [c for c in columns if any(shown(s) and s["labels"].get(cols_key) == c for s in speedups)]
+    single = len(with_speedups) == 1
+    if single:
+        columns = with_speedups
     numeric = not single and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in columns)
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     values = [1.0]
     drawn = []
     for i, b in enumerate(baselines):
         points = [(c, s["speedup"]) for c in columns for s in speedups
-                  if s["baseline"] == b and s["labels"].get(cols_key) == c and s["speedup"].defined
-                  and math.isfinite(s["speedup"].value)]
+                  if s["baseline"] == b and s["labels"].get(cols_key) == c and shown(s)]
         if not points:
             continue
         drawn.append(b)
