@@ -37,7 +37,9 @@ std::string last_row_without_train_loss(const fs::path& run) {
 
 // `ringmaster eval ARGS` with stdout alone in `out` (stderr goes to the returned output).
 Command eval(const std::string& args, const std::string& out) {
-  return run("(" + binary() + " eval " + args + " > " + out + ")");
+  std::string shell = "(";  // built by appending: GCC 12 warns (-Wrestrict, falsely) on "(" + std::string
+  shell += binary() + " eval " + args + " > " + out + ")";
+  return run(shell);
 }
 
 std::string read_text(const std::string& path) {
