@@ -47,6 +47,7 @@ from sweeplib.plots import MissingPlotLibrary, readable_log_axis, require_matplo
 
 EXIT_BAD_INPUT, EXIT_FAILED = 2, 1
 LOCK_LIMIT = 4096  # .lock holds "pid P on HOST\n"
+CMDLINE_LIMIT = 2 << 20  # /proc/PID/cmdline: at most the system's ARG_MAX (2 MiB on Linux)
 # summary.json's counters, in the order show and compare print them (docs/method.md §8)
 COUNTERS = ("accepted", "discarded", "superseded", "interrupted", "rejected", "retired")
 EVAL_COLUMNS = ("loss", "grad_dual_norm", "accuracy", "train_loss")
@@ -118,8 +119,8 @@ def ringmaster_command(pid: int) -> str | None:
     """The command ("train", "simulate") of the ringmaster process `pid` of this host; None when there is no such
     process (a pid since reused by another program included)."""
     try:
-        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
+        words = read_regular(f"/proc/{pid}/cmdline", CMDLINE_LIMIT).split(b"\0")
+    except FileError:
         return None
     if not words or b"ringmaster" not in words[0]:
         return None
