@@ -25,7 +25,7 @@
 #include <string_view>
 
 #include "ringmaster/error.hpp"
-#include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 #include "ringmaster/heterogeneity.hpp"
 
 namespace ringmaster {

@@ -9,7 +9,7 @@
 
 #include "ringmaster/config.hpp"
 #include "ringmaster/error.hpp"
-#include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 
 namespace ringmaster {
 namespace {

@@ -4,8 +4,10 @@
 //
 // File format: the 8-byte magic "RMCKPT1\n", the payload's length (8 bytes, little endian) and CRC-32
 // (4 bytes, zlib, over the whole payload however long), then the payload: one CBOR map (read with
-// nlohmann::json) with x, m and the method's sum as binary float32 arrays (CBOR byte strings). Written by write_file_atomically (file_writer.hpp): a reader sees
-// the previous checkpoint or the new one, never half of one.
+// nlohmann::json) with x, m and the method's sum as binary float32 arrays (CBOR byte strings). Written by
+// write_file_atomically (file_writer.hpp): a reader sees the previous checkpoint or the new one, never
+// half of one. The payload's structure is checked before it is decoded, within the limits of
+// docs/method.md §8 "Checkpoint payload" (nesting, lengths, the kinds of item the writer writes).
 //
 // A checkpoint also records the run id of its directory (run_dir.hpp) and the byte sizes of the CSV
 // files when it was written (flushed to whole rows first): a resume cuts each file back to that size,
@@ -18,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringmaster/method.hpp"
@@ -92,6 +95,17 @@ inline constexpr std::uint64_t kMaxCheckpointPayload = std::uint64_t{16} << 30;
 Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_payload = kMaxCheckpointPayload);
 // The same from bytes already in memory (`name` for messages); the fuzz target's entry point.
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
+// The payload alone (the bytes after the header, checksum verified): its structure checked
+// (checkpoint_payload_problem), then decoded and every field checked. Throws Error naming `name`.
+Checkpoint decode_checkpoint_payload(std::string_view payload, const std::string& name);
+// What is wrong with the payload's CBOR structure, with the byte it is at, before anything decodes it:
+// nesting deeper than kMaxCheckpointNesting, a length or count larger than the bytes that remain, an
+// item of a kind the writer never writes (an indefinite length, a tag, a simple value but false, true
+// and null, a negative integer below −2^63), a map key that is not text, a payload that is not one map,
+// or bytes after it (docs/method.md §8 "Checkpoint payload"). nullopt when there is none.
+std::optional<std::string> checkpoint_payload_problem(std::string_view payload);
+// Arrays and maps nested in one another, the payload's map counting as the first. The writer nests 3.
+inline constexpr int kMaxCheckpointNesting = 32;
 
 // CRC-32 (zlib) of `size` bytes, with a 64-bit length (zlib's crc32 takes 32 bits), continuing `crc`: the
 // CRC of bytes that came before them (0 for none), so a payload written in pieces is checked in pieces.

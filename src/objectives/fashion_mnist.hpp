@@ -31,9 +31,11 @@ inline constexpr std::size_t kFashionMnistTrain = 60000;
 inline constexpr std::size_t kFashionMnistTest = 10000;
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
-// Reads the four files under `dir`. Every problem with a file (missing, not gzip, a truncated or corrupt
-// gzip stream, a wrong magic number, dimensions or count, images and labels that disagree, short or
-// trailing data, a label outside 0..9) is an Error naming the file and the Debian package.
+// Reads the four files under `dir`, each under the reader policy (input_file.hpp). Every problem with a
+// file (missing, not a regular file, larger than its content can take compressed, not gzip, a truncated
+// or corrupt gzip stream, anything after the gzip member, a wrong magic number, dimensions or count,
+// images and labels that disagree, short or trailing data, a label outside 0..9) is an Error naming the
+// file and the Debian package.
 FashionMnist load_fashion_mnist(const std::string& dir);
 
 }  // namespace ringmaster

@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "ringmaster/error.hpp"
-#include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 #include "ringmaster/rng.hpp"
 
 namespace ringmaster {
