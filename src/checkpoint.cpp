@@ -46,6 +46,12 @@ std::int64_t count_from_json(const json& j, const std::string& field) {
   return j.get<std::int64_t>();
 }
 
+std::uint32_t crc32_from_json(const json& j) {
+  const std::int64_t crc = count_from_json(j, "data");
+  if (crc > std::numeric_limits<std::uint32_t>::max()) throw Error("data: a CRC-32 of more than 32 bits");
+  return static_cast<std::uint32_t>(crc);
+}
+
 // Clocks and durations are finite and ≥ 0.
 double seconds_from_json(const json& j, const std::string& field) {
   const double v = j.get<double>();
@@ -215,7 +221,7 @@ json to_json(const Checkpoint& c) {
   for (const auto& [ratio, reached] : c.recorder.relative) relative.push_back({ratio, optional_to_json(reached)});
   json accuracy = json::array();
   for (const auto& [level, reached] : c.recorder.accuracy) accuracy.push_back({level, optional_to_json(reached)});
-  return {
+  json out = {
       {"run_id", c.run_id},
       {"config_hash", c.config_hash},
       {"workers", c.workers},
@@ -242,6 +248,12 @@ json to_json(const Checkpoint& c) {
                                  *c.recorder.windows_bytes}
                           : json{c.recorder.events_bytes, c.recorder.eval_bytes, c.recorder.delays_bytes}}}},
   };
+  if (c.data) {
+    json files = json::array();
+    for (const FileFingerprint& f : c.data->files) files.push_back({f.name, f.bytes, f.crc32});
+    out["data"] = std::move(files);
+  }
+  return out;
 }
 
 Checkpoint from_json(const json& j) {
@@ -319,6 +331,16 @@ Checkpoint from_json(const json& j) {
   c.recorder.delays_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(2), "recorder.csv_bytes"));
   if (csv.size() == 4)
     c.recorder.windows_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(3), "recorder.csv_bytes"));
+  // The data's fingerprint: absent in checkpoints written before it was kept.
+  if (j.contains("data")) {
+    c.data.emplace();
+    for (const json& f : j.at("data")) {
+      if (!f.is_array() || f.size() != 3 || !f.at(0).is_string())
+        throw Error("data: expected [name, bytes, crc32] per file");
+      c.data->files.push_back({f.at(0).get<std::string>(), static_cast<std::uint64_t>(count_from_json(f.at(1), "data")),
+                               crc32_from_json(f.at(2))});
+    }
+  }
   // Cross-field consistency: a checkpoint that parses but cannot describe a run is corrupt too.
   if (c.workers < 1 || c.counters.size() != static_cast<std::size_t>(c.workers) ||
       c.times.size() != static_cast<std::size_t>(c.workers))
@@ -454,7 +476,7 @@ Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_
 }
 
 void check_resumable(const Checkpoint& c, const Config& config, int workers, std::size_t params,
-                     const std::string& run_id, const std::string& name) {
+                     const std::string& run_id, const std::string& name, const DataFingerprint& data) {
   if (c.workers != workers)
     throw Error("checkpoint " + name + ": this run was started with " + std::to_string(workers) +
                 " workers, the checkpoint has " + std::to_string(c.workers) + " (start mpirun with -np " +
@@ -469,6 +491,10 @@ void check_resumable(const Checkpoint& c, const Config& config, int workers, std
   if (c.run_id != run_id)
     throw Error("checkpoint " + name + ": belongs to run " + c.run_id + ", but its directory is run " + run_id +
                 " (a checkpoint copied from another run of the same configuration?)");
+  if (c.data)
+    if (const std::optional<std::string> change = fingerprint_difference(*c.data, data))
+      throw checkpoint_error(name, "the run's data changed since it was written: " + data.source + ": " + *change +
+                                       " (resume with the data the run was trained on, or start a new run)");
 }
 
 }  // namespace ringmaster

@@ -95,7 +95,7 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_EQ(r.recorder.eval_bytes, 89u);
   EXPECT_EQ(r.recorder.delays_bytes, 1011u);
   EXPECT_EQ(r.recorder.windows_bytes, 1213u);
-  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin"));
+  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", {}));
 }
 
 // A checkpoint from before eval_windows.csv (three CSV sizes) still reads; the file then starts afresh.
@@ -136,15 +136,15 @@ TEST(Checkpoint, RefusesAnotherExperiment) {
   const Checkpoint c = sample(config);
   Config other = config;
   other.method.threshold = 7;
-  EXPECT_THROW(check_resumable(c, other, 3, 4, kRunId, "c.bin"), Error);
-  EXPECT_THROW(check_resumable(c, config, 4, 4, kRunId, "c.bin"), Error);
-  EXPECT_THROW(check_resumable(c, config, 3, 5, kRunId, "c.bin"), Error);
+  EXPECT_THROW(check_resumable(c, other, 3, 4, kRunId, "c.bin", {}), Error);
+  EXPECT_THROW(check_resumable(c, config, 4, 4, kRunId, "c.bin", {}), Error);
+  EXPECT_THROW(check_resumable(c, config, 3, 5, kRunId, "c.bin", {}), Error);
   // Where to write, when to stop and how often to checkpoint may change on resume.
   Config longer = config;
   longer.run.time_budget_s = 600.0;
   longer.checkpoint.every_s = 5.0;
   longer.run.out = "elsewhere";
-  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin"));
+  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin", {}));
 }
 
 TEST(Checkpoint, MissingFileIsAClearError) {
@@ -158,7 +158,7 @@ TEST(Checkpoint, MissingFileIsAClearError) {
 
 std::string resumable_error(const Checkpoint& c, const Config& config, int workers, const std::string& run_id) {
   try {
-    check_resumable(c, config, workers, 4, run_id, "c.bin");
+    check_resumable(c, config, workers, 4, run_id, "c.bin", {});
   } catch (const Error& e) {
     return e.what();
   }
@@ -355,6 +355,44 @@ TEST(Checkpoint, PayloadStructureIsCheckedWithinItsLimitsBeforeDecoding) {
     nlohmann::json::to_cbor(fields, encoded);
     EXPECT_EQ(checkpoint_payload_problem(encoded), std::nullopt) << value;
   }
+}
+
+// The data's fingerprint goes into the checkpoint and a resume compares it: a corpus or data set changed
+// under the same path (half of its files removed; a package upgrade) was resumed without a word. A
+// checkpoint from before fingerprints is accepted (open_resumed warns).
+TEST(Checkpoint, RecordsTheDataFingerprintAndRefusesChangedData) {
+  TempDir dir("ckpt-data");
+  const Config config;
+  Checkpoint c = sample(config);
+  const DataFingerprint data{"/corpus", {{"a", 10, 0x1234}, {"b", 20, 0xabcdef01}}};
+  c.data = data;
+  write_checkpoint(dir.path() / "c.bin", c);
+  const Checkpoint r = read_checkpoint(dir.path() / "c.bin");
+  ASSERT_TRUE(r.data.has_value());
+  EXPECT_EQ(r.data->files, data.files);
+  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", data));
+
+  const auto refused = [&](const DataFingerprint& now) {
+    try {
+      check_resumable(r, config, 3, 4, kRunId, "c.bin", now);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(refused({"/corpus", {{"a", 10, 0x1234}}}),
+            "checkpoint c.bin: the run's data changed since it was written: /corpus: b disappeared (it had 20 bytes, "
+            "CRC-32 abcdef01) (resume with the data the run was trained on, or start a new run)");
+  EXPECT_NE(refused({"/corpus", {{"a", 10, 0x1234}, {"b", 20, 0xabcdef02}}})
+                .find("b changed (20 bytes, CRC-32 abcdef01 then, 20 bytes, CRC-32 abcdef02 now)"),
+            std::string::npos);
+  EXPECT_NE(refused({"/corpus", {{"a", 10, 0x1234}, {"b", 20, 0xabcdef01}, {"c", 1, 0}}}).find("c appeared (1 bytes"),
+            std::string::npos);
+
+  Checkpoint old = sample(config);  // no fingerprint: written before they were kept
+  write_checkpoint(dir.path() / "old.bin", old);
+  EXPECT_FALSE(read_checkpoint(dir.path() / "old.bin").data.has_value());
+  EXPECT_NO_THROW(check_resumable(read_checkpoint(dir.path() / "old.bin"), config, 3, 4, kRunId, "c.bin", data));
 }
 
 // zlib's crc32() takes a 32-bit length, so a payload over 4 GiB was checked modulo 4 GiB.

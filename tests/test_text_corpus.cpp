@@ -85,12 +85,18 @@ TEST(TextCorpus, DirectoryReadsRegularFilesInSortedOrderOnceEach) {
   write_file(dir.path() / "sub" / "x", "x\n");
   EXPECT_EQ(read_documents(dir.path().string()),
             (std::vector<std::string>{"a1\n", "b1\n", "b2\n", "c.dat has no `c` beside it: it is text\n"}));
-  // One buffer holds the files read, in that order; the memory estimate counts the same bytes.
+  // Its fingerprint (data_fingerprint.hpp) lists the files read, in that order, with their sizes and
+  // CRC-32s; the memory estimate counts the same bytes.
   const CorpusText corpus = read_corpus(dir.path().string());
+  EXPECT_EQ(corpus.fingerprint.source, dir.path().string());
+  EXPECT_EQ(corpus.fingerprint.files,
+            (std::vector<FileFingerprint>{fingerprint_of("a", "a1\n"), fingerprint_of("b", "b1\n%\nb2\n"),
+                                          fingerprint_of("c.dat", "c.dat has no `c` beside it: it is text\n")}));
   EXPECT_EQ(corpus.file_ends, (std::vector<std::size_t>{3, 11, 50}));
   EXPECT_EQ(corpus.text.size(), 50u);  // one buffer holding every file's bytes
   EXPECT_EQ(corpus_bytes(dir.path().string()), 50u);
   EXPECT_EQ(corpus_bytes(dir / "b"), 8u);
+  EXPECT_EQ(read_corpus(dir / "b").fingerprint.files, std::vector<FileFingerprint>{fingerprint_of("b", "b1\n%\nb2\n")});
   EXPECT_EQ(corpus_bytes(dir / "missing"), 0u);  // reading it says why
 }
 

@@ -9,6 +9,9 @@
 // half of one. The payload's structure is checked before it is decoded, within the limits of
 // docs/method.md §8 "Checkpoint payload" (nesting, lengths, the kinds of item the writer writes).
 //
+// A checkpoint also records the fingerprint of the run's data (data_fingerprint.hpp): a resume refuses
+// data that changed since.
+//
 // A checkpoint also records the run id of its directory (run_dir.hpp) and the byte sizes of the CSV
 // files when it was written (flushed to whole rows first): a resume cuts each file back to that size,
 // so rows written after the checkpoint are not counted twice and no torn row stays.
@@ -23,6 +26,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ringmaster/data_fingerprint.hpp"
 #include "ringmaster/method.hpp"
 #include "ringmaster/server.hpp"
 
@@ -65,6 +69,8 @@ struct Checkpoint {
   std::vector<WorkerCounters> counters;  // per worker
   std::vector<WorkerTimes> times;        // per worker
   RecorderState recorder;
+  // The run's data (its files' names, sizes and CRC-32s); absent in checkpoints written before it was kept.
+  std::optional<DataFingerprint> data;
 };
 
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";
@@ -113,8 +119,9 @@ std::uint32_t checkpoint_crc32(const void* data, std::size_t size, std::uint32_t
 
 // Throws Error unless the checkpoint belongs to this run: the same number of workers (checked first:
 // the config hash covers run.workers, and "N workers" says more than "a different configuration"),
-// the same config hash, the same parameter count and the run id of the directory it resumes.
+// the same config hash, the same parameter count, the run id of the directory it resumes and, when the
+// checkpoint records one, the fingerprint of the data (`data`, the objective's now).
 void check_resumable(const Checkpoint& checkpoint, const Config& config, int workers, std::size_t params,
-                     const std::string& run_id, const std::string& name);
+                     const std::string& run_id, const std::string& name, const DataFingerprint& data);
 
 }  // namespace ringmaster

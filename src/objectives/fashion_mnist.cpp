@@ -28,7 +28,8 @@ const char* const kPackageHint =
 // content can take compressed), decompressed by zlib's inflate from the descriptor. Not gzopen/gzdopen:
 // gzread ignores whatever follows the gzip member when it is not another member, and reads a file that
 // is not gzip at all as it is; inflate with a gzip-only window leaves both to be refused here. Every
-// error names the file and the package.
+// error names the file and the package. The CRC-32 of the decompressed bytes, which the gzip trailer
+// checks, is their fingerprint (data_fingerprint.hpp).
 class GzFile {
  public:
   // `content` is the decompressed size the file must have (its IDX header and data).
@@ -77,6 +78,13 @@ class GzFile {
       fail("trailing data after the " + std::to_string(declared) + " items its header declares");
     if (stream_.avail_in > 0 || refill())
       fail("garbage after the gzip member: the file goes on after its byte " + std::to_string(stream_.total_in));
+  }
+
+  // The name, size and CRC-32 of the content read so far (all of it, after expect_end).
+  FileFingerprint fingerprint() const {
+    // For a gzip stream inflate keeps the running CRC-32 of what it produced in `adler`.
+    return {std::filesystem::path(path_).filename().string(), stream_.total_out,
+            static_cast<std::uint32_t>(stream_.adler)};
   }
 
  private:
@@ -140,7 +148,8 @@ void check_size(GzFile& file, const char* name, std::uint32_t value, std::size_t
 }
 
 // One images file and its labels file, `count` of each.
-LabelledImages load_pair(const std::string& images_path, const std::string& labels_path, std::size_t count) {
+LabelledImages load_pair(const std::string& images_path, const std::string& labels_path, std::size_t count,
+                         DataFingerprint& fingerprint) {
   LabelledImages set;
   set.count = count;
   set.pixels_per_image = static_cast<std::size_t>(kFashionMnistSide) * kFashionMnistSide;
@@ -153,6 +162,7 @@ LabelledImages load_pair(const std::string& images_path, const std::string& labe
   set.labels.resize(count);
   labels.read(set.labels.data(), count, "labels");
   labels.expect_end(count);
+  fingerprint.files.push_back(labels.fingerprint());
   for (std::size_t i = 0; i < count; ++i)
     if (set.labels[i] >= kFashionMnistClasses)
       labels.fail("label " + std::to_string(set.labels[i]) + " of example " + std::to_string(i) +
@@ -169,6 +179,7 @@ LabelledImages load_pair(const std::string& images_path, const std::string& labe
   set.pixels.resize(count * set.pixels_per_image);
   images.read(set.pixels.data(), set.pixels.size(), "images");
   images.expect_end(count);
+  fingerprint.files.push_back(images.fingerprint());
   return set;
 }
 
@@ -177,8 +188,11 @@ LabelledImages load_pair(const std::string& images_path, const std::string& labe
 FashionMnist load_fashion_mnist(const std::string& dir) {
   const auto file = [&](const char* name) { return (std::filesystem::path(dir) / name).string(); };
   FashionMnist data;
-  data.train = load_pair(file("train-images-idx3-ubyte.gz"), file("train-labels-idx1-ubyte.gz"), kFashionMnistTrain);
-  data.test = load_pair(file("t10k-images-idx3-ubyte.gz"), file("t10k-labels-idx1-ubyte.gz"), kFashionMnistTest);
+  data.fingerprint.source = dir;
+  data.train = load_pair(file("train-images-idx3-ubyte.gz"), file("train-labels-idx1-ubyte.gz"), kFashionMnistTrain,
+                         data.fingerprint);
+  data.test = load_pair(file("t10k-images-idx3-ubyte.gz"), file("t10k-labels-idx1-ubyte.gz"), kFashionMnistTest,
+                        data.fingerprint);
   return data;
 }
 

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ringmaster/data_fingerprint.hpp"
+
 namespace ringmaster {
 
 struct LabelledImages {
@@ -23,6 +25,9 @@ struct LabelledImages {
 struct FashionMnist {
   LabelledImages train;  // 60,000
   LabelledImages test;   // 10,000
+  // The four files as read (data_fingerprint.hpp): names, decompressed sizes and CRC-32s, labels before
+  // images, training set before test set.
+  DataFingerprint fingerprint;
 };
 
 inline constexpr int kFashionMnistSide = 28;

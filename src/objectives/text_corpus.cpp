@@ -124,6 +124,7 @@ CorpusText read_corpus(const std::string& path) {
   const std::string hint = package_hint(path);
   const std::vector<fs::path> files = files_of(path, hint);
   CorpusText corpus;
+  corpus.fingerprint.source = path;
   // One buffer for every file, sized once (the files' sizes now; a file that grew meanwhile only makes it
   // grow): a buffer doubling as it fills would hold up to twice the corpus.
   if (files.size() > 1) corpus.text.reserve(std::min<std::uint64_t>(bytes_of(files), kMaxCorpusBytes));
@@ -131,6 +132,7 @@ CorpusText read_corpus(const std::string& path) {
     const std::size_t begin = corpus.text.size();
     read_text_file(file, kMaxCorpusBytes - begin, hint, corpus.text);
     const std::string_view bytes = std::string_view(corpus.text).substr(begin);
+    corpus.fingerprint.files.push_back(fingerprint_of(file.filename().string(), bytes));
     for_each_document(bytes, [&corpus](std::string_view) { ++corpus.documents; });
     corpus.file_ends.push_back(corpus.text.size());
   }
@@ -169,6 +171,7 @@ TextCorpus split_documents(const CorpusText& text, double validation_fraction, s
 
   TextCorpus corpus;
   corpus.documents = n;
+  corpus.fingerprint = text.fingerprint;
   // Each stream sized exactly first (its documents and their end bytes), then written.
   std::size_t bytes[2] = {0, 0}, d = 0;
   for_each_document(text, [&](std::string_view document) { bytes[validation[d++]] += document.size() + 1; });

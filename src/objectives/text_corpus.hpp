@@ -27,6 +27,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ringmaster/data_fingerprint.hpp"
+
 namespace ringmaster {
 
 inline constexpr const char* kFortunesDir = "/usr/share/games/fortunes";
@@ -36,11 +38,13 @@ inline constexpr std::uint8_t kEndOfDocument = 0;
 // The most bytes a corpus may have: it is read whole into memory, on every rank.
 inline constexpr std::size_t kMaxCorpusBytes = std::size_t{1} << 30;
 
-// A corpus as read: its files' bytes back to back and where each ends, and its document count.
+// A corpus as read: its files' bytes back to back and where each ends, its document count and its
+// fingerprint (data_fingerprint.hpp: a directory's file names, a single file's own name).
 struct CorpusText {
   std::string text;                    // every file's bytes, in reading order
   std::vector<std::size_t> file_ends;  // offset in `text` where each file's bytes end
   std::size_t documents = 0;
+  DataFingerprint fingerprint;
 };
 
 // Reads the files of `path` in the order above, each under the reader policy (input_file.hpp). Throws
@@ -84,6 +88,7 @@ struct TextCorpus {
   std::vector<std::uint8_t> validation;  // the validation documents, likewise
   std::size_t documents = 0;             // in the corpus
   std::vector<std::uint32_t> validation_documents;  // indices of the held-out documents, ascending
+  DataFingerprint fingerprint;           // of the files it was read from
 };
 
 // Splits the documents of `corpus` by document: round(fraction · n) of them, at least 1 and at most n − 1,
