@@ -65,6 +65,9 @@ const Outcome& Run::start(double t) {
   last_checkpoint_ = wall_begin_;
   std::fill(last_heard_.begin(), last_heard_.end(), t);
   if (epoch_ > 0) spdlog::info("resuming at k={} and t={:.2f}s (epoch {})", server_.k(), t, epoch_);
+  if (const auto& trace = config_.heterogeneity.trace_times.trace)
+    if (const std::optional<std::string> unreplayed = trace->unreplayed())
+      spdlog::warn("heterogeneity.trace: {}", *unreplayed);
   evaluate(t);  // f(x0), at training time 0 (or the resumed point)
   return after(server_.start(), t);
 }
