@@ -24,8 +24,9 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "objectives/text_corpus.hpp"
 #include "ringmaster/error.hpp"
-#include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 #include "ringmaster/heterogeneity.hpp"
 
 namespace ringmaster {
@@ -1008,21 +1009,36 @@ double activation_bytes(const Config& c) {
   return tokens * (g.layers * (12.0 * g.width + static_cast<double>(g.heads) * g.context) + 256.0) * sizeof(float);
 }
 
+// The gpt objective's corpus, read whole by every process: its text and the two streams cut from it are
+// held together while it is split (text_corpus.hpp), twice its size. Zero for other kinds, and for a
+// corpus that cannot be listed (the objective's loader then says why).
+double corpus_memory_bytes(const Config& c) {
+  if (c.objective.kind != "gpt") return 0.0;
+  return 2.0 * static_cast<double>(corpus_bytes(c.objective.gpt.corpus));
+}
+
 void check_memory(const Reader& r, const Config& c) {
   const double parameters = parameter_count(c);
-  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float) + activation_bytes(c);
+  const double corpus = corpus_memory_bytes(c);
+  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float) + activation_bytes(c) + corpus;
   const double for_workers = static_cast<double>(c.run.workers) * kBytesPerWorker;
   const double limit = memory_limit_bytes();
   if (for_parameters + for_workers <= limit) return;
   const std::string more = ", more than the " + sci(limit) +
                            " bytes of memory (RAM + swap, or the process limit) this process may use";
+  if (corpus >= for_parameters - corpus && corpus >= for_workers)
+    r.fail({"objective.gpt", "corpus"}, quote(c.objective.gpt.corpus) + " holds " + sci(corpus / 2.0) +
+                                            " bytes, read whole by every process and held twice while it is split (its "
+                                            "text and the training and validation streams): with the network the run "
+                                            "needs at least " + sci(for_parameters + for_workers) + " bytes" + more);
   if (for_parameters >= for_workers && c.objective.kind == "gpt") {
     const std::string_view gpt = "objective.gpt";
     r.fail(r.culprit({{gpt, "width"}, {gpt, "layers"}, {gpt, "context"}, {gpt, "batch"}, {gpt, "heads"}}),
            "a network of " + sci(parameters) + " parameters with a batch of " + std::to_string(c.objective.gpt.batch) +
                " x " + std::to_string(c.objective.gpt.context) + " tokens needs at least " +
                sci(for_parameters + for_workers) + " bytes (" + sci(kFloatsPerParameter) +
-               " floats per parameter, and the batch's activations: " + sci(activation_bytes(c)) + ")" + more);
+               " floats per parameter, the batch's activations: " + sci(activation_bytes(c)) +
+               ", and the corpus, twice: " + sci(corpus) + ")" + more);
   }
   if (for_parameters >= for_workers && c.objective.kind == "mlp")
     r.fail({"objective.mlp", "hidden"}, "a network of " + sci(parameters) + " parameters needs at least " +

@@ -7,6 +7,11 @@
 
 namespace ringmaster {
 
+const DataFingerprint& Objective::data_fingerprint() const {
+  static const DataFingerprint none;
+  return none;
+}
+
 std::unique_ptr<Objective> make_objective(const Config& config) {
   if (config.objective.kind == "quadratic") return std::make_unique<Quadratic>(config);
   if (config.objective.kind == "mlp") return std::make_unique<Mlp>(config);  // reads the data set: may throw Error

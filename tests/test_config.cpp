@@ -248,6 +248,22 @@ TEST_F(ConfigTest, GptSubsectionFromFileAndOverrides) {
                   "--set objective.gpt.width=8192: objective.gpt.width: a network of 5.15e+10 parameters");
 }
 
+// The gpt corpus is read whole by every process and held twice while it is split (text_corpus.hpp): the
+// memory check counts it, and names the corpus when it is what does not fit (it was not counted: a 1 GiB
+// corpus of tiny documents took 12 GB per rank unannounced). A sparse file of 1 TiB takes no disk; the
+// same path with 5 bytes fits.
+TEST_F(ConfigTest, MemoryCheckCountsTheGptCorpus) {
+  const std::string corpus = write("corpus.txt", "text\n");
+  const std::vector<std::string> gpt = {"objective.kind=gpt", "objective.gpt.corpus=" + corpus};
+  EXPECT_NO_THROW(load_config("", gpt));
+  fs::resize_file(corpus, std::uint64_t{1} << 40);
+  const std::string error = error_of([&] { load_config("", gpt); });
+  EXPECT_EQ(error.rfind("--set objective.gpt.corpus=", 0), 0u) << error;  // the key's origin, first
+  EXPECT_CONTAINS(error, ": objective.gpt.corpus: \"" + corpus +
+                             "\" holds 1.1e+12 bytes, read whole by every process and held twice while it is split");
+  EXPECT_CONTAINS(error, "bytes of memory (RAM + swap, or the process limit) this process may use");
+}
+
 // The [lmo] role table (docs/method.md §6 "Block roles"): every role's geometry and multiplier from a file
 // or --set, the §9 shorthands, and the errors: an unknown role or geometry names the key, a shorthand
 // set beside its full spelling is refused.
