@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fuzz the config loader (with toml++ itself compiled in and instrumented) and the checkpoint reader:
-# builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan in build-fuzz/, then runs fuzz_config and fuzz_checkpoint side by
-# side (one core each) for SECONDS (default 60) from the seeds in tests/. Exits non-zero on any crash,
+# Fuzz the config loader (with toml++ itself compiled in and instrumented), the TOML subset's recognizer
+# and the checkpoint reader: builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan in
+# build-fuzz/, then runs fuzz_config, fuzz_checkpoint and fuzz_toml_subset side by side for SECONDS
+# (default 60) each from the seeds in tests/. Exits non-zero on any crash,
 # leak, timeout, out-of-memory or sanitizer report, and keeps the inputs that caused it in
 # build-fuzz/artifacts/. The seeds are copied to a temporary directory: the repository is not modified.
 #
@@ -16,7 +17,7 @@ scripts/bootstrap.sh
 echo "== fuzz build (clang, libFuzzer, ASan + UBSan)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DRINGMASTER_FUZZ=ON -DRINGMASTER_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only"
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_config fuzz_checkpoint
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_config fuzz_checkpoint fuzz_toml_subset
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -32,6 +33,10 @@ targets=(fuzz_config fuzz_checkpoint)
 # Longest input per target: the config loader's must reach nesting deep enough to have overflowed the
 # stack inside toml++ (~31,000 levels of a dotted name: 62 KB; libFuzzer's default is 4 KB).
 declare -A max_len=([fuzz_config]=100000 [fuzz_checkpoint]=0)
+# The recognizer of the TOML subset a config may use (src/config/toml_subset.cpp) with toml++ alone.
+seeds[fuzz_toml_subset]="tests/fuzz/corpus/toml_subset ${seeds[fuzz_config]}"
+targets+=(fuzz_toml_subset)
+max_len[fuzz_toml_subset]=0
 
 echo "== fuzzing ${targets[*]} for ${seconds} s each"
 pids=()
