@@ -825,8 +825,9 @@ TEST_F(ConfigTest, DeepNestingInAnOverrideIsAnError) {
 
 // toml++ 3.3.0 reaches __builtin_unreachable on some non-ASCII characters where it tests for whitespace
 // (marzer/tomlplusplus#295); the recognizer refuses every character outside a string or comment that is
-// not in the subset, so toml++ never sees one. The first input is CI's fuzzer's (2026-12-03), the others
-// hid the character from the old lexical pre-scan; real strings and comments keep theirs.
+// not in the subset, so toml++ never sees one. The first input is CI's fuzzer's (2026-12-03), the next
+// three are where the old lexical pre-scan could lose track of strings, the last #295's own example;
+// real strings and comments keep theirs.
 TEST_F(ConfigTest, NonAsciiWhereTomlppWouldTestForWhitespaceIsRefused) {
   for (const std::string text : {"a =0{'\xc3\x9f\n", "a = 0.'\xc3\x9f'\n", "x = [0['\xc3\x9f']]\n", "a = \"\xc3\x9f\n",
                                  "a = 1 \xef\xb1\x80\n"}) {
