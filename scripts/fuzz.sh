@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Fuzz the config loader (with toml++ itself compiled in and instrumented) and the checkpoint reader:
-# builds the libFuzzer targets of tests/fuzz with clang, ASan and UBSan in build-fuzz/, then runs fuzz_config and fuzz_checkpoint side by
-# side (one core each) for SECONDS (default 60) from the seeds in tests/. Exits non-zero on any crash,
+# Fuzz the config loader (with toml++ itself compiled in and instrumented), the TOML subset's recognizer,
+# the checkpoint reader and the checkpoint's payload decoder: builds the libFuzzer targets of tests/fuzz
+# with clang, ASan and UBSan in build-fuzz/, then runs fuzz_config, fuzz_checkpoint, fuzz_checkpoint_payload
+# and fuzz_toml_subset side by side (sharing the cores: the wall time is SECONDS, not four times it) for
+# SECONDS (default 60) from the seeds in tests/. Exits non-zero on any crash,
 # leak, timeout, out-of-memory or sanitizer report, and keeps the inputs that caused it in
 # build-fuzz/artifacts/. The seeds are copied to a temporary directory: the repository is not modified.
 #
@@ -16,7 +18,7 @@ scripts/bootstrap.sh
 echo "== fuzz build (clang, libFuzzer, ASan + UBSan)"
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DRINGMASTER_FUZZ=ON -DRINGMASTER_TESTS=OFF \
   -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -gline-tables-only" -DCMAKE_CXX_FLAGS_DEBUG="-O1 -gline-tables-only"
-cmake --build build-fuzz -j"$(nproc)" --target fuzz_config fuzz_checkpoint
+cmake --build build-fuzz -j"$(nproc)" --target fuzz_config fuzz_checkpoint fuzz_checkpoint_payload fuzz_toml_subset
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -27,11 +29,18 @@ artifacts=$PWD/build-fuzz/artifacts
 declare -A seeds=(
   [fuzz_config]="tests/fuzz/corpus/config tests/configs/good tests/configs/bad"
   [fuzz_checkpoint]="tests/fuzz/corpus/checkpoint"
+  [fuzz_checkpoint_payload]="tests/fuzz/corpus/checkpoint-payload"
 )
-targets=(fuzz_config fuzz_checkpoint)
+targets=(fuzz_config fuzz_checkpoint fuzz_checkpoint_payload)
 # Longest input per target: the config loader's must reach nesting deep enough to have overflowed the
-# stack inside toml++ (~31,000 levels of a dotted name: 62 KB; libFuzzer's default is 4 KB).
-declare -A max_len=([fuzz_config]=100000 [fuzz_checkpoint]=0)
+# stack inside toml++ (~31,000 levels of a dotted name: 62 KB; libFuzzer's default is 4 KB). The payload
+# decoder refuses nesting past 32 levels: 8 KB reach far past that (the 150,000-level seed is cut to it,
+# still thousands of levels deep) and keep the runs fast.
+declare -A max_len=([fuzz_config]=100000 [fuzz_checkpoint]=0 [fuzz_checkpoint_payload]=8192)
+# The recognizer of the TOML subset a config may use (src/config/toml_subset.cpp) with toml++ alone.
+seeds[fuzz_toml_subset]="tests/fuzz/corpus/toml_subset ${seeds[fuzz_config]}"
+targets+=(fuzz_toml_subset)
+max_len[fuzz_toml_subset]=0
 
 echo "== fuzzing ${targets[*]} for ${seconds} s each"
 pids=()

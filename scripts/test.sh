@@ -37,7 +37,7 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRINGMASTER_SANITIZE
 cmake --build build-asan -j"$jobs"
 run_suite build-asan "$timing_models|$long_repeats" env UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
-phase "fuzzing (clang, libFuzzer, ASan + UBSan): config loader and checkpoint reader, 20 s each"
+phase "fuzzing (clang, libFuzzer, ASan + UBSan): config loader, TOML subset, checkpoint reader and payload decoder, 20 s side by side"
 scripts/fuzz.sh 20
 
 phase "reproducibility: regenerate the small published sweep with other BLAS kernels; its conclusions must hold"

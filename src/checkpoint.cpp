@@ -1,10 +1,6 @@
 #include "ringmaster/checkpoint.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
 #include <zlib.h>
-
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
@@ -16,6 +12,7 @@
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 
 namespace ringmaster {
 namespace {
@@ -49,6 +46,12 @@ std::int64_t count_from_json(const json& j, const std::string& field) {
   return j.get<std::int64_t>();
 }
 
+std::uint32_t crc32_from_json(const json& j) {
+  const std::int64_t crc = count_from_json(j, "data");
+  if (crc > std::numeric_limits<std::uint32_t>::max()) throw Error("data: a CRC-32 of more than 32 bits");
+  return static_cast<std::uint32_t>(crc);
+}
+
 // Clocks and durations are finite and ≥ 0.
 double seconds_from_json(const json& j, const std::string& field) {
   const double v = j.get<double>();
@@ -78,9 +81,11 @@ std::uint64_t get_le(const std::string& in, std::size_t at, int bytes) {
 }
 
 // CBOR heads (RFC 8949 §3): a major type in the top 3 bits, then the argument — in the low 5 bits when
-// below 24, else in the 1, 2, 4 or 8 big-endian bytes that follow (low bits 24 … 27). Only what
-// write_checkpoint needs to append entries to the map nlohmann encoded; nlohmann reads the whole.
-constexpr std::uint8_t kCborBytes = 2, kCborText = 3, kCborMap = 5;
+// below 24, else in the 1, 2, 4 or 8 big-endian bytes that follow (low bits 24 … 27); 28 … 30 are
+// reserved, 31 is an indefinite length (or, major type 7, a break). write_checkpoint writes heads to
+// append entries to the map nlohmann encoded; the payload check reads every head before nlohmann does.
+constexpr std::uint8_t kCborUnsigned = 0, kCborNegative = 1, kCborBytes = 2, kCborText = 3, kCborArray = 4,
+                       kCborMap = 5, kCborTag = 6, kCborSimple = 7;
 
 std::string cbor_head(std::uint8_t major, std::uint64_t argument) {
   const auto initial = static_cast<char>(major << 5);
@@ -91,20 +96,115 @@ std::string cbor_head(std::uint8_t major, std::uint64_t argument) {
   return head;
 }
 
-// Bytes of the head that starts with `initial`.
-std::size_t cbor_head_bytes(std::uint8_t initial) {
-  const std::uint8_t low = initial & 0x1F;
-  return low < 24 ? 1 : 1 + (std::size_t{1} << (low - 24));
+struct CborHead {
+  std::uint8_t major = 0;
+  std::uint8_t low = 0;        // the low 5 bits of the initial byte
+  std::uint64_t argument = 0;  // a length, a count, an integer's value or a float's bits
+  std::size_t bytes = 0;       // of the head
+};
+
+// The head that starts at `at`; nullopt when the bytes end inside it or its low bits are 28 … 31
+// (reserved, or an indefinite length: the writer gives every length).
+std::optional<CborHead> cbor_head_at(std::string_view in, std::size_t at) {
+  const auto initial = static_cast<std::uint8_t>(in.at(at));
+  CborHead head{static_cast<std::uint8_t>(initial >> 5), static_cast<std::uint8_t>(initial & 0x1F), 0, 1};
+  if (head.low < 24) {
+    head.argument = head.low;
+    return head;
+  }
+  if (head.low > 27) return std::nullopt;
+  head.bytes = 1 + (std::size_t{1} << (head.low - 24));
+  if (in.size() - at < head.bytes) return std::nullopt;
+  for (std::size_t i = 1; i < head.bytes; ++i)
+    head.argument = head.argument << 8 | static_cast<std::uint8_t>(in[at + i]);
+  return head;
 }
 
-// The argument of the head at the start of `encoded` (the entry count of a map).
-std::uint64_t cbor_argument(const std::string& encoded) {
-  const auto initial = static_cast<std::uint8_t>(encoded.at(0));
-  const std::size_t head = cbor_head_bytes(initial);
-  if (head == 1) return initial & 0x1F;
-  std::uint64_t argument = 0;
-  for (std::size_t i = 1; i < head; ++i) argument = argument << 8 | static_cast<std::uint8_t>(encoded.at(i));
-  return argument;
+// nlohmann's CBOR reader recurses once per level of nesting, even through its SAX interface, and trusts
+// announced lengths until the bytes run out: 150,000 nested arrays overflow the stack. So the payload's
+// structure is walked first, iteratively, one head at a time, with a fixed stack of open containers:
+// nlohmann sees only a payload nested at most kMaxCheckpointNesting deep whose every length fits in
+// the bytes that remain. A walk of the heads rather than a decoder of the checkpoint's schema of our
+// own: nlohmann stays the one decoder of values (integers, floats of three widths, strings), the walk is
+// the same rule set the Python loader (tools/gpt_checkpoint.py) applies before cbor2, and both accept
+// exactly what write_checkpoint writes: nlohmann's to_cbor of the fields (definite lengths, no tags,
+// false/true/null and floats of 16 (NaN, ±inf), 32 or 64 bits, int64 integers) and the appended map
+// entries of byte strings.
+}  // namespace
+
+std::optional<std::string> checkpoint_payload_problem(std::string_view payload) {
+  struct Open {
+    std::uint64_t left = 0;  // items still to come (a map's entries twice: a key and a value each)
+    bool map = false;
+  };
+  std::array<Open, kMaxCheckpointNesting + 1> open{};  // [0]: the payload itself, one item
+  open[0].left = 1;
+  int depth = 0;
+  std::size_t at = 0;
+  const auto problem = [&at](const std::string& what) { return "byte " + std::to_string(at) + ": " + what; };
+  for (;;) {
+    while (depth > 0 && open[depth].left == 0) --depth;
+    if (depth == 0 && open[0].left == 0) break;
+    if (at == payload.size()) return problem("the payload ends inside an array or map");
+    const bool key = open[depth].map && open[depth].left % 2 == 0;
+    --open[depth].left;
+    const int low = static_cast<std::uint8_t>(payload[at]) & 0x1F;
+    if (low == 31) return problem("an indefinite length or its break (the writer gives every length)");
+    if (low > 27) return problem("a head with reserved low bits " + std::to_string(low));
+    const std::optional<CborHead> head = cbor_head_at(payload, at);
+    if (!head) return problem("the payload ends inside an item's head");
+    const std::uint64_t remaining = payload.size() - at - head->bytes;
+    if (depth == 0 && head->major != kCborMap) return problem("the payload is not a CBOR map");
+    if (key && head->major != kCborText) return problem("a map key that is not text");
+    switch (head->major) {
+      case kCborUnsigned: break;
+      case kCborNegative:
+        // −1 − argument: below −2^63 nlohmann would wrap it into another value.
+        if (head->argument > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+          return problem("a negative integer below -2^63");
+        break;
+      case kCborBytes:
+      case kCborText:
+      case kCborArray:
+      case kCborMap:
+        if (head->argument > remaining)
+          return problem(std::string(head->major == kCborBytes   ? "a byte string of "
+                                     : head->major == kCborText  ? "a text string of "
+                                     : head->major == kCborArray ? "an array of "
+                                                                 : "a map of ") +
+                         std::to_string(head->argument) +
+                         (head->major <= kCborText ? " bytes" : head->major == kCborArray ? " items" : " entries") +
+                         " with " + std::to_string(remaining) + " bytes left in the payload");
+        if (head->major <= kCborText) {
+          at += head->argument;
+          break;
+        }
+        if (depth == kMaxCheckpointNesting)
+          return problem("arrays and maps nested more than " + std::to_string(kMaxCheckpointNesting) + " deep");
+        ++depth;
+        open[depth] = {head->major == kCborMap ? 2 * head->argument : head->argument, head->major == kCborMap};
+        break;
+      case kCborTag: return problem("a tag (the writer writes none)");
+      case kCborSimple:
+        // false, true, null; floats of 16, 32 and 64 bits.
+        if (head->low != 20 && head->low != 21 && head->low != 22 && head->low != 25 && head->low != 26 &&
+            head->low != 27)
+          return problem("simple value " + std::to_string(head->low == 24 ? head->argument : head->low) +
+                         " (the writer writes only false, true, null and floats)");
+        break;
+    }
+    at += head->bytes;
+  }
+  if (at != payload.size())
+    return problem(std::to_string(payload.size() - at) + " bytes after the payload's map");
+  return std::nullopt;
+}
+
+namespace {
+
+// Every defect of a checkpoint file is reported the same way: the file, then what is wrong.
+Error checkpoint_error(const std::string& name, const std::string& what) {
+  return Error("checkpoint " + name + ": " + what);
 }
 
 std::uint32_t crc32_of(const std::string& bytes, std::size_t from) {
@@ -121,7 +221,7 @@ json to_json(const Checkpoint& c) {
   for (const auto& [ratio, reached] : c.recorder.relative) relative.push_back({ratio, optional_to_json(reached)});
   json accuracy = json::array();
   for (const auto& [level, reached] : c.recorder.accuracy) accuracy.push_back({level, optional_to_json(reached)});
-  return {
+  json out = {
       {"run_id", c.run_id},
       {"config_hash", c.config_hash},
       {"workers", c.workers},
@@ -148,6 +248,12 @@ json to_json(const Checkpoint& c) {
                                  *c.recorder.windows_bytes}
                           : json{c.recorder.events_bytes, c.recorder.eval_bytes, c.recorder.delays_bytes}}}},
   };
+  if (c.data) {
+    json files = json::array();
+    for (const FileFingerprint& f : c.data->files) files.push_back({f.name, f.bytes, f.crc32});
+    out["data"] = std::move(files);
+  }
+  return out;
 }
 
 Checkpoint from_json(const json& j) {
@@ -225,6 +331,16 @@ Checkpoint from_json(const json& j) {
   c.recorder.delays_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(2), "recorder.csv_bytes"));
   if (csv.size() == 4)
     c.recorder.windows_bytes = static_cast<std::uint64_t>(count_from_json(csv.at(3), "recorder.csv_bytes"));
+  // The data's fingerprint: absent in checkpoints written before it was kept.
+  if (j.contains("data")) {
+    c.data.emplace();
+    for (const json& f : j.at("data")) {
+      if (!f.is_array() || f.size() != 3 || !f.at(0).is_string())
+        throw Error("data: expected [name, bytes, crc32] per file");
+      c.data->files.push_back({f.at(0).get<std::string>(), static_cast<std::uint64_t>(count_from_json(f.at(1), "data")),
+                               crc32_from_json(f.at(2))});
+    }
+  }
   // Cross-field consistency: a checkpoint that parses but cannot describe a run is corrupt too.
   if (c.workers < 1 || c.counters.size() != static_cast<std::size_t>(c.workers) ||
       c.times.size() != static_cast<std::size_t>(c.workers))
@@ -247,8 +363,9 @@ void write_checkpoint(const std::filesystem::path& path, const Checkpoint& check
   // re-encoded with three more entries. The CRC runs over the pieces in order.
   std::string rest;
   json::to_cbor(to_json(checkpoint), rest);
-  const std::size_t rest_head = cbor_head_bytes(static_cast<std::uint8_t>(rest.at(0)));
-  std::string map_head = cbor_head(kCborMap, cbor_argument(rest) + 3);
+  const CborHead rest_map = cbor_head_at(rest, 0).value();  // nlohmann's map: its head and entry count
+  const std::size_t rest_head = rest_map.bytes;
+  std::string map_head = cbor_head(kCborMap, rest_map.argument + 3);
   const std::array<std::pair<const char*, std::span<const float>>, 3> entries = {
       {{"m", arrays.m}, {"method_sum", arrays.method_sum}, {"x", arrays.x}}};
   std::array<std::string, 3> heads;  // key, then the byte string's head
@@ -294,71 +411,72 @@ std::uint64_t checkpoint_payload_limit(std::size_t params, int workers) {
   return 2 * (floats + per_worker * static_cast<std::uint64_t>(std::max(workers, 0))) + (std::uint64_t{1} << 20);
 }
 
+Checkpoint decode_checkpoint_payload(std::string_view payload, const std::string& name) {
+  if (const std::optional<std::string> problem = checkpoint_payload_problem(payload))
+    throw checkpoint_error(name, "malformed content: " + *problem);
+  try {
+    return from_json(json::from_cbor(payload.begin(), payload.end()));
+  } catch (const json::exception& e) {
+    throw checkpoint_error(name, std::string("malformed content: ") + e.what());
+  } catch (const Error& e) {
+    throw checkpoint_error(name, std::string("inconsistent content: ") + e.what());
+  }
+}
+
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name) {
-  auto fail = [&name](const std::string& what) { return Error("checkpoint " + name + ": " + what); };
   if (bytes.size() < kHeader || std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-    throw fail("not a Ringmaster checkpoint (bad magic or shorter than its header)");
+    throw checkpoint_error(name, "not a Ringmaster checkpoint (bad magic or shorter than its header)");
   const std::uint64_t length = get_le(bytes, sizeof kMagic, 8);
   if (length != bytes.size() - kHeader)
-    throw fail("truncated or padded: header says " + std::to_string(length) + " payload bytes, file has " +
-               std::to_string(bytes.size() - kHeader));
+    throw checkpoint_error(name, "truncated or padded: header says " + std::to_string(length) +
+                                     " payload bytes, file has " + std::to_string(bytes.size() - kHeader));
   const auto crc = static_cast<std::uint32_t>(get_le(bytes, sizeof kMagic + 8, 4));
-  if (crc != crc32_of(bytes, kHeader)) throw fail("checksum mismatch: the file is corrupted");
-  try {
-    const json j = json::from_cbor(bytes.begin() + static_cast<std::ptrdiff_t>(kHeader), bytes.end());
-    return from_json(j);
-  } catch (const json::exception& e) {
-    throw fail(std::string("malformed content: ") + e.what());
-  } catch (const Error& e) {
-    throw fail(std::string("inconsistent content: ") + e.what());
-  }
+  if (crc != crc32_of(bytes, kHeader)) throw checkpoint_error(name, "checksum mismatch: the file is corrupted");
+  return decode_checkpoint_payload(std::string_view(bytes).substr(kHeader), name);
 }
 
 Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_payload) {
   const std::string name = path.string();
-  auto fail = [&name](const std::string& what) { return Error("checkpoint " + name + ": " + what); };
-  // O_NONBLOCK: opening a FIFO must not wait for a writer. The type and size are checked on the open
-  // descriptor before a byte is read, so a symlink to /dev/zero or a huge file is refused, not read.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
-    throw fail(std::string("cannot be opened (no checkpoint to resume from): ") + std::strerror(errno));
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) throw fail(std::string("cannot stat it: ") + std::strerror(errno));
-  if (!S_ISREG(st.st_mode)) throw fail("not a regular file");
-  const auto file_size = static_cast<std::uint64_t>(st.st_size);
+  // The reader policy (input_file.hpp): a FIFO does not block the open, and the type is checked on the
+  // open descriptor before a byte is read, so a symlink to /dev/zero or a FIFO is refused, not read. The
+  // size is checked against the header's length and the run's limit before the payload is allocated.
+  InputFile file(path, std::numeric_limits<std::uint64_t>::max());
+  switch (file.status()) {
+    case InputFile::Status::ok: break;
+    case InputFile::Status::cannot_open:
+      throw checkpoint_error(name, std::string("cannot be opened (no checkpoint to resume from): ") +
+                                       std::strerror(file.error()));
+    case InputFile::Status::directory:
+    case InputFile::Status::not_regular:
+    case InputFile::Status::too_large: throw checkpoint_error(name, "not a regular file");
+  }
   auto read_at = [&](char* to, std::size_t size, std::uint64_t offset) {
-    std::size_t done = 0;
-    while (done < size) {
-      const ssize_t n = ::pread(fd, to + done, size - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw fail(std::string("cannot read it: ") + std::strerror(errno));
-      if (n == 0) throw fail("truncated while being read");
-      done += static_cast<std::size_t>(n);
-    }
+    if (file.read_at(to, size, offset)) return;
+    if (file.error() != 0) throw checkpoint_error(name, std::string("cannot read it: ") + std::strerror(file.error()));
+    throw checkpoint_error(name, "truncated while being read");
   };
+  const std::uint64_t file_size = file.size();
   std::string bytes(kHeader, '\0');
-  if (file_size < kHeader) throw fail("not a Ringmaster checkpoint (bad magic or shorter than its header)");
+  if (file_size < kHeader)
+    throw checkpoint_error(name, "not a Ringmaster checkpoint (bad magic or shorter than its header)");
   read_at(bytes.data(), kHeader, 0);
   if (std::memcmp(bytes.data(), kMagic, sizeof kMagic) != 0)
-    throw fail("not a Ringmaster checkpoint (bad magic or shorter than its header)");
+    throw checkpoint_error(name, "not a Ringmaster checkpoint (bad magic or shorter than its header)");
   const std::uint64_t length = get_le(bytes, sizeof kMagic, 8);
   if (length != file_size - kHeader)
-    throw fail("truncated or padded: header says " + std::to_string(length) + " payload bytes, file has " +
-               std::to_string(file_size - kHeader));
+    throw checkpoint_error(name, "truncated or padded: header says " + std::to_string(length) +
+                                     " payload bytes, file has " + std::to_string(file_size - kHeader));
   if (length > max_payload)
-    throw fail("payload of " + std::to_string(length) + " bytes is larger than this run's checkpoint can be (at most " +
-               std::to_string(max_payload) + ")");
+    throw checkpoint_error(name, "payload of " + std::to_string(length) +
+                                     " bytes is larger than this run's checkpoint can be (at most " +
+                                     std::to_string(max_payload) + ")");
   bytes.resize(kHeader + static_cast<std::size_t>(length));
   read_at(bytes.data() + kHeader, static_cast<std::size_t>(length), kHeader);
   return parse_checkpoint(bytes, name);
 }
 
 void check_resumable(const Checkpoint& c, const Config& config, int workers, std::size_t params,
-                     const std::string& run_id, const std::string& name) {
+                     const std::string& run_id, const std::string& name, const DataFingerprint& data) {
   if (c.workers != workers)
     throw Error("checkpoint " + name + ": this run was started with " + std::to_string(workers) +
                 " workers, the checkpoint has " + std::to_string(c.workers) + " (start mpirun with -np " +
@@ -373,6 +491,10 @@ void check_resumable(const Checkpoint& c, const Config& config, int workers, std
   if (c.run_id != run_id)
     throw Error("checkpoint " + name + ": belongs to run " + c.run_id + ", but its directory is run " + run_id +
                 " (a checkpoint copied from another run of the same configuration?)");
+  if (c.data)
+    if (const std::optional<std::string> change = fingerprint_difference(*c.data, data))
+      throw checkpoint_error(name, "the run's data changed since it was written: " + data.source + ": " + *change +
+                                       " (resume with the data the run was trained on, or start a new run)");
 }
 
 }  // namespace ringmaster

@@ -1,6 +1,7 @@
 // Configuration loading (docs/method.md §9). toml++ parses the file and every `--set` value; this file maps the
 // resulting table onto Config with strict checks. Every error names the key and where its value came
 // from, so a user can fix it without reading code:
+//   FILE:LINE: <what is outside the TOML a config uses> (...)  (config/toml_subset.hpp, before toml++)
 //   FILE:LINE:COL: syntax error: <toml++ description>
 //   FILE:LINE: section.key: <what is wrong>             (value from the file)
 //   --set section.key=value: section.key: <what is wrong>  (value from the command line)
@@ -15,7 +16,6 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
-#include <cctype>
 #include <cerrno>
 #include <limits>
 #include <map>
@@ -24,8 +24,10 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "config/toml_subset.hpp"
+#include "objectives/text_corpus.hpp"
 #include "ringmaster/error.hpp"
-#include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 #include "ringmaster/heterogeneity.hpp"
 
 namespace ringmaster {
@@ -156,36 +158,6 @@ std::string quote(std::string_view s) {
   return q;
 }
 
-// Well-formed UTF-8 (Unicode table 3-7: no overlong forms, no surrogates, at most U+10FFFF). TOML text
-// is UTF-8, so a string that is not cannot be written to config.toml and read back.
-bool is_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const auto c = static_cast<unsigned char>(s[i]);
-    std::size_t length = 1;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      length = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      length = 3;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      length = 4;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else if (c >= 0x80) {
-      return false;
-    }
-    if (s.size() - i < length) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      const auto b = static_cast<unsigned char>(s[i + k]);
-      if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return false;
-    }
-    i += length;
-  }
-  return true;
-}
-
 // Edit distance with adjacent transpositions counted as one edit ("rnu" → "run" is 1), for suggestions.
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::vector<std::size_t>> d(a.size() + 1, std::vector<std::size_t>(b.size() + 1));
@@ -261,141 +233,11 @@ constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
 constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
 // ---------------------------------------------------------------------------------------------------
-// What reaches toml++. toml++ 3.3 recurses once per level of the table tree it
-// builds: after parsing (update_region_ends) and in ~table. Measured on the Release build with an 8 MiB
-// stack: ~270 bytes per level of a dotted header, dotted key or [[array.of.tables]] (crash at ~31,000
-// levels, a 60 KB file), ~80 bytes per dotted key inside an inline table; nested arrays and inline
-// tables stop at its own TOML_MAX_NESTED_VALUES (256). So the text is bounded in size, and a lexical
-// pre-scan bounds the depth of the tree it can describe before toml++ sees it: at most kMaxNesting
-// parts in a dotted key (or header) and kMaxNesting open brackets/braces. The tree is then at most
-// ~17 + 17 + 16 · 18 levels deep, a few hundred KB of stack even under ASan. A Ringmaster config needs
-// 2 parts (section.key) and 2 brackets ([section], a list).
+// What reaches toml++: at most this much text, and only the TOML subset of config/toml_subset.hpp.
 
 constexpr std::size_t kMaxConfigBytes = std::size_t{1} << 20;  // a config file, or one --set value
-constexpr int kMaxNesting = 16;
 
 std::string bytes_limit() { return std::to_string(kMaxConfigBytes) + " bytes (1 MiB)"; }
-
-// The first line of `text` that toml++ must not see, and why: nesting deeper than kMaxNesting, or one of
-// the two rules in the loop below. Counts outside strings and comments; strings and comments are
-// skipped as TOML defines them (v1.0.0: basic and literal strings, their multi-line forms, '#' to the
-// end of the line). Where the scan and toml++ could disagree (an unterminated string, an escape before
-// a newline), toml++ stops with a syntax error at that point, before any structure past it exists.
-struct RefusedText {
-  std::size_t line;
-  std::string what;
-  bool nesting = true;  // false: one of the two rules that are not about depth
-};
-
-constexpr const char* kDepthAdvice = " (a Ringmaster config needs only [section] and key = value)";
-
-std::optional<RefusedText> refuse_before_parsing(std::string_view text) {
-  std::size_t line = 1;
-  int depth = 0;  // open '[' and '{'
-  int parts = 1;  // parts of the dotted key (or number) being read: a.b.c has 3
-  std::size_t i = 0;
-  const auto at = [&](std::string_view token) { return text.compare(i, token.size(), token) == 0; };
-  // Skips a string starting at i (its opening quote); multi-line ones may span lines. Returns false when
-  // it is not closed and held a non-ASCII character: a syntax error in any case, and one whose text
-  // toml++ may read outside string mode.
-  const auto skip_string = [&](char quote, bool multiline, bool escapes) {
-    i += multiline ? 3 : 1;
-    const std::string closing(multiline ? 3 : 1, quote);
-    bool non_ascii = false;
-    while (i < text.size()) {
-      const char c = text[i];
-      non_ascii = non_ascii || static_cast<unsigned char>(c) >= 0x80;
-      if (c == '\n') {
-        if (!multiline) return !non_ascii;  // toml++: syntax error here
-        ++line;
-      } else if (escapes && c == '\\' && i + 1 < text.size() && (multiline || text[i + 1] != '\n')) {
-        if (text[i + 1] == '\n') ++line;
-        i += 2;
-        continue;
-      } else if (at(closing)) {
-        i += closing.size();
-        // """a"""" is the text a" then the closing quotes: up to two quotes may precede them.
-        for (int extra = 0; multiline && extra < 2 && i < text.size() && text[i] == quote; ++extra) ++i;
-        return true;
-      }
-      ++i;
-    }
-    return !non_ascii;
-  };
-  // The last character before position p that is not a space or tab ('\n' at the start of the text).
-  const auto previous = [&](std::size_t p) {
-    while (p > 0 && (text[p - 1] == ' ' || text[p - 1] == '\t')) --p;
-    return p > 0 ? text[p - 1] : '\n';
-  };
-  bool equals_on_line = false;  // a '=' outside strings since the line began: past the key
-  bool line_start = true;  // only whitespace so far on this line
-  while (i < text.size()) {
-    const char c = text[i];
-    // Two of toml++ 3.3.0's own bugs are reached only by text TOML forbids, so they are refused here, with
-    // the line (tests/fuzz/CMakeLists.txt): a non-ASCII character outside strings and comments (TOML
-    // allows one nowhere else; toml++ reaches __builtin_unreachable on some, marzer/tomlplusplus#295),
-    // and a table header whose key does not start with a key character (`[[=`: toml++ calls parse_key
-    // against its precondition, #301).
-    if (static_cast<unsigned char>(c) >= 0x80)
-      return RefusedText{line, "a non-ASCII character outside a string or comment", false};
-    if (c == '[' && depth == 0 && line_start) {
-      std::size_t k = i + 1;
-      if (k < text.size() && text[k] == '[') ++k;
-      while (k < text.size() && (text[k] == ' ' || text[k] == '\t')) ++k;
-      const char first = k < text.size() ? text[k] : '\n';
-      if (!(std::isalnum(static_cast<unsigned char>(first)) || first == '_' || first == '-' || first == '"' ||
-            first == '\''))
-        return RefusedText{line, "a table header must start with a key, as in [section]", false};
-    }
-    const bool was_line_start = line_start;
-    if (c != ' ' && c != '\t' && c != '\r') line_start = c == '\n';
-    // A quote opens a string only where a key or value may start, as for toml++: in `a = 1'ß` the quote
-    // is part of the bad value `1'...`, and toml++ goes on to look at the ß. So is a bracket or brace
-    // that does not open an array, inline table or header (`a = 0{'ß`: found by the fuzzer in CI, the
-    // `{` is part of the bad value `0{`), and a dot past the key (`a = 0.'ß`).
-    const char before = i > 0 ? text[i - 1] : '\n';
-    bool string_may_start = was_line_start || std::string_view(" \t=,").find(before) != std::string_view::npos;
-    if (before == '[' || before == '{') string_may_start = std::string_view("=,[{\n").find(previous(i - 1)) != std::string_view::npos;
-    // After a dot: a quoted part of a dotted key — before the '=', or in an inline table — unless the dot
-    // follows a digit (`0.'ß`, a bad number; a numeric key part before a quoted one is refused with it).
-    if (before == '.')
-      string_may_start = (!equals_on_line || depth > 0) && !std::isdigit(static_cast<unsigned char>(previous(i - 1)));
-    if ((c == '"' || c == '\'') && string_may_start) {
-      const bool multiline = at(std::string(3, c));
-      if (!skip_string(c, multiline, c == '"'))
-        return RefusedText{line, "a non-ASCII character in a string that is not closed", false};
-      continue;  // a quoted key part: the dotted key goes on
-    }
-    if (c == '=') equals_on_line = true;
-    if (c == '\n') equals_on_line = false;
-    if (c == '#') {
-      while (i < text.size() && text[i] != '\n') ++i;
-      continue;
-    }
-    if (c == '.') {
-      if (++parts > kMaxNesting)
-        return RefusedText{line, "a dotted key with more than " + std::to_string(kMaxNesting) + " parts" + kDepthAdvice};
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxNesting)
-        return RefusedText{line, "arrays or tables nested more than " + std::to_string(kMaxNesting) + " deep" +
-                                     kDepthAdvice};
-      parts = 1;
-    } else if (c == ']' || c == '}') {
-      depth = std::max(depth - 1, 0);
-      parts = 1;
-    } else if (c == '\n') {
-      ++line;
-      parts = 1;
-    } else if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '+' || c == ':' ||
-                 c == ' ' || c == '\t' || c == '\r' || c == '"' || c == '\'')) {
-      // '=', ',' and anything else ends a key (a bare word, a number or a date goes on; so does a quote
-      // that opens no string here, so that the dots around it are still counted).
-      parts = 1;
-    }
-    ++i;
-  }
-  return std::nullopt;
-}
 
 // "unknown subsection [lmo.hiden] (block roles: ...)": a table no schema section names.
 std::string unknown_subsection(const std::string& sub) {
@@ -437,13 +279,14 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
   if (subsection && find_section(section) == nullptr) throw Error(origin + ": " + unknown_subsection(section));
 
   // `3`, `1e-3`, `true`, `[1, 2]`, `"text"` are TOML values; text that is not (`sync`, `runs/a`) is a
-  // bare string, so `--set run.method=sync` needs no shell quoting.
+  // bare string, so `--set run.method=sync` needs no shell quoting. A structure the subset does not have
+  // (`{a = 1}`, `[[1]]`) is an error: the user meant a value no key takes.
   const std::string document = "v = " + raw;
-  const auto scan = refuse_before_parsing(document);
-  if (scan && scan->nesting) throw Error(origin + ": " + shorten(key) + ": " + scan->what);
-  toml::table parsed;  // stays empty (a bare string) for text the scan or toml++ refuses
+  const auto refused = check_toml_subset(document);
+  if (refused && refused->nesting) throw Error(origin + ": " + shorten(key) + ": " + refused->what);
+  toml::table parsed;  // stays empty (a bare string) for text the recognizer or toml++ refuses
   try {
-    if (!scan) parsed = toml::parse(document, std::string_view(origin));
+    if (!refused) parsed = toml::parse(document, std::string_view(origin));
   } catch (const toml::parse_error&) {
     parsed = toml::table{};
   }
@@ -497,7 +340,7 @@ std::string read_config_file(const std::string& path) {
 toml::table parse_file(const std::string& path) {
   const std::string document = read_config_file(path);
   const std::string shown = shorten(path, kShownPath);
-  if (auto refused = refuse_before_parsing(document))
+  if (auto refused = check_toml_subset(document))
     throw Error(shown + ":" + std::to_string(refused->line) + ": " + refused->what);
   try {
     return toml::parse(document, std::string_view(path));
@@ -1008,21 +851,36 @@ double activation_bytes(const Config& c) {
   return tokens * (g.layers * (12.0 * g.width + static_cast<double>(g.heads) * g.context) + 256.0) * sizeof(float);
 }
 
+// The gpt objective's corpus, read whole by every process: its text and the two streams cut from it are
+// held together while it is split (text_corpus.hpp), twice its size. Zero for other kinds, and for a
+// corpus that cannot be listed (the objective's loader then says why).
+double corpus_memory_bytes(const Config& c) {
+  if (c.objective.kind != "gpt") return 0.0;
+  return 2.0 * static_cast<double>(corpus_bytes(c.objective.gpt.corpus));
+}
+
 void check_memory(const Reader& r, const Config& c) {
   const double parameters = parameter_count(c);
-  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float) + activation_bytes(c);
+  const double corpus = corpus_memory_bytes(c);
+  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float) + activation_bytes(c) + corpus;
   const double for_workers = static_cast<double>(c.run.workers) * kBytesPerWorker;
   const double limit = memory_limit_bytes();
   if (for_parameters + for_workers <= limit) return;
   const std::string more = ", more than the " + sci(limit) +
                            " bytes of memory (RAM + swap, or the process limit) this process may use";
+  if (corpus >= for_parameters - corpus && corpus >= for_workers)
+    r.fail({"objective.gpt", "corpus"}, quote(c.objective.gpt.corpus) + " holds " + sci(corpus / 2.0) +
+                                            " bytes, read whole by every process and held twice while it is split (its "
+                                            "text and the training and validation streams): with the network the run "
+                                            "needs at least " + sci(for_parameters + for_workers) + " bytes" + more);
   if (for_parameters >= for_workers && c.objective.kind == "gpt") {
     const std::string_view gpt = "objective.gpt";
     r.fail(r.culprit({{gpt, "width"}, {gpt, "layers"}, {gpt, "context"}, {gpt, "batch"}, {gpt, "heads"}}),
            "a network of " + sci(parameters) + " parameters with a batch of " + std::to_string(c.objective.gpt.batch) +
                " x " + std::to_string(c.objective.gpt.context) + " tokens needs at least " +
                sci(for_parameters + for_workers) + " bytes (" + sci(kFloatsPerParameter) +
-               " floats per parameter, and the batch's activations: " + sci(activation_bytes(c)) + ")" + more);
+               " floats per parameter, the batch's activations: " + sci(activation_bytes(c)) +
+               ", and the corpus, twice: " + sci(corpus) + ")" + more);
   }
   if (for_parameters >= for_workers && c.objective.kind == "mlp")
     r.fail({"objective.mlp", "hidden"}, "a network of " + sci(parameters) + " parameters needs at least " +

@@ -52,32 +52,6 @@ void sync_directory(const fs::path& dir) {
   if (error != 0) throw io_error("sync directory", d, error);
 }
 
-BoundedRead read_bounded(const fs::path& path, std::size_t limit) {
-  using Status = BoundedRead::Status;
-  BoundedRead result;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return {Status::cannot_open, errno, {}};
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) return {Status::cannot_read, errno, {}};
-  if (S_ISDIR(info.st_mode)) return {Status::directory, 0, {}};
-  if (!S_ISREG(info.st_mode)) return {Status::not_regular, 0, {}};
-  if (static_cast<std::uint64_t>(info.st_size) > limit) return {Status::too_large, 0, {}};
-  char buffer[65536];
-  for (;;) {
-    const ssize_t got = ::read(fd, buffer, sizeof buffer);
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) return {Status::cannot_read, errno, {}};
-    if (got == 0) break;
-    result.text.append(buffer, static_cast<std::size_t>(got));
-    if (result.text.size() > limit) return {Status::too_large, 0, {}};  // it grew since fstat
-  }
-  return result;
-}
-
 void write_file_atomically(const fs::path& path, std::string_view bytes) {
   write_file_atomically(path, std::span<const std::string_view>(&bytes, 1));
 }

@@ -11,6 +11,11 @@ void Objective::evaluate_on(const EvalData&) {
   throw Error("the objective's loss is computed from x alone (the quadratic's f − f*), on no data: drop --data");
 }
 
+const DataFingerprint& Objective::data_fingerprint() const {
+  static const DataFingerprint none;
+  return none;
+}
+
 std::unique_ptr<Objective> make_objective(const Config& config) {
   if (config.objective.kind == "quadratic") return std::make_unique<Quadratic>(config);
   if (config.objective.kind == "mlp") return std::make_unique<Mlp>(config);  // reads the data set: may throw Error

@@ -65,6 +65,9 @@ const Outcome& Run::start(double t) {
   last_checkpoint_ = wall_begin_;
   std::fill(last_heard_.begin(), last_heard_.end(), t);
   if (epoch_ > 0) spdlog::info("resuming at k={} and t={:.2f}s (epoch {})", server_.k(), t, epoch_);
+  if (const auto& trace = config_.heterogeneity.trace_times.trace)
+    if (const std::optional<std::string> unreplayed = trace->unreplayed())
+      spdlog::warn("heterogeneity.trace: {}", *unreplayed);
   evaluate(t);  // f(x0), at training time 0 (or the resumed point)
   return after(server_.start(), t);
 }
@@ -211,6 +214,7 @@ void Run::checkpoint(double t) {
   for (int w = 1; w <= server_.workers(); ++w) c.counters.push_back(server_.counters(w));
   c.times = times_;
   c.recorder = recorder_.checkpoint();  // flushes the CSV files first: c records their sizes
+  c.data = objective_.data_fingerprint();
   write_checkpoint(recorder_.dir() / kCheckpointFile, c, arrays);
   overhead_s_ += seconds_since(begin);  // not charged to the training clock either (docs/method.md §7)
   last_checkpoint_ = Clock::now();
@@ -260,11 +264,19 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   return kExitStopped;
 }
 
-Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params) {
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective) {
   RunDir run_dir = RunDir::resume(dir);
   const std::filesystem::path file = run_dir.path() / kCheckpointFile;
+  const std::size_t params = objective.layout().size();
+  const DataFingerprint& data = objective.data_fingerprint();
   Checkpoint checkpoint = read_checkpoint(file, checkpoint_payload_limit(params, workers));
-  check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string());
+  check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string(), data);
+  // Written before checkpoints kept a fingerprint: refusing would strand every such run, and its data is
+  // as likely unchanged as the run's own files are. Said once, since nothing is checked.
+  if (!checkpoint.data && !data.files.empty())
+    spdlog::warn("checkpoint {} records no fingerprint of the run's data (it was written by an earlier version): {} "
+                 "is not checked against the data the run was trained on; the next checkpoint records it",
+                 file.string(), data.source);
   return {std::move(run_dir), std::move(checkpoint)};
 }
 

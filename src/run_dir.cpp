@@ -15,6 +15,7 @@
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 
 namespace ringmaster {
 namespace fs = std::filesystem;

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "ringmaster/checkpoint.hpp"
 #include "ringmaster/error.hpp"
@@ -94,7 +95,7 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_EQ(r.recorder.eval_bytes, 89u);
   EXPECT_EQ(r.recorder.delays_bytes, 1011u);
   EXPECT_EQ(r.recorder.windows_bytes, 1213u);
-  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin"));
+  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", {}));
 }
 
 // A checkpoint from before eval_windows.csv (three CSV sizes) still reads; the file then starts afresh.
@@ -135,15 +136,15 @@ TEST(Checkpoint, RefusesAnotherExperiment) {
   const Checkpoint c = sample(config);
   Config other = config;
   other.method.threshold = 7;
-  EXPECT_THROW(check_resumable(c, other, 3, 4, kRunId, "c.bin"), Error);
-  EXPECT_THROW(check_resumable(c, config, 4, 4, kRunId, "c.bin"), Error);
-  EXPECT_THROW(check_resumable(c, config, 3, 5, kRunId, "c.bin"), Error);
+  EXPECT_THROW(check_resumable(c, other, 3, 4, kRunId, "c.bin", {}), Error);
+  EXPECT_THROW(check_resumable(c, config, 4, 4, kRunId, "c.bin", {}), Error);
+  EXPECT_THROW(check_resumable(c, config, 3, 5, kRunId, "c.bin", {}), Error);
   // Where to write, when to stop and how often to checkpoint may change on resume.
   Config longer = config;
   longer.run.time_budget_s = 600.0;
   longer.checkpoint.every_s = 5.0;
   longer.run.out = "elsewhere";
-  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin"));
+  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin", {}));
 }
 
 TEST(Checkpoint, MissingFileIsAClearError) {
@@ -157,7 +158,7 @@ TEST(Checkpoint, MissingFileIsAClearError) {
 
 std::string resumable_error(const Checkpoint& c, const Config& config, int workers, const std::string& run_id) {
   try {
-    check_resumable(c, config, workers, 4, run_id, "c.bin");
+    check_resumable(c, config, workers, 4, run_id, "c.bin", {});
   } catch (const Error& e) {
     return e.what();
   }
@@ -267,6 +268,131 @@ TEST(Checkpoint, ReadsAreBoundedBeforeAnythingIsAllocated) {
   // The limit leaves room: the real checkpoint of that run is read.
   EXPECT_NO_THROW(read_checkpoint(dir.path() / "c.bin", checkpoint_payload_limit(4, 3)));
   EXPECT_GE(checkpoint_payload_limit(1 << 20, 64), 3u * 4u * (1u << 20));
+}
+
+// The file write_checkpoint writes around `payload`: magic, length and CRC-32 made right, so that what is
+// tested is the payload's decoding.
+std::string with_header(const std::string& payload) {
+  std::string bytes = "RMCKPT1\n";
+  for (int i = 0; i < 8; ++i) bytes.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xff));
+  const std::uint32_t crc = checkpoint_crc32(payload.data(), payload.size());
+  for (int i = 0; i < 4; ++i) bytes.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
+  return bytes + payload;
+}
+
+// A real payload (sample's, as write_checkpoint writes it) with one more map entry: `key` and the CBOR
+// bytes `value`. Its map has fewer than 24 entries, so its head is one byte.
+std::string payload_with(const std::string& key, const std::string& value) {
+  TempDir dir("ckpt-payload");
+  write_checkpoint(dir.path() / "c.bin", sample(Config{}));
+  std::string payload = read_bytes(dir.path() / "c.bin").substr(20);
+  EXPECT_EQ(static_cast<unsigned char>(payload[0]) >> 5, 5) << "a map";
+  EXPECT_LT(static_cast<unsigned char>(payload[0]) & 0x1F, 23) << "a one-byte head";
+  payload[0] = static_cast<char>(payload[0] + 1);
+  return payload + static_cast<char>(0x60 + key.size()) + key + value;
+}
+
+std::string parse_error(const std::string& payload) {
+  try {
+    parse_checkpoint(with_header(payload), "ckpt");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+// A crafted checkpoint with a valid header and CRC whose payload nests 150,000 arrays crashed every reader
+// (nlohmann's CBOR reader recurses once per level): the payload's structure is walked first, without
+// recursion, within the limits of docs/method.md §8 "Checkpoint payload", and every breach is one error
+// naming the file, the byte and what is wrong. An unknown entry is ignored by the decoder, so an entry
+// nested exactly to the limit is accepted: the limit, not the schema, refuses the deeper one.
+TEST(Checkpoint, PayloadStructureIsCheckedWithinItsLimitsBeforeDecoding) {
+  using namespace std::string_literals;  // payloads hold byte 0
+  const std::string arrays_32 = std::string(30, '\x81') + '\x80';  // the map and 31 arrays: 32 levels
+  EXPECT_NO_THROW(parse_checkpoint(with_header(payload_with("pad", arrays_32)), "ckpt"));
+  EXPECT_NE(parse_error(payload_with("pad", "\x81" + arrays_32)).find("arrays and maps nested more than 32 deep"),
+            std::string::npos);
+  const std::string deep = "\xa1\x61" "a" + std::string(150000, '\x81') + '\x00';
+  const std::string error = parse_error(deep);
+  EXPECT_NE(error.find("checkpoint ckpt: malformed content: byte 34: arrays and maps nested more than 32 deep"),
+            std::string::npos) << error;
+
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      // Lengths and counts larger than what is left: refused before anything is allocated for them.
+      {payload_with("pad", "\x7b\x00\x03\x8d\x7e\xa4\xc6\x80\x00" "abc"s),
+       "a text string of 1000000000000000 bytes with 3 bytes left"},
+      {payload_with("pad", "\x5a\xff\xff\xff\xff"s), "a byte string of 4294967295 bytes with 0 bytes left"},
+      {payload_with("pad", "\x9a\x00\x01\x00\x00\x01\x02"s), "an array of 65536 items with 2 bytes left"},
+      {payload_with("pad", "\xb9\x01\x00"s), "a map of 256 entries with 0 bytes left"},
+      // Kinds of item the writer never writes.
+      {payload_with("pad", "\x9f\x01\xff"s), "an indefinite length or its break"},
+      {payload_with("pad", "\x7f\x61" "a\xff"s), "an indefinite length or its break"},
+      {payload_with("pad", "\xc1\x1a\x00\x00\x00\x01"s), "a tag (the writer writes none)"},
+      {payload_with("pad", "\xf7"s), "simple value 23 (the writer writes only false, true, null and floats)"},
+      {payload_with("pad", "\xf8\x20"s), "simple value 32"},
+      {payload_with("pad", "\x1c"s), "a head with reserved low bits 28"},
+      {payload_with("pad", "\x3b\xff\xff\xff\xff\xff\xff\xff\xff"s), "a negative integer below -2^63"},
+      // Shapes the writer never writes.
+      {payload_with("pad", "\xa1\x01\x02"s), "a map key that is not text"},
+      {payload_with("pad", "\x1b\x00"s), "the payload ends inside an item's head"},
+      {payload_with("pad", "\x82\x62" "ab"s), "the payload ends inside an array or map"},
+      {payload_with("pad", "\x01"s) + "\x00\x00"s, "2 bytes after the payload's map"},
+      {"\x83\x01\x02\x03", "byte 0: the payload is not a CBOR map"},
+  };
+  for (const auto& [payload, expected] : cases) {
+    const std::string message = parse_error(payload);
+    EXPECT_NE(message.find("checkpoint ckpt: malformed content: byte "), std::string::npos) << message;
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  }
+  // What the writer writes for every kind of value is inside the limits: NaN and infinities are
+  // float16, other doubles float32 or float64, and negative integers of the checkpoint's range.
+  for (const double value : {std::numeric_limits<double>::quiet_NaN(), -std::numeric_limits<double>::infinity(), 0.5,
+                             0.1, -1e300}) {
+    std::string encoded;
+    const nlohmann::json fields = {{"v", value},    {"n", std::numeric_limits<std::int64_t>::min()},
+                                   {"z", nullptr},  {"b", true},
+                                   {"o", {{"p", nlohmann::json::array({false})}}}};
+    nlohmann::json::to_cbor(fields, encoded);
+    EXPECT_EQ(checkpoint_payload_problem(encoded), std::nullopt) << value;
+  }
+}
+
+// The data's fingerprint goes into the checkpoint and a resume compares it: a corpus or data set changed
+// under the same path (half of its files removed; a package upgrade) was resumed without a word. A
+// checkpoint from before fingerprints is accepted (open_resumed warns).
+TEST(Checkpoint, RecordsTheDataFingerprintAndRefusesChangedData) {
+  TempDir dir("ckpt-data");
+  const Config config;
+  Checkpoint c = sample(config);
+  const DataFingerprint data{"/corpus", {{"a", 10, 0x1234}, {"b", 20, 0xabcdef01}}};
+  c.data = data;
+  write_checkpoint(dir.path() / "c.bin", c);
+  const Checkpoint r = read_checkpoint(dir.path() / "c.bin");
+  ASSERT_TRUE(r.data.has_value());
+  EXPECT_EQ(r.data->files, data.files);
+  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", data));
+
+  const auto refused = [&](const DataFingerprint& now) {
+    try {
+      check_resumable(r, config, 3, 4, kRunId, "c.bin", now);
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(refused({"/corpus", {{"a", 10, 0x1234}}}),
+            "checkpoint c.bin: the run's data changed since it was written: /corpus: b disappeared (it had 20 bytes, "
+            "CRC-32 abcdef01) (resume with the data the run was trained on, or start a new run)");
+  EXPECT_NE(refused({"/corpus", {{"a", 10, 0x1234}, {"b", 20, 0xabcdef02}}})
+                .find("b changed (20 bytes, CRC-32 abcdef01 then, 20 bytes, CRC-32 abcdef02 now)"),
+            std::string::npos);
+  EXPECT_NE(refused({"/corpus", {{"a", 10, 0x1234}, {"b", 20, 0xabcdef01}, {"c", 1, 0}}}).find("c appeared (1 bytes"),
+            std::string::npos);
+
+  Checkpoint old = sample(config);  // no fingerprint: written before they were kept
+  write_checkpoint(dir.path() / "old.bin", old);
+  EXPECT_FALSE(read_checkpoint(dir.path() / "old.bin").data.has_value());
+  EXPECT_NO_THROW(check_resumable(read_checkpoint(dir.path() / "old.bin"), config, 3, 4, kRunId, "c.bin", data));
 }
 
 // zlib's crc32() takes a 32-bit length, so a payload over 4 GiB was checked modulo 4 GiB.

@@ -65,7 +65,7 @@ TEST(Cli, HostileInputsExitTwoNamingWhere) {
   testing::fs::create_symlink(loop, dir / "loop2");
   const std::string out = " --out " + (dir / "run");
   const std::vector<Hostile> cases = {
-      {"40,000-level dotted header (SIGSEGV before)", "simulate -c " + deep + out, deep + ":2: a dotted key"},
+      {"40,000-level dotted header (SIGSEGV before)", "simulate -c " + deep + out, deep + ":2: a table header deeper than [section.subsection]"},
       {"-c /dev/zero (read until memory ran out)", "simulate -c /dev/zero" + out, "/dev/zero: is not a regular file"},
       {"symlink loop (exit 1 'filesystem error')", "simulate -c " + loop + out,
        loop + ": cannot open config file: Too many levels of symbolic links"},

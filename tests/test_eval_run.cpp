@@ -161,7 +161,8 @@ TEST(EvalRun, AnMlpRunOnItsTestSetAndOnAnIdxPairNamedByHand) {
            {" --data " + images, "an mlp run evaluates an IDX pair: add --labels FILE"},
            {" --data " + images + " --labels " + kMnistDir + "/train-labels-idx1-ubyte.gz",
             images + ": holds 10000 images but " + kMnistDir + "/train-labels-idx1-ubyte.gz holds 60000 labels"},
-           {" --data " + labels + " --labels " + images, images + ": wrong magic number"},
+           // swapped: refused at the "labels" file (images, not labels: by its magic number or its size)
+           {" --data " + labels + " --labels " + images, "(a run of objective.kind = \"mlp\"): " + images + ": "},
            {" --labels " + labels, "--labels " + labels + ": the labels of the images of --data IMAGES"}}) {
     SCOPED_TRACE(args);
     const Command c = eval("--run " + out + args, dir / "bad.out");

@@ -112,6 +112,7 @@ class GptCheckpointTest(RunsTestCase):
             "tag": (b"\xa1\x61x\xc1\x00", "a tag (the writer makes none), at byte 3"),
             "undefined": (b"\xa1\x61x\xf7", "a simple value the writer never makes (0xf7)"),
             "key": (b"\xa1\x01\x02", "a map key that is not text, at byte 1"),
+            "below-int64": (b"\xa1\x61x\x3b" + (2**63).to_bytes(8, "big"), "a negative integer below -2^63, at byte 3"),
             "trailing": (b"\xa0\x00", "1 bytes after the payload's item"),
             "short": (b"\xa1\x61x\x5a\x00", "the payload ends inside an item's head"),
             "utf8": (b"\xa1\x61x\x61\xff", "malformed content"),

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 
+#include "ringmaster/checkpoint.hpp"
 #include "support.hpp"
 
 namespace ringmaster {
@@ -180,6 +181,65 @@ TEST(GptCorpus, MpiEngineRefusesABadCorpusBeforeMakingTheRunDirectory) {
   const std::string out = dir / "run";
   expect_refused(run(mpirun(3, "-c " + kTinyConfig + " --set objective.gpt.corpus=" + corpus + " --out " + out)), corpus,
                  c.message, out);
+}
+
+// A resume checks the corpus against the fingerprint its checkpoint recorded (docs/method.md §8 "Data
+// fingerprints"): a file removed from the corpus directory, or one edited, under the same path is exit 2
+// naming the file and nothing is appended to the run (it continued, exit 0: the configuration hash covers
+// the corpus's path, not its content); with the corpus as it was, the run resumes. A checkpoint from before
+// fingerprints resumes with one warning that nothing is checked.
+TEST(GptCorpus, ResumeRefusesACorpusThatChangedSinceItsCheckpoint) {
+  TempDir dir("gpt-corpus-resume");
+  const std::string corpus = dir / "corpus";
+  const auto write_corpus = [&corpus] {
+    fs::remove_all(corpus);
+    fs::create_directories(corpus);
+    for (const char* name : {"a.txt", "b.txt", "c.txt"}) {
+      std::string text;
+      for (int d = 0; d < 40; ++d)
+        text += std::string(name) + ": fortune number " + std::to_string(d) + ", not short\n%\n";
+      write_file(fs::path(corpus) / name, text);
+    }
+  };
+  write_corpus();
+  const std::string out = dir / "run";
+  const std::string first = binary() + " simulate -c " + kTinyConfig + " --set objective.gpt.corpus=" + corpus +
+                            " --set run.max_updates=20 --out " + out;
+  const Command started = run(first);
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const std::string resume = binary() + " simulate --resume " + out + " --set run.max_updates=40";
+  const std::string events = read_bytes(out + "/events.csv");
+
+  fs::rename(fs::path(corpus) / "c.txt", dir / "c.txt");
+  Command refused = run(resume);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("checkpoint " + out + "/checkpoint.bin: the run's data changed since it was written: " +
+                                corpus + ": c.txt disappeared (it had "),
+            std::string::npos)
+      << refused.output;
+  fs::rename(dir / "c.txt", fs::path(corpus) / "c.txt");
+  write_file(fs::path(corpus) / "b.txt", "b.txt: rewritten since the checkpoint, one long document now\n");
+  refused = run(resume);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find(": b.txt changed ("), std::string::npos) << refused.output;
+  EXPECT_EQ(read_bytes(out + "/events.csv"), events) << "a refused resume appended to the run";
+
+  // The same corpus again (b.txt as it was): resumed. Then the checkpoint as an earlier version wrote it.
+  write_corpus();
+  const Command resumed = run(resume);
+  EXPECT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(resumed.output.find("records no fingerprint"), std::string::npos) << resumed.output;
+  Checkpoint old = read_checkpoint(out + "/checkpoint.bin");
+  ASSERT_TRUE(old.data.has_value());
+  EXPECT_EQ(old.data->files.size(), 3u);
+  old.data.reset();
+  write_checkpoint(out + "/checkpoint.bin", old);
+  const Command from_old = run(binary() + " simulate --resume " + out + " --set run.max_updates=60");
+  EXPECT_EQ(from_old.exit_code, 0) << from_old.output;
+  EXPECT_NE(from_old.output.find("records no fingerprint of the run's data (it was written by an earlier version): " +
+                                 corpus + " is not checked"),
+            std::string::npos)
+      << from_old.output;
 }
 
 }  // namespace

@@ -222,7 +222,7 @@ class TraceFile {
 };
 
 // Trace replay: each worker replays its own rows (compute_s + injected_s of a delays.csv) in file order
-// and starts again after the last one; rows of workers beyond the run's are kept and unused.
+// and starts again after the last one; rows of workers beyond the run's are counted, not kept, and said.
 TEST(Heterogeneity, TraceReplaysEachWorkersRowsCyclically) {
   TraceFile file(
       "worker,version,compute_s,injected_s\n2,0,0.5,1.0\n1,0,0.25,0.0\n2,3,0.5,2.0\n1,4,0.0,0.75\n1,9,0.0,3.0\n"
@@ -230,12 +230,30 @@ TEST(Heterogeneity, TraceReplaysEachWorkersRowsCyclically) {
   HeterogeneityConfig h = make("trace", "halfnormal");
   h.trace = file.path();
   h.trace_times.trace = DelayTrace::load(h.trace, 2);
+  EXPECT_EQ(h.trace_times.trace->workers(), 2);
+  EXPECT_EQ(h.trace_times.trace->unreplayed(),
+            file.path() + ": 1 row of worker 3 is not replayed: the run has 2 workers, and worker w replays the rows "
+                          "of worker w (a trace of a larger run replays its first 2)");
   DelayModel one(h, 1, 2, 0), two(h, 2, 2, 0);
   for (double expected : {0.25, 0.75, 3.0, 0.25, 0.75}) EXPECT_DOUBLE_EQ(one.next_delay(0.0), expected);
   for (double expected : {1.5, 2.5, 1.5}) EXPECT_DOUBLE_EQ(two.next_delay(0.0), expected);
   // A trace of per-worker seconds in a `seconds` column is read the same way.
   TraceFile seconds("seconds,worker\n0.5,1\n");
   EXPECT_EQ(DelayTrace::load(seconds.path(), 1)->times(1), std::vector<double>{0.5});
+  EXPECT_EQ(DelayTrace::load(seconds.path(), 1)->unreplayed(), std::nullopt);
+}
+
+// A worker id is a row's label, not a size: a row of worker 10^9 once made the loader allocate 10^9
+// per-worker lists (2.4 GB at 10^8, "out of memory" at 10^9). The trace holds the run's workers only,
+// whatever ids the file names, and says which rows it leaves out.
+TEST(Heterogeneity, TraceMemoryFollowsTheRunNotTheIdsInTheFile) {
+  TraceFile file("worker,seconds\n1,0.5\n1000000000,0.25\n2,0.75\n999999999,1\n1000000000,2\n");
+  const auto trace = DelayTrace::load(file.path(), 2);
+  EXPECT_EQ(trace->workers(), 2);
+  EXPECT_EQ(trace->times(2), std::vector<double>{0.75});
+  EXPECT_EQ(trace->unreplayed(),
+            file.path() + ": 3 rows of workers 999999999 to 1000000000 are not replayed: the run has 2 workers, and "
+                          "worker w replays the rows of worker w (a trace of a larger run replays its first 2)");
 }
 
 // Every malformed trace is an Error naming the file and the line (the file alone for a worker with no
@@ -249,8 +267,15 @@ TEST(Heterogeneity, MalformedTracesNameTheFileAndLine) {
       {"worker,seconds\n1,nan\n", ":2: seconds must be a number"},
       {"worker,seconds\n1,inf\n", ":2: seconds must be a number"},
       {"worker,seconds\n1,0.5,7\n", ":2: has 3 fields, the header 2"},
-      {"worker,seconds\n1.5,0.5\n", ":2: worker must be an integer >= 1"},
-      {"worker,seconds\n0,0.5\n", ":2: worker must be an integer >= 1"},
+      {"worker,seconds\n1.5,0.5\n", ":2: worker must be an integer in [1, 1e9], got \"1.5\""},
+      {"worker,seconds\n0,0.5\n", ":2: worker must be an integer in [1, 1e9], got \"0\""},
+      {"worker,seconds\n1,0.5\n1000000001,0.5\n", ":3: worker must be an integer in [1, 1e9], got \"1000000001\""},
+      {"worker,seconds\n1,0.5\n1e300,0.5\n", ":3: worker must be an integer in [1, 1e9]"},
+      {"worker,seconds\n-inf,0.5\n", ":2: worker must be an integer in [1, 1e9]"},
+      // A column the loader reads, named twice: which one is meant is a guess (it used to take the last).
+      {"worker,seconds,seconds\n1,0.5,9\n", ":1: the header names 'seconds' twice (columns 2 and 3)"},
+      {"worker,worker,seconds\n1,2,0.5\n", ":1: the header names 'worker' twice (columns 1 and 2)"},
+      {"compute_s,worker,injected_s,compute_s\n1,1,0,1\n", ":1: the header names 'compute_s' twice (columns 1 and 4)"},
       {"worker,seconds\n1,0.5\n\n2,0.5\n", ":3: has 1 fields"},
       {"worker,seconds\n1,0.5\n3,0.5\n", ": worker 2 has no rows, and the run has 3 workers"},
       {"worker,seconds\n1,0.5\n2,0.5\n", ": worker 3 has no rows, and the run has 3 workers (the trace has rows for 2)"},

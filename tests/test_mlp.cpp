@@ -56,6 +56,34 @@ TEST(FashionMnist, DebianFilesHaveTheDocumentedCountsShapesAndBalancedClasses) {
   EXPECT_EQ(data.test.count, kFashionMnistTest);
 }
 
+// The data set's fingerprint (data_fingerprint.hpp): per file its name, the size and CRC-32 of its
+// decompressed content, in reading order. A gzip member's trailer holds exactly those two (CRC-32 and
+// ISIZE, little endian, RFC 1952 §2.3.1), written by whoever compressed the file: an independent check.
+TEST(FashionMnist, FingerprintIsEachFilesDecompressedSizeAndCrc32AsItsGzipTrailerSays) {
+  const FashionMnist data = load_fashion_mnist(kFashionMnistDir);
+  const std::vector<std::string> order = {"train-labels-idx1-ubyte.gz", "train-images-idx3-ubyte.gz",
+                                          "t10k-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz"};
+  ASSERT_EQ(data.fingerprint.files.size(), order.size());
+  EXPECT_EQ(data.fingerprint.source, kFashionMnistDir);
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const FileFingerprint& f = data.fingerprint.files[i];
+    EXPECT_EQ(f.name, order[i]);
+    std::ifstream in(std::string(kFashionMnistDir) + "/" + order[i], std::ios::binary);
+    in.seekg(-8, std::ios::end);
+    unsigned char trailer[8];
+    in.read(reinterpret_cast<char*>(trailer), 8);
+    const auto le32 = [&trailer](int at) {
+      return std::uint32_t{trailer[at]} | std::uint32_t{trailer[at + 1]} << 8 | std::uint32_t{trailer[at + 2]} << 16 |
+             std::uint32_t{trailer[at + 3]} << 24;
+    };
+    EXPECT_EQ(f.crc32, le32(0)) << f.name;
+    EXPECT_EQ(f.bytes, le32(4)) << f.name;  // ISIZE: the size modulo 2^32, and these are below 2^32
+  }
+  // Labels: an 8-byte header and one byte each; images: 16 bytes and 784 each.
+  EXPECT_EQ(data.fingerprint.files[0].bytes, 8 + kFashionMnistTrain);
+  EXPECT_EQ(data.fingerprint.files[1].bytes, 16 + 784 * kFashionMnistTrain);
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Central differences in double on a tiny network (d = 6 → 5 → 4 → 3, B = 4).
 //

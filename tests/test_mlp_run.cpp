@@ -2,6 +2,7 @@
 // message naming the file and the Debian package, before any run directory exists, under both engines;
 // and a short simulation on Fashion-MNIST learns.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <cmath>
@@ -51,12 +52,14 @@ void set_u32(std::string& bytes, std::size_t at, std::uint32_t v) {  // big-endi
 const std::string kTrainLabels = "train-labels-idx1-ubyte.gz";
 const std::string kTestLabels = "t10k-labels-idx1-ubyte.gz";
 const std::string kTestImages = "t10k-images-idx3-ubyte.gz";
+const std::string kTrainImages = "train-images-idx3-ubyte.gz";
 
 // A data directory with links to the good files, and one file replaced by what `corrupt` writes.
 struct Case {
   std::string name;
   std::string file;                                    // the file that is broken, named in the message
   std::function<void(const std::string& path)> write;  // writes the broken file at path (nothing: missing)
+  std::string says = "";                               // what the message must say besides file and package
 };
 
 std::vector<Case> malformed_cases() {
@@ -82,7 +85,8 @@ std::vector<Case> malformed_cases() {
          gz[gz.size() / 2] = static_cast<char>(gz[gz.size() / 2] ^ 0x55);  // inside the deflate stream
          write_bytes(p, gz);
        }},
-      {"wrong_magic", kTestLabels, edited(kTestLabels, [](std::string& b) { set_u32(b, 0, 0x00000803); })},
+      {"wrong_magic", kTestLabels, edited(kTestLabels, [](std::string& b) { set_u32(b, 0, 0x00000803); }),
+       "wrong magic number 0x00000803 (an IDX labels (idx1-ubyte) file has 0x00000801)"},
       {"wrong_label_count", kTestLabels, edited(kTestLabels, [](std::string& b) { set_u32(b, 4, 9999); b.pop_back(); })},
       {"images_labels_mismatch", kTestImages, edited(kTestImages, [](std::string& b) {
          set_u32(b, 4, 9999);
@@ -92,6 +96,22 @@ std::vector<Case> malformed_cases() {
       {"short_data", kTestLabels, edited(kTestLabels, [](std::string& b) { b.resize(b.size() - 10); })},
       {"trailing_data", kTestLabels, edited(kTestLabels, [](std::string& b) { b += "extra"; })},
       {"label_out_of_range", kTestLabels, edited(kTestLabels, [](std::string& b) { b[8 + 123] = 10; })},
+      // The reader policy: what is not a regular file is refused before a byte is read (a FIFO blocked
+      // every rank in gzopen), and so is a file larger than its content can take compressed.
+      {"fifo", kTrainImages, [](const std::string& p) { ASSERT_EQ(::mkfifo(p.c_str(), 0600), 0); },
+       "is not a regular file"},
+      {"directory", kTestLabels, [](const std::string& p) { fs::create_directory(p); }, "is a directory"},
+      {"oversized", kTestImages,
+       [source](const std::string& p) {
+         write_bytes(p, read_bytes(source(kTestImages)));
+         fs::resize_file(p, std::uint64_t{1} << 30);  // sparse: no disk
+       },
+       "bytes of content can take compressed"},
+      // One gzip member and nothing after it (gzread ignored what followed a member).
+      {"garbage_after_gzip", kTestLabels,
+       [source](const std::string& p) { write_bytes(p, read_bytes(source(kTestLabels)) + "garbage"); },
+       "garbage after the gzip member"},
+      {"empty", kTestLabels, [](const std::string& p) { write_bytes(p, ""); }, "is empty, not a gzip file"},
   };
 }
 
@@ -112,6 +132,8 @@ void expect_refused(const Command& result, const Case& c, const std::string& out
   EXPECT_NE(result.output.find("apt-get install dataset-fashion-mnist"), std::string::npos)
       << c.name << ": the message names the package:\n"
       << result.output;
+  EXPECT_NE(result.output.find(c.says), std::string::npos) << c.name << ": the message says '" << c.says << "':\n"
+                                                           << result.output;
   EXPECT_FALSE(fs::exists(out)) << c.name << ": a run directory was created";
 }
 
@@ -121,7 +143,9 @@ TEST(MlpData, EveryMalformedFileIsExit2NamingFileAndPackageWithoutRunDirectory) 
   for (const Case& c : malformed_cases()) {
     const std::string data = broken_data_dir(dir, c);
     const std::string out = dir / ("run-" + c.name);
-    expect_refused(run(binary() + " simulate -c " + config + " --set objective.mlp.data_dir=" + data + " --out " + out),
+    // timeout: a reader that blocks (a FIFO opened without O_NONBLOCK) fails the test instead of hanging it.
+    expect_refused(run("timeout 120 " + binary() + " simulate -c " + config + " --set objective.mlp.data_dir=" + data +
+                       " --out " + out),
                    c, out);
   }
 }

@@ -4,6 +4,7 @@
 #include "objectives/text_corpus.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <cmath>
 #include <filesystem>
@@ -33,6 +34,23 @@ std::vector<std::string> numbered_documents(int n) {
   std::vector<std::string> documents;
   for (int i = 0; i < n; ++i) documents.push_back("document " + std::to_string(i) + "\nsecond line\n");
   return documents;
+}
+
+// The documents read_corpus found, each as a string.
+std::vector<std::string> documents_of(const CorpusText& corpus) {
+  std::vector<std::string> documents;
+  for_each_document(corpus, [&](std::string_view d) { documents.emplace_back(d); });
+  return documents;
+}
+std::vector<std::string> read_documents(const std::string& path) { return documents_of(read_corpus(path)); }
+
+// A corpus of one file holding `documents` (each ending in a newline), separated by `%` lines.
+CorpusText corpus_of(const std::vector<std::string>& documents) {
+  CorpusText corpus;
+  for (const std::string& d : documents) corpus.text += d + "%\n";
+  corpus.file_ends = {corpus.text.size()};
+  corpus.documents = documents.size();
+  return corpus;
 }
 
 // The stream a side of the split must be: its documents in corpus order, each followed by the end byte.
@@ -67,6 +85,29 @@ TEST(TextCorpus, DirectoryReadsRegularFilesInSortedOrderOnceEach) {
   write_file(dir.path() / "sub" / "x", "x\n");
   EXPECT_EQ(read_documents(dir.path().string()),
             (std::vector<std::string>{"a1\n", "b1\n", "b2\n", "c.dat has no `c` beside it: it is text\n"}));
+  // Its fingerprint (data_fingerprint.hpp) lists the files read, in that order, with their sizes and
+  // CRC-32s; the memory estimate counts the same bytes.
+  const CorpusText corpus = read_corpus(dir.path().string());
+  EXPECT_EQ(corpus.fingerprint.source, dir.path().string());
+  EXPECT_EQ(corpus.fingerprint.files,
+            (std::vector<FileFingerprint>{fingerprint_of("a", "a1\n"), fingerprint_of("b", "b1\n%\nb2\n"),
+                                          fingerprint_of("c.dat", "c.dat has no `c` beside it: it is text\n")}));
+  EXPECT_EQ(corpus.file_ends, (std::vector<std::size_t>{3, 11, 50}));
+  EXPECT_EQ(corpus.text.size(), 50u);  // one buffer holding every file's bytes
+  EXPECT_EQ(corpus_bytes(dir.path().string()), 50u);
+  EXPECT_EQ(corpus_bytes(dir / "b"), 8u);
+  EXPECT_EQ(read_corpus(dir / "b").fingerprint.files, std::vector<FileFingerprint>{fingerprint_of("b", "b1\n%\nb2\n")});
+  EXPECT_EQ(corpus_bytes(dir / "missing"), 0u);  // reading it says why
+}
+
+// A document never spans two files, even when a file does not end in a newline or a `%` line.
+TEST(TextCorpus, DocumentsEndWithTheirFile) {
+  TempDir dir("corpus-file-ends");
+  write_file(dir.path() / "a", "one\n%\ntwo, no newline");
+  write_file(dir.path() / "b", "three\n");
+  const CorpusText corpus = read_corpus(dir.path().string());
+  EXPECT_EQ(corpus.documents, 3u);
+  EXPECT_EQ(documents_of(corpus), (std::vector<std::string>{"one\n", "two, no newline", "three\n"}));
 }
 
 TEST(TextCorpus, DefaultFortunesHaveAboutFifteenThousandDocuments) {
@@ -85,8 +126,8 @@ TEST(TextCorpus, DefaultFortunesHaveAboutFifteenThousandDocuments) {
 // together they are every document; each stream is exactly its documents with the end bytes.
 TEST(TextCorpus, SplitIsByDocumentDeterministicDisjointAndCovering) {
   const auto documents = numbered_documents(200);
-  const TextCorpus a = split_documents(documents, 0.1, 7, "test");
-  const TextCorpus b = split_documents(documents, 0.1, 7, "test");
+  const TextCorpus a = split_documents(corpus_of(documents), 0.1, 7, "test");
+  const TextCorpus b = split_documents(corpus_of(documents), 0.1, 7, "test");
   EXPECT_EQ(a.validation_documents, b.validation_documents);
   EXPECT_EQ(a.train, b.train);
   EXPECT_EQ(a.validation, b.validation);
@@ -107,16 +148,18 @@ TEST(TextCorpus, SplitIsByDocumentDeterministicDisjointAndCovering) {
   EXPECT_EQ(a.train.size() + a.validation.size(), text + documents.size());
 
   // Another seed holds out other documents (the chance that 20 of 200 coincide is 1 / C(200, 20)).
-  const TextCorpus c = split_documents(documents, 0.1, 8, "test");
+  const TextCorpus c = split_documents(corpus_of(documents), 0.1, 8, "test");
   EXPECT_NE(a.validation_documents, c.validation_documents);
 }
 
 TEST(TextCorpus, SplitKeepsADocumentOnEachSide) {
   const auto two = numbered_documents(2);
-  EXPECT_EQ(split_documents(two, 0.01, 1, "t").validation_documents.size(), 1u);  // round(0.02) = 0 → 1
-  EXPECT_EQ(split_documents(two, 0.99, 1, "t").validation_documents.size(), 1u);  // round(1.98) = 2 → 1
-  EXPECT_EQ(split_documents(numbered_documents(10), 0.35, 1, "t").validation_documents.size(), 4u);  // round(3.5)
-  EXPECT_NE(error_of([] { split_documents(numbered_documents(1), 0.1, 1, "one.txt"); }).find("one.txt: holds 1 document"),
+  EXPECT_EQ(split_documents(corpus_of(two), 0.01, 1, "t").validation_documents.size(), 1u);  // round(0.02) = 0 → 1
+  EXPECT_EQ(split_documents(corpus_of(two), 0.99, 1, "t").validation_documents.size(), 1u);  // round(1.98) = 2 → 1
+  const CorpusText ten = corpus_of(numbered_documents(10));
+  EXPECT_EQ(split_documents(ten, 0.35, 1, "t").validation_documents.size(), 4u);  // round(3.5)
+  EXPECT_NE(error_of([] { split_documents(corpus_of(numbered_documents(1)), 0.1, 1, "one.txt"); })
+                .find("one.txt: holds 1 document"),
             std::string::npos);
 }
 
@@ -173,6 +216,9 @@ TEST(TextCorpus, BadInputsAreErrorsNamingThePath) {
   write_file(dir.path() / "binary", std::string("text\0more", 9));
   EXPECT_NE(error_of([&] { read_documents(dir / "binary"); }).find(dir / "binary" + ": byte 4 is NUL"), std::string::npos);
   EXPECT_NE(error_of([&] { read_documents("/dev/null"); }).find("/dev/null: is not a regular file"), std::string::npos);
+  ASSERT_EQ(::mkfifo((dir.path() / "fifo").c_str(), 0600), 0);  // refused, without waiting for a writer
+  EXPECT_NE(error_of([&] { read_documents(dir / "fifo"); }).find(dir / "fifo" + ": is not a regular file"),
+            std::string::npos);
   // The default names the package that provides it.
   EXPECT_EQ(error_of([&] { read_documents(missing); }).find("apt-get install fortunes"), std::string::npos);
 }

@@ -65,5 +65,24 @@ TEST(TraceReplay, SimulatorReplaysAnMpiRunsPerWorkerTimes) {
   }
 }
 
+// Rows of workers the run does not have are replayed by nobody and kept by nobody: one row of worker 10^9
+// made the loader allocate 10^9 per-worker lists ("out of memory", exit 1, nothing named), and such rows
+// were ignored without a word. The run goes on and says so once, naming the file and the workers.
+TEST(TraceReplay, RowsOfWorkersTheRunLacksAreSaidOnceAndCostNoMemory) {
+  TempDir dir("trace-extra-workers");
+  const std::string trace = dir / "trace.csv";
+  write_file(trace, "worker,seconds\n1,0.1\n2,0.2\n1000000000,0.3\n7,0.4\n2,0.1\n");
+  const std::string config = write_test_quadratic(
+      dir.path() / "q.toml", {{"run.method", "\"async\""}, {"run.workers", "2"}, {"run.time_budget_s", "1.0"},
+                              {"heterogeneity.profile", "\"trace\""}, {"heterogeneity.trace", "\"" + trace + "\""}});
+  const Command result = run(binary() + " simulate -c " + config + " --out " + (dir / "run"));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  const std::string said = trace + ": 2 rows of workers 7 to 1000000000 are not replayed: the run has 2 workers";
+  const std::size_t first = result.output.find(said);
+  EXPECT_NE(first, std::string::npos) << result.output;
+  EXPECT_EQ(result.output.find(said, first + 1), std::string::npos) << "said more than once:\n" << result.output;
+  EXPECT_EQ(seconds_per_worker(fs::path(dir / "run") / "delays.csv").size(), 2u);
+}
+
 }  // namespace
 }  // namespace ringmaster

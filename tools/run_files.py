@@ -53,7 +53,7 @@ def payload_limit(params: int, workers: int) -> int:
 def walk_cbor(payload: bytes) -> None:
     """Raises ValueError ("what, at byte N") unless the payload is one CBOR item within the limits: nesting at
     most MAX_DEPTH; no byte or text length and no array or map count larger than the bytes left after its
-    head; no indefinite length, no tag, no simple value the writer never makes (SIMPLE_WRITTEN); map keys are
+    head; no negative integer below −2^63; no indefinite length, no tag, no simple value the writer never makes (SIMPLE_WRITTEN); map keys are
     text; nothing after the item. Iterative (a stack of counts), so no payload can exhaust the Python stack."""
     end = len(payload)
     pos = 0
@@ -88,6 +88,9 @@ def walk_cbor(payload: bytes) -> None:
         if major in (2, 3, 4, 5) and argument > end - pos:
             what = ("a length of", "bytes") if major in (2, 3) else ("a count of", "items")
             raise ValueError(f"{what[0]} {argument} {what[1]} with {end - pos} bytes left, at byte {at}")
+        if major == 1 and argument >= 1 << 63:
+            # −1 − argument below −2^63: the binary's reader (nlohmann) would wrap it into another value
+            raise ValueError(f"a negative integer below -2^63, at byte {at}")
         if major in (2, 3):
             pos += argument
         elif major in (4, 5):

@@ -4,8 +4,13 @@
 //
 // File format: the 8-byte magic "RMCKPT1\n", the payload's length (8 bytes, little endian) and CRC-32
 // (4 bytes, zlib, over the whole payload however long), then the payload: one CBOR map (read with
-// nlohmann::json) with x, m and the method's sum as binary float32 arrays (CBOR byte strings). Written by write_file_atomically (file_writer.hpp): a reader sees
-// the previous checkpoint or the new one, never half of one.
+// nlohmann::json) with x, m and the method's sum as binary float32 arrays (CBOR byte strings). Written by
+// write_file_atomically (file_writer.hpp): a reader sees the previous checkpoint or the new one, never
+// half of one. The payload's structure is checked before it is decoded, within the limits of
+// docs/method.md §8 "Checkpoint payload" (nesting, lengths, the kinds of item the writer writes).
+//
+// A checkpoint also records the fingerprint of the run's data (data_fingerprint.hpp): a resume refuses
+// data that changed since.
 //
 // A checkpoint also records the run id of its directory (run_dir.hpp) and the byte sizes of the CSV
 // files when it was written (flushed to whole rows first): a resume cuts each file back to that size,
@@ -18,8 +23,10 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "ringmaster/data_fingerprint.hpp"
 #include "ringmaster/method.hpp"
 #include "ringmaster/server.hpp"
 
@@ -62,6 +69,8 @@ struct Checkpoint {
   std::vector<WorkerCounters> counters;  // per worker
   std::vector<WorkerTimes> times;        // per worker
   RecorderState recorder;
+  // The run's data (its files' names, sizes and CRC-32s); absent in checkpoints written before it was kept.
+  std::optional<DataFingerprint> data;
 };
 
 inline constexpr const char* kCheckpointFile = "checkpoint.bin";
@@ -92,6 +101,17 @@ inline constexpr std::uint64_t kMaxCheckpointPayload = std::uint64_t{16} << 30;
 Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_payload = kMaxCheckpointPayload);
 // The same from bytes already in memory (`name` for messages); the fuzz target's entry point.
 Checkpoint parse_checkpoint(const std::string& bytes, const std::string& name);
+// The payload alone (the bytes after the header, checksum verified): its structure checked
+// (checkpoint_payload_problem), then decoded and every field checked. Throws Error naming `name`.
+Checkpoint decode_checkpoint_payload(std::string_view payload, const std::string& name);
+// What is wrong with the payload's CBOR structure, with the byte it is at, before anything decodes it:
+// nesting deeper than kMaxCheckpointNesting, a length or count larger than the bytes that remain, an
+// item of a kind the writer never writes (an indefinite length, a tag, a simple value but false, true
+// and null, a negative integer below −2^63), a map key that is not text, a payload that is not one map,
+// or bytes after it (docs/method.md §8 "Checkpoint payload"). nullopt when there is none.
+std::optional<std::string> checkpoint_payload_problem(std::string_view payload);
+// Arrays and maps nested in one another, the payload's map counting as the first. The writer nests 3.
+inline constexpr int kMaxCheckpointNesting = 32;
 
 // CRC-32 (zlib) of `size` bytes, with a 64-bit length (zlib's crc32 takes 32 bits), continuing `crc`: the
 // CRC of bytes that came before them (0 for none), so a payload written in pieces is checked in pieces.
@@ -99,8 +119,9 @@ std::uint32_t checkpoint_crc32(const void* data, std::size_t size, std::uint32_t
 
 // Throws Error unless the checkpoint belongs to this run: the same number of workers (checked first:
 // the config hash covers run.workers, and "N workers" says more than "a different configuration"),
-// the same config hash, the same parameter count and the run id of the directory it resumes.
+// the same config hash, the same parameter count, the run id of the directory it resumes and, when the
+// checkpoint records one, the fingerprint of the data (`data`, the objective's now).
 void check_resumable(const Checkpoint& checkpoint, const Config& config, int workers, std::size_t params,
-                     const std::string& run_id, const std::string& name);
+                     const std::string& run_id, const std::string& name, const DataFingerprint& data);
 
 }  // namespace ringmaster

@@ -202,7 +202,8 @@ enum class ConfigFor { any, simulator, mpi };
 //
 // Every value accepted gives a run that makes progress and ends: bounds are
 // derived from what the code does with each key (docs/configuration.md lists them). The config file
-// is at most 1 MiB, a regular file, and nests at most 16 levels.
+// is at most 1 MiB, a regular file, and in the TOML subset of docs/configuration.md "What is read"
+// ([section], key = value with strings, numbers, booleans and arrays of them).
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,
                    int workers_from_engine = 0, ConfigFor engine = ConfigFor::any);
 

@@ -33,18 +33,6 @@ void write_file_atomically(const std::filesystem::path& path, std::span<const st
 // fsync of a directory, so that a rename or a creation inside it survives a crash. Throws Error.
 void sync_directory(const std::filesystem::path& dir);
 
-// A small input file read whole, with its type and size checked on the open descriptor before a byte
-// is read: opening a FIFO does not wait for a writer (O_NONBLOCK), a directory, device or FIFO is
-// refused, and reading stops past `limit` even where fstat cannot tell the size (/proc). Nothing is
-// thrown: the caller words the error for its kind of file.
-struct BoundedRead {
-  enum class Status { ok, cannot_open, directory, not_regular, too_large, cannot_read };
-  Status status = Status::ok;
-  int error = 0;     // errno, for cannot_open and cannot_read
-  std::string text;  // the whole file, when ok
-};
-BoundedRead read_bounded(const std::filesystem::path& path, std::size_t limit);
-
 // An append-only CSV file that only ever holds whole rows.
 class CsvFile {
  public:

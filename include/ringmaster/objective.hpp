@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ringmaster/config.hpp"
+#include "ringmaster/data_fingerprint.hpp"
 #include "ringmaster/layout.hpp"
 #include "ringmaster/sampler.hpp"
 
@@ -35,6 +36,9 @@ class Objective {
   virtual void initial_point(std::span<float> x) const = 0;
   // Training examples a worker's EpochSampler visits per pass; 0 for objectives without a data set.
   virtual std::size_t training_examples() const { return 0; }
+  // The files its data was read from (data_fingerprint.hpp), as its loader found them; no files for an
+  // objective without data. A checkpoint records it and a resume compares it.
+  virtual const DataFingerprint& data_fingerprint() const;
   // f* is known, so losses are f − f* (the quadratic); else they are f itself, and relative targets
   // are relative to the initial loss (docs/method.md §6).
   virtual bool known_minimum() const { return false; }

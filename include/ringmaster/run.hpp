@@ -170,12 +170,14 @@ class Run {
 
 // A fresh flag, or --resume DIR: the run directory (locked first: a second job resuming the same
 // directory stops here, before anything is read) and its checkpoint, checked against this
-// configuration, `workers` and `params`. Throws Error (exit 2) naming what does not match.
+// configuration, `workers` and the objective (its parameter count and its data's fingerprint). Throws
+// Error (exit 2) naming what does not match; warns once when the checkpoint is older than data
+// fingerprints and the objective has data (docs/method.md §8).
 struct Resumed {
   RunDir dir;
   Checkpoint checkpoint;
 };
-Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params);
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective);
 
 // SIGTERM, SIGINT and SIGUSR1 (Slurm's --signal=B:USR1@…, mpirun forwarding a Ctrl-C or a kill) set a
 // flag the engines poll (Run::stop_reason): the run checkpoints and stops cleanly instead of dying

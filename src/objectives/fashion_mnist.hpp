@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "ringmaster/data_fingerprint.hpp"
+
 namespace ringmaster {
 
 struct LabelledImages {
@@ -23,6 +25,9 @@ struct LabelledImages {
 struct FashionMnist {
   LabelledImages train;  // 60,000
   LabelledImages test;   // 10,000
+  // The four files as read (data_fingerprint.hpp): names, decompressed sizes and CRC-32s, labels before
+  // images, training set before test set.
+  DataFingerprint fingerprint;
 };
 
 inline constexpr int kFashionMnistSide = 28;
@@ -31,9 +36,11 @@ inline constexpr std::size_t kFashionMnistTrain = 60000;
 inline constexpr std::size_t kFashionMnistTest = 10000;
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 
-// Reads the four files under `dir`. Every problem with a file (missing, not gzip, a truncated or corrupt
-// gzip stream, a wrong magic number, dimensions or count, images and labels that disagree, short or
-// trailing data, a label outside 0..9) is an Error naming the file and the Debian package.
+// Reads the four files under `dir`, each under the reader policy (input_file.hpp). Every problem with a
+// file (missing, not a regular file, larger than its content can take compressed, not gzip, a truncated
+// or corrupt gzip stream, anything after the gzip member, a wrong magic number, dimensions or count,
+// images and labels that disagree, short or trailing data, a label outside 0..9) is an Error naming the
+// file and the Debian package.
 FashionMnist load_fashion_mnist(const std::string& dir);
 
 // The most images load_labelled_images reads: 784 MB of pixels, far beyond Fashion-MNIST's 70,000.

@@ -28,6 +28,7 @@ class Gpt final : public Objective {
   void initial_point(std::span<float> x) const override;
   // The training windows (text_corpus.hpp: context + 1 bytes at a stride of context).
   std::size_t training_examples() const override { return train_windows_; }
+  const DataFingerprint& data_fingerprint() const override { return corpus_.fingerprint; }
   bool known_minimum() const override { return false; }
   // The minibatch's window indices (from the worker's EpochSampler); g is untouched.
   void draw_sample(std::span<float> g, SampleStream& samples) override;

@@ -91,6 +91,7 @@ class Mlp final : public Objective {
   // gives exactly that bound), from run.seed.
   void initial_point(std::span<float> x) const override;
   std::size_t training_examples() const override { return data_.train.count; }
+  const DataFingerprint& data_fingerprint() const override { return data_.fingerprint; }
   bool known_minimum() const override { return false; }
   bool reports_accuracy() const override { return true; }
   // The minibatch's indices (from the worker's EpochSampler); g is untouched.

@@ -14,7 +14,7 @@
 #include <utility>
 
 #include "ringmaster/error.hpp"
-#include "ringmaster/file_writer.hpp"
+#include "ringmaster/input_file.hpp"
 #include "ringmaster/rng.hpp"
 
 namespace ringmaster {
@@ -31,24 +31,6 @@ std::string package_hint(const std::string& path) {
   if (!normal.has_filename()) normal = normal.parent_path();  // "dir/" names "dir"
   if (normal != fs::path(kFortunesDir)) return "";
   return " (the default corpus comes from the Debian package fortunes: apt-get install fortunes)";
-}
-
-// Appends the documents of one file's text: separated by lines holding only `%`, empty ones dropped.
-void split_at_percent_lines(std::string_view text, std::vector<std::string>& documents) {
-  std::size_t document_begin = 0;
-  const auto close_document = [&](std::size_t end) {
-    if (end > document_begin) documents.emplace_back(text.substr(document_begin, end - document_begin));
-  };
-  for (std::size_t line = 0; line < text.size();) {
-    const std::size_t newline = text.find('\n', line);
-    const std::size_t end = newline == std::string_view::npos ? text.size() : newline;
-    if (text.substr(line, end - line) == "%") {
-      close_document(line);
-      document_begin = std::min(end + 1, text.size());
-    }
-    line = end + 1;
-  }
-  close_document(text.size());
 }
 
 // A directory's files in the order of text_corpus.hpp: regular files (following links) sorted by name,
@@ -78,7 +60,32 @@ std::vector<fs::path> corpus_files(const fs::path& dir, const std::string& hint)
   return files;
 }
 
-std::string read_text_file(const fs::path& file, std::size_t limit, const std::string& hint) {
+// The files read_corpus reads: a directory's (corpus_files), or `path` itself. Throws Error naming the
+// path when it does not exist or cannot be examined.
+std::vector<fs::path> files_of(const std::string& path, const std::string& hint) {
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (!fs::exists(status)) {
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      throw Error(path + ": cannot be read: " + ec.message() + hint);
+    throw Error(path + ": no such file or directory" + hint);
+  }
+  return fs::is_directory(status) ? corpus_files(path, hint) : std::vector<fs::path>{path};
+}
+
+// The bytes of `files` (their sizes now, nothing read); a file that cannot be examined counts 0.
+std::uint64_t bytes_of(const std::vector<fs::path>& files) {
+  std::uint64_t bytes = 0;
+  for (const fs::path& file : files) {
+    std::error_code ec;
+    const std::uintmax_t size = fs::file_size(file, ec);
+    if (!ec) bytes += size;
+  }
+  return bytes;
+}
+
+// Appends one file's bytes to `text`, under the reader policy and within `limit` bytes.
+void read_text_file(const fs::path& file, std::size_t limit, const std::string& hint, std::string& text) {
   using Status = BoundedRead::Status;
   BoundedRead read = read_bounded(file, limit);
   const std::string name = file.string();
@@ -97,43 +104,55 @@ std::string read_text_file(const fs::path& file, std::size_t limit, const std::s
   if (nul != std::string::npos)
     throw Error(name + ": byte " + std::to_string(nul) +
                 " is NUL: not a text file (byte 0 marks the end of a document in the corpus)" + hint);
-  return std::move(read.text);
+  if (text.empty())
+    text = std::move(read.text);  // a single file: no copy
+  else
+    text += read.text;
 }
 
-void append_document(std::vector<std::uint8_t>& stream, const std::string& document) {
+// A document and its end-of-document byte at the end of a stream.
+void append_document(std::vector<std::uint8_t>& stream, std::string_view document) {
   stream.insert(stream.end(), document.begin(), document.end());
   stream.push_back(kEndOfDocument);
 }
 
 }  // namespace
 
-std::vector<std::string> read_documents(const std::string& path) {
-  const std::string hint = package_hint(path);
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (!fs::exists(status)) {
-    if (ec && ec != std::errc::no_such_file_or_directory) throw Error(path + ": cannot be read: " + ec.message() + hint);
-    throw Error(path + ": no such file or directory" + hint);
+std::uint64_t corpus_bytes(const std::string& path) {
+  try {
+    return bytes_of(files_of(path, ""));
+  } catch (const Error&) {
+    return 0;
   }
-  const bool directory = fs::is_directory(status);
-  const std::vector<fs::path> files = directory ? corpus_files(path, hint) : std::vector<fs::path>{path};
-  std::vector<std::string> documents;
-  std::size_t total = 0;
-  for (const fs::path& file : files) {
-    const std::string text = read_text_file(file, kMaxCorpusBytes - total, hint);
-    total += text.size();
-    split_at_percent_lines(text, documents);
-  }
-  if (documents.empty())
-    throw Error(path + (directory && files.empty() ? ": the directory holds no regular file"
-                                                   : ": the corpus is empty (no document: no text outside `%` lines)") +
-                hint);
-  return documents;
 }
 
-TextCorpus split_documents(const std::vector<std::string>& documents, double validation_fraction, std::uint64_t seed,
+CorpusText read_corpus(const std::string& path) {
+  const std::string hint = package_hint(path);
+  const std::vector<fs::path> files = files_of(path, hint);
+  CorpusText corpus;
+  corpus.fingerprint.source = path;
+  // One buffer for every file, sized once (the files' sizes now; a file that grew meanwhile only makes it
+  // grow): a buffer doubling as it fills would hold up to twice the corpus.
+  if (files.size() > 1) corpus.text.reserve(std::min<std::uint64_t>(bytes_of(files), kMaxCorpusBytes));
+  for (const fs::path& file : files) {
+    const std::size_t begin = corpus.text.size();
+    read_text_file(file, kMaxCorpusBytes - begin, hint, corpus.text);
+    const std::string_view bytes = std::string_view(corpus.text).substr(begin);
+    corpus.fingerprint.files.push_back(fingerprint_of(file.filename().string(), bytes));
+    for_each_document(bytes, [&corpus](std::string_view) { ++corpus.documents; });
+    corpus.file_ends.push_back(corpus.text.size());
+  }
+  if (corpus.documents == 0)
+    throw Error(path + (fs::is_directory(path) && files.empty()
+                            ? ": the directory holds no regular file"
+                            : ": the corpus is empty (no document: no text outside `%` lines)") +
+                hint);
+  return corpus;
+}
+
+TextCorpus split_documents(const CorpusText& text, double validation_fraction, std::uint64_t seed,
                            const std::string& source) {
-  const std::size_t n = documents.size();
+  const std::size_t n = text.documents;
   if (n < 2)
     throw Error(source + ": holds " + std::to_string(n) +
                 " document, and the split into training and validation is by document: it needs at least 2 (separate "
@@ -141,29 +160,41 @@ TextCorpus split_documents(const std::vector<std::string>& documents, double val
                 package_hint(source));
   const auto held_out = static_cast<std::size_t>(
       std::clamp<double>(std::round(validation_fraction * static_cast<double>(n)), 1.0, static_cast<double>(n - 1)));
-  // Fisher–Yates with Boost's uniform_int_distribution (as the EpochSampler): the same permutation on every
-  // platform. Its first `held_out` documents are the validation set.
-  std::vector<std::uint32_t> order(n);
-  std::iota(order.begin(), order.end(), std::uint32_t{0});
-  Rng rng(seed, Stream::objective_data, kSplitStreamIndex);
-  for (std::size_t i = n; i > 1; --i) {
-    boost::random::uniform_int_distribution<std::size_t> pick(0, i - 1);
-    std::swap(order[i - 1], order[pick(rng.engine())]);
-  }
   std::vector<bool> validation(n, false);
-  for (std::size_t i = 0; i < held_out; ++i) validation[order[i]] = true;
+  {
+    // Fisher–Yates with Boost's uniform_int_distribution (as the EpochSampler): the same permutation on
+    // every platform. Its first `held_out` documents are the validation set. Freed before the streams
+    // are written.
+    std::vector<std::uint32_t> order(n);
+    std::iota(order.begin(), order.end(), std::uint32_t{0});
+    Rng rng(seed, Stream::objective_data, kSplitStreamIndex);
+    for (std::size_t i = n; i > 1; --i) {
+      boost::random::uniform_int_distribution<std::size_t> pick(0, i - 1);
+      std::swap(order[i - 1], order[pick(rng.engine())]);
+    }
+    for (std::size_t i = 0; i < held_out; ++i) validation[order[i]] = true;
+  }
 
   TextCorpus corpus;
   corpus.documents = n;
-  for (std::size_t d = 0; d < n; ++d) {
-    append_document(validation[d] ? corpus.validation : corpus.train, documents[d]);
+  corpus.fingerprint = text.fingerprint;
+  // Each stream sized exactly first (its documents and their end bytes), then written.
+  std::size_t bytes[2] = {0, 0}, d = 0;
+  for_each_document(text, [&](std::string_view document) { bytes[validation[d++]] += document.size() + 1; });
+  corpus.train.reserve(bytes[0]);
+  corpus.validation.reserve(bytes[1]);
+  corpus.validation_documents.reserve(held_out);
+  d = 0;
+  for_each_document(text, [&](std::string_view document) {
+    append_document(validation[d] ? corpus.validation : corpus.train, document);
     if (validation[d]) corpus.validation_documents.push_back(static_cast<std::uint32_t>(d));
-  }
+    ++d;
+  });
   return corpus;
 }
 
 TextCorpus load_text_corpus(const std::string& path, double validation_fraction, std::uint64_t seed, int context) {
-  TextCorpus corpus = split_documents(read_documents(path), validation_fraction, seed, path);
+  TextCorpus corpus = split_documents(read_corpus(path), validation_fraction, seed, path);
   const std::size_t window_bytes = static_cast<std::size_t>(context) + 1;
   const std::size_t validation_documents = corpus.validation_documents.size();
   for (auto [side, bytes, documents] :
@@ -178,8 +209,10 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction,
 }
 
 std::vector<std::uint8_t> load_text_stream(const std::string& path, int context) {
+  const CorpusText text = read_corpus(path);
   std::vector<std::uint8_t> stream;
-  for (const std::string& document : read_documents(path)) append_document(stream, document);
+  stream.reserve(text.text.size() + text.documents);
+  for_each_document(text, [&](std::string_view document) { append_document(stream, document); });
   if (stream.size() < static_cast<std::size_t>(context) + 1)
     throw Error(path + ": " + std::to_string(stream.size()) +
                 " bytes with their end-of-document bytes, shorter than one window of context + 1 = " +

@@ -12,13 +12,22 @@
 // The default is the Debian package `fortunes` (/usr/share/games/fortunes: ~15,200 entries, 2.6 MB).
 // A document is its bytes up to the `%` line (its last line's newline included); empty documents are
 // dropped. Byte 0 (NUL) marks the end of a document in the streams, so a text holding one is refused.
+//
+// Memory: the files' bytes are read into one buffer, documents are found in it by scanning (no string per
+// document: 25 million tiny documents would cost 32 bytes of string each plus their allocations), and
+// the split writes the two streams from it; while it runs the buffer, the streams and 4 bytes per
+// document (the shuffle) are held, about twice the corpus. Afterwards only the streams stay.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "ringmaster/data_fingerprint.hpp"
 
 namespace ringmaster {
 
@@ -29,25 +38,66 @@ inline constexpr std::uint8_t kEndOfDocument = 0;
 // The most bytes a corpus may have: it is read whole into memory, on every rank.
 inline constexpr std::size_t kMaxCorpusBytes = std::size_t{1} << 30;
 
-// The documents of `path` in the order above, each without its separator. Throws Error naming the path
-// (and the package for the default) when it is missing, unreadable, not a file or directory, holds a NUL
-// byte, is larger than kMaxCorpusBytes, or has no document at all.
-std::vector<std::string> read_documents(const std::string& path);
+// A corpus as read: its files' bytes back to back and where each ends, its document count and its
+// fingerprint (data_fingerprint.hpp: a directory's file names, a single file's own name).
+struct CorpusText {
+  std::string text;                    // every file's bytes, in reading order
+  std::vector<std::size_t> file_ends;  // offset in `text` where each file's bytes end
+  std::size_t documents = 0;
+  DataFingerprint fingerprint;
+};
+
+// Reads the files of `path` in the order above, each under the reader policy (input_file.hpp). Throws
+// Error naming the path (and the package for the default) when it is missing, unreadable, not a file or
+// directory, holds a NUL byte, is larger than kMaxCorpusBytes, or has no document at all.
+CorpusText read_corpus(const std::string& path);
+
+// The bytes of the files read_corpus would read (fstat's sizes, nothing read): what the memory estimate
+// counts (config.cpp). 0 when the corpus cannot be listed: reading it then says why.
+std::uint64_t corpus_bytes(const std::string& path);
+
+// The documents of one file's text, in order: separated by lines holding only `%`, empty ones dropped;
+// each without its separator.
+template <class Visit>
+void for_each_document(std::string_view text, Visit&& visit) {
+  std::size_t document_begin = 0;
+  for (std::size_t line = 0; line < text.size();) {
+    const std::size_t newline = text.find('\n', line);
+    const std::size_t end = newline == std::string_view::npos ? text.size() : newline;
+    if (end - line == 1 && text[line] == '%') {
+      if (line > document_begin) visit(text.substr(document_begin, line - document_begin));
+      document_begin = std::min(end + 1, text.size());
+    }
+    line = end + 1;
+  }
+  if (text.size() > document_begin) visit(text.substr(document_begin));
+}
+
+// The documents of a corpus, file by file (a document never spans two files).
+template <class Visit>
+void for_each_document(const CorpusText& corpus, Visit&& visit) {
+  std::size_t begin = 0;
+  for (std::size_t end : corpus.file_ends) {
+    for_each_document(std::string_view(corpus.text).substr(begin, end - begin), visit);
+    begin = end;
+  }
+}
 
 struct TextCorpus {
   std::vector<std::uint8_t> train;       // the training documents in corpus order, each followed by kEndOfDocument
   std::vector<std::uint8_t> validation;  // the validation documents, likewise
   std::size_t documents = 0;             // in the corpus
   std::vector<std::uint32_t> validation_documents;  // indices of the held-out documents, ascending
+  DataFingerprint fingerprint;           // of the files it was read from
 };
 
-// Splits `documents` by document: round(fraction · n) of them, at least 1 and at most n − 1, go to
-// validation, chosen by a shuffle seeded from `seed` alone (the same split on every rank and every run of
-// that seed). Throws Error (naming `source`) for fewer than two documents.
-TextCorpus split_documents(const std::vector<std::string>& documents, double validation_fraction, std::uint64_t seed,
+// Splits the documents of `corpus` by document: round(fraction · n) of them, at least 1 and at most n − 1,
+// go to validation, chosen by a shuffle seeded from `seed` alone (the same split on every rank and every
+// run of that seed). Throws Error (naming `source`) for fewer than two documents.
+TextCorpus split_documents(const CorpusText& corpus, double validation_fraction, std::uint64_t seed,
                            const std::string& source);
 
-// read_documents + split_documents, and each stream must hold at least one window of context + 1 bytes
+// read_corpus + split_documents, and each stream must hold at least one window of context + 1 bytes
 // (an Error naming the path otherwise).
 TextCorpus load_text_corpus(const std::string& path, double validation_fraction, std::uint64_t seed, int context);
 
