@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <spdlog/spdlog.h>
 
+#include "ringmaster/data_fingerprint.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/evaluator.hpp"
 #include "ringmaster/recorder.hpp"
@@ -17,6 +18,12 @@ std::string evaluate_run(const EvalRequest& request) {
   const Config& config = run.config;
   const std::unique_ptr<Objective> objective = make_objective(config);  // the run's data, as the run read it
   const Checkpoint checkpoint = read_saved_checkpoint(run, objective->layout().size());
+  // The run's own data, or eval would not compute the run's numbers (docs/method.md §8 "Data fingerprints").
+  if (checkpoint.data)
+    if (const std::optional<std::string> change = fingerprint_difference(*checkpoint.data, objective->data_fingerprint()))
+      throw Error("checkpoint " + (run.dir / kCheckpointFile).string() + ": the run's data changed since it was written: " +
+                  objective->data_fingerprint().source + ": " + *change +
+                  " (eval reads the run's data as the run did; evaluate other data with --data)");
   if (!request.data.path.empty()) {
     try {
       objective->evaluate_on(request.data);

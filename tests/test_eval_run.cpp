@@ -2,7 +2,7 @@
 // the digits of its last eval.csv row — the same evaluation code on the same parameters, for every objective and
 // both engines; data the user names is evaluated the way the run's own is (a text holding exactly the validation
 // documents gives the validation loss; the Fashion-MNIST test pair named by hand gives the test loss); a damaged
-// or foreign checkpoint, and data that cannot be read, are exit 2 naming the file.
+// or foreign checkpoint, a run whose data changed since, and data that cannot be read, are exit 2 naming the file.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -142,6 +142,14 @@ TEST(EvalRun, DataHoldingTheValidationDocumentsGivesTheValidationLoss) {
                               dir / "bad.out");
   EXPECT_EQ(labels.exit_code, 2) << labels.output;
   EXPECT_NE(labels.output.find("--labels is for an mlp run's IDX pair"), std::string::npos) << labels.output;
+
+  // The run's corpus changed since: its data fingerprint (in the checkpoint) no longer matches what eval reads.
+  write_file(dir.path() / "corpus.txt", corpus + "%\none more document\n");
+  const Command changed = eval("--run " + out, dir / "bad.out");
+  EXPECT_EQ(changed.exit_code, 2) << changed.output;
+  EXPECT_NE(changed.output.find("checkpoint " + out + "/checkpoint.bin: the run's data changed since it was written: "),
+            std::string::npos)
+      << changed.output;
 }
 
 // The mlp: the test set as the run read it, and the same two files named with --data and --labels, both give
