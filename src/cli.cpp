@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 // cxxopts splits repeated-option values on ',' by default, which would cut `--set list=[1.0,2.0]`
 // in two: --set values are whole TOML values, never lists of options.
@@ -17,6 +18,7 @@
 #include "ringmaster/bench.hpp"
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
+#include "ringmaster/eval_run.hpp"
 #include "ringmaster/sample.hpp"
 #include "ringmaster/update_executor.hpp"
 
@@ -34,6 +36,7 @@ constexpr const char* kUsage =
     "  ringmaster bench gpt [--model L,H,C,T,B]... [--json] [--python PATH]\n"
     "  ringmaster bench server [-c FILE]... [--set section.key=value]... [--threads N]... [--min-mflop F] [--json]\n"
     "  ringmaster sample --run DIR [--prompt TEXT] [--tokens N] [--temperature T] [--seed S]\n"
+    "  ringmaster eval --run DIR [--data FILE [--labels FILE]]\n"
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
 
@@ -122,6 +125,20 @@ int bench(int argc, char** argv) {
   throw Error("bench: what to benchmark? (available: lmo, mlp, gpt, server)");
 }
 
+// The options of a command that reads a run directory (sample, eval): nothing after printing --help; a stray
+// argument or a missing --run DIR is an Error.
+std::optional<cxxopts::ParseResult> parse_run_reader(cxxopts::Options& options, int argc, char** argv,
+                                                     const std::string& command) {
+  auto args = options.parse(argc, argv);
+  if (args.count("help")) {
+    std::cout << options.help() << "\n";
+    return std::nullopt;
+  }
+  if (!args.unmatched().empty()) throw Error(command + ": unexpected argument '" + args.unmatched().front() + "'");
+  if (!args.count("run")) throw Error(command + ": missing --run DIR");
+  return args;
+}
+
 // Text from a gpt run's checkpoint, written to stdout as the bytes the network made (byte 0 is its
 // end-of-document token).
 int sample(int argc, char** argv) {
@@ -135,13 +152,9 @@ int sample(int argc, char** argv) {
        cxxopts::value<double>()->default_value("1.0"))                                               //
       ("seed", "seed of the draws (temperature > 0)", cxxopts::value<std::uint64_t>()->default_value("0"))  //
       ("h,help", "show this help");
-  const auto args = options.parse(argc, argv);
-  if (args.count("help")) {
-    std::cout << options.help() << "\n";
-    return kExitOk;
-  }
-  if (!args.unmatched().empty()) throw Error("sample: unexpected argument '" + args.unmatched().front() + "'");
-  if (!args.count("run")) throw Error("sample: missing --run DIR");
+  const std::optional<cxxopts::ParseResult> parsed = parse_run_reader(options, argc, argv, "sample");
+  if (!parsed) return kExitOk;
+  const cxxopts::ParseResult& args = *parsed;
   SampleRequest request;
   request.run = args["run"].as<std::string>();
   request.prompt = args["prompt"].as<std::string>();
@@ -157,6 +170,27 @@ int sample(int argc, char** argv) {
   std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
   std::cout.flush();
   if (!std::cout) throw RuntimeFailure("sample: cannot write to stdout");
+  return kExitOk;
+}
+
+// The loss of a run's newest checkpoint, as eval.csv's header and one row on stdout.
+int evaluate(int argc, char** argv) {
+  cxxopts::Options options("ringmaster eval", "The loss (and accuracy) of a run's newest checkpoint, as an eval.csv row");
+  options.add_options()                                                                                        //
+      ("run", "the run directory", cxxopts::value<std::string>())                                                 //
+      ("data", "evaluate on this data instead of the run's: a text file (gpt), an IDX images file (mlp)",
+       cxxopts::value<std::string>())                                                                             //
+      ("labels", "mlp: the IDX labels file of --data", cxxopts::value<std::string>())                              //
+      ("h,help", "show this help");
+  const std::optional<cxxopts::ParseResult> parsed = parse_run_reader(options, argc, argv, "eval");
+  if (!parsed) return kExitOk;
+  const cxxopts::ParseResult& args = *parsed;
+  EvalRequest request;
+  request.run = args["run"].as<std::string>();
+  if (args.count("data")) request.data.path = args["data"].as<std::string>();
+  if (args.count("labels")) request.data.labels = args["labels"].as<std::string>();
+  std::cout << evaluate_run(request) << std::flush;
+  if (!std::cout) throw RuntimeFailure("eval: cannot write to stdout");
   return kExitOk;
 }
 
@@ -198,6 +232,7 @@ int dispatch(int argc, char** argv) {
   }
   if (command == "bench") return bench(argc - 1, argv + 1);
   if (command == "sample") return sample(argc - 1, argv + 1);
+  if (command == "eval") return evaluate(argc - 1, argv + 1);
   throw Error("unknown command '" + command + "'\n" + kUsage);
 }
 

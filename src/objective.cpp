@@ -7,6 +7,10 @@
 
 namespace ringmaster {
 
+void Objective::evaluate_on(const EvalData&) {
+  throw Error("the objective's loss is computed from x alone (the quadratic's f − f*), on no data: drop --data");
+}
+
 const DataFingerprint& Objective::data_fingerprint() const {
   static const DataFingerprint none;
   return none;

@@ -24,12 +24,6 @@ std::string events_header(bool interrupt_rows) {
 constexpr const char* kDelaysHeader = "worker,version,compute_s,injected_s\n";
 constexpr const char* kWindowsHeader = "time_s,k,started_s,finished_s,compute_s\n";
 
-// docs/method.md §8: time_s,k,loss,grad_dual_norm[,accuracy][,train_loss]. The quadratic keeps the first four.
-std::string eval_header(EvalColumns columns) {
-  return std::string("time_s,k,loss,grad_dual_norm") + (columns.accuracy ? ",accuracy" : "") +
-         (columns.train_loss ? ",train_loss" : "") + "\n";
-}
-
 // A new run creates each CSV file with its header; a resumed one cuts it back to its checkpoint's size.
 CsvFile open_csv(const fs::path& path, std::string_view header, const std::uint64_t* resume_at) {
   return resume_at ? CsvFile::resume(path, *resume_at) : CsvFile::create(path, header);
@@ -40,6 +34,24 @@ nlohmann::json optional_json(const std::optional<double>& v) {
 }
 
 }  // namespace
+
+// docs/method.md §8: time_s,k,loss,grad_dual_norm[,accuracy][,train_loss]. The quadratic keeps the first four.
+std::string eval_header(EvalColumns columns) {
+  return std::string("time_s,k,loss,grad_dual_norm") + (columns.accuracy ? ",accuracy" : "") +
+         (columns.train_loss ? ",train_loss" : "") + "\n";
+}
+
+std::string eval_row(EvalColumns columns, const EvalResult& r) {
+  std::string row = fmt::format("{:.6f},{},{:.9g},{:.9g}", r.snapshot.time_s, r.snapshot.k, r.evaluation.loss,
+                                r.grad_dual_norm);
+  // An empty field: no accuracy from this objective's evaluation, or no minibatch accepted in the window.
+  if (columns.accuracy) row += r.evaluation.accuracy ? fmt::format(",{:.9g}", *r.evaluation.accuracy) : ",";
+  if (columns.train_loss) {
+    const std::optional<double> train = r.snapshot.train.mean();
+    row += train ? fmt::format(",{:.9g}", *train) : ",";
+  }
+  return row + "\n";
+}
 
 Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, int workers, EvalColumns columns,
                    const RecorderState* resume)
@@ -115,14 +127,7 @@ void Recorder::record_evaluation(const EvalResult& r) {
     if (!diverged_) spdlog::error("the loss is {} at k = {}: the run diverged; stopping", loss, r.snapshot.k);
     diverged_ = true;
   }
-  std::string row = fmt::format("{:.6f},{},{:.9g},{:.9g}", time_s, r.snapshot.k, loss, r.grad_dual_norm);
-  // An empty field: no accuracy from this objective's evaluation, or no minibatch accepted in the window.
-  if (columns_.accuracy) row += r.evaluation.accuracy ? fmt::format(",{:.9g}", *r.evaluation.accuracy) : ",";
-  if (columns_.train_loss) {
-    const std::optional<double> train = r.snapshot.train.mean();
-    row += train ? fmt::format(",{:.9g}", *train) : ",";
-  }
-  eval_.row("{}\n", row);
+  eval_.rows([&](std::string& out) { out += eval_row(columns_, r); });
   eval_.flush();
   windows_.row("{:.6f},{},{:.6f},{:.6f},{:.6f}\n", time_s, r.snapshot.k, r.started_s, r.finished_s, r.compute_s);
   windows_.flush();

@@ -11,7 +11,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import unittest
 import zlib
 from pathlib import Path
@@ -21,11 +20,12 @@ import torch
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tools"))
+sys.path.insert(0, str(REPO / "tests"))
+from binary_runs import BINARY, RunsTestCase, simulate  # noqa: E402
 import gpt_checkpoint  # noqa: E402
 import gpt_torch  # noqa: E402
 from run_files import HEADER, MAGIC, MAX_DEPTH, walk_cbor  # noqa: E402
 
-BINARY = os.environ.get("RINGMASTER_BINARY")
 TINY = REPO / "tests" / "configs" / "good" / "gpt_tiny.toml"  # 1 block, width 16, 4 workers
 
 
@@ -34,12 +34,10 @@ def checkpoint_bytes(payload: bytes) -> bytes:
     return MAGIC + struct.pack("<QI", len(payload), zlib.crc32(payload)) + payload
 
 
-@unittest.skipUnless(BINARY, "RINGMASTER_BINARY not set (ctest sets it)")
-class GptCheckpointTest(unittest.TestCase):
+class GptCheckpointTest(RunsTestCase):
     @classmethod
     def setUpClass(cls):
-        cls._tmp = tempfile.TemporaryDirectory(prefix="test_gpt_checkpoint.")
-        cls.dir = Path(cls._tmp.name)
+        super().setUpClass()
         (cls.dir / "trace.csv").write_text("worker,seconds\n1,0.01\n2,0.02\n3,0.015\n4,0.03\n1,0.012\n")
         # Two shapes with as many parameters (heads and context change no size). The first sets every key the
         # config hash leaves out to a value other than its default, and replays a trace (hashed by content).
@@ -51,15 +49,8 @@ class GptCheckpointTest(unittest.TestCase):
         cls.simulate(cls.b, "objective.gpt.heads=4", "objective.gpt.context=64", "run.time_budget_s=0.25")
 
     @classmethod
-    def tearDownClass(cls):
-        cls._tmp.cleanup()
-
-    @classmethod
     def simulate(cls, out: Path, *sets: str) -> None:
-        args = [BINARY, "simulate", "-c", str(TINY), "--out", str(out)]
-        for s in sets:
-            args += ["--set", s]
-        subprocess.run(args, check=True, capture_output=True)
+        simulate(BINARY, TINY, out, *sets)
 
     def tool(self, *args: str) -> tuple[int, str]:
         """gpt_checkpoint.py in this process: (exit code, stderr)."""

@@ -5,6 +5,7 @@ submission chain (dry run), and one small sweep through the real binary when RIN
 computed from its --set arguments, so every expected number follows from the test's own formulas."""
 import contextlib
 import csv
+import importlib
 import io
 import json
 import math
@@ -25,7 +26,8 @@ sys.path.insert(0, str(REPO / "tools"))
 import sweep  # noqa: E402  (the command line)
 import sweeplib.plots as plots_module  # noqa: E402
 from sweeplib.plots import plot  # noqa: E402
-from sweeplib.points import compare_points, format_value, group_key, point_dir, tune_points  # noqa: E402
+from sweeplib.points import (compare_points, format_value, group_key, needs_tuning, point_dir,  # noqa: E402
+                             tune_points)
 from sweeplib.report import Group, Speedup, aggregate, grows, speedup, stat  # noqa: E402
 from sweeplib.rundir import is_finished, point_record, read_summary, relative_final_loss, time_to  # noqa: E402
 from sweeplib.runner import run_command, run_phase  # noqa: E402
@@ -1213,6 +1215,132 @@ class SlurmChainTest(Workspace):
         self.assertIn(f"--dependency=afterok:{submitted['choose']}", commands[4])
         self.assertIn("--dependency=afterany:" + ":".join(submitted["compare"]), commands[-1])
         self.assertTrue(all("--ntasks=1" in c for c in commands if "--array" in c))  # simulate: one task
+        # no job id is made up: the dependencies name placeholders, and the output says nothing was submitted
+        self.assertEqual(submitted["tune"], ["<tune 1 array>", "<tune 2 array>", "<tune 3 array>"])
+        self.assertEqual((submitted["choose"], submitted["report"]), ("<choose job>", "<report job>"))
+        self.assertIn("--dependency=afterok:<choose job>", commands[4])
+        self.assertNotRegex(out.getvalue(), r"\b\d{4,}\b")
+        self.assertIn("dry run: nothing submitted (7 jobs)", out.getvalue())
+        self.assertNotIn("submitted:", out.getvalue())
+        self.assertFalse((self.dir / "sweep" / "slurm-jobs.json").exists())
+
+
+class PlotReadabilityTest(Workspace):
+    """Issue #26: plots that read well for one column and on log axes, heat-map labels readable on every cell,
+    and a sweep that checks it can plot before it runs anything."""
+
+    def figures_of(self, spec) -> dict:
+        """Runs the comparison and the report; returns each saved figure by file name (still open)."""
+        figures = {}
+        write_figure = plots_module.write_figure
+
+        def keep(fig, path):
+            figures[Path(path).name] = fig
+            return write_figure(fig, path)
+
+        import matplotlib.pyplot as plt
+        if needs_tuning(spec):
+            self.run_phase(spec, "tune")
+            with contextlib.redirect_stderr(io.StringIO()):
+                write_tuned(spec, self.dir / "sweep")
+        with mock.patch.object(plots_module, "write_figure", keep), mock.patch.object(plt, "close", lambda *_: None):
+            self.compare_and_report(spec)
+        return figures
+
+    @staticmethod
+    def tick_labels(ax) -> list[str]:
+        ax.figure.canvas.draw()  # the formatter runs when the figure is drawn
+        lo, hi = ax.get_ylim()
+        return [t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if lo <= v <= hi]
+
+    def test_one_column_speedups_are_one_marker_per_baseline_on_a_labelled_log_axis(self):
+        # GRID at p = 0 only: fast takes 2.5 s, slow 10 s, "mid" (2.0 speed) 5 s: speedups 4 and 2 over one column
+        spec = self.spec(GRID.replace('"heterogeneity.power" = [0.0, 1.0]', '"heterogeneity.power" = [0.0]')
+                         .replace('["fast", "slow"]', '["fast", "slow", "mid"]') + '[report]\nreference = "fast"\n')
+        (ax,) = self.figures_of(spec)["s-speedup.png"].axes
+        self.assertEqual([t.get_text() for t in ax.get_xticklabels()], ["slow", "mid"])
+        self.assertEqual(ax.get_xlabel(), "baseline (power = 0)")
+        markers = [list(line.get_ydata()) for line in ax.get_lines() if line.get_marker() in ("o", "^")]
+        self.assertEqual(sorted(round(y[0], 6) for y in markers), [2.0, 4.0])
+        lo, hi = ax.get_ylim()
+        self.assertLess(lo, 1.0)  # 1 (the line of no speedup) and every point inside, with room
+        self.assertGreater(hi, 4.0)
+        labels = self.tick_labels(ax)
+        self.assertTrue({"1", "2", "5"} <= set(labels), labels)
+        self.assertFalse([t for t in labels if "10^" in t or "times" in t or "×" in t], labels)
+
+    def test_a_column_where_the_reference_missed_the_target_leaves_one_column_drawn_as_one(self):
+        # reference slow within 30 s: 10 s at p = 0, 40 s (missed) at p = 1; fast's 2.5 s at p = 0: speedup 0.25
+        spec = self.spec(GRID.replace("100.0", "30.0") + '[report]\nreference = "slow"\n')
+        (ax,) = self.figures_of(spec)["s-speedup.png"].axes
+        self.assertEqual([t.get_text() for t in ax.get_xticklabels()], ["fast"])
+        self.assertEqual(ax.get_xlabel(), "baseline (power = 0)")
+        markers = [list(line.get_ydata()) for line in ax.get_lines() if line.get_marker() in ("o", "^")]
+        self.assertEqual([round(y[0], 6) for y in markers], [0.25])
+        self.assertTrue({"0.2", "0.5", "1"} <= set(self.tick_labels(ax)), self.tick_labels(ax))
+
+    def test_log_axes_within_a_few_decades_are_labelled_at_1_2_5(self):
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots()
+        ax.plot([0, 1], [0.06, 1.3])
+        ax.set_yscale("log")
+        plots_module.readable_log_axis(ax)
+        self.assertEqual(self.tick_labels(ax), ["0.1", "0.2", "0.5", "1"])
+        fig, wide = plt.subplots()  # eight decades: the powers of ten, as matplotlib labels them
+        wide.plot([0, 1], [1e-6, 100])
+        wide.set_yscale("log")
+        plots_module.readable_log_axis(wide)
+        self.assertTrue(all("10^" in t for t in self.tick_labels(wide) if t), self.tick_labels(wide))
+        plt.close("all")
+
+    def test_heatmap_text_is_white_on_dark_cells_and_black_on_light_ones(self):
+        # the stand-in's speedups are 4× (p = 0) and 8× (p = 1) in every panel: 8× is the colour scale's dark end
+        figure = self.figures_of(self.spec(REGIME))["s-heatmap.png"]
+        import matplotlib.colors as colors
+        import numpy as np
+        colours = []
+        for ax in figure.axes[:-1]:  # the panels; the last axes is the colour bar
+            (image,) = ax.get_images()
+            data = image.get_array()
+            for text in ax.texts:
+                x, y = (round(v) for v in text.get_position())
+                rgb = (0.85,) * 3 if np.ma.is_masked(data[y, x]) else colors.to_rgb(image.cmap(image.norm(data[y, x])))
+                dark = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2] < 0.5
+                colours.append((text.get_text().split("×")[0], colors.to_hex(text.get_color())))
+                self.assertEqual(colours[-1][1], "#ffffff" if dark else "#000000", text.get_text())
+                self.assertGreaterEqual(text.get_fontsize(), 8)
+        self.assertEqual(len(colours), 16)
+        self.assertEqual({c for v, c in colours if v == "8"}, {"#ffffff"})
+
+    def test_a_sweep_that_cannot_plot_stops_before_its_first_run(self):
+        path = write(self.dir / "s.toml", SMALL)
+        real = importlib.import_module
+
+        def without_matplotlib(name, *args):
+            if name.split(".")[0] == "matplotlib":
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return real(name, *args)
+
+        with mock.patch.object(plots_module.importlib, "import_module", without_matplotlib):
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                code = sweep.main(["run", str(path), "--dir", str(self.dir / "sweep"), "--binary", str(self.binary)])
+            self.assertEqual(code, 2, err.getvalue())
+            line = err.getvalue().strip()
+            self.assertEqual(len(line.splitlines()), 1, line)
+            self.assertIn(f"sweep: {sys.executable} (Python ", line)
+            self.assertIn("cannot import matplotlib", line)
+            self.assertEqual(self.calls(), [])  # nothing ran
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(sweep.main(["plot", str(path), "--dir", str(self.dir / "sweep")]), 2)
+        # under an interpreter without matplotlib for real (python3 -I -S: no site packages), the same line
+        result = subprocess.run([sys.executable, "-I", "-S", str(REPO / "tools" / "sweep.py"), "run", str(path),
+                                 "--dir", str(self.dir / "sweep2"), "--binary", str(self.binary)],
+                                capture_output=True, text=True)
+        if "No module named 'tomllib'" not in result.stderr:
+            self.assertEqual(result.returncode, 2, result.stderr)
+            self.assertIn("cannot import", result.stderr)
+            self.assertEqual(self.calls(), [])
 
 
 SMALL = """

@@ -21,8 +21,6 @@ import struct
 import tomllib
 import zlib
 
-import cbor2
-
 from file_policy import FileError, open_regular, read_open, read_regular
 
 MAGIC = b"RMCKPT1\n"
@@ -109,6 +107,8 @@ def walk_cbor(payload: bytes) -> None:
 
 def read_checkpoint(path: str | os.PathLike, max_payload: int) -> dict:
     """The checkpoint's payload as a dict (module docstring). Raises RunFileError naming the file."""
+    import cbor2  # here: the tools that read a run's other files (tools/runs.py) do not need python3-cbor2
+
     def fail(what: str) -> RunFileError:
         return RunFileError(f"checkpoint {path}: {what}")
 

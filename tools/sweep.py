@@ -58,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sweeplib.check import check  # noqa: E402
 from sweeplib.files import FileError  # noqa: E402
-from sweeplib.plots import plot  # noqa: E402
+from sweeplib.plots import MissingPlotLibrary, plot, require_matplotlib  # noqa: E402
 from sweeplib.points import compare_points, needs_tuning, point_dir, tune_points  # noqa: E402
 from sweeplib.report import aggregate, publish  # noqa: E402
 from sweeplib.rundir import failed_exit_code, is_finished  # noqa: E402
@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 print_choices(write_tuned(spec, sweep_dir), sys.stdout)
             return 0
         if args.command in ("aggregate", "plot", "report"):
+            if args.command != "aggregate":
+                require_matplotlib()
             with claimed(spec, sweep_dir, args.command):
                 if args.command != "plot":
                     aggregate(spec, sweep_dir)
@@ -192,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                 slurm_submit(spec, sweep_dir, str(Path(binary).resolve()), slurm_launcher, args.max_parallel,
                              args.max_array_size, args.sbatch, args.dry_run)
             return 0
-    except SpecError as e:
+    except (SpecError, MissingPlotLibrary) as e:
         print(f"sweep: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except FileError as e:  # a file the sweep writes (a full disk, a missing directory): the old one is kept
@@ -222,6 +224,8 @@ def command_run(spec: Spec, sweep_dir: Path, binary: str, launcher: str, jobs: i
                 plots: bool = True) -> int:
     if not Path(binary).is_file():
         raise SpecError(f"ringmaster binary {binary} not found (build it, or pass --binary / set RINGMASTER_BIN)")
+    if plots:
+        require_matplotlib()  # before the first run, not after the last
     if spec.engine == "train" and jobs > 1:
         print("sweep: warning: --jobs > 1 with engine = train runs MPI jobs side by side; their wall-clock "
               "times then depend on each other", file=sys.stderr)

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string>
 
 #include "ringmaster/config.hpp"
 #include "ringmaster/data_fingerprint.hpp"
@@ -16,6 +17,13 @@ namespace ringmaster {
 struct Evaluation {
   double loss = 0.0;                    // f(x) − f* where f* is known, else f(x) (test loss)
   std::optional<double> accuracy;       // classifiers only (test accuracy, in [0, 1])
+};
+
+// Data a user names for `ringmaster eval --data` (docs/method.md §10): a text file for the gpt, a gzip'ed IDX
+// images file and its labels file for the mlp.
+struct EvalData {
+  std::string path;    // --data FILE
+  std::string labels;  // --labels FILE (the mlp's)
 };
 
 class Objective {
@@ -55,6 +63,10 @@ class Objective {
   virtual void full_gradient(std::span<const float> x, std::span<float> g) = 0;
   // Full loss (and accuracy) at x; not charged to the training clock (docs/method.md §7).
   virtual Evaluation evaluate(std::span<const float> x) = 0;
+  // From now on evaluate() reads `data` instead of the objective's own evaluation set (ringmaster eval
+  // --data), the same way. Throws Error naming the file, or saying that the objective evaluates on no data
+  // (the quadratic: its loss is f − f*).
+  virtual void evaluate_on(const EvalData& data);
 };
 
 // Builds the objective of config.objective; data that needs randomness (B) comes from config.run.seed.

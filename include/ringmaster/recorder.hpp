@@ -56,6 +56,12 @@ struct EvalColumns {
   }
 };
 
+// eval.csv's header line and the line of one evaluation (docs/method.md §8), with the columns `columns` has:
+// written by the Recorder, and printed by `ringmaster eval` (without train_loss), so that an evaluation of a
+// run's final checkpoint prints the digits of its last eval.csv row.
+std::string eval_header(EvalColumns columns);
+std::string eval_row(EvalColumns columns, const EvalResult& result);
+
 class Recorder {
  public:
   // Writes config.toml and the CSV headers into the (created, locked) run directory. With `resume`,

@@ -2,8 +2,9 @@
 # sweep that lost runs, a full disk during the report, grids too large to list, names and directories that
 # are not the sweep's, inputs that are not regular files — and tools/gpt_checkpoint.py — FIFOs and devices,
 # a checkpoint of another shape with as many parameters, payloads that announce more than they hold or nest
-# without end, configs that are not the binary's, a --save that cannot be written. Every refusal is one line
-# naming the file, key or directory, with exit 2 for bad input and 1 for a failure to write.
+# without end, configs that are not the binary's, a --save that cannot be written — and (issue #26)
+# tools/runs.py and `ringmaster eval` on run files and data that are FIFOs, devices, endless or damaged. Every
+# refusal is one line naming the file, key or directory, with exit 2 for bad input and 1 for a failure to write.
 
 rt_tools_why() { printf '%s\n' "$*" >&2; }
 export SWEEP=$ROOT/tools/sweep.py GPT_CHECKPOINT=$ROOT/tools/gpt_checkpoint.py
@@ -242,3 +243,43 @@ rt_tools_help() {
     { rt_tools_why "the description stops short: $(head -c 300 out)"; return 1; }
 }
 rt_scenario "gpt_checkpoint --help says its whole first sentence" rt_tools_help
+
+# --- tools/runs.py and ringmaster eval (issue #26) -----------------------------------------------------
+
+export RUNS=$ROOT/tools/runs.py
+# $1 (a shell command on ./run, a copy of the short gpt simulation), then `$2...` run under a timeout: exit 2
+# with one line on stderr matching $3, no traceback, nothing on stdout.
+rt_tools_reader_refuses() {
+  local setup=$1 regex=$2
+  shift 2
+  rt_tools_gpt_run '' || return 1
+  eval "$setup" || { rt_tools_why "setup failed: $setup"; return 1; }
+  timeout -k 5 120 "$@" >out 2>err
+  local rc=$?
+  ((rc == 2)) || { rt_tools_why "exit $rc, expected 2: $(head -c 300 err)"; return 1; }
+  (($(wc -l <err) == 1)) && ! grep -q Traceback err && [[ ! -s out ]] || { rt_tools_why "not one line: $(head -c 300 err)"; return 1; }
+  grep -qE -- "$regex" err || { rt_tools_why "no /$regex/: $(head -c 300 err)"; return 1; }
+}
+rt_tools_runs_eval_fifo() {
+  rt_tools_reader_refuses 'rm run/eval.csv && mkfifo run/eval.csv' 'run/eval.csv: is not a regular file' "$RUNS" show run
+}
+rt_tools_runs_config_zero() {
+  rt_tools_reader_refuses 'ln -sf /dev/zero run/config.toml' 'run/config.toml: is not a regular file' "$RUNS" compare run run
+}
+rt_tools_runs_summary_deep() {
+  rt_tools_reader_refuses 'python3 -c "print(\"[\" * 200000 + \"]\" * 200000)" >run/summary.json' \
+    'run/summary.json: (not JSON|nested)' "$RUNS" show run
+}
+rt_tools_eval_data_fifo() {
+  rt_tools_reader_refuses 'mkfifo text' '--data \(a run of objective.kind = "gpt"\): text: is not a regular file' \
+    "$RM" eval --run run --data text
+}
+rt_tools_eval_damaged() {
+  rt_tools_reader_refuses 'printf "\x01" | dd of=run/checkpoint.bin bs=1 seek=100 conv=notrunc status=none' \
+    'checkpoint run/checkpoint.bin: checksum mismatch' "$RM" eval --run run
+}
+rt_scenario "runs.py: eval.csv a FIFO: exit 2, no hang" rt_tools_runs_eval_fifo
+rt_scenario "runs.py: config.toml linked to /dev/zero: exit 2, not read" rt_tools_runs_config_zero
+rt_scenario "runs.py: a summary.json of 200,000 nested arrays: exit 2, no RecursionError" rt_tools_runs_summary_deep
+rt_scenario "ringmaster eval: --data a FIFO: exit 2, no hang" rt_tools_eval_data_fifo
+rt_scenario "ringmaster eval: a checkpoint with a flipped byte: exit 2 naming it" rt_tools_eval_damaged

@@ -28,12 +28,13 @@ const char* const kPackageHint =
 // content can take compressed), decompressed by zlib's inflate from the descriptor. Not gzopen/gzdopen:
 // gzread ignores whatever follows the gzip member when it is not another member, and reads a file that
 // is not gzip at all as it is; inflate with a gzip-only window leaves both to be refused here. Every
-// error names the file and the package. The CRC-32 of the decompressed bytes, which the gzip trailer
-// checks, is their fingerprint (data_fingerprint.hpp).
+// error names the file and, for the package's files, the package (`hint`). The CRC-32 of the decompressed
+// bytes, which the gzip trailer checks, is their fingerprint (data_fingerprint.hpp).
 class GzFile {
  public:
-  // `content` is the decompressed size the file must have (its IDX header and data).
-  GzFile(const std::filesystem::path& path, std::size_t content) : path_(path.string()), file_(path, limit(content)) {
+  // `content` is the decompressed size the file must have (its IDX header and data), or at most has.
+  GzFile(const std::filesystem::path& path, std::size_t content, const char* hint = kPackageHint)
+      : path_(path.string()), hint_(hint), file_(path, limit(content)) {
     switch (file_.status()) {
       case InputFile::Status::ok: break;
       case InputFile::Status::cannot_open: fail(std::string("cannot open: ") + std::strerror(file_.error()));
@@ -50,7 +51,7 @@ class GzFile {
   GzFile(const GzFile&) = delete;
   GzFile& operator=(const GzFile&) = delete;
 
-  [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what + kPackageHint); }
+  [[noreturn]] void fail(const std::string& what) const { throw Error(path_ + ": " + what + hint_); }
 
   // Exactly n bytes, or an Error saying why not (`what` names them in the message).
   void read(std::uint8_t* out, std::size_t n, const std::string& what) {
@@ -129,6 +130,7 @@ class GzFile {
   }
 
   std::string path_;
+  const char* hint_;
   InputFile file_;
   z_stream stream_{};
   std::vector<Bytef> input_ = std::vector<Bytef>(1 << 17);  // compressed bytes read, not yet inflated
@@ -147,18 +149,27 @@ void check_size(GzFile& file, const char* name, std::uint32_t value, std::size_t
               std::to_string(expected));
 }
 
-// One images file and its labels file, `count` of each.
-LabelledImages load_pair(const std::string& images_path, const std::string& labels_path, std::size_t count,
-                         DataFingerprint& fingerprint) {
+// One images file and its labels file: `expected` of each (the package's files), or as many as the labels file
+// declares, at most kMaxLabelledImages (a user's, without the package hint in errors).
+LabelledImages load_pair(const std::string& images_path, const std::string& labels_path,
+                         std::optional<std::size_t> expected, DataFingerprint& fingerprint) {
+  const char* hint = expected ? kPackageHint : "";
   LabelledImages set;
-  set.count = count;
   set.pixels_per_image = static_cast<std::size_t>(kFashionMnistSide) * kFashionMnistSide;
 
   // Labels first: the small file, so that its errors come without decompressing 26 MB of images.
   constexpr std::size_t kLabelsHeader = 8, kImagesHeader = 16;  // magic and sizes: 4 bytes each
-  GzFile labels(labels_path, kLabelsHeader + count);
+  GzFile labels(labels_path, kLabelsHeader + expected.value_or(kMaxLabelledImages), hint);
   check_magic(labels, kLabelsMagic, "labels (idx1-ubyte)");
-  check_size(labels, "label count", labels.big_endian_u32("header"), count);
+  const std::uint32_t declared = labels.big_endian_u32("header");
+  if (expected) {
+    check_size(labels, "label count", declared, *expected);
+  } else if (declared < 1 || declared > kMaxLabelledImages) {
+    labels.fail("declares " + std::to_string(declared) + " labels; 1 to " + std::to_string(kMaxLabelledImages) +
+                " are read");
+  }
+  const std::size_t count = declared;
+  set.count = count;
   set.labels.resize(count);
   labels.read(set.labels.data(), count, "labels");
   labels.expect_end(count);
@@ -168,7 +179,7 @@ LabelledImages load_pair(const std::string& images_path, const std::string& labe
       labels.fail("label " + std::to_string(set.labels[i]) + " of example " + std::to_string(i) +
                   " is outside 0.." + std::to_string(kFashionMnistClasses - 1));
 
-  GzFile images(images_path, kImagesHeader + count * set.pixels_per_image);
+  GzFile images(images_path, kImagesHeader + count * set.pixels_per_image, hint);
   check_magic(images, kImagesMagic, "images (idx3-ubyte)");
   const std::uint32_t image_count = images.big_endian_u32("header");
   if (image_count != count)
@@ -194,6 +205,11 @@ FashionMnist load_fashion_mnist(const std::string& dir) {
   data.test = load_pair(file("t10k-images-idx3-ubyte.gz"), file("t10k-labels-idx1-ubyte.gz"), kFashionMnistTest,
                         data.fingerprint);
   return data;
+}
+
+LabelledImages load_labelled_images(const std::string& images_path, const std::string& labels_path) {
+  DataFingerprint unused;  // what a checkpoint records is the run's own data, not what eval reads
+  return load_pair(images_path, labels_path, std::nullopt, unused);
 }
 
 }  // namespace ringmaster

@@ -43,4 +43,12 @@ inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mni
 // file and the Debian package.
 FashionMnist load_fashion_mnist(const std::string& dir);
 
+// The most images load_labelled_images reads: 784 MB of pixels, far beyond Fashion-MNIST's 70,000.
+inline constexpr std::size_t kMaxLabelledImages = 1000000;
+
+// One gzip'ed IDX images file and its labels file of 28×28 images, as many as the labels file declares (1 to
+// kMaxLabelledImages, checked before anything is allocated), read and checked as load_fashion_mnist reads its
+// files (ringmaster eval --data --labels). Errors name the file.
+LabelledImages load_labelled_images(const std::string& images_path, const std::string& labels_path);
+
 }  // namespace ringmaster

@@ -10,9 +10,12 @@
 namespace ringmaster {
 namespace {
 
-// Windows covering at least `tokens` predictions: ⌈tokens / context⌉.
-std::size_t windows_for(int tokens, int context) {
-  return (static_cast<std::size_t>(tokens) + static_cast<std::size_t>(context) - 1) / static_cast<std::size_t>(context);
+// The fixed subset of a stream's windows an evaluation sweeps (docs/method.md §6): windows covering at least
+// `tokens` predictions, ⌈tokens / context⌉ of them, spread evenly over the stream (all when it has fewer).
+std::vector<std::uint32_t> evaluation_windows(std::size_t stream_bytes, int tokens, int context) {
+  const std::size_t count =
+      (static_cast<std::size_t>(tokens) + static_cast<std::size_t>(context) - 1) / static_cast<std::size_t>(context);
+  return spread_windows(window_count(stream_bytes, context), count);
 }
 
 TextCorpus load_corpus(const Config& config) {
@@ -31,12 +34,12 @@ GptShape gpt_shape(const GptConfig& config) { return {config.layers, config.head
 Gpt::Gpt(const Config& config)
     : shape_(gpt_shape(config.objective.gpt)),
       batch_(config.objective.gpt.batch),
+      eval_tokens_(config.objective.gpt.eval_tokens),
       seed_(config.run.seed),
       corpus_(load_corpus(config)),
       train_windows_(window_count(corpus_.train.size(), shape_.context)),
-      validation_windows_(spread_windows(window_count(corpus_.validation.size(), shape_.context),
-                                         windows_for(config.objective.gpt.eval_tokens, shape_.context))),
-      train_eval_windows_(spread_windows(train_windows_, windows_for(config.objective.gpt.eval_train_tokens, shape_.context))),
+      validation_windows_(evaluation_windows(corpus_.validation.size(), eval_tokens_, shape_.context)),
+      train_eval_windows_(evaluation_windows(corpus_.train.size(), config.objective.gpt.eval_train_tokens, shape_.context)),
       layout_(gpt_layout(shape_, config.lmo.roles)),
       network_(shape_, batch_),
       minibatch_(static_cast<std::size_t>(batch_)),
@@ -92,6 +95,12 @@ void Gpt::full_gradient(std::span<const float> x, std::span<float> g) {
 Evaluation Gpt::evaluate(std::span<const float> x) {
   const double loss = sweep(corpus_.validation, validation_windows_, x, nullptr);
   return {loss / (static_cast<double>(validation_windows_.size()) * shape_.context), std::nullopt};
+}
+
+void Gpt::evaluate_on(const EvalData& data) {
+  if (!data.labels.empty()) throw Error("--labels is for an mlp run's IDX pair; a gpt run evaluates a text file (--data)");
+  corpus_.validation = load_text_stream(data.path, shape_.context);
+  validation_windows_ = evaluation_windows(corpus_.validation.size(), eval_tokens_, shape_.context);
 }
 
 // ---------------------------------------------------------------------------------------------------

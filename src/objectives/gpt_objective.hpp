@@ -38,6 +38,10 @@ class Gpt final : public Objective {
   void full_gradient(std::span<const float> x, std::span<float> g) override;
   // Validation cross-entropy, nats per byte, over the eval_tokens subset of validation windows.
   Evaluation evaluate(std::span<const float> x) override;
+  // evaluate() then reads the text file (or directory) data.path instead of the validation stream: its
+  // documents as one stream (load_text_stream), the eval_tokens subset of its windows chosen as the
+  // validation windows are.
+  void evaluate_on(const EvalData& data) override;
 
   const TextCorpus& corpus() const { return corpus_; }
   std::span<const std::uint32_t> minibatch() const { return minibatch_; }               // of the last draw_sample
@@ -52,6 +56,7 @@ class Gpt final : public Objective {
 
   GptShape shape_;
   int batch_;
+  int eval_tokens_;  // objective.gpt.eval_tokens
   std::uint64_t seed_;
   TextCorpus corpus_;
   std::size_t train_windows_;

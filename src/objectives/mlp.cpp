@@ -259,4 +259,9 @@ Evaluation Mlp::evaluate(std::span<const float> x) {
   return {r.loss_sum / n, r.correct / n};
 }
 
+void Mlp::evaluate_on(const EvalData& data) {
+  if (data.labels.empty()) throw Error("an mlp run evaluates an IDX pair: add --labels FILE, the labels of the images in " + data.path);
+  data_.test = load_labelled_images(data.path, data.labels);
+}
+
 }  // namespace ringmaster

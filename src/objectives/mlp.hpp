@@ -102,6 +102,9 @@ class Mlp final : public Objective {
   void full_gradient(std::span<const float> x, std::span<float> g) override;
   // Test cross-entropy and accuracy over the 10,000 test images, in chunks.
   Evaluation evaluate(std::span<const float> x) override;
+  // evaluate() then reads the IDX pair data.path (images) and data.labels instead of the test set
+  // (load_labelled_images), inputs scaled as in training.
+  void evaluate_on(const EvalData& data) override;
 
   std::span<const std::uint32_t> minibatch() const { return minibatch_; }  // of the last draw_sample
   const FashionMnist& data() const { return data_; }

@@ -110,6 +110,12 @@ void read_text_file(const fs::path& file, std::size_t limit, const std::string& 
     text += read.text;
 }
 
+// A document and its end-of-document byte at the end of a stream.
+void append_document(std::vector<std::uint8_t>& stream, std::string_view document) {
+  stream.insert(stream.end(), document.begin(), document.end());
+  stream.push_back(kEndOfDocument);
+}
+
 }  // namespace
 
 std::uint64_t corpus_bytes(const std::string& path) {
@@ -180,9 +186,7 @@ TextCorpus split_documents(const CorpusText& text, double validation_fraction, s
   corpus.validation_documents.reserve(held_out);
   d = 0;
   for_each_document(text, [&](std::string_view document) {
-    std::vector<std::uint8_t>& stream = validation[d] ? corpus.validation : corpus.train;
-    stream.insert(stream.end(), document.begin(), document.end());
-    stream.push_back(kEndOfDocument);
+    append_document(validation[d] ? corpus.validation : corpus.train, document);
     if (validation[d]) corpus.validation_documents.push_back(static_cast<std::uint32_t>(d));
     ++d;
   });
@@ -202,6 +206,18 @@ TextCorpus load_text_corpus(const std::string& path, double validation_fraction,
                   " bytes with their end-of-document bytes) is shorter than one window of context + 1 = " +
                   std::to_string(window_bytes) + " bytes" + package_hint(path));
   return corpus;
+}
+
+std::vector<std::uint8_t> load_text_stream(const std::string& path, int context) {
+  const CorpusText text = read_corpus(path);
+  std::vector<std::uint8_t> stream;
+  stream.reserve(text.text.size() + text.documents);
+  for_each_document(text, [&](std::string_view document) { append_document(stream, document); });
+  if (stream.size() < static_cast<std::size_t>(context) + 1)
+    throw Error(path + ": " + std::to_string(stream.size()) +
+                " bytes with their end-of-document bytes, shorter than one window of context + 1 = " +
+                std::to_string(context + 1) + " bytes");
+  return stream;
 }
 
 std::size_t window_count(std::size_t stream_bytes, int context) {

@@ -101,6 +101,11 @@ TextCorpus split_documents(const CorpusText& corpus, double validation_fraction,
 // (an Error naming the path otherwise).
 TextCorpus load_text_corpus(const std::string& path, double validation_fraction, std::uint64_t seed, int context);
 
+// The documents of `path` (read_documents: a file or a directory, as a corpus is read) as one stream in their
+// order, each followed by kEndOfDocument: a text to evaluate a network on (ringmaster eval --data). Throws
+// Error naming the path when it cannot be read or is shorter than one window of context + 1 bytes.
+std::vector<std::uint8_t> load_text_stream(const std::string& path, int context);
+
 // The windows of a stream (docs/method.md §6): window i is bytes [i·T, i·T + T] — T inputs and, shifted
 // by one, their T next bytes as targets. Consecutive windows share one byte (the last target of one is
 // the first input of the next): inputs never overlap, and every byte but the first is a target exactly

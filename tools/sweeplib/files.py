@@ -8,6 +8,7 @@ file); the old file, if any, is still there.
 """
 from __future__ import annotations
 
+import csv
 import io
 import json
 import os
@@ -35,6 +36,14 @@ def read_json(path: str | os.PathLike, limit: int = JSON_LIMIT) -> Any:
         return json.loads(text)
     except RecursionError:
         raise ValueError(f"{path}: JSON nested too deeply") from None
+
+
+def read_csv(path: str | os.PathLike, limit: int = TABLE_LIMIT) -> list[dict[str, str]]:
+    """The rows of a CSV file the binary writes (docs/formats.md: a header line, fields never quoted, an empty
+    field for "none") as dicts by column, whole rows only: a last line without its newline — a row a live run
+    is still writing — is left out. FileError as read_regular."""
+    lines = read_text(path, limit).split("\n")[:-1]  # what follows the last newline is not a whole row
+    return list(csv.DictReader(lines))
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -1,8 +1,10 @@
 """Plots (PNG, Debian's python3-matplotlib): loss vs time per method at each p, the speedup of the
 reference method over each baseline vs p, and (report.heatmap) the heat map of its speedup over the best
-baseline."""
+baseline. Also what every plot of the tools shares (tools/runs.py too): the check that matplotlib can be
+imported, made before any work, and log axes labelled so that a range inside one decade can be read."""
 from __future__ import annotations
 
+import importlib
 import math
 import sys
 from pathlib import Path
@@ -15,6 +17,44 @@ from .points import point_dir
 from .rundir import read_eval
 from .report import (collect, curve_figures, heatmap, heatmap_panels, label_keys_of, ordered_values,
                      report_layout, speedup_table, target_text)
+
+
+class MissingPlotLibrary(Exception):
+    """matplotlib (or numpy) cannot be imported by this Python: one line saying which and what to run."""
+
+
+def require_matplotlib() -> None:
+    """Raises MissingPlotLibrary unless this interpreter can import matplotlib (with its Agg backend) and numpy:
+    called before a command does any work that ends in a plot, so that a sweep run with another interpreter
+    than its first line names (`python3 tools/sweep.py`, a virtualenv's python3) stops at once instead of after
+    its runs."""
+    try:
+        for module in ("numpy", "matplotlib"):
+            importlib.import_module(module)
+        import matplotlib
+
+        matplotlib.use("Agg")
+        importlib.import_module("matplotlib.pyplot")
+    except ImportError as e:
+        raise MissingPlotLibrary(
+            f"{sys.executable} (Python {sys.version.split()[0]}) cannot import {e.name or 'matplotlib'}, which the "
+            "plots need: run the tool itself (its first line is Debian's /usr/bin/python3, which has "
+            "python3-matplotlib and python3-numpy), or install them for this Python") from None
+
+
+def readable_log_axis(ax, axis: str = "y") -> None:
+    """Labels a log axis readably once its limits are set: over at most three decades, at 1, 2 and 5 times each
+    power of ten, written as plain numbers (0.05, 0.1, 0.2, 0.5, 1, 2), so that a range inside one decade still
+    has labels and none reads 1.08×10⁰; over more decades, matplotlib's powers of ten."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    lo, hi = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    if not (0 < lo < hi) or math.log10(hi / lo) > 3:
+        return
+    which = ax.yaxis if axis == "y" else ax.xaxis
+    which.set_major_locator(LogLocator(base=10.0, subs=(1.0, 2.0, 5.0)))
+    which.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    which.set_minor_formatter(NullFormatter())
 
 
 def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
@@ -94,6 +134,7 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
                 ax.axhline(line, color="k", ls="--", lw=0.8)
             if log:
                 ax.set_yscale("log")
+                readable_log_axis(ax)
             elif name == "loss" and line is not None and math.isfinite(lowest):
                 # an evaluated loss on a linear axis: the first evaluations (a language model starts near
                 # ln 256 = 5.5 nats/byte) would squeeze the range that decides the comparison
@@ -140,44 +181,82 @@ def plot(spec: Spec, sweep_dir: Path, out=None) -> list[Path]:
         written.append(heatmap_figure(spec, speedups, report, short, plt, np))
     # per baseline against the columns: only when the columns are the report's one other dimension
     if spec.report.reference is not None and cols_key is not None and speedups and not others:
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        numeric = all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in columns)
-        xs = {c: (c if numeric else i) for i, c in enumerate(columns)}
-        for b in (spec.report.baselines or [m for m in methods if m != spec.report.reference]):
-            points = [(xs[s["labels"].get(cols_key)], s["speedup"]) for s in speedups
-                      if s["baseline"] == b and s["labels"].get(cols_key) in xs and s["speedup"].defined
-                      and math.isfinite(s["speedup"].value)]
-            if not points:
-                continue
-            points.sort(key=lambda q: q[0])
-            x = [q[0] for q in points]
-            y = [q[1].value for q in points]
-            ax.plot(x, y, "-", color=colors.get(b), label=str(b), lw=1.4)
-            for xi, q in points:
-                ax.plot([xi], [q.value], "^" if q.lower_bound else "o", color=colors.get(b),
-                        mfc="none" if q.lower_bound else colors.get(b))
-                if math.isfinite(q.ratio_min) and math.isfinite(q.ratio_max):
-                    ax.vlines(xi, q.ratio_min, q.ratio_max, color=colors.get(b), lw=0.8, alpha=0.6)
-        ax.axhline(1.0, color="k", lw=0.8)
-        ax.set_yscale("log")
-        ax.set_xlabel(col_name)
-        if not numeric:
-            ax.set_xticks(list(xs.values()), [label_text(c) for c in columns])
-        ax.set_ylabel(f"time to {target_text(spec.report.target)}: baseline / {spec.report.reference}")
-        ax.set_title(f"speedup of {spec.report.reference} (open ▲: lower bound, baseline missed the target; "
-                     "bars: per-seed range)", fontsize=8)
-        ax.grid(True, which="both", alpha=0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-        else:
-            ax.text(0.5, 0.5, "no finite speedup to show", transform=ax.transAxes, ha="center")
-        fig.tight_layout()
-        path = report / f"{spec.name}-speedup.png"
-        write_figure(fig, path)
-        plt.close(fig)
-        written.append(path)
+        written.append(speedup_figure(spec, speedups, columns, cols_key, col_name, methods, colors, report, plt))
     print("plot: " + ", ".join(str(p) for p in written), file=out)
     return written
+
+
+def speedup_figure(spec: Spec, speedups: list[dict[str, Any]], columns: list, cols_key: str, col_name: str,
+                   methods: list, colors: dict, report: Path, plt) -> Path:
+    """report/<name>-speedup.png: the reference's speedup over each baseline at each column value (per-seed range
+    as a bar; open ▲: a lower bound, the baseline missed the target). Lines join the points of a baseline only
+    when the columns are numbers; categories (a protocol) get markers side by side; when one column alone has
+    a speedup to show (the sweep has one, or the reference missed the target in the others), one marker per
+    baseline along the x axis. The y axis is logarithmic around 1 and labelled where it can be read."""
+    baselines = spec.report.baselines or [m for m in methods if m != spec.report.reference]
+
+    def shown(s: dict[str, Any]) -> bool:
+        return s["baseline"] in baselines and s["speedup"].defined and math.isfinite(s["speedup"].value)
+
+    with_speedups = [c for c in columns if any(shown(s) and s["labels"].get(cols_key) == c for s in speedups)]
+    single = len(with_speedups) == 1
+    if single:
+        columns = with_speedups
+    numeric = not single and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in columns)
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    values = [1.0]
+    drawn = []
+    for i, b in enumerate(baselines):
+        points = [(c, s["speedup"]) for c in columns for s in speedups
+                  if s["baseline"] == b and s["labels"].get(cols_key) == c and shown(s)]
+        if not points:
+            continue
+        drawn.append(b)
+        if single:
+            xs = [float(len(drawn) - 1)]
+        elif numeric:
+            xs = [float(c) for c, _ in points]
+        else:  # categories: the baselines side by side around each
+            xs = [columns.index(c) + 0.08 * (i - (len(baselines) - 1) / 2) for c, _ in points]
+        color = colors.get(b)
+        if numeric:
+            ax.plot(xs, [q.value for _, q in points], "-", color=color, lw=1.4)
+        for x, (_, q) in zip(xs, points):
+            ax.plot([x], [q.value], "^" if q.lower_bound else "o", color=color, mfc="none" if q.lower_bound else color,
+                    label=None if single else str(b))
+            values.append(q.value)
+            if math.isfinite(q.ratio_min) and math.isfinite(q.ratio_max) and q.ratio_min > 0:
+                ax.vlines(x, q.ratio_min, q.ratio_max, color=color, lw=0.8, alpha=0.6)
+                values += [q.ratio_min, q.ratio_max]
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_ylim(min(values) / 1.5, max(values) * 1.5)  # around 1 and every point, however close they are
+    readable_log_axis(ax)
+    if single:
+        ax.set_xticks(range(len(drawn)), [str(b) for b in drawn])
+        ax.set_xlim(-0.6, len(drawn) - 0.4)
+        ax.set_xlabel(f"baseline ({col_name} = {label_text(columns[0])})")
+    else:
+        ax.set_xlabel(col_name)
+        if not numeric:
+            ax.set_xticks(range(len(columns)), [label_text(c) for c in columns])
+            ax.set_xlim(-0.5, len(columns) - 0.5)
+    ax.set_ylabel(f"time to {target_text(spec.report.target)}: baseline / {spec.report.reference}")
+    ax.set_title(f"speedup of {spec.report.reference} (open ▲: lower bound, baseline missed the target; "
+                 "bars: per-seed range)", fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    if not drawn:
+        ax.text(0.5, 0.5, "no finite speedup to show", transform=ax.transAxes, ha="center")
+    elif not single:
+        legend: dict[str, Any] = {}
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(label, handle)
+        ax.legend(list(legend.values()), list(legend), fontsize=8)
+    fig.tight_layout()
+    path = report / f"{spec.name}-speedup.png"
+    write_figure(fig, path)
+    plt.close(fig)
+    return path
 
 
 def heatmap_figure(spec: Spec, speedups: list[dict[str, Any]], report: Path, short: dict[str, str], plt, np) -> Path:
@@ -216,7 +295,12 @@ def heatmap_figure(spec: Spec, speedups: list[dict[str, Any]], report: Path, sho
                 text = "n/a" if c is None else (("≥" if c.speedup.lower_bound else "")
                                                + ("∞" if math.isinf(c.speedup.value) else f"{c.speedup.value:.2g}×")
                                                + f"\n{c.baseline}")
-                ax.text(xi, yi, text, ha="center", va="center", fontsize=6.5)
+                value = data[yi, xi]
+                # white on the dark ends of the colour scale, black on light cells and the grey of n/a
+                red, green, blue, _ = image.cmap(norm(value)) if math.isfinite(value) else (0.85, 0.85, 0.85, 1)
+                dark = 0.299 * red + 0.587 * green + 0.114 * blue < 0.5
+                ax.text(xi, yi, text, ha="center", va="center", fontsize=8, color="white" if dark else "black",
+                        fontweight="bold" if dark else "normal")
         ax.set_xticks(range(len(xs)), [label_text(x) for x in xs])
         ax.set_yticks(range(len(ys)), [label_text(y) for y in ys])
         ax.set_xlabel(short.get(x_key, x_key))

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import math
 from pathlib import Path
 from typing import Any
 
-from .files import SPEC_LIMIT, TABLE_LIMIT, FileError, read_json, read_regular, read_text
+from .files import SPEC_LIMIT, FileError, read_csv, read_json, read_regular
 from .spec import Spec, SpecError, split_target
 from .points import Point
 
@@ -126,7 +125,7 @@ def read_eval(directory: Path, column: str = "loss") -> tuple[list[float], list[
     of a quadratic run), a row leaves it empty or is not numbers, or there is no eval.csv to read."""
     times, values = [], []
     try:
-        for row in csv.DictReader(io.StringIO(read_text(directory / "eval.csv", TABLE_LIMIT), newline="")):
+        for row in read_csv(directory / "eval.csv"):
             if row.get(column) in (None, ""):
                 return [], []
             times.append(float(row["time_s"]))

@@ -41,11 +41,13 @@ def read_env_file(path: Path) -> dict[str, str]:
     return env
 
 
-def sbatch(args: list[str], env: dict[str, str], dry_run: bool, log: list[str]) -> str:
+def sbatch(args: list[str], env: dict[str, str], dry_run: bool, log: list[str], name: str) -> str:
+    """Submits one job and returns its id; in a dry run submits nothing and returns `<name>`, a placeholder that
+    the dependencies of the later commands name instead of an id no job has."""
     command = ["sbatch", "--parsable", *args]
     log.append(" ".join(command))
     if dry_run:
-        return str(1000 + len(log))
+        return f"<{name}>"
     result = subprocess.run(command, env=env, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"sbatch failed ({result.returncode}): {result.stderr.strip()}\n$ {' '.join(command)}")
@@ -58,6 +60,12 @@ def slurm_submit(spec: Spec, sweep_dir: Path, binary: str, launcher: str, max_pa
     array task runs one point (jobs/sweep-array.sbatch); a phase larger than max_array is split into
     several arrays. Returns (and writes to <sweep>/slurm-jobs.json) the job ids."""
     out = out or sys.stdout
+    # The report job plots with Debian's /usr/bin/python3 on a compute node (jobs/aggregate.sbatch): a login
+    # node whose own lacks matplotlib is a warning that the chain may fail at its last step.
+    probe = subprocess.run(["/usr/bin/python3", "-c", "import matplotlib, numpy"], capture_output=True)
+    if probe.returncode != 0:
+        print("sweep: warning: /usr/bin/python3 here cannot import matplotlib and numpy, which the report job "
+              "(jobs/aggregate.sbatch) needs on the compute node: install python3-matplotlib there", file=sys.stderr)
     jobs_dir = REPO / "jobs"
     logs = sweep_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -82,8 +90,9 @@ def slurm_submit(spec: Spec, sweep_dir: Path, binary: str, launcher: str, max_pa
             if dependency:
                 args.append(f"--dependency={dependency}")
             env["SWEEP_OFFSET"] = str(offset)
+            name = phase if len(points) <= max_array else f"{phase} {offset // max_array + 1}"
             ids.append(sbatch([*args, str(jobs_dir / "sweep-array.sbatch"), spec_arg, phase, dir_arg], env,
-                              dry_run, log))
+                              dry_run, log, f"{name} array"))
         env.pop("SWEEP_OFFSET", None)
         return ids
 
@@ -93,7 +102,8 @@ def slurm_submit(spec: Spec, sweep_dir: Path, binary: str, launcher: str, max_pa
                 f"--error={logs}/{label}-%j.err"]
         if after:
             args.append(f"--dependency={kind}:" + ":".join(after))
-        return sbatch([*args, str(jobs_dir / "aggregate.sbatch"), spec_arg, what, dir_arg], env, dry_run, log)
+        return sbatch([*args, str(jobs_dir / "aggregate.sbatch"), spec_arg, what, dir_arg], env, dry_run, log,
+                      f"{label} job")
 
     dependency = None
     if needs_tuning(spec):
@@ -110,6 +120,9 @@ def slurm_submit(spec: Spec, sweep_dir: Path, binary: str, launcher: str, max_pa
         write_text(sweep_dir / "slurm-jobs.json", json.dumps(submitted, indent=2) + "\n")
     for line in log:
         print(("(dry run) " if dry_run else "") + line, file=out)
+    if dry_run:
+        print(f"dry run: nothing submitted ({len(log)} jobs); <...> stands for the id sbatch would return", file=out)
+        return submitted
     summary = ", ".join(f"{k} {v}" for k, v in submitted.items() if k not in ("commands", "sweep_dir"))
     print(f"submitted: {summary}; logs in {logs}", file=out)
     return submitted
