@@ -55,6 +55,7 @@ Run::Run(const Config& config, Objective& objective, Recorder& recorder, int wor
     epoch_ = resume->epoch + 1;
     start_time_s_ = resume->train_time_s;
     earlier_wall_s_ = resume->wall_time_s;
+    checkpointed_.emplace(resume->k, resume->train_time_s);
     recorder_.restore(resume->recorder, resume->train_time_s);
   }
   times_at_start_ = times_;
@@ -214,6 +215,13 @@ void Run::checkpoint(double t) {
   write_checkpoint(recorder_.dir() / kCheckpointFile, c, arrays);
   overhead_s_ += seconds_since(begin);  // not charged to the training clock either (docs/method.md §7)
   last_checkpoint_ = Clock::now();
+  checkpointed_.emplace(c.k, t);
+}
+
+std::string Run::resume_hint() const {
+  if (!checkpointed_) return "no checkpoint was written: the run cannot be resumed";
+  return fmt::format("continue with: ringmaster {} --resume {} (its checkpoint at k = {}, t = {:.2f} s)", command_,
+                     recorder_.dir().string(), checkpointed_->first, checkpointed_->second);
 }
 
 std::string Run::stop_reason(double t) const {
@@ -255,8 +263,7 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   spdlog::info("stopped ({}) at t={:.2f}s after {} updates and {} arrivals in {:.2f}s wall; run directory {}", reason,
                t, server_.k(), recorder_.arrivals(), wall_s(), recorder_.dir().string());
   if (reason != "signal") return kExitOk;
-  spdlog::info("stopped by a signal: checkpoint written; continue with: ringmaster {} --resume {}", command_,
-               recorder_.dir().string());
+  spdlog::info("stopped by a signal: checkpoint written; {}", resume_hint());
   return kExitStopped;
 }
 
@@ -272,7 +279,7 @@ void install_stop_signals() {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
-  for (int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaction(signal, &action, nullptr);
 }
 
 int stop_signal() { return g_stop_signal; }
