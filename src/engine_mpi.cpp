@@ -117,7 +117,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     if (shards > 1) plan = std::make_unique<ShardPlan>(objective->layout(), config.lmo.options(), shards);
     if (!request.resume.empty() && rank == 0) {
       // Only the leader reads the checkpoint; the followers get their slices of it, the workers the epoch.
-      Resumed resumed = open_resumed(request.resume, config, workers, objective->layout().size());
+      Resumed resumed = open_resumed(request.resume, config, workers, objective->layout().size(), ConfigFor::mpi);
       run_dir.emplace(std::move(resumed.dir));
       resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
     }

@@ -540,7 +540,8 @@ int run_sim(const RunRequest& request) {
   std::optional<RunDir> run_dir;
   std::unique_ptr<Checkpoint> resume;
   if (!request.resume.empty()) {
-    Resumed resumed = open_resumed(request.resume, config, config.run.workers, objective->layout().size());
+    Resumed resumed =
+        open_resumed(request.resume, config, config.run.workers, objective->layout().size(), ConfigFor::simulator);
     run_dir.emplace(std::move(resumed.dir));
     resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
   }

@@ -267,11 +267,12 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   return kExitStopped;
 }
 
-Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params) {
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params,
+                     ConfigFor engine) {
   RunDir run_dir = RunDir::resume(dir);
   const std::filesystem::path file = run_dir.path() / kCheckpointFile;
   Checkpoint checkpoint = read_checkpoint(file, checkpoint_payload_limit(params, workers));
-  check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string());
+  check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string(), engine);
   return {std::move(run_dir), std::move(checkpoint)};
 }
 

@@ -174,12 +174,14 @@ class Run {
 
 // A fresh flag, or --resume DIR: the run directory (locked first: a second job resuming the same
 // directory stops here, before anything is read) and its checkpoint, checked against this
-// configuration, `workers` and `params`. Throws Error (exit 2) naming what does not match.
+// configuration, `workers` and `params`. Throws Error (exit 2) naming what does not match, and how to
+// match it under `engine` (check_resumable).
 struct Resumed {
   RunDir dir;
   Checkpoint checkpoint;
 };
-Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params);
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, std::size_t params,
+                     ConfigFor engine);
 
 // SIGTERM, SIGINT, SIGHUP and SIGUSR1 (Slurm's --signal=B:USR1@…, mpirun forwarding a Ctrl-C or a kill, a
 // closed terminal) set a flag the engines poll (Run::stop_reason; under MPI a worker or a follower shard
