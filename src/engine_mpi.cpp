@@ -25,6 +25,7 @@
 #include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
 #include "ringmaster/shards.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace {
@@ -160,7 +161,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   int code = kExitOk;
   if (rank == 0) {
     spdlog::info("{} with {} workers on {}; run directory {}", config.run.method, workers,
-                 config.objective.kind, recorder->dir().string());
+                 config.objective.kind, shown_path(recorder->dir()));
     if (plan)
       spdlog::info("server: {} shards (ranks 0-{}), blocks {}; the largest shard does {:.0f}% of an update", shards,
                    shards - 1, plan->describe(), 100.0 * plan->max_share());

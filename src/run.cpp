@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace {
@@ -221,7 +222,7 @@ void Run::checkpoint(double t) {
 std::string Run::resume_hint() const {
   if (!checkpointed_) return "no checkpoint was written: the run cannot be resumed";
   return fmt::format("continue with: ringmaster {} --resume {} (its checkpoint at k = {}, t = {:.2f} s)", command_,
-                     recorder_.dir().string(), checkpointed_->first, checkpointed_->second);
+                     shown_path(recorder_.dir()), checkpointed_->first, checkpointed_->second);
 }
 
 std::string Run::stop_reason(double t) const {
@@ -261,7 +262,7 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   totals.memory = std::move(memory);
   recorder_.finish(server_, times_, totals);
   spdlog::info("stopped ({}) at t={:.2f}s after {} updates and {} arrivals in {:.2f}s wall; run directory {}", reason,
-               t, server_.k(), recorder_.arrivals(), wall_s(), recorder_.dir().string());
+               t, server_.k(), recorder_.arrivals(), wall_s(), shown_path(recorder_.dir()));
   if (reason != "signal") return kExitOk;
   spdlog::info("stopped by a signal: checkpoint written; {}", resume_hint());
   return kExitStopped;
