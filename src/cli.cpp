@@ -42,6 +42,8 @@ constexpr const char* kUsage =
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
 
+constexpr const char* kCommands = "commands: train, simulate, bench, sample; ringmaster --help prints the usage";
+
 // Under mpirun or srun every rank parses the same arguments: only the first rank reports problems.
 bool first_rank() {
   for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
@@ -202,7 +204,7 @@ int sample(int argc, char** argv) {
 }
 
 int dispatch(int argc, char** argv) {
-  if (argc < 2) throw Error(std::string("missing command\n") + kUsage);
+  if (argc < 2) throw Error(std::string("missing command (") + kCommands + ")");
   const std::string command = argv[1];
   if (command == "-h" || command == "--help") {
     std::cout << kUsage;
@@ -239,7 +241,7 @@ int dispatch(int argc, char** argv) {
   }
   if (command == "bench") return bench(argc - 1, argv + 1);
   if (command == "sample") return sample(argc - 1, argv + 1);
-  throw Error("unknown command '" + shown(command) + "' (commands: train, simulate, bench, sample; ringmaster --help)");
+  throw Error("unknown command '" + shown(command) + "' (" + kCommands + ")");
 }
 
 }  // namespace
@@ -260,21 +262,21 @@ int cli_main(int argc, char** argv) {
   try {
     return dispatch(argc, argv);
   } catch (const RuntimeFailure& e) {
-    spdlog::critical("{}", e.what());
+    spdlog::critical("{}", shown(e.what(), kShownMessage));
     return kExitRuntime;
   } catch (const Error& e) {
-    if (first_rank()) spdlog::error("{}", e.what());
+    if (first_rank()) spdlog::error("{}", shown(e.what(), kShownMessage));
     return kExitBadInput;
   } catch (const cxxopts::exceptions::exception& e) {
     // An unknown option, one missing its value: one line, as every bad input (ringmaster --help lists them).
-    if (first_rank()) spdlog::error("{} (ringmaster {} --help lists the options)", shown(e.what(), 300),
+    if (first_rank()) spdlog::error("{} (ringmaster {} --help lists the options)", shown(e.what(), kShownMessage),
                                     argc > 1 ? shown(argv[1]) : "COMMAND");
     return kExitBadInput;
   } catch (const std::bad_alloc&) {
     spdlog::critical("out of memory");
     return kExitRuntime;
   } catch (const std::exception& e) {
-    spdlog::critical("{}", e.what());
+    spdlog::critical("{}", shown(e.what(), kShownMessage));
     return kExitRuntime;
   }
 }

@@ -35,7 +35,7 @@ bool any_failed(const std::optional<std::string>& error, int rank) {
   const int mine = error ? rank : std::numeric_limits<int>::max();
   int lowest = 0;
   MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (error && lowest == rank) spdlog::error("{}", *error);
+  if (error && lowest == rank) spdlog::error("{}", shown(*error, kShownMessage));
   return lowest != std::numeric_limits<int>::max();
 }
 
@@ -211,7 +211,7 @@ int run_mpi(const RunRequest& request, int argc, char** argv) {
     code = run_ranks(request, rank, size);
   } catch (const std::exception& e) {
     // A failure after the start (I/O, MPI) on one rank: the others cannot finish without it.
-    spdlog::critical("{}", e.what());
+    spdlog::critical("{}", shown(e.what(), kShownMessage));
     MPI_Abort(MPI_COMM_WORLD, kExitRuntime);
   }
   MPI_Finalize();

@@ -125,7 +125,8 @@ TEST(Cli, BadOptionValuesAreOneLineNamingTheOption) {
 }
 
 // User input echoed in a message shows control characters and bidi overrides escaped, never raw: an
-// escape sequence in a --set, an option value or a path cannot act on the terminal or reorder the line.
+// escape sequence in a --set, an option value or a path cannot act on the terminal or reorder the line,
+// whichever part of the program wrote the message.
 TEST(Cli, ControlAndBidiCharactersInInputAreEscaped) {
   TempDir dir("cli-escape");
   // Written as bash's $'...' escapes: ESC [2J (clear the screen), U+202E (right-to-left override).
@@ -138,6 +139,10 @@ TEST(Cli, ControlAndBidiCharactersInInputAreEscaped) {
       {"option value", "sample --run x --tokens $'1" + esc + "'", "got '1\\x1b[2J'"},
       {"path", simulate + "$'" + (dir / "a") + esc + rlo + ".toml'", (dir / "a") + "\\x1b[2J\\u{202e}.toml: cannot open"},
       {"unexpected argument", simulate + kConfig + " $'x" + esc + "'", "unexpected argument 'x\\x1b[2J'"},
+      // A message of a reader (the trace's) reaches the log escaped too.
+      {"trace path", simulate + kConfig + " --set heterogeneity.profile=trace --set $'heterogeneity.trace=" +
+                         (dir / "t") + esc + ".csv'",
+       (dir / "t") + "\\x1b[2J.csv"},
   };
   for (const Hostile& h : cases) {
     SCOPED_TRACE(h.name);

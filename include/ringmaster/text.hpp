@@ -1,7 +1,8 @@
 // User text in messages: a --set, an option's value, a path, echoed in an error or a log line. Such text
 // may hold anything the user's shell let through — control characters, terminal escape sequences,
 // Unicode's bidirectional overrides that make a line read other than it is — and may be megabytes long.
-// Every message that echoes user input shows it through shown().
+// Every message that echoes user input shows it through shown(), and main logs every error message
+// through it once more (kShownMessage), which covers any reader that echoed a path as it was.
 #pragma once
 
 #include <cstddef>
@@ -15,6 +16,9 @@ namespace ringmaster {
 // than one too long for the system.
 inline constexpr std::size_t kShownText = 80;
 inline constexpr std::size_t kShownPath = 512;
+// A whole message as it is logged (main's one line for an Error: escaped again, which changes nothing in
+// text already shown, so that text from any reader that did not show it is safe too).
+inline constexpr std::size_t kShownMessage = 4096;
 
 // `text` as a message shows it: its first `max_bytes` bytes (never cut inside a UTF-8 sequence) and, when
 // longer, "… (N bytes)"; every byte or character a terminal would act on instead of printing escaped —
