@@ -14,6 +14,7 @@
 #include <cstring>
 #include <vector>
 
+#include "mpi/follower_link.hpp"
 #include "mpi/loops.hpp"
 #include "mpi/points.hpp"
 #include "mpi/protocol.hpp"
@@ -26,8 +27,10 @@ namespace {
 // A follower polls from 20 µs backing off to 1 ms while the leader sends nothing (between arrivals).
 constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 1e-3;
-// How long the workers get to send their last gradient slices and counts after the stop.
-constexpr double kShutdownDeadlineS = 10.0;
+// How long the workers get to send their last gradient slices and counts after the stop: twice the
+// leader's 10 s, so that a worker that never answers is the leader's to end the job for (it checkpoints
+// first), not a follower's, whose abort would pre-empt that checkpoint.
+constexpr double kShutdownDeadlineS = 20.0;
 // A follower reports the decisions it has taken at most this often while the count moves (the leader
 // judges silence in seconds: follower_link.hpp).
 constexpr double kReportS = 0.1;
@@ -357,6 +360,9 @@ void send_shard_states(MPI_Comm comm, const ShardPlan& plan, const Checkpoint* r
   Backoff backoff(kMinPollS, kMaxPollS);
   const ShardState state{resume->k, resume->method.count, resume->method.sum.empty() ? 0 : 1,
                          static_cast<std::int32_t>(resume->counters.size())};
+  // A follower takes its state at once (it waits for nothing else); one that does not is stopped or hung,
+  // and the liveness rule of the followers applies (follower_link.hpp).
+  const double deadline = MPI_Wtime() + kFollowerGoneS;
   for (int s = 1; s < plan.shards(); ++s) {
     std::vector<MPI_Request> requests(5, MPI_REQUEST_NULL);
     check(MPI_Isend(&state, sizeof state, MPI_BYTE, s, kTagShardSlice, comm, &requests[0]), "MPI_Isend");
@@ -371,7 +377,10 @@ void send_shard_states(MPI_Comm comm, const ShardPlan& plan, const Checkpoint* r
             "MPI_Isend");
     }
     for (MPI_Request& r : requests)
-      if (r != MPI_REQUEST_NULL) wait(r, nullptr, backoff);
+      if (r != MPI_REQUEST_NULL && !wait_until(r, deadline, backoff))
+        throw Error("server shard " + std::to_string(s) + " (rank " + std::to_string(s) + ") did not take its part of " +
+                    "the checkpoint within " + std::to_string(static_cast<int>(kFollowerGoneS)) +
+                    " s (stopped or hung): the run cannot start without its blocks");
   }
 }
 
