@@ -27,6 +27,7 @@
 #include "ringmaster/error.hpp"
 #include "ringmaster/optimizer.hpp"
 #include "ringmaster/rng.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace {
@@ -39,7 +40,7 @@ struct Case {
 // "L,H,C,T,B": layers, heads, width, context, batch, positive, with an even head dimension C / H.
 Case parse_model(const std::string& text) {
   const auto bad = [&] {
-    return Error("bench gpt: bad --model '" + text +
+    return Error("bench gpt: bad --model '" + shown(text) +
                  "'; expected L,H,C,T,B (layers, heads, width, context, batch), e.g. 4,4,128,128,8, with an even "
                  "head dimension C/H");
   };

@@ -24,6 +24,7 @@
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/lmo.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 
@@ -35,7 +36,7 @@ struct Shape {
 
 // "MxN" with positive integers M, N.
 Shape parse_shape(const std::string& text) {
-  const auto bad = [&] { return Error("bench lmo: bad shape '" + text + "'; expected MxN, e.g. 256x1024"); };
+  const auto bad = [&] { return Error("bench lmo: bad shape '" + shown(text) + "'; expected MxN, e.g. 256x1024"); };
   const std::size_t x = text.find('x');
   if (x == std::string::npos || x == 0 || x + 1 == text.size()) throw bad();
   const auto number = [&](const std::string& digits) {

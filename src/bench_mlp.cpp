@@ -23,6 +23,7 @@
 #include "objectives/mlp.hpp"
 #include "ringmaster/bench.hpp"
 #include "ringmaster/error.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace {
@@ -34,7 +35,7 @@ std::vector<int> parse_hidden(const std::string& text) {
   while (std::getline(in, word, ',')) {
     int w = 0;
     if (word.empty() || word.size() > 5 || !std::all_of(word.begin(), word.end(), ::isdigit) || (w = std::stoi(word)) <= 0)
-      throw Error("bench mlp: bad --hidden '" + text + "'; expected widths like 128,128");
+      throw Error("bench mlp: bad --hidden '" + shown(text) + "'; expected widths like 128,128");
     widths.push_back(w);
   }
   return widths;
@@ -90,8 +91,6 @@ int bench_mlp(const std::vector<std::string>& hidden_specs, const std::vector<in
                                                       : hidden_specs)
     shapes.push_back(parse_hidden(spec));
   const std::vector<int> sizes = batches.empty() ? std::vector<int>{128, 64} : batches;
-  for (int b : sizes)
-    if (b <= 0 || b > 60000) throw Error("bench mlp: --batch must be in [1, 60000], got " + std::to_string(b));
 
   openblas_set_num_threads(1);  // one thread, as torch.set_num_threads(1) on the other side
   TorchProcess torch("bench mlp", python,

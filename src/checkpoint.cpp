@@ -476,11 +476,20 @@ Checkpoint read_checkpoint(const std::filesystem::path& path, std::uint64_t max_
 }
 
 void check_resumable(const Checkpoint& c, const Config& config, int workers, std::size_t params,
-                     const std::string& run_id, const std::string& name, const DataFingerprint& data) {
-  if (c.workers != workers)
+                     const std::string& run_id, const std::string& name, const DataFingerprint& data,
+                     ConfigFor engine) {
+  if (c.workers != workers) {
+    const int shards = config.server.shards;
+    const std::string n = std::to_string(c.workers);
+    const std::string how =
+        engine == ConfigFor::mpi
+            ? "start mpirun with -np " + std::to_string(c.workers + shards) + " (" + n + " workers + " +
+                  (shards == 1 ? "the server" : "server.shards = " + std::to_string(shards)) + ")"
+            : "resume with run.workers = " + n + ", as in the run's config.toml (drop the --set or -c file that "
+              "changes it)";
     throw Error("checkpoint " + name + ": this run was started with " + std::to_string(workers) +
-                " workers, the checkpoint has " + std::to_string(c.workers) + " (start mpirun with -np " +
-                std::to_string(c.workers + 1) + ")");
+                " workers, the checkpoint has " + n + ": " + how);
+  }
   if (c.config_hash != config_hash(config))
     throw Error("checkpoint " + name + ": written by a different configuration (hash " + std::to_string(c.config_hash) +
                 ", this run's " + std::to_string(config_hash(config)) +

@@ -3,9 +3,12 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <optional>
+#include <type_traits>
 
 // cxxopts splits repeated-option values on ',' by default, which would cut `--set list=[1.0,2.0]`
 // in two: --set values are whole TOML values, never lists of options.
@@ -16,10 +19,12 @@
 #include <vector>
 
 #include "ringmaster/bench.hpp"
+#include "ringmaster/config.hpp"
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/eval_run.hpp"
 #include "ringmaster/sample.hpp"
+#include "ringmaster/text.hpp"
 #include "ringmaster/update_executor.hpp"
 
 namespace ringmaster {
@@ -40,12 +45,44 @@ constexpr const char* kUsage =
     "  ringmaster --version\n"
     "  ringmaster COMMAND --help\n";
 
+constexpr const char* kCommands = "commands: train, simulate, bench, sample, eval; ringmaster --help prints the usage";
+
 // Under mpirun or srun every rank parses the same arguments: only the first rank reports problems.
 bool first_rank() {
   for (const char* var : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"}) {
     if (const char* v = std::getenv(var)) return std::string(v) == "0";
   }
   return true;
+}
+
+// The value of `--option` of `command` (text as typed) as a number of type T in [lo, hi]; anything else is
+// an Error naming the option, what it takes and what it got, in one line (cxxopts's own conversion says
+// only "Argument 'x' failed to parse", and a NaN would pass it).
+template <class T>
+T number(const std::string& command, const std::string& option, const std::string& text, T lo, T hi) {
+  T value{};
+  const char* end = text.data() + text.size();
+  const auto [stop, error] = std::from_chars(text.data(), end, value);
+  if (text.empty() || error != std::errc() || stop != end || !(value >= lo && value <= hi))
+    throw Error(fmt::format("{}: --{} takes {} in [{}, {}], got '{}'", command, option,
+                            std::is_integral_v<T> ? "an integer" : "a number", lo, hi, shown(text)));
+  return value;
+}
+
+// The same for every value of a repeatable option (none given: empty).
+template <class T>
+std::vector<T> numbers(const std::string& command, const cxxopts::ParseResult& args, const std::string& option, T lo,
+                       T hi) {
+  std::vector<T> values;
+  if (args.count(option))
+    for (const std::string& text : args[option].as<std::vector<std::string>>())
+      values.push_back(number(command, option, text, lo, hi));
+  return values;
+}
+
+// An argument no option took.
+Error unexpected(const std::string& command, const cxxopts::ParseResult& args) {
+  return Error(command + ": unexpected argument '" + shown(args.unmatched().front()) + "'");
 }
 
 cxxopts::Options run_options(const std::string& command, const std::string& what) {
@@ -63,7 +100,7 @@ cxxopts::Options run_options(const std::string& command, const std::string& what
 
 RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
   const auto args = options.parse(argc, argv);
-  if (!args.unmatched().empty()) throw Error("unexpected argument '" + args.unmatched().front() + "'");
+  if (!args.unmatched().empty()) throw unexpected(argv[0], args);
   RunRequest r;
   if (args.count("resume")) r.resume = args["resume"].as<std::string>();
   if (args.count("config"))
@@ -72,8 +109,11 @@ RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
     r.config_path = (std::filesystem::path(r.resume) / "config.toml").string();  // the run's own resolved config
   else
     throw Error("missing -c/--config FILE");
-  if (!r.resume.empty() && args.count("out")) throw Error("--resume continues in its own directory: drop --out");
   if (args.count("set")) r.overrides = args["set"].as<std::vector<std::string>>();
+  // A resumed run writes where it ran: a new place for it is refused, however it is asked for.
+  if (!r.resume.empty() && args.count("out")) throw Error("--resume continues in its own directory: drop --out");
+  if (const std::string* out = r.resume.empty() ? nullptr : find_override(r.overrides, "run.out"))
+    throw Error("--set " + shown(*out) + ": --resume continues in its own directory: drop it");
   if (args.count("out")) r.out = args["out"].as<std::string>();
   r.force = args.count("force") > 0;
   return r;
@@ -86,15 +126,15 @@ int bench(int argc, char** argv) {
   options.add_options()                                                                       //
       ("shape", "lmo: matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("hidden", "mlp: hidden widths W1,W2,... (repeatable)", cxxopts::value<std::vector<std::string>>())  //
-      ("batch", "mlp: minibatch size (repeatable)", cxxopts::value<std::vector<int>>())  //
+      ("batch", "mlp: minibatch size (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("model", "gpt: layers,heads,width,context,batch (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("c,config", "server: a config whose objective's layout to update (repeatable)",
        cxxopts::value<std::vector<std::string>>())  //
       ("set", "server: override one key of every config: section.key=value (repeatable)",
        cxxopts::value<std::vector<std::string>>())  //
-      ("threads", "server: threads of the update (repeatable)", cxxopts::value<std::vector<int>>())  //
+      ("threads", "server: threads of the update (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("min-mflop", "server: updates of fewer LMO MFLOP keep one thread (the server's threshold by default)",
-       cxxopts::value<double>())  //
+       cxxopts::value<std::string>())  //
       ("python", "mlp, gpt: the Python with torch", cxxopts::value<std::string>()->default_value("/usr/bin/python3"))  //
       ("json", "print JSON (docs/method.md §10)")                                                       //
       ("h,help", "show this help");
@@ -106,6 +146,7 @@ int bench(int argc, char** argv) {
     std::cout << options.help() << "\n";
     return kExitOk;
   }
+  if (!args.unmatched().empty()) throw unexpected("bench", args);
   const std::string what = args.count("what") ? args["what"].as<std::string>() : "";
   const bool json = args.count("json") > 0;
   const auto strings = [&](const char* key) {
@@ -113,16 +154,19 @@ int bench(int argc, char** argv) {
   };
   if (what == "lmo") return bench_lmo(strings("shape"), json);
   if (what == "mlp") {
-    const std::vector<int> batches = args.count("batch") ? args["batch"].as<std::vector<int>>() : std::vector<int>{};
-    return bench_mlp(strings("hidden"), batches, json, args["python"].as<std::string>(), "");
+    // A minibatch is at most the training set (60,000 images).
+    return bench_mlp(strings("hidden"), numbers("bench mlp", args, "batch", 1, 60000), json,
+                     args["python"].as<std::string>(), "");
   }
   if (what == "gpt") return bench_gpt(strings("model"), json, args["python"].as<std::string>(), "");
   if (what == "server") {
-    const std::vector<int> threads = args.count("threads") ? args["threads"].as<std::vector<int>>() : std::vector<int>{};
-    const double min_flops = args.count("min-mflop") ? args["min-mflop"].as<double>() * 1e6 : kMinParallelFlops;
-    return bench_server(strings("config"), strings("set"), threads, min_flops, json);
+    const double min_flops = args.count("min-mflop") ? number("bench server", "min-mflop", args["min-mflop"].as<std::string>(),
+                                                              0.0, 1e12) * 1e6
+                                                     : kMinParallelFlops;
+    return bench_server(strings("config"), strings("set"), numbers("bench server", args, "threads", 1, 1024), min_flops,
+                        json);
   }
-  throw Error("bench: what to benchmark? (available: lmo, mlp, gpt, server)");
+  throw Error("bench: what to benchmark? (available: lmo, mlp, gpt, server; got '" + shown(what) + "')");
 }
 
 // The options of a command that reads a run directory (sample, eval): nothing after printing --help; a stray
@@ -134,7 +178,7 @@ std::optional<cxxopts::ParseResult> parse_run_reader(cxxopts::Options& options, 
     std::cout << options.help() << "\n";
     return std::nullopt;
   }
-  if (!args.unmatched().empty()) throw Error(command + ": unexpected argument '" + args.unmatched().front() + "'");
+  if (!args.unmatched().empty()) throw unexpected(command, args);
   if (!args.count("run")) throw Error(command + ": missing --run DIR");
   return args;
 }
@@ -147,10 +191,10 @@ int sample(int argc, char** argv) {
   options.add_options()                                                                              //
       ("run", "the run directory (objective.kind = \"gpt\")", cxxopts::value<std::string>())           //
       ("prompt", "the start of the text (a document's start)", cxxopts::value<std::string>()->default_value(""))  //
-      ("tokens", "bytes to generate", cxxopts::value<int>()->default_value(std::to_string(defaults.tokens)))  //
+      ("tokens", "bytes to generate", cxxopts::value<std::string>()->default_value(std::to_string(defaults.tokens)))  //
       ("temperature", "softmax temperature; 0 = always the most likely byte",
-       cxxopts::value<double>()->default_value("1.0"))                                               //
-      ("seed", "seed of the draws (temperature > 0)", cxxopts::value<std::uint64_t>()->default_value("0"))  //
+       cxxopts::value<std::string>()->default_value("1.0"))                                          //
+      ("seed", "seed of the draws (temperature > 0)", cxxopts::value<std::string>()->default_value("0"))  //
       ("h,help", "show this help");
   const std::optional<cxxopts::ParseResult> parsed = parse_run_reader(options, argc, argv, "sample");
   if (!parsed) return kExitOk;
@@ -158,18 +202,17 @@ int sample(int argc, char** argv) {
   SampleRequest request;
   request.run = args["run"].as<std::string>();
   request.prompt = args["prompt"].as<std::string>();
-  request.tokens = args["tokens"].as<int>();
-  request.temperature = args["temperature"].as<double>();
-  request.seed = args["seed"].as<std::uint64_t>();
   // A million bytes is hours of generation on a CPU; beyond a temperature of 1000 the draws are uniform.
-  if (request.tokens < 1 || request.tokens > 1000000)
-    throw Error("sample: --tokens must be in [1, 1000000], got " + std::to_string(request.tokens));
-  if (!(request.temperature >= 0.0 && request.temperature <= 1000.0))
-    throw Error("sample: --temperature must be in [0, 1000], got " + std::to_string(request.temperature));
-  const std::string text = sample_run(request);
-  std::cout.write(text.data(), static_cast<std::streamsize>(text.size()));
-  std::cout.flush();
-  if (!std::cout) throw RuntimeFailure("sample: cannot write to stdout");
+  request.tokens = number("sample", "tokens", args["tokens"].as<std::string>(), 1, 1000000);
+  request.temperature = number("sample", "temperature", args["temperature"].as<std::string>(), 0.0, 1000.0);
+  request.seed = number("sample", "seed", args["seed"].as<std::string>(), std::uint64_t{0},
+                        std::numeric_limits<std::uint64_t>::max());
+  // Streamed: each byte is flushed as it is made (a million of them take minutes).
+  sample_run(request, [](std::string_view bytes) {
+    std::cout.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::cout.flush();
+    if (!std::cout) throw RuntimeFailure("sample: cannot write to stdout");
+  });
   return kExitOk;
 }
 
@@ -195,7 +238,7 @@ int evaluate(int argc, char** argv) {
 }
 
 int dispatch(int argc, char** argv) {
-  if (argc < 2) throw Error(std::string("missing command\n") + kUsage);
+  if (argc < 2) throw Error(std::string("missing command (") + kCommands + ")");
   const std::string command = argv[1];
   if (command == "-h" || command == "--help") {
     std::cout << kUsage;
@@ -233,7 +276,7 @@ int dispatch(int argc, char** argv) {
   if (command == "bench") return bench(argc - 1, argv + 1);
   if (command == "sample") return sample(argc - 1, argv + 1);
   if (command == "eval") return evaluate(argc - 1, argv + 1);
-  throw Error("unknown command '" + command + "'\n" + kUsage);
+  throw Error("unknown command '" + shown(command) + "' (" + kCommands + ")");
 }
 
 }  // namespace
@@ -254,19 +297,21 @@ int cli_main(int argc, char** argv) {
   try {
     return dispatch(argc, argv);
   } catch (const RuntimeFailure& e) {
-    spdlog::critical("{}", e.what());
+    spdlog::critical("{}", shown(e.what(), kShownMessage));
     return kExitRuntime;
   } catch (const Error& e) {
-    if (first_rank()) spdlog::error("{}", e.what());
+    if (first_rank()) spdlog::error("{}", shown(e.what(), kShownMessage));
     return kExitBadInput;
   } catch (const cxxopts::exceptions::exception& e) {
-    if (first_rank()) spdlog::error("{}\n{}", e.what(), kUsage);
+    // An unknown option, one missing its value: one line, as every bad input (ringmaster --help lists them).
+    if (first_rank()) spdlog::error("{} (ringmaster {} --help lists the options)", shown(e.what(), kShownMessage),
+                                    argc > 1 ? shown(argv[1]) : "COMMAND");
     return kExitBadInput;
   } catch (const std::bad_alloc&) {
     spdlog::critical("out of memory");
     return kExitRuntime;
   } catch (const std::exception& e) {
-    spdlog::critical("{}", e.what());
+    spdlog::critical("{}", shown(e.what(), kShownMessage));
     return kExitRuntime;
   }
 }

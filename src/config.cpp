@@ -29,6 +29,7 @@
 #include "ringmaster/error.hpp"
 #include "ringmaster/input_file.hpp"
 #include "ringmaster/heterogeneity.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace {
@@ -139,22 +140,10 @@ std::string format_double(double x) {
   return text;
 }
 
-// Text echoed in a message, cut to its first 80 bytes (not inside a UTF-8 sequence) and its length:
-// a megabyte-long value or key must not come back as a megabyte-long error line.
-// Paths are cut at 512 bytes: longer than any a user types, shorter than one too long for the system.
-std::string shorten(std::string_view s, std::size_t shown = 80) {
-  if (s.size() <= shown) return std::string(s);
-  std::size_t cut = shown;
-  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
-  return std::string(s.substr(0, cut)) + "… (" + std::to_string(s.size()) + " bytes)";
-}
-
-constexpr std::size_t kShownPath = 512;
-
 std::string quote(std::string_view s) {
   // Built by appending: GCC 12 warns falsely (-Wrestrict, PR 105329) on "\"" + std::string(s) + "\"".
   std::string q(1, '"');
-  q.append(shorten(s)).push_back('"');
+  q.append(shown(s)).push_back('"');
   return q;
 }
 
@@ -246,8 +235,8 @@ std::string unknown_subsection(const std::string& sub) {
   for (const Section& s : schema())
     if (s.name.starts_with(parent + ".")) known.push_back(s.name.substr(parent.size() + 1));
   if (parent == "lmo")
-    return "unknown block role [" + shorten(sub) + "] (the roles of docs/method.md §6: " + join(known) + ")";
-  return "unknown subsection [" + shorten(sub) + "]" +
+    return "unknown block role [" + shown(sub) + "] (the roles of docs/method.md §6: " + join(known) + ")";
+  return "unknown subsection [" + shown(sub) + "]" +
          (known.empty() ? " ([" + parent + "] has none)" : " (known: " + join(known) + ")");
 }
 
@@ -261,14 +250,20 @@ struct Override {
 };
 using Overrides = std::map<std::string, Override, std::less<>>;  // by "section.key"; the last one wins
 
+// "section.key=value" as its key and its value text, both trimmed; none without an '='.
+std::optional<std::pair<std::string, std::string>> split_override(std::string_view text) {
+  const auto eq = text.find('=');
+  if (eq == std::string_view::npos) return std::nullopt;
+  return std::pair{trim(text.substr(0, eq)), trim(text.substr(eq + 1))};
+}
+
 void apply_override(toml::table& root, const std::string& text, Overrides& applied) {
-  const std::string origin = "--set " + shorten(text);
+  const std::string origin = "--set " + shown(text);
   if (text.size() > kMaxConfigBytes)
     throw Error(origin + ": longer than " + bytes_limit() + ", the most a --set value may have");
-  const auto eq = text.find('=');
-  if (eq == std::string::npos) throw Error(origin + ": expected section.key=value");
-  const std::string key = trim(std::string_view(text).substr(0, eq));
-  const std::string raw = trim(std::string_view(text).substr(eq + 1));
+  const auto parts = split_override(text);
+  if (!parts) throw Error(origin + ": expected section.key=value");
+  const auto& [key, raw] = *parts;
   // section.key, or section.sub.key for a subsection of the schema ([objective.mlp]).
   const auto dot = key.rfind('.');
   const std::string section = dot == std::string::npos ? std::string() : key.substr(0, dot);
@@ -283,7 +278,7 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
   // (`{a = 1}`, `[[1]]`) is an error: the user meant a value no key takes.
   const std::string document = "v = " + raw;
   const auto refused = check_toml_subset(document);
-  if (refused && refused->nesting) throw Error(origin + ": " + shorten(key) + ": " + refused->what);
+  if (refused && refused->nesting) throw Error(origin + ": " + shown(key) + ": " + refused->what);
   toml::table parsed;  // stays empty (a bare string) for text the recognizer or toml++ refuses
   try {
     if (!refused) parsed = toml::parse(document, std::string_view(origin));
@@ -299,7 +294,7 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
     if (!target->contains(part)) target->insert(part, toml::table{});
     toml::node* next = target->get(part);
     if (!next->is_table())
-      throw Error(origin + ": cannot set " + shorten(key) + ": " + shorten(section.substr(0, end)) +
+      throw Error(origin + ": cannot set " + shown(key) + ": " + shown(section.substr(0, end)) +
                   " is not a table in the config file (it is " + describe(*next) + ")");
     target = next->as_table();
     if (end == section.size()) break;
@@ -310,7 +305,7 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
   else if (is_utf8(raw))
     target->insert_or_assign(name, raw);
   else
-    throw Error(origin + ": " + shorten(key) + ": the value is not valid UTF-8 text");
+    throw Error(origin + ": " + shown(key) + ": the value is not valid UTF-8 text");
   std::size_t order = 0;
   for (const auto& [k, o] : applied) order = std::max(order, o.order + 1);
   applied[key] = Override{origin, raw, order};
@@ -321,33 +316,33 @@ void apply_override(toml::table& root, const std::string& text, Overrides& appli
 // until memory runs out, on every rank).
 std::string read_config_file(const std::string& path) {
   using Status = BoundedRead::Status;
-  const std::string shown = shorten(path, kShownPath);
+  const std::string named = shown(path, kShownPath);
   BoundedRead file = read_bounded(path, kMaxConfigBytes);
   const std::string reason = std::generic_category().message(file.error);
   switch (file.status) {
     case Status::ok: return std::move(file.text);
-    case Status::cannot_open: throw Error(shown + ": cannot open config file: " + reason);
-    case Status::cannot_read: throw Error(shown + ": cannot read config file: " + reason);
-    case Status::directory: throw Error(shown + ": is a directory, not a config file");
+    case Status::cannot_open: throw Error(named + ": cannot open config file: " + reason);
+    case Status::cannot_read: throw Error(named + ": cannot read config file: " + reason);
+    case Status::directory: throw Error(named + ": is a directory, not a config file");
     case Status::not_regular:
-      throw Error(shown + ": is not a regular file (a device, FIFO or socket); a config file must be one");
+      throw Error(named + ": is not a regular file (a device, FIFO or socket); a config file must be one");
     case Status::too_large:
-      throw Error(shown + ": config file is larger than " + bytes_limit() + ", the most a config file may have");
+      throw Error(named + ": config file is larger than " + bytes_limit() + ", the most a config file may have");
   }
   throw std::logic_error("read_config_file: unhandled status");
 }
 
 toml::table parse_file(const std::string& path) {
   const std::string document = read_config_file(path);
-  const std::string shown = shorten(path, kShownPath);
+  const std::string named = shown(path, kShownPath);
   if (auto refused = check_toml_subset(document))
-    throw Error(shown + ":" + std::to_string(refused->line) + ": " + refused->what);
+    throw Error(named + ":" + std::to_string(refused->line) + ": " + refused->what);
   try {
     return toml::parse(document, std::string_view(path));
   } catch (const toml::parse_error& e) {
     const auto& at = e.source().begin;
-    throw Error(shown + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
-                ": syntax error: " + shorten(e.description()));
+    throw Error(named + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
+                ": syntax error: " + shown(e.description()));
   }
 }
 
@@ -363,7 +358,7 @@ struct Key {
 class Reader {
  public:
   Reader(const toml::table& root, std::string file, Overrides overrides)
-      : root_(root), file_(shorten(file, kShownPath)), overrides_(std::move(overrides)) {}
+      : root_(root), file_(shown(file, kShownPath)), overrides_(std::move(overrides)) {}
 
   // Unknown sections and keys, checked before any value so that a typo is reported as a typo.
   void check_known_keys() const {
@@ -374,13 +369,13 @@ class Reader {
       const Section* section = name.str().find('.') == std::string_view::npos ? find_section(name.str()) : nullptr;
       if (section == nullptr) {
         const auto guess = closest(name.str(), section_names);
-        throw Error(where_section(name.str(), node) + "unknown section [" + shorten(name.str()) + "] " +
+        throw Error(where_section(name.str(), node) + "unknown section [" + shown(name.str()) + "] " +
                     (guess ? "(did you mean [" + std::string(*guess) + "]?)"
                            : "(known sections: " + join(section_names) + ")"));
       }
       const toml::table* table = node.as_table();
       if (table == nullptr)
-        throw Error(where_section(name.str(), node) + "[" + shorten(name.str()) +
+        throw Error(where_section(name.str(), node) + "[" + shown(name.str()) +
                     "] must be a table, got " + describe(node));
       check_keys(*section, *table);
     }
@@ -415,7 +410,7 @@ class Reader {
   }
 
   [[noreturn]] void fail(Key key, const std::string& message, const toml::node* at = nullptr) const {
-    throw Error(where(key, at) + shorten(key.full()) + ": " + message);
+    throw Error(where(key, at) + shown(key.full()) + ": " + message);
   }
 
   bool present(Key key) const { return find(key) != nullptr; }
@@ -1092,6 +1087,13 @@ const std::vector<std::string>& known_methods() {
   return methods;
 }
 
+const std::string* find_override(const std::vector<std::string>& overrides, std::string_view key) {
+  const std::string* found = nullptr;
+  for (const std::string& text : overrides)
+    if (const auto parts = split_override(text); parts && parts->first == key) found = &text;
+  return found;
+}
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides, int workers_from_engine,
                    ConfigFor engine) {
   toml::table root = path.empty() ? toml::table{} : parse_file(path);
@@ -1123,7 +1125,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   }
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − shards (docs/method.md §1)
   check_consistency(reader, config, workers_from_engine > 0);
-  load_trace(reader, config);
+  if (engine != ConfigFor::model) load_trace(reader, config);
   if (engine == ConfigFor::simulator) check_simulator(reader, config);
   return config;
 }

@@ -25,6 +25,7 @@
 #include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
 #include "ringmaster/shards.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace {
@@ -34,7 +35,7 @@ bool any_failed(const std::optional<std::string>& error, int rank) {
   const int mine = error ? rank : std::numeric_limits<int>::max();
   int lowest = 0;
   MPI_Allreduce(&mine, &lowest, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (error && lowest == rank) spdlog::error("{}", *error);
+  if (error && lowest == rank) spdlog::error("{}", shown(*error, kShownMessage));
   return lowest != std::numeric_limits<int>::max();
 }
 
@@ -117,7 +118,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     if (shards > 1) plan = std::make_unique<ShardPlan>(objective->layout(), config.lmo.options(), shards);
     if (!request.resume.empty() && rank == 0) {
       // Only the leader reads the checkpoint; the followers get their slices of it, the workers the epoch.
-      Resumed resumed = open_resumed(request.resume, config, workers, *objective);
+      Resumed resumed = open_resumed(request.resume, config, workers, *objective, ConfigFor::mpi);
       run_dir.emplace(std::move(resumed.dir));
       resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
     }
@@ -160,7 +161,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   int code = kExitOk;
   if (rank == 0) {
     spdlog::info("{} with {} workers on {}; run directory {}", config.run.method, workers,
-                 config.objective.kind, recorder->dir().string());
+                 config.objective.kind, shown_path(recorder->dir()));
     if (plan)
       spdlog::info("server: {} shards (ranks 0-{}), blocks {}; the largest shard does {:.0f}% of an update", shards,
                    shards - 1, plan->describe(), 100.0 * plan->max_share());
@@ -210,7 +211,7 @@ int run_mpi(const RunRequest& request, int argc, char** argv) {
     code = run_ranks(request, rank, size);
   } catch (const std::exception& e) {
     // A failure after the start (I/O, MPI) on one rank: the others cannot finish without it.
-    spdlog::critical("{}", e.what());
+    spdlog::critical("{}", shown(e.what(), kShownMessage));
     MPI_Abort(MPI_COMM_WORLD, kExitRuntime);
   }
   MPI_Finalize();

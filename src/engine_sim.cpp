@@ -32,6 +32,7 @@
 #include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
 #include "ringmaster/shards.hpp"
+#include "ringmaster/text.hpp"
 #include "ringmaster/worker_model.hpp"
 
 namespace ringmaster {
@@ -540,7 +541,7 @@ int run_sim(const RunRequest& request) {
   std::optional<RunDir> run_dir;
   std::unique_ptr<Checkpoint> resume;
   if (!request.resume.empty()) {
-    Resumed resumed = open_resumed(request.resume, config, config.run.workers, *objective);
+    Resumed resumed = open_resumed(request.resume, config, config.run.workers, *objective, ConfigFor::simulator);
     run_dir.emplace(std::move(resumed.dir));
     resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
   }
@@ -561,7 +562,7 @@ int run_sim(const RunRequest& request) {
                     resume ? &resume->recorder : nullptr);
   run_dir->started();
   spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
-               config.run.workers, config.objective.kind, lanes(config), recorder.dir().string());
+               config.run.workers, config.objective.kind, lanes(config), shown_path(recorder.dir()));
   std::optional<SimLoop> loop;
   try {
     loop.emplace(config, *objective, recorder, resume.get(), compute_s, update_s);

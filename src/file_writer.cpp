@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace fs = std::filesystem;
@@ -15,7 +16,7 @@ namespace fs = std::filesystem;
 namespace {
 
 RuntimeFailure io_error(const std::string& what, const fs::path& path, int error) {
-  return RuntimeFailure("cannot " + what + " " + path.string() + ": " + std::strerror(error));
+  return RuntimeFailure("cannot " + what + " " + shown_path(path) + ": " + std::strerror(error));
 }
 
 // write(2) until all of `bytes` is written: a short write (a signal, a filling disk) continues where it
@@ -90,9 +91,9 @@ CsvFile CsvFile::resume(const fs::path& path, std::uint64_t size) {
   CsvFile file(path, fd, size);  // closes fd if anything below throws
   struct stat st {};
   if (::fstat(fd, &st) != 0) throw io_error("stat", path, errno);
-  if (!S_ISREG(st.st_mode)) throw Error(path.string() + ": not a regular file");
+  if (!S_ISREG(st.st_mode)) throw Error(shown_path(path) + ": not a regular file");
   if (static_cast<std::uint64_t>(st.st_size) < size)
-    throw Error(path.string() + ": holds " + std::to_string(st.st_size) + " bytes, fewer than the " +
+    throw Error(shown_path(path) + ": holds " + std::to_string(st.st_size) + " bytes, fewer than the " +
                 std::to_string(size) + " its checkpoint recorded (the run directory was changed since)");
   if (::ftruncate(fd, static_cast<off_t>(size)) != 0) throw io_error("cut back", path, errno);
   return file;

@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace {
@@ -55,6 +56,7 @@ Run::Run(const Config& config, Objective& objective, Recorder& recorder, int wor
     epoch_ = resume->epoch + 1;
     start_time_s_ = resume->train_time_s;
     earlier_wall_s_ = resume->wall_time_s;
+    checkpointed_.emplace(resume->k, resume->train_time_s);
     recorder_.restore(resume->recorder, resume->train_time_s);
   }
   times_at_start_ = times_;
@@ -218,6 +220,13 @@ void Run::checkpoint(double t) {
   write_checkpoint(recorder_.dir() / kCheckpointFile, c, arrays);
   overhead_s_ += seconds_since(begin);  // not charged to the training clock either (docs/method.md §7)
   last_checkpoint_ = Clock::now();
+  checkpointed_.emplace(c.k, t);
+}
+
+std::string Run::resume_hint() const {
+  if (!checkpointed_) return "no checkpoint was written: the run cannot be resumed";
+  return fmt::format("continue with: ringmaster {} --resume {} (its checkpoint at k = {}, t = {:.2f} s)", command_,
+                     shown_path(recorder_.dir()), checkpointed_->first, checkpointed_->second);
 }
 
 std::string Run::stop_reason(double t) const {
@@ -257,20 +266,20 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   totals.memory = std::move(memory);
   recorder_.finish(server_, times_, totals);
   spdlog::info("stopped ({}) at t={:.2f}s after {} updates and {} arrivals in {:.2f}s wall; run directory {}", reason,
-               t, server_.k(), recorder_.arrivals(), wall_s(), recorder_.dir().string());
+               t, server_.k(), recorder_.arrivals(), wall_s(), shown_path(recorder_.dir()));
   if (reason != "signal") return kExitOk;
-  spdlog::info("stopped by a signal: checkpoint written; continue with: ringmaster {} --resume {}", command_,
-               recorder_.dir().string());
+  spdlog::info("stopped by a signal: checkpoint written; {}", resume_hint());
   return kExitStopped;
 }
 
-Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective) {
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective,
+                     ConfigFor engine) {
   RunDir run_dir = RunDir::resume(dir);
   const std::filesystem::path file = run_dir.path() / kCheckpointFile;
   const std::size_t params = objective.layout().size();
   const DataFingerprint& data = objective.data_fingerprint();
   Checkpoint checkpoint = read_checkpoint(file, checkpoint_payload_limit(params, workers));
-  check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string(), data);
+  check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string(), data, engine);
   // Written before checkpoints kept a fingerprint: refusing would strand every such run, and its data is
   // as likely unchanged as the run's own files are. Said once, since nothing is checked.
   if (!checkpoint.data && !data.files.empty())
@@ -284,7 +293,7 @@ void install_stop_signals() {
   struct sigaction action {};
   action.sa_handler = on_stop_signal;
   sigemptyset(&action.sa_mask);
-  for (int signal : {SIGTERM, SIGINT, SIGUSR1}) sigaction(signal, &action, nullptr);
+  for (int signal : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaction(signal, &action, nullptr);
 }
 
 int stop_signal() { return g_stop_signal; }

@@ -16,6 +16,7 @@
 #include "ringmaster/error.hpp"
 #include "ringmaster/file_writer.hpp"
 #include "ringmaster/input_file.hpp"
+#include "ringmaster/text.hpp"
 
 namespace ringmaster {
 namespace fs = std::filesystem;
@@ -40,11 +41,11 @@ std::string read_small_file(const fs::path& path, std::size_t limit, const std::
   switch (file.status) {
     case BoundedRead::Status::ok: return std::move(file.text);
     case BoundedRead::Status::cannot_open:
-      throw Error(label + ": cannot open " + path.string() + ": " + errno_text(file.error));
+      throw Error(label + ": cannot open " + shown_path(path) + ": " + errno_text(file.error));
     case BoundedRead::Status::cannot_read:
-      throw Error(label + ": cannot read " + path.string() + ": " + errno_text(file.error));
+      throw Error(label + ": cannot read " + shown_path(path) + ": " + errno_text(file.error));
     default:
-      throw Error(label + ": " + path.string() + " is not a regular file of at most " + std::to_string(limit) +
+      throw Error(label + ": " + shown_path(path) + " is not a regular file of at most " + std::to_string(limit) +
                   " bytes");
   }
 }
@@ -95,17 +96,17 @@ RunDir::~RunDir() {
 void RunDir::lock() {
   const fs::path file = path_ / kLockFile;
   lock_fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
-  if (lock_fd_ < 0) throw Error(label_ + ": cannot open " + file.string() + ": " + errno_text(errno));
+  if (lock_fd_ < 0) throw Error(label_ + ": cannot open " + shown_path(file) + ": " + errno_text(errno));
   if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     const int error = errno;
-    if (error != EWOULDBLOCK) throw Error(label_ + ": cannot lock " + file.string() + ": " + errno_text(error));
+    if (error != EWOULDBLOCK) throw Error(label_ + ": cannot lock " + shown_path(file) + ": " + errno_text(error));
     char holder[256] = {};
     const ssize_t n = ::pread(lock_fd_, holder, sizeof holder - 1, 0);
     std::string who(holder, n > 0 ? static_cast<std::size_t>(n) : 0);
     while (!who.empty() && (who.back() == '\n' || who.back() == ' ')) who.pop_back();
     ::close(lock_fd_);
     lock_fd_ = -1;
-    throw Error(label_ + ": the run directory is in use by another job (" + (who.empty() ? "pid unknown" : who) +
+    throw Error(label_ + ": the run directory is in use by another job (" + (who.empty() ? "pid unknown" : shown(who)) +
                 "); two jobs must never write into one run directory");
   }
   // Whoever finds the directory locked learns who holds it. Only a hint: the lock is the flock.
@@ -113,7 +114,7 @@ void RunDir::lock() {
   ::gethostname(host, sizeof host - 1);
   const std::string who = fmt::format("pid {} on {}\n", ::getpid(), host);
   if (::ftruncate(lock_fd_, 0) != 0 || ::pwrite(lock_fd_, who.data(), who.size(), 0) != static_cast<ssize_t>(who.size()))
-    throw Error(label_ + ": cannot write " + file.string() + ": " + errno_text(errno));
+    throw Error(label_ + ": cannot write " + shown_path(file) + ": " + errno_text(errno));
 }
 
 void RunDir::give_id() {
@@ -126,12 +127,12 @@ RunDir RunDir::create(const Config& config, const std::string& out, bool force) 
   if (!requested.empty()) {
     fs::path path(requested);
     if (!path.has_filename()) path = path.parent_path();  // "DIR/" is DIR: it is what mkdir creates
-    RunDir dir(path, (out.empty() ? "run.out " : "--out ") + requested);
+    RunDir dir(path, (out.empty() ? "run.out " : "--out ") + shown_path(requested));
     std::error_code ec;
     const fs::path parent = dir.path_.parent_path();
     if (!parent.empty() && !fs::is_directory(parent, ec)) {
       fs::create_directories(parent, ec);
-      if (ec) throw Error(dir.label_ + ": cannot create " + parent.string() + ": " + ec.message());
+      if (ec) throw Error(dir.label_ + ": cannot create " + shown_path(parent) + ": " + ec.message());
     }
     if (::mkdir(dir.path_.c_str(), 0777) == 0) {
       dir.created_ = true;
@@ -170,30 +171,33 @@ RunDir RunDir::create(const Config& config, const std::string& out, bool force) 
   for (int n = 0;; ++n) {
     const std::string name = n == 0 ? base : base + "-" + std::to_string(n);
     if (::mkdir(name.c_str(), 0777) == 0) {
-      RunDir dir(name, "run directory " + name);
+      RunDir dir(name, "run directory " + shown_path(name));
       dir.created_ = true;
       dir.lock();
       dir.give_id();
       return dir;
     }
     if (errno != EEXIST || n >= 100000)
-      throw Error("run directory " + name + ": cannot create it: " + errno_text(errno));
+      throw Error("run directory " + shown_path(name) + ": cannot create it: " + errno_text(errno));
   }
 }
 
 RunDir RunDir::resume(const std::string& path) {
-  RunDir dir(path, "--resume " + path);
+  RunDir dir(path, "--resume " + shown_path(path));
   struct stat st {};
   if (::stat(dir.path_.c_str(), &st) != 0) throw Error(dir.label_ + ": " + errno_text(errno));
   if (!S_ISDIR(st.st_mode)) throw Error(dir.label_ + ": not a directory");
   dir.started_ = true;  // it existed before: a failed resume never removes it
   dir.lock();
-  std::string id = read_small_file(dir.path_ / kRunIdFile, 64, dir.label_);
-  while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) id.pop_back();
-  if (!is_run_id(id))
-    throw Error(dir.label_ + ": " + (dir.path_ / kRunIdFile).string() + " does not hold a run id (16 hex digits)");
-  dir.run_id_ = id;
+  dir.run_id_ = read_run_id(dir.path_, dir.label_);
   return dir;
+}
+
+std::string read_run_id(const fs::path& dir, const std::string& label) {
+  std::string id = read_small_file(dir / kRunIdFile, 64, label);
+  while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) id.pop_back();
+  if (!is_run_id(id)) throw Error(label + ": " + shown_path(dir / kRunIdFile) + " does not hold a run id (16 hex digits)");
+  return id;
 }
 
 }  // namespace ringmaster

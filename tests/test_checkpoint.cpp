@@ -95,7 +95,7 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_EQ(r.recorder.eval_bytes, 89u);
   EXPECT_EQ(r.recorder.delays_bytes, 1011u);
   EXPECT_EQ(r.recorder.windows_bytes, 1213u);
-  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", {}));
+  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", {}, ConfigFor::mpi));
 }
 
 // A checkpoint from before eval_windows.csv (three CSV sizes) still reads; the file then starts afresh.
@@ -136,15 +136,15 @@ TEST(Checkpoint, RefusesAnotherExperiment) {
   const Checkpoint c = sample(config);
   Config other = config;
   other.method.threshold = 7;
-  EXPECT_THROW(check_resumable(c, other, 3, 4, kRunId, "c.bin", {}), Error);
-  EXPECT_THROW(check_resumable(c, config, 4, 4, kRunId, "c.bin", {}), Error);
-  EXPECT_THROW(check_resumable(c, config, 3, 5, kRunId, "c.bin", {}), Error);
+  EXPECT_THROW(check_resumable(c, other, 3, 4, kRunId, "c.bin", {}, ConfigFor::mpi), Error);
+  EXPECT_THROW(check_resumable(c, config, 4, 4, kRunId, "c.bin", {}, ConfigFor::mpi), Error);
+  EXPECT_THROW(check_resumable(c, config, 3, 5, kRunId, "c.bin", {}, ConfigFor::mpi), Error);
   // Where to write, when to stop and how often to checkpoint may change on resume.
   Config longer = config;
   longer.run.time_budget_s = 600.0;
   longer.checkpoint.every_s = 5.0;
   longer.run.out = "elsewhere";
-  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin", {}));
+  EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin", {}, ConfigFor::mpi));
 }
 
 TEST(Checkpoint, MissingFileIsAClearError) {
@@ -156,13 +156,31 @@ TEST(Checkpoint, MissingFileIsAClearError) {
   }
 }
 
-std::string resumable_error(const Checkpoint& c, const Config& config, int workers, const std::string& run_id) {
+std::string resumable_error(const Checkpoint& c, const Config& config, int workers, const std::string& run_id,
+                            ConfigFor engine = ConfigFor::mpi) {
   try {
-    check_resumable(c, config, workers, 4, run_id, "c.bin", {});
+    check_resumable(c, config, workers, 4, run_id, "c.bin", {}, engine);
   } catch (const Error& e) {
     return e.what();
   }
   return "";
+}
+
+// A checkpoint of another worker count says how to get the run's: under MPI the ranks its 3 workers and
+// this job's server shards need (not 3 + 1 when the server has 2 shards), in the simulator run.workers
+// (no mpirun at all).
+TEST(Checkpoint, AnotherWorkerCountSaysHowToStartTheRun) {
+  Config config;
+  config.server.shards = 2;
+  const Checkpoint c = sample(config);  // 3 workers
+  const std::string mpi = resumable_error(c, config, 2, kRunId, ConfigFor::mpi);
+  EXPECT_NE(mpi.find("start mpirun with -np 5 (3 workers + server.shards = 2)"), std::string::npos) << mpi;
+  config.server.shards = 1;
+  EXPECT_NE(resumable_error(c, config, 2, kRunId, ConfigFor::mpi).find("-np 4 (3 workers + the server)"),
+            std::string::npos);
+  const std::string sim = resumable_error(c, config, 8, kRunId, ConfigFor::simulator);
+  EXPECT_NE(sim.find("resume with run.workers = 3"), std::string::npos) << sim;
+  EXPECT_EQ(sim.find("mpirun"), std::string::npos) << sim;
 }
 
 // Another run of the same configuration has a checkpoint that matches in everything but its run id: it
@@ -370,11 +388,11 @@ TEST(Checkpoint, RecordsTheDataFingerprintAndRefusesChangedData) {
   const Checkpoint r = read_checkpoint(dir.path() / "c.bin");
   ASSERT_TRUE(r.data.has_value());
   EXPECT_EQ(r.data->files, data.files);
-  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", data));
+  EXPECT_NO_THROW(check_resumable(r, config, 3, 4, kRunId, "c.bin", data, ConfigFor::mpi));
 
   const auto refused = [&](const DataFingerprint& now) {
     try {
-      check_resumable(r, config, 3, 4, kRunId, "c.bin", now);
+      check_resumable(r, config, 3, 4, kRunId, "c.bin", now, ConfigFor::mpi);
     } catch (const Error& e) {
       return std::string(e.what());
     }
@@ -392,7 +410,7 @@ TEST(Checkpoint, RecordsTheDataFingerprintAndRefusesChangedData) {
   Checkpoint old = sample(config);  // no fingerprint: written before they were kept
   write_checkpoint(dir.path() / "old.bin", old);
   EXPECT_FALSE(read_checkpoint(dir.path() / "old.bin").data.has_value());
-  EXPECT_NO_THROW(check_resumable(read_checkpoint(dir.path() / "old.bin"), config, 3, 4, kRunId, "c.bin", data));
+  EXPECT_NO_THROW(check_resumable(read_checkpoint(dir.path() / "old.bin"), config, 3, 4, kRunId, "c.bin", data, ConfigFor::mpi));
 }
 
 // zlib's crc32() takes a 32-bit length, so a payload over 4 GiB was checked modulo 4 GiB.

@@ -4,6 +4,7 @@
 // real binary; every command has a `timeout`, so a regression to a hang fails instead of stalling CI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -94,6 +95,82 @@ TEST(Cli, HostileInputsExitTwoNamingWhere) {
     EXPECT_LT(c.output.size(), 1000u) << c.output.substr(0, 1000);
     EXPECT_FALSE(testing::fs::exists(dir / "run")) << "a run directory was created";
   }
+}
+
+// A bad option value is one line naming the option and what it takes, exit 2, for every command that has
+// numeric options (it was cxxopts's "Argument 'x' failed to parse" and 14 lines of usage; a NaN
+// temperature passed).
+TEST(Cli, BadOptionValuesAreOneLineNamingTheOption) {
+  TempDir dir("cli-options");
+  const std::string run = " --run " + (dir / "nothing");
+  const std::vector<Hostile> cases = {
+      {"tokens beyond int", "sample" + run + " --tokens 4294967296", "sample: --tokens takes an integer in [1, 1000000], got '4294967296'"},
+      {"tokens not a number", "sample" + run + " --tokens 12abc", "--tokens takes an integer in [1, 1000000], got '12abc'"},
+      {"temperature NaN", "sample" + run + " --temperature nan", "--temperature takes a number in [0, 1000], got 'nan'"},
+      {"temperature beyond double", "sample" + run + " --temperature 1e999", "--temperature takes a number"},
+      {"negative seed", "sample" + run + " --seed -1", "--seed takes an integer in [0, 18446744073709551615], got '-1'"},
+      {"zero threads", "bench server --threads 0", "bench server: --threads takes an integer in [1, 1024], got '0'"},
+      {"batch as a float", "bench mlp --batch 1e3", "bench mlp: --batch takes an integer in [1, 60000], got '1e3'"},
+      {"negative min-mflop", "bench server --min-mflop -1", "--min-mflop takes a number in [0, 1000000000000], got '-1'"},
+      {"unknown option", "simulate -c x.toml --bogus", "Option ‘bogus’ does not exist (ringmaster simulate --help"},
+      {"unknown command", "frobnicate", "unknown command 'frobnicate' (commands: train, simulate, bench, sample"},
+  };
+  for (const Hostile& h : cases) {
+    SCOPED_TRACE(h.name);
+    const Command c = stderr_of(h.args);
+    EXPECT_EQ(c.exit_code, 2) << c.output;
+    EXPECT_NE(c.output.find(h.fragment), std::string::npos) << c.output;
+    EXPECT_EQ(std::count(c.output.begin(), c.output.end(), '\n'), 1) << c.output;
+  }
+}
+
+// User input echoed in a message shows control characters and bidi overrides escaped, never raw: an
+// escape sequence in a --set, an option value or a path cannot act on the terminal or reorder the line,
+// whichever part of the program wrote the message.
+TEST(Cli, ControlAndBidiCharactersInInputAreEscaped) {
+  TempDir dir("cli-escape");
+  // Written as bash's $'...' escapes: ESC [2J (clear the screen), U+202E (right-to-left override).
+  const std::string esc = "\\x1b[2J", rlo = "\\u202e";
+  const std::string simulate = "simulate --out " + (dir / "run") + " -c ";
+  const std::vector<Hostile> cases = {
+      {"--set value", simulate + kConfig + " --set $'run.method=a" + esc + "b" + rlo + "c'",
+       "unknown value \"a\\x1b[2Jb\\u{202e}c\""},
+      {"--set key", simulate + kConfig + " --set $'run.x" + esc + "=1'", "run.x\\x1b[2J"},
+      {"option value", "sample --run x --tokens $'1" + esc + "'", "got '1\\x1b[2J'"},
+      {"path", simulate + "$'" + (dir / "a") + esc + rlo + ".toml'", (dir / "a") + "\\x1b[2J\\u{202e}.toml: cannot open"},
+      {"unexpected argument", simulate + kConfig + " $'x" + esc + "'", "unexpected argument 'x\\x1b[2J'"},
+      // A message of a reader (the trace's) reaches the log escaped too.
+      {"trace path", simulate + kConfig + " --set heterogeneity.profile=trace --set $'heterogeneity.trace=" +
+                         (dir / "t") + esc + ".csv'",
+       (dir / "t") + "\\x1b[2J.csv"},
+  };
+  for (const Hostile& h : cases) {
+    SCOPED_TRACE(h.name);
+    const Command c = testing::run("{ ASAN_OPTIONS=detect_leaks=0 timeout -k 5 120 bash -c \"" + testing::binary() + " " +
+                                   h.args + "\" >/dev/null; }");
+    EXPECT_EQ(c.exit_code, 2) << c.output;
+    EXPECT_NE(c.output.find(h.fragment), std::string::npos) << c.output;
+    EXPECT_EQ(c.output.find('\x1b'), std::string::npos) << "a raw ESC";
+    EXPECT_EQ(c.output.find("\u202e"), std::string::npos) << "a raw right-to-left override";
+  }
+}
+
+// A resumed run writes where it ran: a new directory is refused the same way whether it comes as --out or
+// as --set run.out (the --set used to be ignored silently).
+TEST(Cli, ResumeRefusesANewDirectoryEitherWay) {
+  TempDir dir("cli-resume-out");
+  const std::string out = dir / "run";
+  ASSERT_EQ(stderr_of("simulate -c " + kConfig + " --set run.time_budget_s=1 --out " + out).exit_code, 0);
+  const std::string before = testing::read_text(testing::fs::path(out) / "events.csv");
+  for (const std::string& how : {"--out " + (dir / "elsewhere"), "--set run.out=" + (dir / "elsewhere"),
+                                 "--set ' run.out = \"" + (dir / "elsewhere") + "\"'"}) {
+    SCOPED_TRACE(how);
+    const Command c = stderr_of("simulate --resume " + out + " " + how);
+    EXPECT_EQ(c.exit_code, 2) << c.output;
+    EXPECT_NE(c.output.find("--resume continues in its own directory"), std::string::npos) << c.output;
+    EXPECT_FALSE(testing::fs::exists(dir / "elsewhere"));
+  }
+  EXPECT_EQ(testing::read_text(testing::fs::path(out) / "events.csv"), before);
 }
 
 // A delay past the maximum is clamped, said once, and the run ends at its budget.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <csignal>
 
 #include "ringmaster/checkpoint.hpp"
 #include "support.hpp"
@@ -209,6 +210,117 @@ TEST(ShardsMpi, CheckpointsResumeWithAnyNumberOfShards) {
   EXPECT_EQ(ca.x, cb.x);
   EXPECT_EQ(ca.m, cb.m);
   EXPECT_NE(ca.x, written.x);
+}
+
+// A job of 2 shards and 2 workers (4 ranks) on sync_config's three blocks under ringmaster, checkpointed
+// every 0.25 s, in the background (`job`: mpirun's process group) with its output in `log`, once it has
+// checkpointed some progress (`progress`: that k), with the pids of its ranks. Its destructor kills
+// what is left of it, by pid (its own ranks, never another job's).
+struct ShardedJob {
+  ShardedJob(const TempDir& dir, const std::string& name, double budget_s)
+      : out(dir / name), log(dir / (name + ".log")) {
+    job = spawn(exec_mpirun(4, "-c " + sync_config(dir, 0) +
+                                   " --set server.shards=2 --set run.method=ringmaster --set checkpoint.every_s=0.25"
+                                   " --set run.time_budget_s=" + std::to_string(budget_s) + " --out " + out),
+                log);
+    progress = wait_for_progress(out);
+    for (int r = 0; r < 4; ++r) ranks.push_back(rank_pid(out, r));
+  }
+  ~ShardedJob() {
+    for (pid_t p : ranks)
+      if (p > 0 && !ended(p)) kill(p, SIGKILL);
+  }
+  // Started: progress checkpointed, every rank found.
+  bool started() const { return progress > 0 && std::all_of(ranks.begin(), ranks.end(), [](pid_t p) { return p > 0; }); }
+
+  std::string out, log;
+  pid_t job = 0;
+  std::int64_t progress = -1;
+  std::vector<pid_t> ranks;
+};
+
+// A signal on a follower shard stops the job like one on any other rank (README "Signals"): the leader
+// hears of it, checkpoints, and every rank exits 3 — SIGTERM, and SIGHUP (a closed terminal) alike. The
+// follower used to ignore both: the job ran to its budget and exited 0.
+TEST(ShardsMpi, SignalOnAFollowerStopsTheJobWithACheckpoint) {
+  for (const int signal : {SIGTERM, SIGHUP}) {
+    SCOPED_TRACE(signal);
+    TempDir dir("shards-signal-" + std::to_string(signal));
+    const ShardedJob job(dir, "run", 60.0);
+    ASSERT_TRUE(job.started()) << read_text(job.log);
+    kill(job.ranks[1], signal);
+    const int code = wait_exit_within(job.job, 120);
+    const std::string output = read_text(job.log);
+    ASSERT_EQ(code, 3) << output;
+    EXPECT_NE(output.find("rank 1 (server shard 1) received signal " + std::to_string(signal)), std::string::npos)
+        << output;
+    const auto summary = read_json(fs::path(job.out) / "summary.json");
+    EXPECT_EQ(summary["stop_reason"], "signal");
+    EXPECT_LT(summary["train_time_s"].get<double>(), 60.0);
+    EXPECT_GE(checkpoint_of(job.out).k, job.progress);
+  }
+}
+
+// A follower stopped for good (SIGSTOP, never continued): no worker can start without its slices, and
+// no checkpoint can be written without them. The leader names it once it has been silent for 5 s —
+// before, nothing was said until a gather had waited 60 s — and ends the job (exit 1) once it has been
+// silent for 30 s, leaving the last checkpoint all shards wrote, which --resume continues. No rank is
+// left running (mpirun itself may hang after the abort: end_of_job_with_stopped_rank, support.hpp).
+TEST(ShardsMpi, StoppedFollowerIsNamedAndTheJobEndsResumable) {
+  TempDir dir("shards-sigstop");
+  const ShardedJob job(dir, "run", 300.0);
+  ASSERT_TRUE(job.started()) << read_text(job.log);
+  kill(job.ranks[1], SIGSTOP);
+  const auto stopped = std::chrono::steady_clock::now();
+  const auto since_stop = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - stopped).count(); };
+  // The warning is waited for while the leader is alive (the job may end first: then it never came).
+  const std::string warning = "server shard 1 (rank 1) has taken none of its";
+  double warned_after_s = -1.0;
+  while (warned_after_s < 0.0 && !ended(job.ranks[0]) && since_stop() < 120.0) {
+    if (read_text(job.log).find(warning) != std::string::npos) warned_after_s = since_stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const JobEnd end = end_of_job_with_stopped_rank(job.job, job.ranks);
+  const std::string output = read_text(job.log);
+  ASSERT_NE(output.find(warning), std::string::npos) << "no warning naming the stopped follower\n" << output;
+  // Said at 5 s of silence; 30 s leaves room for a loaded machine and stays far from the old 60 s.
+  EXPECT_GE(warned_after_s, 0.0) << output;
+  EXPECT_LT(warned_after_s, 30.0) << output;
+  ASSERT_TRUE(end.ranks_ended) << "the job hung: a rank is still running\n" << output;
+  if (end.code != -1) {
+    EXPECT_EQ(end.code, 1) << output;
+  }
+  EXPECT_NE(output.find("continue with: ringmaster train --resume " + job.out), std::string::npos) << output;
+  const Checkpoint left = checkpoint_of(job.out);  // throws if there is none, or it is damaged
+
+  const Command resumed = run(train(2, "--resume " + job.out + " --set run.time_budget_s=2"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  const auto summary = read_json(fs::path(job.out) / "summary.json");
+  EXPECT_EQ(summary["epochs"], 2);
+  EXPECT_GT(summary["updates"].get<std::int64_t>(), left.k);
+}
+
+// Every rank paused and continued (a suspended job: Ctrl-Z, Slurm's scontrol suspend) is not a follower
+// lost: the leader does not count the time it was not running itself against the followers. The
+// follower is paused half a second before the others, so that it has decisions waiting when the leader
+// stops, and the leader continues half a second before the others (signals do not reach every rank at
+// the same instant: on several nodes, far from it).
+TEST(ShardsMpi, PausingEveryRankIsNotALostFollower) {
+  TempDir dir("shards-pause");
+  const ShardedJob job(dir, "run", 15.0);
+  ASSERT_TRUE(job.started()) << read_text(job.log);
+  kill(job.ranks[1], SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (pid_t p : job.ranks) kill(p, SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::seconds(8));  // longer than the 5 s that name a silent follower
+  kill(job.ranks[0], SIGCONT);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  for (pid_t p : job.ranks) kill(p, SIGCONT);
+  const int code = wait_exit_within(job.job, 120);
+  const std::string output = read_text(job.log);
+  ASSERT_EQ(code, 0) << output;
+  EXPECT_EQ(output.find("has taken none"), std::string::npos) << output;
+  EXPECT_EQ(read_json(fs::path(job.out) / "summary.json")["stop_reason"], "time_budget");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // subset is accepted and toml++ reads it as written; everything else is refused at its line with the
 // subset named, however deep it nests; every text to_toml writes is accepted.
 #include "config/toml_subset.hpp"
+#include "ringmaster/text.hpp"
 
 #include <gtest/gtest.h>
 #include <toml++/toml.h>

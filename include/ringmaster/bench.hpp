@@ -18,6 +18,7 @@ int bench_lmo(const std::vector<std::string>& shapes, bool json);
 // (scripts/bench_mlp_torch.py, run by `python`; "" for torch_script = the one in the source tree). No
 // hidden = 128,128 512,256 1024; no batch = 128 64. Prints a table, or with json = true {"results":
 // [{"hidden", "batch", "ringmaster_seconds", "torch_seconds", "ratio"}, ...]}. Error if torch cannot run.
+// Batches are in [1, 60000] (the command line checks).
 int bench_mlp(const std::vector<std::string>& hidden, const std::vector<int>& batches, bool json,
               const std::string& python, const std::string& torch_script);
 
@@ -40,7 +41,7 @@ int bench_gpt(const std::vector<std::string>& models, bool json, const std::stri
 // process's affinity). Prints a table with the load average, or with json = true {"cores", "load_before",
 // "load_after", "results": [{"config", "blocks", "lmo_flops", "sgemm_gflops", "updates": [{"threads",
 // "lanes", "seconds", "gflops", "sgemm_fraction", "speedup"}, ...], "blas_threads", "blas_threads_seconds"},
-// ...]}. Throws Error on a bad config or thread count.
+// ...]}. Throws Error on a bad config. Threads are in [1, 1024] and min_flops ≥ 0 (the command line checks).
 int bench_server(const std::vector<std::string>& configs, const std::vector<std::string>& overrides,
                  const std::vector<int>& threads, double min_flops, bool json);
 

@@ -120,8 +120,11 @@ std::uint32_t checkpoint_crc32(const void* data, std::size_t size, std::uint32_t
 // Throws Error unless the checkpoint belongs to this run: the same number of workers (checked first:
 // the config hash covers run.workers, and "N workers" says more than "a different configuration"),
 // the same config hash, the same parameter count, the run id of the directory it resumes and, when the
-// checkpoint records one, the fingerprint of the data (`data`, the objective's now).
+// checkpoint records one, the fingerprint of the data (`data`, the objective's now). `engine` says how this
+// run got its workers, for the way to match the checkpoint's: mpirun's -np (workers + the server's shards)
+// or run.workers (the simulator).
 void check_resumable(const Checkpoint& checkpoint, const Config& config, int workers, std::size_t params,
-                     const std::string& run_id, const std::string& name, const DataFingerprint& data);
+                     const std::string& run_id, const std::string& name, const DataFingerprint& data,
+                     ConfigFor engine);
 
 }  // namespace ringmaster

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringmaster/delay_trace.hpp"
@@ -194,7 +195,9 @@ struct Config {
 // reached in a bounded number of gradients).
 // mpi: `workers_from_engine` is the job's MPI rank count N, of which server.shards serve: run.workers =
 // N − server.shards (an error naming server.shards and where it was set when N < shards + 1).
-enum class ConfigFor { any, simulator, mpi };
+// model: a run's configuration read for its model alone (ringmaster sample, eval): the files only a run needs
+// (heterogeneity.trace) are not read, so config_hash cannot cover a trace's rows.
+enum class ConfigFor { any, simulator, mpi, model };
 
 // Loads `path` (empty = defaults only), applies `overrides` ("section.key=value", in order), validates.
 // Throws Error on any problem. `workers_from_engine` > 0 fixes run.workers (MPI: ranks − 1) before
@@ -206,6 +209,9 @@ enum class ConfigFor { any, simulator, mpi };
 // ([section], key = value with strings, numbers, booleans and arrays of them).
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,
                    int workers_from_engine = 0, ConfigFor engine = ConfigFor::any);
+
+// The last of `overrides` ("section.key=value", as --set takes them) that sets `key` ("run.out"), or null.
+const std::string* find_override(const std::vector<std::string>& overrides, std::string_view key);
 
 // The longest injected delay of one gradient (seconds, ~31.7 years): every time key is bounded by it,
 // and DelayModel clamps a draw that exceeds it (a heavy-tailed noise draw, a long outage).

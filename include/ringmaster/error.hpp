@@ -23,7 +23,7 @@ class RuntimeFailure : public Error {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitRuntime = 1;
 inline constexpr int kExitBadInput = 2;
-// Stopped by SIGTERM, SIGINT or SIGUSR1 after writing a checkpoint: `train --resume DIR` continues.
+// Stopped by SIGTERM, SIGINT, SIGHUP or SIGUSR1 after writing a checkpoint: `train --resume DIR` continues.
 inline constexpr int kExitStopped = 3;
 
 }  // namespace ringmaster

@@ -110,6 +110,9 @@ class Run {
   void checkpoint_if_due(double t);
   // Writes a checkpoint of the state at training time t.
   void checkpoint(double t);
+  // How to continue this run from its last checkpoint, for the messages that end it ("continue with:
+  // ringmaster train --resume DIR (its checkpoint at k = …, t = … s)"), or that there is none.
+  std::string resume_hint() const;
 
   // Which stop rule fired (empty while none has): a stop signal first, then Recorder::stop_reason.
   std::string stop_reason(double t) const;
@@ -156,6 +159,7 @@ class Run {
   double earlier_wall_s_ = 0.0; // wall seconds of earlier epochs
   std::chrono::steady_clock::time_point wall_begin_;
   std::chrono::steady_clock::time_point last_checkpoint_;
+  std::optional<std::pair<std::int64_t, double>> checkpointed_;  // the last checkpoint's k and training time
   double overhead_s_ = 0.0;
   double eval_s_ = 0.0;                  // real seconds of inline evaluations
   EvalScratch scratch_;                  // inline evaluations' gradient and LMO workspaces
@@ -171,17 +175,19 @@ class Run {
 // A fresh flag, or --resume DIR: the run directory (locked first: a second job resuming the same
 // directory stops here, before anything is read) and its checkpoint, checked against this
 // configuration, `workers` and the objective (its parameter count and its data's fingerprint). Throws
-// Error (exit 2) naming what does not match; warns once when the checkpoint is older than data
-// fingerprints and the objective has data (docs/method.md §8).
+// Error (exit 2) naming what does not match, and how to match it under `engine` (check_resumable); warns
+// once when the checkpoint is older than data fingerprints and the objective has data (docs/method.md §8).
 struct Resumed {
   RunDir dir;
   Checkpoint checkpoint;
 };
-Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective);
+Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective,
+                     ConfigFor engine);
 
-// SIGTERM, SIGINT and SIGUSR1 (Slurm's --signal=B:USR1@…, mpirun forwarding a Ctrl-C or a kill) set a
-// flag the engines poll (Run::stop_reason): the run checkpoints and stops cleanly instead of dying
-// mid-write, and exits kExitStopped.
+// SIGTERM, SIGINT, SIGHUP and SIGUSR1 (Slurm's --signal=B:USR1@…, mpirun forwarding a Ctrl-C or a kill, a
+// closed terminal) set a flag the engines poll (Run::stop_reason; under MPI a worker or a follower shard
+// passes it on to rank 0): the run checkpoints and stops cleanly instead of dying mid-write, and exits
+// kExitStopped.
 void install_stop_signals();
 int stop_signal();  // the signal received, or 0
 

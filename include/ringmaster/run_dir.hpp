@@ -63,4 +63,8 @@ class RunDir {
 // A fresh run id: 16 lowercase hex digits (64 random bits).
 std::string new_run_id();
 
+// The run id of the run directory `dir` (its kRunIdFile, read bounded, checked to be one); Error naming
+// `label` ("--resume DIR") otherwise.
+std::string read_run_id(const std::filesystem::path& dir, const std::string& label);
+
 }  // namespace ringmaster

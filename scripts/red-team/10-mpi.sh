@@ -38,7 +38,8 @@ rt10_wait_progress() {
   return 1
 }
 
-# Waits up to $1 seconds for the job; RC is its exit code, or 124 (and the job killed) when it hung.
+# Waits up to $1 seconds for the job; RC is its exit code, or 124 (and the job killed: mpirun and the
+# ranks it started, its children, by pid) when it hung.
 rt10_wait_job() {
   local i
   for ((i = 0; i < $1 * 10; ++i)); do
@@ -49,13 +50,20 @@ rt10_wait_job() {
     fi
     sleep 0.1
   done
-  kill -9 "$JOB" 2>/dev/null
-  pkill -9 -f "train.*$PWD/run" 2>/dev/null
+  kill -9 $(pgrep -P "$JOB") "$JOB" 2>/dev/null
   wait "$JOB" 2>/dev/null
   RC=124
 }
 
 rt10_json() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$1" "$2"; }
+
+# The checkpoint left in ./run resumes: `train --resume` with $1 ranks up to a training time of $2 s
+# continues the run (a second epoch in summary.json).
+rt10_resumes() {
+  rt_mpi "$1" --resume "$PWD/run" --set run.time_budget_s="$2" >resume.log 2>&1 </dev/null ||
+    { echo "resume failed: $(tail -c 300 resume.log)" >&2; return 1; }
+  [[ $(rt10_json run/summary.json epochs) == 2 ]] || { echo "resume did not continue the run" >&2; return 1; }
+}
 
 # SIGSTOP rank 2 while a job runs, then SIGCONT it: k must keep advancing while it is stopped, the job
 # must end normally, and the worker must be retired by fault.worker_timeout_s.
@@ -108,9 +116,7 @@ rt10_never_resumed() {
   ((RC != 124)) || { echo "the job hung with rank 2 stopped" >&2; return 1; }
   ((RC != 0)) || { echo "exit 0 though a worker never answered" >&2; return 1; }
   grep -q 'did not answer the stop' log || { echo "no deadline message: $(tail -c 300 log)" >&2; return 1; }
-  rt_mpi 3 --resume "$PWD/run" --set run.time_budget_s=6 >resume.log 2>&1 </dev/null ||
-    { echo "resume failed: $(tail -c 300 resume.log)" >&2; return 1; }
-  [[ $(rt10_json run/summary.json epochs) == 2 ]] || { echo "resume did not continue the run" >&2; return 1; }
+  rt10_resumes 3 6
 }
 rt_scenario "never-resumed worker: job ends nonzero in bounded time, checkpoint resumes" rt10_never_resumed
 

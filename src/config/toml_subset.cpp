@@ -4,6 +4,7 @@
 // subset has nothing nested to recurse into. The grammar's names (dec-int, zero-prefixable-int, …) are
 // those of TOML v1.0.0's ABNF.
 #include "config/toml_subset.hpp"
+#include "ringmaster/text.hpp"
 
 #include <cstdio>
 
@@ -18,34 +19,6 @@ constexpr std::string_view kSubset =
 // round-trip tests until these grow with it.
 constexpr int kMaxHeaderParts = 2;
 constexpr int kMaxKeyParts = 3;  // counting the parts of the key's header
-
-// Length of the well-formed UTF-8 sequence `s` starts with (s not empty), 0 if it starts with none
-// (Unicode table 3-7).
-std::size_t utf8_length(std::string_view s) {
-  const auto c = static_cast<unsigned char>(s[0]);
-  if (c < 0x80) return 1;
-  std::size_t length = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) {
-    length = 2;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    length = 3;
-    if (c == 0xE0) lo = 0xA0;  // overlong
-    if (c == 0xED) hi = 0x9F;  // surrogates
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    length = 4;
-    if (c == 0xF0) lo = 0x90;  // overlong
-    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-  } else {
-    return 0;
-  }
-  if (s.size() < length) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    const auto b = static_cast<unsigned char>(s[k]);
-    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
-  }
-  return length;
-}
 
 bool is_decimal(char c) { return c >= '0' && c <= '9'; }
 bool is_hex(char c) { return is_decimal(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
@@ -181,7 +154,7 @@ class Scanner {
       return;
     }
     if (c < 0x80) refuse(control_character(c));
-    const std::size_t length = utf8_length(text_.substr(pos_));
+    const std::size_t length = utf8_sequence(text_, pos_);
     if (length == 0) refuse("text that is not valid UTF-8");
     pos_ += length;
   }
@@ -315,12 +288,6 @@ std::optional<TomlRefusal> check_toml_subset(std::string_view text) {
     return std::move(refused.refusal);
   }
   return std::nullopt;
-}
-
-bool is_utf8(std::string_view text) {
-  for (std::size_t i = 0, length = 0; i < text.size(); i += length)
-    if ((length = utf8_length(text.substr(i))) == 0) return false;
-  return true;
 }
 
 }  // namespace ringmaster

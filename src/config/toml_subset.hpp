@@ -33,8 +33,5 @@ struct TomlRefusal {
 // nullopt: `text` is in the subset.
 std::optional<TomlRefusal> check_toml_subset(std::string_view text);
 
-// Well-formed UTF-8 (Unicode table 3-7: no overlong forms, no surrogates, at most U+10FFFF). TOML text is
-// UTF-8, so a string that is not cannot be written to config.toml and read back.
-bool is_utf8(std::string_view text);
 
 }  // namespace ringmaster

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/run.hpp"
 #include "ringmaster/server.hpp"
 
 namespace ringmaster::mpi {
@@ -23,6 +24,16 @@ void Backoff::sleep() {
   while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
   }
   current_ = std::min(current_ * growth_, max_);
+}
+
+void SignalReport::poll() {
+  if (signal_ != 0 || stop_signal() == 0) return;
+  signal_ = stop_signal();
+  check(MPI_Isend(&signal_, 1, MPI_INT, 0, kTagSignal, comm_, &request_), "MPI_Isend");
+}
+
+void SignalReport::finish(Backoff& backoff) {
+  if (request_ != MPI_REQUEST_NULL) wait(request_, nullptr, backoff);
 }
 
 void tighten_timer_slack() { prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL); }  // 1 µs
@@ -95,10 +106,10 @@ MPI_Comm make_loop_comm() {
 
 std::uint64_t protocol_fingerprint() {
   const std::string text =
-      fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader),
+      fmt::format("{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}/{}", RINGMASTER_VERSION, sizeof(PointHeader),
                   sizeof(GradientHeader), sizeof(StatsMessage), kUnitBytes, +kTagPoint, +kTagGradient, +kTagStats,
                   +kTagClock, +kTagSignal, +kTagAck, +kTagGradientHeader, +kTagDecision, +kTagShardSlice,
-                  sizeof(Decision), sizeof(ShardState), +kTagPointSlice);
+                  sizeof(Decision), sizeof(ShardState), +kTagPointSlice, +kTagShardProgress);
   std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit, as config_hash
   for (unsigned char byte : text) {
     hash ^= byte;

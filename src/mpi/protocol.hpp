@@ -5,7 +5,7 @@
 //   worker → server  kTagGradientHeader  GradientHeader       (one unit, announces the gradient that follows)
 //   worker → server  kTagGradient        GradientHeader + g  (layout.size floats)
 //   worker → server  kTagStats           StatsMessage        (after a stop)
-//   worker → server  kTagSignal    int                       (the worker's process got SIGTERM/INT/USR1)
+//   worker → server  kTagSignal    int                       (the worker's process got SIGTERM/INT/HUP/USR1)
 //   worker → server  kTagAck       int64                     (version of a point that interrupted it)
 //   both ways        kTagClock     double                    (clock offset handshake at start)
 //
@@ -23,6 +23,10 @@
 // Rank 0, the leader, alone gets acks, signals and clock handshakes, decides, and streams its decisions
 // to the other shards, the followers:
 //   leader → follower  kTagDecision    Decision           (every Server call in the leader's order)
+//   follower → leader  kTagShardProgress int64            (decisions taken so far: how the leader knows it
+//                                                         is alive, docs/method.md §7; the last one after
+//                                                         its stop)
+//   follower → leader  kTagSignal      int                (its process got a stop signal, as a worker's)
 //   follower → leader  kTagShardSlice  floats             (x, then m and the method's sum, for a gather)
 //   leader → follower  kTagShardSlice  ShardState + floats (a resume: k, counters, the slices of x, m, sum)
 //   worker → follower  kTagStats       int64              (after a stop: the gradients it sent to it)
@@ -77,6 +81,7 @@ enum Tag : int {
   kTagDecision = 108,
   kTagShardSlice = 109,
   kTagPointSlice = 110,
+  kTagShardProgress = 111,
 };
 
 enum Command : std::int32_t { kCommandWork = 1, kCommandStop = 2 };
@@ -223,6 +228,22 @@ class Backoff {
 
  private:
   double min_, max_, growth_, current_;
+};
+
+// A stop signal this process got (SIGTERM, SIGINT, SIGHUP, SIGUSR1: Slurm signals every task, a user may
+// signal one rank), passed on to rank 0, which stops the whole job with a checkpoint (docs/method.md §10).
+// What a worker and a follower shard both do between their waits: poll() sends it once, the first time
+// there is one; finish() waits until that message has left, before the process leaves its loop.
+class SignalReport {
+ public:
+  explicit SignalReport(MPI_Comm comm) : comm_(comm) {}
+  void poll();
+  void finish(Backoff& backoff);
+
+ private:
+  MPI_Comm comm_;
+  int signal_ = 0;  // the signal reported (the send reads it until it completes)
+  MPI_Request request_ = MPI_REQUEST_NULL;
 };
 
 // Makes this process's sleeps end on time: the default 50 µs timer slack would add that much to every

@@ -10,16 +10,19 @@
 // points.hpp). With server.shards > 1 this rank is the leader (docs/method.md §7 "Sharded server"): its
 // Run's Server holds shard 0's blocks, every call made on it goes to the follower shards
 // (shard_loop.cpp) in the decision stream, and the whole model for evaluations and checkpoints is
-// gathered from them (ShardPeers, run.hpp).
+// gathered from them (ShardPeers, run.hpp); FollowerLink (follower_link.hpp) carries the decisions and
+// watches that the followers take them.
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
+#include "mpi/follower_link.hpp"
 #include "mpi/loops.hpp"
 #include "mpi/points.hpp"
 #include "mpi/protocol.hpp"
@@ -44,9 +47,6 @@ constexpr double kShutdownDeadlineS = 10.0;
 // How long a worker gets to answer the clock handshake at start (every rank has passed MPI_Init and
 // read its configuration by then: only a stopped or hung process takes this long).
 constexpr double kStartDeadlineS = 120.0;
-
-// How long the follower shards get to send their state for an evaluation or a checkpoint.
-constexpr double kGatherDeadlineS = 60.0;
 
 // A receive that has been in progress this long is stuck (its sender stopped mid-transfer, on a
 // transport that needs the sender to move the data): the next gradient gets a buffer of its own rather
@@ -91,15 +91,21 @@ class ServerLoop : public ShardPeers {
     estimate_clock_offsets();
     start_wall_ = MPI_Wtime();
     last_arrival_ = start_wall_;
-    check(MPI_Irecv(&signal_from_worker_, 1, MPI_INT, MPI_ANY_SOURCE, kTagSignal, comm_, &signal_request_),
+    check(MPI_Irecv(&signal_from_rank_, 1, MPI_INT, MPI_ANY_SOURCE, kTagSignal, comm_, &signal_request_),
           "MPI_Irecv");
     post_ack_receive();
     for (int w = 1; w <= workers_; ++w) post_header_receive(w);
-    if (shards_ > 1) run_.shard_with(*this);
+    if (shards_ > 1) {
+      link_.emplace(comm_, shards_, [this] { return run_.resume_hint(); });
+      run_.shard_with(*this);
+    }
     send_points(run_.start(now()), kDecideStart, 0, 0);
+    // A checkpoint needs every shard's slices, so a job that loses a follower keeps the last one written
+    // with all of them (FollowerLink): a fresh sharded run writes its first at once, so that there is one.
+    if (shards_ > 1 && run_.epoch() == 0) run_.checkpoint(now());
     std::string reason;
     while ((reason = run_.stop_reason(now())).empty()) {
-      if (worker_signalled()) {
+      if (rank_signalled()) {
         reason = "signal";
         break;
       }
@@ -108,7 +114,7 @@ class ServerLoop : public ShardPeers {
       run_.checkpoint_if_due(now());
       run_.progress(now());
       points_.progress();
-      progress_decisions();
+      if (link_) link_->progress();
       hear_acks();
       while (const Outcome* outcome = run_.retire_silent(now()))
         send_points(*outcome, kDecideRetire, outcome->retired.empty() ? 0 : outcome->retired.front(), 0);
@@ -193,37 +199,27 @@ class ServerLoop : public ShardPeers {
     }
   }
 
+  // A follower is at most a few decisions behind: its slices land soon, unless it is stopped or hung,
+  // which the link's liveness rule finds (and ends the job: it cannot go on without the follower's blocks).
   void finish_gather() {
-    // A follower is at most a few decisions behind: one that does not answer is stopped or hung, and
-    // the job cannot go on without its blocks.
-    const double deadline = MPI_Wtime() + kGatherDeadlineS;
-    for (MPI_Request& r : gather_requests_)
-      if (!wait_until(r, deadline, backoff_))
-        throw Error("the server's shards did not send their state at k = " + std::to_string(whole_.k) + " within " +
-                    std::to_string(static_cast<int>(kGatherDeadlineS)) + " s (a follower rank stopped or hung?)");
+    backoff_.reset();
+    for (;;) {
+      int done = 0;
+      check(MPI_Testall(static_cast<int>(gather_requests_.size()), gather_requests_.data(), &done, MPI_STATUSES_IGNORE),
+            "MPI_Testall");
+      if (done) break;
+      link_->progress();
+      backoff_.sleep();
+    }
     gather_requests_.clear();
     whole_decisions_ = gathered_decisions_;
   }
 
-  // Sends one decision to every follower shard, never waiting: decisions are one unit each, sent eagerly.
+  // Sends one decision to every follower shard (FollowerLink), counting those that change a state.
   void decide(const Decision& d) {
     if (shards_ == 1) return;
-    if (d.kind != kDecideGather && d.kind != kDecideStop) ++decisions_;  // the ones that change a state
-    for (int s = 1; s < shards_; ++s) {
-      PendingDecision& p = pending_decisions_.emplace_back();
-      std::memcpy(p.unit, &d, sizeof d);
-      check(MPI_Isend(p.unit, 1, unit_type(), s, kTagDecision, comm_, &p.request), "MPI_Isend");
-    }
-  }
-
-  // Releases the decisions whose sends completed (in order: a follower takes them in order).
-  void progress_decisions() {
-    while (!pending_decisions_.empty()) {
-      int done = 0;
-      check(MPI_Test(&pending_decisions_.front().request, &done, MPI_STATUS_IGNORE), "MPI_Test");
-      if (!done) return;
-      pending_decisions_.pop_front();
-    }
+    if (d.kind != kDecideGather && d.kind != kDecideStop) ++decisions_;
+    link_->decide(d);
   }
 
   // Training clock: wall seconds since the start, less the time spent checkpointing (docs/method.md §7),
@@ -231,13 +227,18 @@ class ServerLoop : public ShardPeers {
   // beside serving, so their time is training time.
   double now() const { return run_.start_time_s() + MPI_Wtime() - start_wall_ - run_.overhead_s(); }
 
-  // A worker reporting a signal it got on its own (Slurm signals every task, a user may kill one rank);
-  // a signal on this rank is the Run's stop rule.
-  bool worker_signalled() {
+  // A worker or a follower shard reporting a signal it got on its own (Slurm signals every task, a user
+  // may signal one rank); a signal on this rank is the Run's stop rule.
+  bool rank_signalled() {
     int done = 0;
-    check(MPI_Test(&signal_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
-    if (done) spdlog::warn("a worker received signal {}: checkpointing and stopping", signal_from_worker_);
-    return done != 0;
+    MPI_Status status;
+    check(MPI_Test(&signal_request_, &done, &status), "MPI_Test");
+    if (!done) return false;
+    const int rank = status.MPI_SOURCE;
+    spdlog::warn("rank {} ({} {}) received signal {}: checkpointing and stopping", rank,
+                 rank < shards_ ? "server shard" : "worker", rank < shards_ ? rank : rank - shards_ + 1,
+                 signal_from_rank_);
+    return true;
   }
 
   // Each worker's MPI_Wtime differs from ours by an offset (other nodes, other clocks): measure it by
@@ -457,7 +458,8 @@ class ServerLoop : public ShardPeers {
     if (shards_ > 1) {
       run_.flush_evaluation();  // its x is in the buffer the final gather fills
       // The followers' last state first (the final evaluation and checkpoint need it), then their stop:
-      // each stops the workers as this loop does, and drains what the workers still send it.
+      // each stops the workers as this loop does, drains what the workers still send it, and says it
+      // took the stop (its last progress report).
       gather(true);
       decide({kDecideStop, 0, server_.k(), server_.k(), 0, 0, reason});
       followers_stopped_ = true;
@@ -481,18 +483,23 @@ class ServerLoop : public ShardPeers {
       receive_gradients(false);
       pending -= testsome(stats_requests);
       points_.progress();
-      progress_decisions();
+      if (link_) link_->progress();
       hear_acks();
       const bool all_delivered = points_.all_delivered();
-      if (pending == 0 && all_delivered && announced_.empty() && pending_decisions_.empty()) break;
+      const bool followers_done = !link_ || link_->idle();
+      if (pending == 0 && all_delivered && announced_.empty() && followers_done) break;
       if (MPI_Wtime() > deadline) {
-        spdlog::error("{} worker(s) did not answer the stop within {:.0f} s; aborting the job", std::max(pending, 1),
-                      kShutdownDeadlineS);
+        if (!followers_done)
+          spdlog::error("server shard(s) {} did not take the stop within {:.0f} s", link_->behind(), kShutdownDeadlineS);
+        if (pending > 0 || !all_delivered || !announced_.empty())
+          spdlog::error("{} worker(s) did not answer the stop within {:.0f} s", std::max(pending, 1), kShutdownDeadlineS);
+        spdlog::error("aborting the job");
         run_.checkpoint(now());  // what was learned is kept: --resume continues from here
         MPI_Abort(MPI_COMM_WORLD, kExitRuntime);
       }
       backoff_.sleep();
     }
+    if (link_) link_->close(backoff_);
     for (MPI_Request& r : header_requests_) cancel(r);
     cancel(signal_request_);
     cancel(ack_request_);
@@ -530,13 +537,8 @@ class ServerLoop : public ShardPeers {
   std::size_t floats_;                       // the Server's layout.size: shard 0's slice
   std::size_t gradient_bytes_ = message_bytes(sizeof(GradientHeader), floats_);
   PointSender points_;                       // points on their way to the workers
-  // Decisions on their way to the followers (one unit each; a deque keeps their addresses).
-  struct PendingDecision {
-    alignas(64) std::byte unit[kUnitBytes] = {};
-    MPI_Request request = MPI_REQUEST_NULL;
-  };
-  std::deque<PendingDecision> pending_decisions_;
-  std::int64_t decisions_ = 0;               // decisions sent, gathers not counted
+  std::optional<FollowerLink> link_;         // with shards > 1: the decision stream and the followers' liveness
+  std::int64_t decisions_ = 0;               // decisions sent, gathers and the stop not counted
   WholeState whole_;                         // the last gather
   std::int64_t whole_decisions_ = -1;        // decisions_ when it was made (-1: none, or not landed)
   std::int64_t gathered_decisions_ = -1;     // decisions_ when the gather in flight was asked for
@@ -550,7 +552,7 @@ class ServerLoop : public ShardPeers {
   int started_ = 0;                          // receives started by this serve_completed()
   std::vector<char> passed_ = std::vector<char>(static_cast<std::size_t>(workers_));  // start_receives scratch
   MPI_Request signal_request_ = MPI_REQUEST_NULL;
-  int signal_from_worker_ = 0;
+  int signal_from_rank_ = 0;
   MPI_Request ack_request_ = MPI_REQUEST_NULL;
   std::int64_t ack_version_ = 0;
   std::vector<double> clock_offset_;         // per worker: our clock − theirs

@@ -6,12 +6,15 @@
 // is the leader's, which it must be (the Server decides from the arrival order alone, and every shard is
 // told whether the whole gradient was finite); a disagreement is a bug, and stops the job naming the
 // shard, worker and version. It then sends its slice of each assigned point, as the leader does.
+// Like every other rank it passes on a stop signal it gets to rank 0, and it tells the leader how many
+// decisions it has taken, so that a follower stopped or hung is noticed within seconds (FollowerLink).
 // Memory: its slices of x and m (and the method's sum), one gradient slice, the points in flight.
 #include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <vector>
 
+#include "mpi/follower_link.hpp"
 #include "mpi/loops.hpp"
 #include "mpi/points.hpp"
 #include "mpi/protocol.hpp"
@@ -24,8 +27,13 @@ namespace {
 // A follower polls from 20 µs backing off to 1 ms while the leader sends nothing (between arrivals).
 constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 1e-3;
-// How long the workers get to send their last gradient slices and counts after the stop.
-constexpr double kShutdownDeadlineS = 10.0;
+// How long the workers get to send their last gradient slices and counts after the stop: twice the
+// leader's 10 s, so that a worker that never answers is the leader's to end the job for (it checkpoints
+// first), not a follower's, whose abort would pre-empt that checkpoint.
+constexpr double kShutdownDeadlineS = 20.0;
+// A follower reports the decisions it has taken at most this often while the count moves (the leader
+// judges silence in seconds: follower_link.hpp).
+constexpr double kReportS = 0.1;
 
 // Shard `shard`'s slice of x0.
 std::vector<float> initial_slice(const Objective& objective, const ShardPlan& plan, int shard) {
@@ -71,6 +79,7 @@ class ShardLoop {
         case kDecideRetire: agree(d, server_.retire(d.worker)); break;
         case kDecideGather: send_state(d); break;
         case kDecideStop:
+          report_progress(true);  // the leader waits for this one: the stop was taken
           spdlog::info("server shard {}: {} updates; {:.2f} s of {:.2f} s in its Server's calls on gradients, {:.2f} s "
                        "waiting for the leader's decisions ({:.2f} s of them for outcomes), {:.2f} s for gradient slices",
                        shard_, server_.k(), update_s_, MPI_Wtime() - start_, waiting_s_, outcome_wait_s_, slice_wait_s_);
@@ -94,12 +103,14 @@ class ShardLoop {
     const double begin = MPI_Wtime();
     backoff_.reset();
     for (;;) {
+      keep_in_touch();
       int done = 0;
       check(MPI_Test(&decision_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
       if (done) break;
       points_.progress();
       backoff_.sleep();
     }
+    ++taken_;
     waiting_s_ += MPI_Wtime() - begin;
     Decision d;
     std::memcpy(&d, decision_unit_, sizeof d);
@@ -146,12 +157,39 @@ class ShardLoop {
     MPI_Status ignored;
     backoff_.reset();
     for (;;) {
+      keep_in_touch();
       int found = 0;
       check(MPI_Improbe(rank_of(worker), tag, comm_, &found, &message, status ? status : &ignored), "MPI_Improbe");
       if (found) return message;
       points_.progress();
       backoff_.sleep();
     }
+  }
+
+  // What this shard owes the leader between its waits: a stop signal it got, and how far it is.
+  void keep_in_touch() {
+    signal_.poll();
+    report_progress(false);
+  }
+
+  // Tells the leader how many decisions this shard has taken (follower_link.hpp): at most every kReportS
+  // while the count moves, one report on the wire at a time; `last` (the stop taken) at once.
+  void report_progress(bool last) {
+    if (taken_ == reported_) return;
+    if (report_request_ != MPI_REQUEST_NULL) {
+      if (last) {
+        wait(report_request_, nullptr, backoff_);
+      } else {
+        int done = 0;
+        check(MPI_Test(&report_request_, &done, MPI_STATUS_IGNORE), "MPI_Test");
+        if (!done) return;
+      }
+    }
+    const double t = MPI_Wtime();
+    if (!last && t - reported_at_ < kReportS) return;
+    report_unit_ = reported_ = taken_;
+    reported_at_ = t;
+    check(MPI_Isend(&report_unit_, 1, MPI_INT64_T, 0, kTagShardProgress, comm_, &report_request_), "MPI_Isend");
   }
 
   // A gradient header is one unit (far below the eager limit: it lands whole or not at all).
@@ -277,13 +315,15 @@ class ShardLoop {
         check(MPI_Test(&requests[at(w)], &complete, MPI_STATUS_IGNORE), "MPI_Test");
         done = done && sent[at(w)] >= 0 && received_[at(w)] >= sent[at(w)] && headers_[at(w)] >= sent[at(w)];
       }
-      if (done) return;
+      if (done) break;
       if (MPI_Wtime() > deadline)
         throw Error("server shard " + std::to_string(shard_) + ": the workers did not finish within " +
                     std::to_string(static_cast<int>(kShutdownDeadlineS)) + " s of the stop");
       if (busy) backoff_.reset();
       backoff_.sleep();
     }
+    if (report_request_ != MPI_REQUEST_NULL) wait(report_request_, nullptr, backoff_);
+    signal_.finish(backoff_);
   }
 
   MPI_Comm comm_;
@@ -298,6 +338,12 @@ class ShardLoop {
   std::vector<std::int64_t> received_;  // per worker: gradient slices received
   alignas(64) std::byte decision_unit_[kUnitBytes] = {};
   MPI_Request decision_request_ = MPI_REQUEST_NULL;
+  SignalReport signal_{comm_};
+  std::int64_t taken_ = 0;       // decisions taken from the stream, every kind
+  std::int64_t reported_ = 0;    // ... as of the last progress report
+  double reported_at_ = 0.0;     // MPI_Wtime of that report
+  std::int64_t report_unit_ = 0; // the report on the wire
+  MPI_Request report_request_ = MPI_REQUEST_NULL;
   Backoff backoff_;
   // For the log at the stop: where this shard's time went.
   double start_ = 0.0;           // MPI_Wtime of the first decision waited for
@@ -314,6 +360,9 @@ void send_shard_states(MPI_Comm comm, const ShardPlan& plan, const Checkpoint* r
   Backoff backoff(kMinPollS, kMaxPollS);
   const ShardState state{resume->k, resume->method.count, resume->method.sum.empty() ? 0 : 1,
                          static_cast<std::int32_t>(resume->counters.size())};
+  // A follower takes its state at once (it waits for nothing else); one that does not is stopped or hung,
+  // and the liveness rule of the followers applies (follower_link.hpp).
+  const double deadline = MPI_Wtime() + kFollowerGoneS;
   for (int s = 1; s < plan.shards(); ++s) {
     std::vector<MPI_Request> requests(5, MPI_REQUEST_NULL);
     check(MPI_Isend(&state, sizeof state, MPI_BYTE, s, kTagShardSlice, comm, &requests[0]), "MPI_Isend");
@@ -328,7 +377,10 @@ void send_shard_states(MPI_Comm comm, const ShardPlan& plan, const Checkpoint* r
             "MPI_Isend");
     }
     for (MPI_Request& r : requests)
-      if (r != MPI_REQUEST_NULL) wait(r, nullptr, backoff);
+      if (r != MPI_REQUEST_NULL && !wait_until(r, deadline, backoff))
+        throw Error("server shard " + std::to_string(s) + " (rank " + std::to_string(s) + ") did not take its part of " +
+                    "the checkpoint within " + std::to_string(static_cast<int>(kFollowerGoneS)) +
+                    " s (stopped or hung): the run cannot start without its blocks");
   }
 }
 

@@ -87,21 +87,13 @@ class WorkerLoop {
   }
 
   // True when a new point (or a stop) has come: probed, matched to `incoming_`, not yet received. Also
-  // passes on a signal this process got (Slurm signals every task, a user may kill one rank): the
-  // server decides to stop.
+  // passes on a signal this process got: the server decides to stop.
   bool arrived() {
-    report_signal();
+    signal_.poll();
     if (incoming_ != MPI_MESSAGE_NULL) return true;
     int found = 0;
     check(MPI_Improbe(0, kTagPoint, comm_, &found, &incoming_, &incoming_status_), "MPI_Improbe");
     return found != 0;
-  }
-
-  void report_signal() {
-    if (signal_reported_ || stop_signal() == 0) return;
-    signal_reported_ = true;
-    signal_ = stop_signal();
-    check(MPI_Isend(&signal_, 1, MPI_INT, 0, kTagSignal, comm_, &signal_request_), "MPI_Isend");
   }
 
   // Waits (without spinning) for the next message and makes it current.
@@ -154,11 +146,13 @@ class WorkerLoop {
     if (have[0].command == kCommandStop) stopped_ = true;
   }
 
-  // Waits (without spinning) for the next message with `tag` from rank `shard`, matched.
+  // Waits (without spinning) for the next message with `tag` from rank `shard`, matched; a signal meanwhile
+  // is passed on (a shard that does not send is stopped or hung: rank 0 can still stop the job).
   MPI_Message probe(int shard, int tag, MPI_Status* status) {
     MPI_Message message = MPI_MESSAGE_NULL;
     backoff_.reset();
     for (;;) {
+      signal_.poll();
       int found = 0;
       check(MPI_Improbe(shard, tag, comm_, &found, &message, status), "MPI_Improbe");
       if (found) return message;
@@ -302,7 +296,7 @@ class WorkerLoop {
   // After the stop: let the last gradient land, report totals, leave nothing pending.
   void finish() {
     wait_sent();
-    if (signal_request_ != MPI_REQUEST_NULL) wait(signal_request_, nullptr, backoff_);
+    signal_.finish(backoff_);
     if (ack_request_ != MPI_REQUEST_NULL) wait(ack_request_, nullptr, backoff_);
     StatsMessage stats{busy_s_, injected_s_, peak_rss_bytes()};
     MPI_Request request;
@@ -330,9 +324,7 @@ class WorkerLoop {
   WorkerModel model_;
   Backoff backoff_;
   bool stopped_ = false;
-  bool signal_reported_ = false;
-  int signal_ = 0;
-  MPI_Request signal_request_ = MPI_REQUEST_NULL;
+  SignalReport signal_{comm_};
   std::int64_t ack_version_ = 0;
   MPI_Request ack_request_ = MPI_REQUEST_NULL;
   std::vector<std::byte> oversized_;  // fault.inject = "oversize": the too-long message

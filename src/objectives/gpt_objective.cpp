@@ -106,14 +106,13 @@ void Gpt::evaluate_on(const EvalData& data) {
 // ---------------------------------------------------------------------------------------------------
 // Generation
 
-std::string gpt_generate(const GptShape& shape, std::span<const float> params, std::string_view prompt, int tokens,
-                         double temperature, std::uint64_t seed) {
+void gpt_generate(const GptShape& shape, std::span<const float> params, std::string_view prompt, int tokens,
+                  double temperature, std::uint64_t seed, const std::function<void(char)>& emit) {
   GptNetwork<float> network(shape, 1);
   std::vector<std::uint8_t> text{kEndOfDocument};
   text.insert(text.end(), prompt.begin(), prompt.end());
   Rng rng(seed, Stream::samples);
   std::vector<double> weights(static_cast<std::size_t>(shape.vocab));
-  std::string generated;
   for (int i = 0; i < tokens; ++i) {
     const int T = static_cast<int>(std::min<std::size_t>(text.size(), static_cast<std::size_t>(shape.context)));
     network.forward(params.data(), text.data() + text.size() - static_cast<std::size_t>(T), nullptr, 1, T, 0.0f);
@@ -136,8 +135,14 @@ std::string gpt_generate(const GptShape& shape, std::span<const float> params, s
       }
     }
     text.push_back(static_cast<std::uint8_t>(next));
-    generated.push_back(static_cast<char>(next));
+    emit(static_cast<char>(next));
   }
+}
+
+std::string gpt_generate(const GptShape& shape, std::span<const float> params, std::string_view prompt, int tokens,
+                         double temperature, std::uint64_t seed) {
+  std::string generated;
+  gpt_generate(shape, params, prompt, tokens, temperature, seed, [&](char byte) { generated.push_back(byte); });
   return generated;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -74,7 +75,10 @@ class Gpt final : public Objective {
 // network reads kEndOfDocument then the prompt (a prompt starts a document, as every document does in the
 // training stream) and the bytes it made, the last `context` of them (a sliding window, positions from 0 as
 // in training). Temperature 0 takes the most likely byte (the lowest on a tie, as torch.argmax); above 0 it
-// draws from softmax(logits / temperature) with a generator seeded by `seed`.
+// draws from softmax(logits / temperature) with a generator seeded by `seed`. Each byte goes to `emit` as
+// soon as it is made (ringmaster sample streams them); the second form returns them all.
+void gpt_generate(const GptShape& shape, std::span<const float> params, std::string_view prompt, int tokens,
+                  double temperature, std::uint64_t seed, const std::function<void(char)>& emit);
 std::string gpt_generate(const GptShape& shape, std::span<const float> params, std::string_view prompt, int tokens,
                          double temperature, std::uint64_t seed);
 

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "config/toml_subset.hpp"
+#include "ringmaster/text.hpp"
 #include "ringmaster/config.hpp"
 
 namespace {
