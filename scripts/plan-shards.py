@@ -21,8 +21,13 @@ R: with a fixed threshold R, Ringmaster applies at most ~R updates per gradient 
 there are (a computation that sees R updates is dropped), so the server's load stops growing with n; the
 default R = n is the regime where more workers ask more of the server.
 
+A back-end that makes the update cheaper raises the server's ceiling: --backend newton-schulz,gram-newton-schulz
+plans each model with today's Newton–Schulz and with its Gram form (docs/method.md §3), one table each, with
+the gradient measured once (with the first back-end) and each back-end's own update.
+
 Usage: scripts/plan-shards.py [--build build] [--workers 8,16,...] [--shards 1,2,4,8] [--threshold n|config|R]
-                              [--set key=value]... [--model NAME=CONFIG[:key=value,...]]... [--markdown]
+                              [--set key=value]... [--model NAME=CONFIG[:key=value,...]]... [--backend A,B]
+                              [--markdown]
 """
 import argparse
 import json
@@ -74,14 +79,15 @@ def parameter_bytes(config, sets):
     return 4 * (2 * 256 * width + 12 * layers * width * width)
 
 
-def measure(binary, config, sets, shards, work):
-    """compute_s and the slowest shard's update_s for each S, measured by the simulator itself."""
+def measure(binary, config, sets, shards, work, compute_s=None):
+    """compute_s (unless given: a gradient costs the same whatever the back-end) and the slowest shard's
+    update_s for each S, measured by the simulator itself."""
     costs = {}
-    compute_s = None
     for s in shards:
         out = os.path.join(work, f"measure-{s}")
+        gradient = "measure" if compute_s is None else repr(compute_s)
         summary, log = simulate(binary, config, sets + [
-            "heterogeneity.compute_s=measure", "heterogeneity.server_update_s=measure", f"server.shards={s}",
+            f"heterogeneity.compute_s={gradient}", "heterogeneity.server_update_s=measure", f"server.shards={s}",
             "run.max_updates=1", "run.eval_every_s=1e9"], out)
         costs[s] = summary["server_update_s"]
         compute_s = summary["compute_s"] if compute_s is None else compute_s
@@ -101,6 +107,46 @@ def predict(binary, config, sets, workers, compute_s, update_s, horizon_s, thres
     return summary["updates"] / t, summary["server_busy_fraction"]
 
 
+def plan(binary, name, config, sets, workers, shards, args, work, compute_s=None):
+    """Measures one model's costs (its gradient's unless compute_s is given) and prints its table of
+    predictions; returns compute_s."""
+    compute_s, costs = measure(binary, config, sets, shards, work, compute_s)
+    horizon = args.horizon_gradients * compute_s
+    x_bytes = parameter_bytes(config, sets)
+    print(f"\n### {name} ({config}{' ' + ' '.join(sets) if sets else ''})\n")
+    print(f"measured here: a gradient {compute_s * 1e3:.3g} ms; an update on the slowest shard "
+          + ", ".join(f"S={s}: {costs[s] * 1e3:.3g} ms" for s in shards)
+          + f"; prediction horizon {horizon:.4g} virtual s. bytes(x) = {x_bytes / 2**20:.3g} MiB: per update "
+          + "each shard moves 2 · bytes(x) / S, at " + f"{LINK_GBPS:g} Gb/s "
+          + ", ".join(f"S={s}: {2 * x_bytes / s / (LINK_GBPS / 8 * 1e9) * 1e3:.3g} ms" for s in shards)
+          + " (not in the prediction)\n")
+    head = ["workers"] + [f"S={s} updates/s (busy)" for s in shards] + ["no server cost"]
+    rows = []
+    for n in workers:
+        row = [str(n)]
+        for s in shards:
+            rate, busy = predict(binary, config, sets, n, compute_s, costs[s], horizon, args.threshold, work)
+            mark = " *" if busy >= 0.9 else ""
+            row.append(f"{rate:.4g} ({busy:.2f}){mark}")
+        rate, _ = predict(binary, config, sets, n, compute_s, 0.0, horizon, args.threshold, work)
+        row.append(f"{rate:.4g}")
+        rows.append(row)
+    if args.markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for row in rows:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
+        for r in [head] + rows:
+            print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
+    print("\n(busy): the server's busy fraction; * the server is the bottleneck (busy ≥ 0.9).")
+    for s in shards:
+        cap = 1.0 / costs[s]
+        print(f"S={s}: at most {cap:.4g} updates/s (1 / update time).")
+    return compute_s
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("--build", default="build")
@@ -113,49 +159,23 @@ def main():
                     help="R of the predictions: n (= the number of workers, the default), config, or a number")
     ap.add_argument("--set", action="append", default=[], dest="sets",
                     help="key=value for every run of every model (e.g. heterogeneity.profile=sqrt)")
+    ap.add_argument("--backend", default="",
+                    help="spectral back-ends (lmo.backend) to plan with, comma-separated: each model is measured and "
+                    "predicted once per back-end, e.g. newton-schulz,gram-newton-schulz (default: the config's)")
     ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     binary = os.path.join(ROOT, args.build, "ringmaster")
     workers = [int(w) for w in args.workers.split(",")]
     shards = [int(s) for s in args.shards.split(",")]
+    backends = args.backend.split(",") if args.backend else [None]
     with tempfile.TemporaryDirectory(prefix="plan-shards-") as work:
         for text in args.model or DEFAULT_MODELS:
             name, config, sets = parse_model(text)
-            sets = args.sets + sets
-            compute_s, costs = measure(binary, config, sets, shards, work)
-            horizon = args.horizon_gradients * compute_s
-            x_bytes = parameter_bytes(config, sets)
-            print(f"\n### {name} ({config}{' ' + ' '.join(sets) if sets else ''})\n")
-            print(f"measured here: a gradient {compute_s * 1e3:.3g} ms; an update on the slowest shard "
-                  + ", ".join(f"S={s}: {costs[s] * 1e3:.3g} ms" for s in shards)
-                  + f"; prediction horizon {horizon:.4g} virtual s. bytes(x) = {x_bytes / 2**20:.3g} MiB: per update "
-                  + "each shard moves 2 · bytes(x) / S, at " + f"{LINK_GBPS:g} Gb/s "
-                  + ", ".join(f"S={s}: {2 * x_bytes / s / (LINK_GBPS / 8 * 1e9) * 1e3:.3g} ms" for s in shards)
-                  + " (not in the prediction)\n")
-            head = ["workers"] + [f"S={s} updates/s (busy)" for s in shards] + ["no server cost"]
-            rows = []
-            for n in workers:
-                row = [str(n)]
-                for s in shards:
-                    rate, busy = predict(binary, config, sets, n, compute_s, costs[s], horizon, args.threshold, work)
-                    mark = " *" if busy >= 0.9 else ""
-                    row.append(f"{rate:.4g} ({busy:.2f}){mark}")
-                rate, _ = predict(binary, config, sets, n, compute_s, 0.0, horizon, args.threshold, work)
-                row.append(f"{rate:.4g}")
-                rows.append(row)
-            if args.markdown:
-                print("| " + " | ".join(head) + " |")
-                print("|" + "---|" * len(head))
-                for row in rows:
-                    print("| " + " | ".join(row) + " |")
-            else:
-                widths = [max(len(r[i]) for r in rows + [head]) for i in range(len(head))]
-                for r in [head] + rows:
-                    print("  ".join(c.rjust(w) for c, w in zip(r, widths)))
-            print("\n(busy): the server's busy fraction; * the server is the bottleneck (busy ≥ 0.9).")
-            for s in shards:
-                cap = 1.0 / costs[s]
-                print(f"S={s}: at most {cap:.4g} updates/s (1 / update time).")
+            compute_s = None  # measured with the first back-end, then the same for the others
+            for backend in backends:
+                backend_set = [f"lmo.backend={backend}"] if backend else []
+                compute_s = plan(binary, name, config, args.sets + sets + backend_set, workers, shards, args, work,
+                                 compute_s)
     return 0
 
 

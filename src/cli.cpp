@@ -39,7 +39,8 @@ constexpr const char* kUsage =
     "  ringmaster bench lmo [--shape MxN]... [--json]\n"
     "  ringmaster bench mlp [--hidden W1,W2]... [--batch B]... [--json] [--python PATH]\n"
     "  ringmaster bench gpt [--model L,H,C,T,B]... [--json] [--python PATH]\n"
-    "  ringmaster bench server [-c FILE]... [--set section.key=value]... [--threads N]... [--min-mflop F] [--json]\n"
+    "  ringmaster bench server [-c FILE]... [--set section.key=value]... [--backend NAME]... [--threads N]...\n"
+    "                          [--min-mflop F] [--json]\n"
     "  ringmaster sample --run DIR [--prompt TEXT] [--tokens N] [--temperature T] [--seed S]\n"
     "  ringmaster eval --run DIR [--data FILE [--labels FILE]]\n"
     "  ringmaster --version\n"
@@ -122,7 +123,7 @@ RunRequest parse_run(cxxopts::Options& options, int argc, char** argv) {
 int bench(int argc, char** argv) {
   cxxopts::Options options("ringmaster bench",
                            "lmo: LMO back-ends against plain sgemm; mlp, gpt: the networks against PyTorch; "
-                           "server: the server's update on 1, 2, ... threads");
+                           "server: the server's update on 1, 2, ... threads and each spectral back-end");
   options.add_options()                                                                       //
       ("shape", "lmo: matrix shape MxN (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("hidden", "mlp: hidden widths W1,W2,... (repeatable)", cxxopts::value<std::vector<std::string>>())  //
@@ -131,6 +132,8 @@ int bench(int argc, char** argv) {
       ("c,config", "server: a config whose objective's layout to update (repeatable)",
        cxxopts::value<std::vector<std::string>>())  //
       ("set", "server: override one key of every config: section.key=value (repeatable)",
+       cxxopts::value<std::vector<std::string>>())  //
+      ("backend", "server: a spectral back-end (lmo.backend) to time side by side (repeatable)",
        cxxopts::value<std::vector<std::string>>())  //
       ("threads", "server: threads of the update (repeatable)", cxxopts::value<std::vector<std::string>>())  //
       ("min-mflop", "server: updates of fewer LMO MFLOP keep one thread (the server's threshold by default)",
@@ -163,8 +166,8 @@ int bench(int argc, char** argv) {
     const double min_flops = args.count("min-mflop") ? number("bench server", "min-mflop", args["min-mflop"].as<std::string>(),
                                                               0.0, 1e12) * 1e6
                                                      : kMinParallelFlops;
-    return bench_server(strings("config"), strings("set"), numbers("bench server", args, "threads", 1, 1024), min_flops,
-                        json);
+    return bench_server(strings("config"), strings("set"), strings("backend"),
+                        numbers("bench server", args, "threads", 1, 1024), min_flops, json);
   }
   throw Error("bench: what to benchmark? (available: lmo, mlp, gpt, server; got '" + shown(what) + "')");
 }

@@ -33,8 +33,9 @@ constexpr NameTable<Geometry, 6> kGeometryNames{{{Geometry::spectral, "spectral"
                                                  {Geometry::colnorm, "colnorm"},
                                                  {Geometry::rownorm, "rownorm"},
                                                  {Geometry::none, "none"}}};
-constexpr NameTable<SpectralBackend, 2> kBackendNames{
-    {{SpectralBackend::newton_schulz, "newton-schulz"}, {SpectralBackend::svd, "svd"}}};
+constexpr NameTable<SpectralBackend, 3> kBackendNames{{{SpectralBackend::newton_schulz, "newton-schulz"},
+                                                       {SpectralBackend::gram_newton_schulz, "gram-newton-schulz"},
+                                                       {SpectralBackend::svd, "svd"}}};
 constexpr NameTable<NsCoefficients, 2> kCoefficientNames{
     {{NsCoefficients::polar_express, "polar-express"}, {NsCoefficients::muon, "muon"}}};
 
@@ -121,11 +122,17 @@ LmoWorkspace::LmoWorkspace(int rows, int cols, Geometry geometry, const LmoOptio
   const std::size_t s = static_cast<std::size_t>(std::min(rows, cols));
   const std::size_t l = static_cast<std::size_t>(std::max(rows, cols));
   lwork_values_ = query_gesdd_lwork('N', rows, cols);
-  if (options.backend == SpectralBackend::newton_schulz) {
+  if (options.backend != SpectralBackend::svd) {
     x.assign(s * l, 0.0f);
-    y.assign(s * l, 0.0f);
     gram.assign(s * s, 0.0f);
     poly.assign(s * s, 0.0f);
+    if (uses_gram_form(rows, cols, options)) {
+      square.assign(s * s, 0.0f);
+      q.assign(s * s, 0.0f);
+      product.assign(s * s, 0.0f);
+    } else {
+      y.assign(s * l, 0.0f);
+    }
   } else {
     lwork_vectors_ = query_gesdd_lwork('S', rows, cols);
     a.assign(elements(rows, cols), 0.0f);
@@ -203,48 +210,148 @@ void mirror_upper(int s, float* a) {
   }
 }
 
+// The wide orientation X (s×l, s ≤ l) of a row-major rows×cols block, without a transposed copy: a tall
+// block (rows > cols) read in column-major order *is* uᵀ (cols×rows, ld = cols), and a result written the
+// same way is the row-major rows×cols d. So only the BLAS storage order changes, not the data.
+struct Wide {
+  CBLAS_ORDER order;
+  int s, l, ldx;
+};
+
+Wide wide(int rows, int cols) {
+  const bool tall = rows > cols;
+  const int s = std::min(rows, cols), l = std::max(rows, cols);
+  return {tall ? CblasColMajor : CblasRowMajor, s, l, tall ? s : l};
+}
+
+// gram (s×s, full) = x_scale² · X Xᵀ for X = x in w's orientation (ssyrk, s²l flops, then the mirror).
+void gram_matrix(const Wide& w, const float* x, float x_scale, float* gram) {
+  cblas_ssyrk(w.order, stored_triangle(w.order), CblasNoTrans, w.s, w.l, x_scale * x_scale, x, w.ldx, 0.0f, gram,
+              w.s);
+  mirror_upper(w.s, gram);
+}
+
+// poly (s×s) = P = aI + bA + cA² for a full symmetric A (gram): cA² + bA by one ssyrk (A symmetric, so
+// A² = A Aᵀ; s³ flops) whose beta scales a copy of A, then + a on the diagonal.
+void ns_polynomial(CBLAS_ORDER order, int s, const NsStep& k, const float* gram, float* poly) {
+  const std::size_t ss = static_cast<std::size_t>(s) * static_cast<std::size_t>(s);
+  cblas_scopy(static_cast<int>(ss), gram, 1, poly, 1);
+  cblas_ssyrk(order, stored_triangle(order), CblasNoTrans, s, s, static_cast<float>(k.c), gram, s,
+              static_cast<float>(k.b), poly, s);
+  for (std::size_t i = 0; i < ss; i += static_cast<std::size_t>(s) + 1) poly[i] += static_cast<float>(k.a);  // diagonal
+  mirror_upper(s, poly);
+}
+
+// Up to this many rows a symmetric product (below) is one sgemm over the whole matrix: at s = 64 OpenBLAS
+// 0.3.21's sgemm takes 3.5 µs where its ssyrk takes 6.3 µs for half the flops (SkylakeX kernels,
+// docs/benchmarks.md), and a narrower band or a mirror pass would cost more than it saves. Above it a
+// square goes to ssyrk and a product to row bands of the upper triangle, both then mirrored.
+constexpr int kWholeBand = 64;
+
+// The row bands in which symmetric_product computes the upper triangle of an s×s product: rows
+// [top, top + h) × columns [top, s), h half of the rows left, until at most kWholeBand rows are left,
+// which make the last band. band(top, h, width) is called for each, width = s − top.
+template <typename Band>
+void upper_bands(int s, Band band) {
+  for (int top = 0; top < s;) {
+    const int left = s - top;
+    const int h = left <= kWholeBand ? left : left / 2;
+    band(top, h, left);
+    top += h;
+  }
+}
+
+// c ← alpha·a·b + beta·c (s×s, row-major) for symmetric a and b that commute (polynomials in one Gram
+// matrix; a square when a == b) and a symmetric c, so that the result is symmetric. Flops:
+// symmetric_product_flops.
+void symmetric_product(int s, float alpha, const float* a, const float* b, float beta, float* c) {
+  const std::size_t n = static_cast<std::size_t>(s);
+  if (s <= kWholeBand) {  // all of c: symmetric up to rounding
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s, s, s, alpha, a, s, b, s, beta, c, s);
+    return;
+  }
+  if (a == b) {
+    cblas_ssyrk(CblasRowMajor, CblasUpper, CblasNoTrans, s, s, alpha, a, s, beta, c, s);  // a aᵀ = a²
+  } else {
+    upper_bands(s, [&](int top, int h, int width) {
+      const std::size_t t = static_cast<std::size_t>(top);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, h, width, s, alpha, a + t * n, s, b + t, s, beta,
+                  c + t * n + t, s);
+    });
+  }
+  mirror_upper(s, c);
+}
+
+// poly = aI + bR + cR² with R's square by symmetric_product (the Gram form's polynomial).
+void gram_polynomial(CBLAS_ORDER, int s, const NsStep& k, const float* r, float* poly) {
+  const std::size_t ss = static_cast<std::size_t>(s) * static_cast<std::size_t>(s);
+  std::copy(r, r + ss, poly);
+  symmetric_product(s, static_cast<float>(k.c), r, r, static_cast<float>(k.b), poly);
+  for (std::size_t i = 0; i < ss; i += static_cast<std::size_t>(s) + 1) poly[i] += static_cast<float>(k.a);  // diagonal
+}
+
 // One quintic Newton–Schulz step on an s×l iterate X = x_scale · x (docs/method.md §3):
 //   out ← alpha · (aX + (bA + cA²)X),  A = X Xᵀ.
 // (x_scale lets the first step read u itself instead of a scaled copy.)
 // Written as out = alpha · P X with P = aI + bA + cA² (s×s, symmetric): the aX term rides on P's
 // diagonal instead of a separate pass over X, so the step is three BLAS calls:
 //   A  = X Xᵀ            ssyrk   s²l flops  (symmetric: half of a gemm)
-//   P += c A Aᵀ (= cA²)  ssyrk   s³ flops   (A symmetric, so A² = A Aᵀ)
+//   P += c A Aᵀ (= cA²)  ssyrk   s³ flops   (A symmetric, so A² = A Aᵀ: `polynomial`, ns_polynomial in the
+//                                           direct form, gram_polynomial in the Gram form's first step)
 //   out = alpha P X      sgemm   2s²l flops
-void newton_schulz_step(CBLAS_ORDER order, int s, int l, int ldx, const NsStep& k, const float* x, float x_scale,
+using Polynomial = void (*)(CBLAS_ORDER order, int s, const NsStep& k, const float* gram, float* poly);
+void newton_schulz_step(const Wide& w, const NsStep& k, Polynomial polynomial, const float* x, float x_scale,
                         float* out, float alpha, float* gram, float* poly) {
-  const std::size_t ss = static_cast<std::size_t>(s) * static_cast<std::size_t>(s);
-  const CBLAS_UPLO uplo = stored_triangle(order);
-  cblas_ssyrk(order, uplo, CblasNoTrans, s, l, x_scale * x_scale, x, ldx, 0.0f, gram, s);  // gram: (s, s) = X Xᵀ
-  mirror_upper(s, gram);
-  // poly: (s, s) = cA² + bA on the stored triangle (ssyrk's beta scales the copy of A), then + aI.
-  cblas_scopy(static_cast<int>(ss), gram, 1, poly, 1);
-  cblas_ssyrk(order, uplo, CblasNoTrans, s, s, static_cast<float>(k.c), gram, s, static_cast<float>(k.b), poly, s);
-  for (std::size_t i = 0; i < ss; i += static_cast<std::size_t>(s) + 1) poly[i] += static_cast<float>(k.a);  // diagonal
-  mirror_upper(s, poly);
-  cblas_sgemm(order, CblasNoTrans, CblasNoTrans, s, l, s, alpha * x_scale, poly, s, x, ldx, 0.0f, out, ldx);
+  gram_matrix(w, x, x_scale, gram);  // gram: (s, s) = X Xᵀ
+  polynomial(w.order, w.s, k, gram, poly);
+  cblas_sgemm(w.order, CblasNoTrans, CblasNoTrans, w.s, w.l, w.s, alpha * x_scale, poly, w.s, x, w.ldx, 0.0f, out,
+              w.ldx);
+}
+
+double direct_form_flops(double s, double l, int steps) { return steps * (3.0 * s * s * l + s * s * s); }
+
+// The first step, direct with its square by symmetric_product; X₁X₁ᵀ and the final Q X₁ (3s²l); R² in
+// every later step; Z² and R·Z² in steps 1 … n − 2; Q·Z in steps 2 … n − 1 (step 1's Q is its Z).
+double gram_form_flops(double s, double l, int steps) {
+  const int n = static_cast<int>(s);
+  const double square = symmetric_product_flops(n, true), product = symmetric_product_flops(n, false);
+  return 6.0 * s * s * l + steps * square + (steps - 2) * (square + 2.0 * product);
 }
 
 }  // namespace
+
+double symmetric_product_flops(int s, bool square) {
+  const double n = s;
+  if (s <= kWholeBand) return 2.0 * n * n * n;
+  if (square) return n * n * n;
+  double flops = 0.0;
+  upper_bands(s, [&](int, int h, int width) { flops += 2.0 * h * width * n; });
+  return flops;
+}
+
+bool uses_gram_form(int rows, int cols, const LmoOptions& options) {
+  if (options.backend != SpectralBackend::gram_newton_schulz || options.ns_steps < 3) return false;
+  const double s = std::min(rows, cols), l = std::max(rows, cols);
+  return gram_form_flops(s, l, options.ns_steps) < direct_form_flops(s, l, options.ns_steps);
+}
+
+double spectral_lmo_flops(int rows, int cols, const LmoOptions& options) {
+  const double s = std::min(rows, cols), l = std::max(rows, cols);
+  if (options.backend == SpectralBackend::svd) return 4.0 * direct_form_flops(s, l, options.ns_steps);
+  if (uses_gram_form(rows, cols, options)) return gram_form_flops(s, l, options.ns_steps);
+  return direct_form_flops(s, l, options.ns_steps);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Spectral geometry: lmo(u) = −U Vᵀ (docs/method.md §3)
 
 void lmo_spectral_newton_schulz(const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
   const std::size_t n = elements(rows, cols);
-  check_workspace(ws, rows, cols, ws.x.size() >= n, "newton-schulz LMO");
+  check_workspace(ws, rows, cols, ws.y.size() >= n, "newton-schulz LMO");
   const double norm = frobenius(u, n);
   if (norm == 0.0) return fill_zero(d, n);
 
-  // Wide orientation X (s×l, s ≤ l) without a transposed copy: a tall row-major u (rows > cols) read
-  // in column-major order *is* uᵀ (cols×rows, ld = cols), and the result written the same way is
-  // the row-major rows×cols d. So only the BLAS storage order changes, not the data.
-  const bool tall = rows > cols;
-  const CBLAS_ORDER order = tall ? CblasColMajor : CblasRowMajor;
-  const int s = std::min(rows, cols);
-  const int l = std::max(rows, cols);
-  const int ldx = tall ? s : l;
-
+  const Wide w = wide(rows, cols);
   const float x0_scale = static_cast<float>(1.0 / (norm + 1e-7));  // X0 = u / (‖u‖_F + 1e-7), σ ≤ 1
   const int steps = ws.options().ns_steps;
   if (steps == 0) return scaled_copy(u, d, n, -x0_scale);
@@ -254,12 +361,63 @@ void lmo_spectral_newton_schulz(const float* u, float* d, int rows, int cols, Lm
   for (int step = 0; step < steps; ++step) {
     const bool last = step == steps - 1;
     // The last step writes d directly with alpha = −1: the LMO is the *negated* polar factor.
-    newton_schulz_step(order, s, l, ldx, ns_coefficients(ws.options().coefficients, step), x,
+    newton_schulz_step(w, ns_coefficients(ws.options().coefficients, step), ns_polynomial, x,
                        step == 0 ? x0_scale : 1.0f, last ? d : next, last ? -1.0f : 1.0f, ws.gram.data(),
                        ws.poly.data());
     x = next;
     std::swap(next, spare);
   }
+}
+
+// The Gram form (docs/method.md §3). Every iterate after the first is X_k = Q_k X₁ with Q_k a polynomial
+// in R₁ = X₁X₁ᵀ, and X_k X_kᵀ = R_k; so the steps after the first run on s×s matrices,
+//   Z = aI + bR + cR²,   Q ← Q·Z,   R ← R·Z²    (all symmetric, all commuting),
+// and only the result touches the long side again: d = −Q X₁. A step costs two symmetric squares and two
+// symmetric products (symmetric_product_flops) instead of the direct form's 3s²l + s³.
+// Why the first step stays direct: in R a singular value σ is carried as σ², so a rounding error δ in R
+// (≈ √l·ε·‖R‖) moves the output's singular value (≈ 1) by ≈ δ/(2σ²); and where the direct form recomputes
+// X Xᵀ from X every step, the Gram form keeps that error to the end (Q is built from R's eigenvalues, then
+// applied to the exact X₁). Started from X₁ instead of X₀, small σ enter R grown by p₀(σ)/σ ≈ a₀ (8.16 for
+// polar-express, 3.44 for muon), which divides that error by a₀² ≈ 66 (12).
+void lmo_spectral_gram_newton_schulz(const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
+  if (!uses_gram_form(rows, cols, ws.options())) return lmo_spectral_newton_schulz(u, d, rows, cols, ws);
+  const std::size_t n = elements(rows, cols);
+  check_workspace(ws, rows, cols, !ws.q.empty(), "gram-newton-schulz LMO");
+  const double norm = frobenius(u, n);
+  if (norm == 0.0) return fill_zero(d, n);
+
+  const Wide w = wide(rows, cols);
+  const int s = w.s;
+  const float x0_scale = static_cast<float>(1.0 / (norm + 1e-7));  // X0 = u / (‖u‖_F + 1e-7), σ ≤ 1
+  const NsCoefficients set = ws.options().coefficients;
+  const int steps = ws.options().ns_steps;  // ≥ 3 (uses_gram_form)
+  float* x1 = ws.x.data();  // (s, l) X₁ = p₀(X₀X₀ᵀ) X₀
+  newton_schulz_step(w, ns_coefficients(set, 0), gram_polynomial, u, x0_scale, x1, 1.0f, ws.gram.data(),
+                     ws.poly.data());
+
+  float* r = ws.gram.data();        // (s, s) R_k
+  float* z = ws.poly.data();        // (s, s) Z_k
+  float* q = ws.q.data();           // (s, s) Q_k
+  float* spare = ws.product.data(); // (s, s) the next Q or R
+  float* z2 = ws.square.data();     // (s, s) Z_k²
+  gram_matrix(w, x1, 1.0f, r);
+  for (int step = 1; step < steps; ++step) {
+    gram_polynomial(w.order, s, ns_coefficients(set, step), r, z);
+    if (step == 1) {
+      std::swap(q, z);  // Q = Z₁
+    } else {
+      symmetric_product(s, 1.0f, q, z, 0.0f, spare);
+      std::swap(q, spare);
+    }
+    if (step + 1 < steps) {  // R ← R·Z² (the last step needs no R)
+      const float* zk = step == 1 ? q : z;
+      symmetric_product(s, 1.0f, zk, zk, 0.0f, z2);
+      symmetric_product(s, 1.0f, r, z2, 0.0f, spare);
+      std::swap(r, spare);
+    }
+  }
+  // d = −Q X₁: the LMO is the *negated* polar factor.
+  cblas_sgemm(w.order, CblasNoTrans, CblasNoTrans, s, w.l, s, -1.0f, q, s, x1, w.ldx, 0.0f, d, w.ldx);
 }
 
 void lmo_spectral_svd(const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
@@ -326,8 +484,12 @@ void lmo_none(const float* u, float* d, int rows, int cols) { scaled_copy(u, d, 
 void lmo(Geometry geometry, const float* u, float* d, int rows, int cols, LmoWorkspace& ws) {
   switch (geometry) {
     case Geometry::spectral:
-      if (ws.options().backend == SpectralBackend::svd) return lmo_spectral_svd(u, d, rows, cols, ws);
-      return lmo_spectral_newton_schulz(u, d, rows, cols, ws);
+      switch (ws.options().backend) {
+        case SpectralBackend::svd: return lmo_spectral_svd(u, d, rows, cols, ws);
+        case SpectralBackend::gram_newton_schulz: return lmo_spectral_gram_newton_schulz(u, d, rows, cols, ws);
+        case SpectralBackend::newton_schulz: return lmo_spectral_newton_schulz(u, d, rows, cols, ws);
+      }
+      return;
     case Geometry::l2: return lmo_l2(u, d, rows, cols);
     case Geometry::sign: return lmo_sign(u, d, rows, cols);
     case Geometry::colnorm: return lmo_colnorm(u, d, rows, cols);

@@ -29,10 +29,8 @@ double block_scale(const Block& block, StepScale scale) {
 }
 
 double lmo_flops(const Block& block, const LmoOptions& options) {
-  const double s = std::min(block.rows, block.cols), l = std::max(block.rows, block.cols);
-  if (block.geometry != Geometry::spectral) return 4.0 * s * l;
-  const double newton_schulz = options.ns_steps * (3.0 * s * s * l + s * s * s);
-  return options.backend == SpectralBackend::svd ? 4.0 * newton_schulz : newton_schulz;
+  if (block.geometry == Geometry::spectral) return spectral_lmo_flops(block.rows, block.cols, options);
+  return 4.0 * static_cast<double>(block.rows) * static_cast<double>(block.cols);
 }
 
 LmoOptimizer::LmoOptimizer(const ParamLayout& layout, const LmoOptions& options, bool nesterov, StepScale scale)

@@ -14,12 +14,12 @@
 //   * Newton–Schulz: see kNsAbs below.
 #include <cblas.h>
 #include <gtest/gtest.h>
-#include <lapacke.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <random>
 #include <string>
@@ -27,6 +27,7 @@
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/lmo.hpp"
+#include "spectral_check.hpp"
 
 // --- allocation counter: every C++ allocation in this binary goes through these ---------------------
 namespace {
@@ -91,55 +92,7 @@ bool all_finite(const Matrix& a) {
 
 // Singular values (descending) in double precision, as the reference.
 std::vector<double> singular_values(const Matrix& a, int rows, int cols) {
-  std::vector<double> copy(a.begin(), a.end());
-  std::vector<double> sigma(static_cast<std::size_t>(std::min(rows, cols)));
-  std::vector<double> superb(sigma.size() + 1);
-  const lapack_int info = LAPACKE_dgesvd(LAPACK_ROW_MAJOR, 'N', 'N', rows, cols, copy.data(), cols, sigma.data(),
-                                         nullptr, 1, nullptr, 1, superb.data());
-  EXPECT_EQ(info, 0);
-  return sigma;
-}
-
-// n×k matrix (row-major, double) with orthonormal columns: Q of the QR of a gaussian.
-std::vector<double> orthonormal_columns(int n, int k, unsigned seed) {
-  const Matrix g = gaussian(n, k, seed);
-  std::vector<double> q(g.begin(), g.end());
-  std::vector<double> tau(static_cast<std::size_t>(k));
-  EXPECT_EQ(LAPACKE_dgeqrf(LAPACK_ROW_MAJOR, n, k, q.data(), k, tau.data()), 0);
-  EXPECT_EQ(LAPACKE_dorgqr(LAPACK_ROW_MAJOR, n, k, k, q.data(), k, tau.data()), 0);
-  return q;
-}
-
-// u = U diag(σ) Vᵀ with U (rows×s), V (cols×s) orthonormal columns: a matrix of known spectrum.
-// Also returns the exact polar factor U Vᵀ in `polar`.
-Matrix with_spectrum(int rows, int cols, const std::vector<double>& sigma, unsigned seed, Matrix* polar) {
-  const int s = std::min(rows, cols);
-  const std::vector<double> u = orthonormal_columns(rows, s, seed);
-  const std::vector<double> v = orthonormal_columns(cols, s, seed + 7);
-  std::vector<double> us(u);  // (rows, s) U diag(σ)
-  for (int i = 0; i < rows; ++i) {
-    for (int k = 0; k < s; ++k) us[static_cast<std::size_t>(i) * s + k] *= sigma[static_cast<std::size_t>(k)];
-  }
-  std::vector<double> out(static_cast<std::size_t>(rows) * cols), uvt(out.size());
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, s, 1.0, us.data(), s, v.data(), s, 0.0, out.data(),
-              cols);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, cols, s, 1.0, u.data(), s, v.data(), s, 0.0, uvt.data(),
-              cols);
-  if (polar != nullptr) polar->assign(uvt.begin(), uvt.end());
-  return Matrix(out.begin(), out.end());
-}
-
-// s values log-spaced from 1 down to `smallest`.
-std::vector<double> log_spaced(int s, double smallest) {
-  std::vector<double> sigma(static_cast<std::size_t>(s));
-  for (int i = 0; i < s; ++i) sigma[static_cast<std::size_t>(i)] = s == 1 ? 1.0 : std::pow(smallest, i / (s - 1.0));
-  return sigma;
-}
-
-double l2(const std::vector<double>& v) {
-  double sum = 0.0;
-  for (double x : v) sum += x * x;
-  return std::sqrt(sum);
+  return ringmaster::singular_values(a.data(), rows, cols);
 }
 
 // The scalar map Newton–Schulz applies to each normalized singular value: x ← ax + bx³ + cx⁵ per step.
@@ -182,6 +135,13 @@ LmoOptions ns_options(NsCoefficients set) {
   return o;
 }
 
+LmoOptions gram_options(NsCoefficients set, int steps = 5) {
+  LmoOptions o = ns_options(set);
+  o.backend = SpectralBackend::gram_newton_schulz;
+  o.ns_steps = steps;
+  return o;
+}
+
 // --- names -----------------------------------------------------------------------------------------
 
 TEST(LmoNames, RoundTrip) {
@@ -191,6 +151,7 @@ TEST(LmoNames, RoundTrip) {
   }
   EXPECT_EQ(parse_backend("newton-schulz"), SpectralBackend::newton_schulz);
   EXPECT_EQ(parse_backend(to_string(SpectralBackend::svd)), SpectralBackend::svd);
+  EXPECT_EQ(parse_backend("gram-newton-schulz"), SpectralBackend::gram_newton_schulz);
   EXPECT_EQ(parse_ns_coefficients("polar-express"), NsCoefficients::polar_express);
   EXPECT_EQ(parse_ns_coefficients(to_string(NsCoefficients::muon)), NsCoefficients::muon);
 }
@@ -358,6 +319,7 @@ TEST(ZeroInput, EveryGeometryAndBackendGivesZero) {
   std::vector<ExactCase> cases = kExactGeometries;
   cases.push_back({Geometry::spectral, ns_options(NsCoefficients::polar_express)});
   cases.push_back({Geometry::spectral, ns_options(NsCoefficients::muon)});
+  cases.push_back({Geometry::spectral, gram_options(NsCoefficients::polar_express)});
   cases.push_back({Geometry::none, {}});
   for (const ExactCase& c : cases) {
     for (const Shape s : kShapes) {
@@ -430,27 +392,42 @@ constexpr double kNsAbs = 2e-3;
 // Cosine similarity of two matrices.
 double cosine(const Matrix& a, const Matrix& b) { return inner(a, b) / (frobenius(a) * frobenius(b)); }
 
-// The output's singular values are p(σ_i / (‖u‖_F + 1e-7)) with p the five-step scalar map.
-void expect_ns_spectrum(const Matrix& u, const std::vector<double>& sigma, int rows, int cols, NsCoefficients set,
-                        const std::string& label) {
-  const Matrix d = run_lmo(Geometry::spectral, u, rows, cols, ns_options(set));
+// Cosine similarity of d with the exact LMO −U Vᵀ, given the polar factor U Vᵀ.
+double cosine_to_lmo(const Matrix& d, const Matrix& polar) {
+  Matrix neg_polar(polar.size());
+  for (std::size_t i = 0; i < polar.size(); ++i) neg_polar[i] = -polar[i];
+  return cosine(d, neg_polar);
+}
+
+void expect_singular_values_within(const Matrix& d, int rows, int cols, double lo, double hi, const std::string& label) {
+  for (double v : singular_values(d, rows, cols)) {
+    EXPECT_GE(v, lo) << label;
+    EXPECT_LE(v, hi) << label;
+  }
+}
+
+// The output's singular values are p(σ_i / (‖u‖_F + 1e-7)) with p the five-step scalar map, within
+// `tolerance` (kNsAbs for the direct form).
+void expect_ns_spectrum(const Matrix& u, const std::vector<double>& sigma, int rows, int cols,
+                        const LmoOptions& options, double tolerance, const std::string& label) {
+  const Matrix d = run_lmo(Geometry::spectral, u, rows, cols, options);
   ASSERT_TRUE(all_finite(d)) << label;
   const std::vector<double> got = singular_values(d, rows, cols);
   const double norm = frobenius(u);
   std::vector<double> want;
-  for (double s : sigma) want.push_back(ns_scalar_map(s / (norm + 1e-7), set, 5));
+  for (double s : sigma) want.push_back(ns_scalar_map(s / (norm + 1e-7), options.coefficients, options.ns_steps));
   std::sort(want.rbegin(), want.rend());
-  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], kNsAbs) << label << " σ_" << i;
+  for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(got[i], want[i], tolerance) << label << " σ_" << i;
 }
 
-// Inputs with ‖u‖_F / σ_min = 1e3 (σ log-spaced from 1 down to σ_min; hence also σ_max/σ_min ≤ 1e3):
-// every normalized σ lies in [1e-3, 1], so polar-express lands in [0.8589, 1.1411] ⊂ [0.5, 1.5].
-std::vector<double> frobenius_conditioned(int s, double kappa) {
-  double smallest = 1.0 / kappa;
-  for (int it = 0; it < 50; ++it) smallest = l2(log_spaced(s, smallest)) / kappa;  // fixed point, contracts fast
-  return log_spaced(s, smallest);
+void expect_ns_spectrum(const Matrix& u, const std::vector<double>& sigma, int rows, int cols, NsCoefficients set,
+                        const std::string& label) {
+  expect_ns_spectrum(u, sigma, rows, cols, ns_options(set), kNsAbs, label);
 }
 
+// Inputs with ‖u‖_F / σ_min = 1e3 (σ log-spaced from 1 down to σ_min, frobenius_conditioned; hence also
+// σ_max/σ_min ≤ 1e3): every normalized σ lies in [1e-3, 1], so polar-express lands in [0.8589, 1.1411] ⊂
+// [0.5, 1.5].
 TEST(SpectralNewtonSchulz, PolarExpressSingularValuesInBand) {
   for (const Shape s : kShapes) {
     const std::vector<double> sigma = frobenius_conditioned(std::min(s.rows, s.cols), 1e3);
@@ -477,9 +454,7 @@ TEST(SpectralNewtonSchulz, PolarExpressMatchesScalarMapAndExactPolarFactor) {
     const Matrix u = with_spectrum(s.rows, s.cols, sigma, 41, &polar);
     expect_ns_spectrum(u, sigma, s.rows, s.cols, NsCoefficients::polar_express, "polar-express " + name(s));
     const Matrix d = run_lmo(Geometry::spectral, u, s.rows, s.cols);
-    Matrix neg_polar(polar.size());
-    for (std::size_t i = 0; i < polar.size(); ++i) neg_polar[i] = -polar[i];
-    EXPECT_GE(cosine(d, neg_polar), 0.9) << name(s);
+    EXPECT_GE(cosine_to_lmo(d, polar), 0.9) << name(s);
   }
 }
 
@@ -490,27 +465,28 @@ TEST(SpectralNewtonSchulz, MuonCoefficients) {
     Matrix polar;
     const Matrix u = with_spectrum(s.rows, s.cols, sigma, 51, &polar);
     const Matrix d = run_lmo(Geometry::spectral, u, s.rows, s.cols, ns_options(NsCoefficients::muon));
-    for (double v : singular_values(d, s.rows, s.cols)) {
-      EXPECT_GE(v, 0.6798 - kNsAbs) << name(s);
-      EXPECT_LE(v, 1.2024 + kNsAbs) << name(s);
-    }
-    Matrix neg_polar(polar.size());
-    for (std::size_t i = 0; i < polar.size(); ++i) neg_polar[i] = -polar[i];
-    EXPECT_GE(cosine(d, neg_polar), 0.9) << name(s);
+    expect_singular_values_within(d, s.rows, s.cols, 0.6798 - kNsAbs, 1.2024 + kNsAbs, name(s));
+    EXPECT_GE(cosine_to_lmo(d, polar), 0.9) << name(s);
     expect_ns_spectrum(u, sigma, s.rows, s.cols, NsCoefficients::muon, "muon " + name(s));
   }
 }
 
 // A vector has one singular value, ‖u‖: the exact LMO is −u/‖u‖ and Newton–Schulz returns
-// −p(‖u‖/(‖u‖ + 1e-7)) u/‖u‖ with p(1) = 0.85913 for polar-express (the map's value at 1).
+// −p(‖u‖/(‖u‖ + 1e-7)) u/‖u‖ with p(1) = 0.85913 for polar-express (the map's value at 1). Both forms:
+// gram-newton-schulz runs the Gram form on a vector (s = 1, its Gram "matrices" are numbers).
 TEST(SpectralNewtonSchulz, VectorsAreScaledDirections) {
-  for (const Shape s : {Shape{1, 64}, Shape{64, 1}}) {
-    const Matrix u = gaussian(s.rows, s.cols, 61);
-    const Matrix d = run_lmo(Geometry::spectral, u, s.rows, s.cols);
-    const double norm = frobenius(u);
-    const double p = ns_scalar_map(norm / (norm + 1e-7), NsCoefficients::polar_express, 5);
-    EXPECT_NEAR(p, 0.85913, 1e-4);
-    for (std::size_t i = 0; i < u.size(); ++i) EXPECT_NEAR(d[i], -p * u[i] / norm, 1e-5) << name(s);
+  for (const LmoOptions& options : {ns_options(NsCoefficients::polar_express), gram_options(NsCoefficients::polar_express)}) {
+    for (const Shape s : {Shape{1, 64}, Shape{64, 1}}) {
+      const std::string label = to_string(options.backend) + " " + name(s);
+      EXPECT_EQ(uses_gram_form(s.rows, s.cols, options), options.backend == SpectralBackend::gram_newton_schulz)
+          << label;
+      const Matrix u = gaussian(s.rows, s.cols, 61);
+      const Matrix d = run_lmo(Geometry::spectral, u, s.rows, s.cols, options);
+      const double norm = frobenius(u);
+      const double p = ns_scalar_map(norm / (norm + 1e-7), NsCoefficients::polar_express, 5);
+      EXPECT_NEAR(p, 0.85913, 1e-4);
+      for (std::size_t i = 0; i < u.size(); ++i) EXPECT_NEAR(d[i], -p * u[i] / norm, 1e-5) << label;
+    }
   }
 }
 
@@ -526,6 +502,125 @@ TEST(SpectralNewtonSchulz, StepCountAndZeroSteps) {
   EXPECT_THROW(LmoWorkspace(8, 12, Geometry::spectral, bad), Error);
 }
 
+// --- spectral: Gram Newton–Schulz ----------------------------------------------------------------------
+
+// Gram-form tolerance (src/lmo.cpp, lmo_spectral_gram_newton_schulz), on top of kNsAbs. After the direct
+// first step, R₁ = X₁X₁ᵀ is rounded like any float32 product of length-l rows: δ ≈ √l·ε·‖R₁‖₂ (random walk,
+// as for kNsAbs), with ‖R₁‖₂ = ‖X₁‖₂² ≤ 4 (the first polar-express step peaks at p₀(0.38) = 1.99; muon's at
+// 1.20). In R a singular value x₁ = p₀(σ̂) is carried as x₁², and Q is built from R's eigenvalue x₁² + δ
+// but applied to the exact X₁: where the remaining map has converged (Q ≈ R^−½) the output moves by
+// x₁/√(x₁² + δ) − 1 ≈ −δ/(2x₁²). Later steps round R again, relative to eigenvalues grown by p_k²:
+// at most as much again, so 2 · √l·ε·4 / (2x₁²) = 4√l·ε / x₁², largest at the smallest σ̂.
+// (Measured, the Gram form's spectrum against the map: ≤ 2.4e-5 at σ̂ = 1e-2, where this gives ~1e-3;
+// ≤ 2.2e-4 at σ̂ = 1e-3, where it gives ~0.1. The random walk is pessimistic here, as it is for kNsAbs.)
+double gram_tolerance(double smallest_normalized_sigma, int rows, int cols, NsCoefficients set) {
+  const double x1 = ns_scalar_map(smallest_normalized_sigma, set, 1);
+  const double eps = 1.1920929e-7;  // float32
+  return kNsAbs + 4.0 * std::sqrt(static_cast<double>(std::max(rows, cols))) * eps / (x1 * x1);
+}
+
+// Where the Gram form does not pay (square blocks, short blocks, fewer than 3 steps) gram-newton-schulz
+// runs the direct form: newton-schulz's result bit for bit.
+TEST(SpectralGramNewtonSchulz, DirectFormWhereGramDoesNotPayIsNewtonSchulzBitForBit) {
+  struct Case {
+    Shape shape;
+    int steps;
+  };
+  for (const Case c : {Case{{32, 32}, 5}, Case{{64, 64}, 5}, Case{{64, 100}, 5}, Case{{64, 256}, 2},
+                       Case{{256, 64}, 1}, Case{{8, 12}, 0}}) {
+    const std::string label = name(c.shape) + ", " + std::to_string(c.steps) + " steps";
+    const LmoOptions gram = gram_options(NsCoefficients::polar_express, c.steps);
+    LmoOptions ns = ns_options(NsCoefficients::polar_express);
+    ns.ns_steps = c.steps;
+    ASSERT_FALSE(uses_gram_form(c.shape.rows, c.shape.cols, gram)) << label;
+    EXPECT_EQ(spectral_lmo_flops(c.shape.rows, c.shape.cols, gram), spectral_lmo_flops(c.shape.rows, c.shape.cols, ns))
+        << label;
+    const Matrix u = gaussian(c.shape.rows, c.shape.cols, 83);
+    const Matrix a = run_lmo(Geometry::spectral, u, c.shape.rows, c.shape.cols, gram);
+    const Matrix b = run_lmo(Geometry::spectral, u, c.shape.rows, c.shape.cols, ns);
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), a.size() * sizeof(float)), 0) << label;
+  }
+}
+
+// The form is chosen by the flops it performs: with n ≥ 3 steps the Gram form costs 6s²l + n·S + (n − 2)(S + 2P),
+// S and P the flops of a symmetric square and product, against the direct form's n(3s²l + s³).
+TEST(SpectralGramNewtonSchulz, FormAndFlopCount) {
+  // Up to 64 rows a symmetric product or square is one sgemm; above, a square is an ssyrk and a product is a
+  // band of half the rows over the columns from its first row on, then the rest likewise: at 128, rows 0–63 ×
+  // 128 columns and rows 64–127 × 64.
+  EXPECT_EQ(symmetric_product_flops(64, false), 2.0 * 64 * 64 * 64);
+  EXPECT_EQ(symmetric_product_flops(64, true), 2.0 * 64 * 64 * 64);
+  EXPECT_EQ(symmetric_product_flops(128, true), 128.0 * 128 * 128);
+  EXPECT_EQ(symmetric_product_flops(128, false), 2.0 * 64 * 128 * 128 + 2.0 * 64 * 64 * 128);
+  EXPECT_LT(symmetric_product_flops(1024, false), 0.7 * 2.0 * 1024 * 1024 * 1024);  // → (4/3)s³ for large s
+  const LmoOptions gram = gram_options(NsCoefficients::polar_express);
+  const LmoOptions ns = ns_options(NsCoefficients::polar_express);
+  for (const Shape shape : {Shape{64, 256}, Shape{256, 64}, Shape{128, 784}, Shape{640, 2560}, Shape{1, 64}}) {
+    const double s = std::min(shape.rows, shape.cols), l = std::max(shape.rows, shape.cols);
+    const double square = symmetric_product_flops(static_cast<int>(s), true);
+    const double product = symmetric_product_flops(static_cast<int>(s), false);
+    EXPECT_TRUE(uses_gram_form(shape.rows, shape.cols, gram)) << name(shape);
+    EXPECT_FALSE(uses_gram_form(shape.rows, shape.cols, ns)) << name(shape);
+    EXPECT_EQ(spectral_lmo_flops(shape.rows, shape.cols, gram), 6 * s * s * l + 5 * square + 3 * (square + 2 * product))
+        << name(shape);
+    EXPECT_EQ(spectral_lmo_flops(shape.rows, shape.cols, ns), 5 * (3 * s * s * l + s * s * s)) << name(shape);
+  }
+  // s = 64, 5 steps: S = P = 2s³, so the Gram form pays from 5s³ + 3·6s³ < 9s²l, l > 2.56 s = 163.6; s = 128:
+  // S = s³, P = 1.5s³, from s³ + 2P < 3s²l, l > 4s/3 = 170.7.
+  EXPECT_FALSE(uses_gram_form(64, 163, gram));
+  EXPECT_TRUE(uses_gram_form(164, 64, gram));
+  EXPECT_FALSE(uses_gram_form(128, 170, gram));
+  EXPECT_TRUE(uses_gram_form(171, 128, gram));
+  EXPECT_FALSE(uses_gram_form(512, 512, gram));
+}
+
+// Normalized singular values in [1e-2, 1]: the output's spectrum is the scalar map's, both coefficient sets,
+// within the Gram tolerance (≤ 3.4e-3 here).
+TEST(SpectralGramNewtonSchulz, MatchesScalarMap) {
+  for (NsCoefficients set : {NsCoefficients::polar_express, NsCoefficients::muon}) {
+    for (const Shape s : kShapes) {
+      if (s.rows == s.cols) continue;  // the direct form (above)
+      const std::string label = to_string(set) + " " + name(s);
+      ASSERT_TRUE(uses_gram_form(s.rows, s.cols, gram_options(set))) << label;
+      const std::vector<double> sigma = frobenius_conditioned(std::min(s.rows, s.cols), 1e2);
+      const Matrix u = with_spectrum(s.rows, s.cols, sigma, 91, nullptr);
+      expect_ns_spectrum(u, sigma, s.rows, s.cols, gram_options(set), gram_tolerance(1e-2, s.rows, s.cols, set),
+                         label);
+    }
+  }
+}
+
+// Normalized singular values over all of [1e-3, 1], which polar-express maps into [0.8589, 1.1411]: the
+// smallest, where the Gram form's squared condition number costs most, still land in the band within the
+// Gram tolerance at 1e-3, and the result points along the exact polar factor.
+TEST(SpectralGramNewtonSchulz, PolarExpressBandAndExactPolarFactor) {
+  for (const Shape s : kShapes) {
+    if (s.rows == s.cols) continue;
+    const double tolerance = gram_tolerance(1e-3, s.rows, s.cols, NsCoefficients::polar_express);
+    const std::vector<double> sigma = frobenius_conditioned(std::min(s.rows, s.cols), 1e3);
+    Matrix polar;
+    const Matrix u = with_spectrum(s.rows, s.cols, sigma, 31, &polar);
+    const Matrix d = run_lmo(Geometry::spectral, u, s.rows, s.cols, gram_options(NsCoefficients::polar_express));
+    expect_singular_values_within(d, s.rows, s.cols, 0.8589 - tolerance, 1.1411 + tolerance, name(s));
+    EXPECT_GE(cosine_to_lmo(d, polar), 0.9) << name(s);
+    expect_ns_spectrum(u, sigma, s.rows, s.cols, gram_options(NsCoefficients::polar_express), tolerance, name(s));
+  }
+}
+
+// Zero singular values stay zero: R has a null space that no Z leaves, and Q X₁ has no component there.
+TEST(SpectralGramNewtonSchulz, RankDeficient) {
+  for (const Shape s : {Shape{40, 120}, Shape{120, 40}}) {
+    std::vector<double> sigma(40, 0.0);
+    sigma[0] = 1.0, sigma[1] = 0.5, sigma[2] = 0.2;
+    const Matrix u = with_spectrum(s.rows, s.cols, sigma, 97, nullptr);
+    const LmoOptions gram = gram_options(NsCoefficients::polar_express);
+    ASSERT_TRUE(uses_gram_form(s.rows, s.cols, gram)) << name(s);
+    const double smallest = 0.2 / std::sqrt(1.0 + 0.5 * 0.5 + 0.2 * 0.2);  // normalized by ‖σ‖₂
+    expect_ns_spectrum(u, sigma, s.rows, s.cols, gram,
+                       gram_tolerance(smallest, s.rows, s.cols, NsCoefficients::polar_express), name(s));
+  }
+}
+
 // --- workspace contract ---------------------------------------------------------------------------------
 
 TEST(LmoWorkspaceTest, WrongShapeOrBackendThrows) {
@@ -535,6 +630,12 @@ TEST(LmoWorkspaceTest, WrongShapeOrBackendThrows) {
   EXPECT_THROW(lmo(Geometry::spectral, u.data(), d.data(), 4, 6, ws), Error);
   LmoWorkspace ns(4, 6, Geometry::spectral, {});
   EXPECT_THROW(lmo_spectral_svd(u.data(), d.data(), 4, 6, ns), Error);
+  // 4×16 runs the Gram form, whose workspace has no second s×l iterate for the direct form.
+  const Matrix v = gaussian(4, 16, 2);
+  Matrix e(v.size());
+  LmoWorkspace gram(4, 16, Geometry::spectral, gram_options(NsCoefficients::polar_express));
+  EXPECT_THROW(lmo_spectral_newton_schulz(v.data(), e.data(), 4, 16, gram), Error);
+  EXPECT_THROW(lmo_spectral_gram_newton_schulz(v.data(), e.data(), 16, 4, gram), Error);
   EXPECT_THROW(LmoWorkspace(0, 3, Geometry::l2, {}), Error);
 }
 
@@ -551,11 +652,13 @@ TEST(LmoWorkspaceTest, CallsDoNotAllocate) {
     Matrix d(u.size());
     LmoWorkspace ns(s.rows, s.cols, Geometry::spectral, {});
     LmoWorkspace svd(s.rows, s.cols, Geometry::spectral, svd_options());
+    LmoWorkspace gram(s.rows, s.cols, Geometry::spectral, gram_options(NsCoefficients::polar_express));
     dual_norm(Geometry::spectral, u.data(), s.rows, s.cols, ns);  // lazily allocates the norm buffers
     const long before = g_allocations.load();
     for (int rep = 0; rep < 3; ++rep) {
       lmo(Geometry::spectral, u.data(), d.data(), s.rows, s.cols, ns);
       lmo(Geometry::spectral, u.data(), d.data(), s.rows, s.cols, svd);
+      lmo(Geometry::spectral, u.data(), d.data(), s.rows, s.cols, gram);
       dual_norm(Geometry::spectral, u.data(), s.rows, s.cols, ns);
       geometry_norm(Geometry::spectral, u.data(), s.rows, s.cols, svd);
       for (Geometry g : {Geometry::l2, Geometry::sign, Geometry::colnorm, Geometry::rownorm, Geometry::none}) {

@@ -54,6 +54,8 @@ std::vector<Case> cases() {
   colnorm_head[Role::head] = {Geometry::colnorm, 3.0};
   LmoOptions svd;
   svd.backend = SpectralBackend::svd;
+  LmoOptions gram;
+  gram.backend = SpectralBackend::gram_newton_schulz;
   return {
       // gpt_tiny (configs/gpt_tiny.toml): 8 blocks of 64×64 and 4 of 64×256 / 256×64 by Newton–Schulz, wte and
       // lm_head plain steps
@@ -62,6 +64,8 @@ std::vector<Case> cases() {
        LmoOptions{SpectralBackend::newton_schulz, 5, NsCoefficients::muon}},
       // the MLP of configs/fashion_mnist.toml with a second hidden layer, by svd, with a colnorm head
       {"mlp_svd", mlp_layout({784, 128, 64, 10}, colnorm_head), svd},
+      // the same MLP in the Gram form (128×784, split symmetric products, and 64×128), with a colnorm head
+      {"mlp_gram", mlp_layout({784, 128, 64, 10}, colnorm_head), gram},
   };
 }
 
@@ -111,6 +115,12 @@ TEST(LmoFlops, CountsNewtonSchulzOnTheWideOrientation) {
   const double s = 64, n = 256;
   EXPECT_DOUBLE_EQ(lmo_flops(l.blocks()[0], options), 5 * (3 * s * s * n + s * s * s));
   EXPECT_DOUBLE_EQ(lmo_flops(l.blocks()[1], options), lmo_flops(l.blocks()[0], options));
+  // gram-newton-schulz counts the flops of the form it runs (spectral_lmo_flops), also for the transpose.
+  LmoOptions gram;
+  gram.backend = SpectralBackend::gram_newton_schulz;
+  EXPECT_DOUBLE_EQ(lmo_flops(l.blocks()[0], gram), spectral_lmo_flops(256, 64, gram));
+  EXPECT_DOUBLE_EQ(lmo_flops(l.blocks()[1], gram), lmo_flops(l.blocks()[0], gram));
+  EXPECT_LT(lmo_flops(l.blocks()[0], gram), lmo_flops(l.blocks()[0], options));
 }
 
 }  // namespace

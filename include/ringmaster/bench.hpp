@@ -7,10 +7,13 @@
 namespace ringmaster {
 
 // `ringmaster bench lmo [--shape MxN]... [--json]`: seconds per spectral LMO for each back-end
-// (newton-schulz with polar-express, 5 steps; svd) on each rows×cols shape ("256x1024"), against a
-// plain cblas_sgemm measured in the same run. No shapes = 64x64, 256x256, 1024x1024, 256x1024.
-// Prints a table, or with json = true {"results": [{"shape": [m, n], "backend", "seconds", "gflops",
-// "sgemm_gflops", "ratio"}, ...]}. Throws Error naming a malformed shape. Returns the exit code (0).
+// (newton-schulz, gram-newton-schulz, svd; polar-express, 5 steps) on each rows×cols shape ("256x1024"),
+// against a plain cblas_sgemm measured in the same run, with the flops performed and how orthogonal each
+// result is (spectral_check.hpp's polar_quality) on a gaussian input and on an "edge" one (singular values 1
+// and 1e-3). No shapes = 64x64, 128x784, 256x64, 640x2560, 768x3072, 1024x1024. Prints a table, or with
+// json = true {"results": [{"shape": [m, n], "backend", "gram_form", "seconds", "flops", "gflops",
+// "sgemm_gflops", "ratio", "gaussian": {"orthogonality", "polar_distance"}, "edge": {...}}, ...]}. Throws
+// Error naming a malformed shape. Returns the exit code (0).
 int bench_lmo(const std::vector<std::string>& shapes, bool json);
 
 // `ringmaster bench mlp [--hidden W1,W2]... [--batch B]... [--json]`: seconds per forward+backward of the
@@ -33,16 +36,20 @@ int bench_mlp(const std::vector<std::string>& hidden, const std::vector<int>& ba
 int bench_gpt(const std::vector<std::string>& models, bool json, const std::string& python,
               const std::string& torch_script);
 
-// `ringmaster bench server [-c FILE]... [--set section.key=value]... [--threads N]... [--min-mflop F] [--json]`:
-// seconds per server update (momentum + LMO of every block + apply, block_parallel_updates with min_flops,
-// the size below which it keeps one thread) on each config's layout with each number of threads, against one thread's sgemm on the largest block's product and against the
-// one-thread update with OpenBLAS's own threads, in the same interleaved rounds. No configs =
-// configs/gpt_tiny.toml and configs/fashion_mnist.toml; no threads = 1 and max(2, the cores of this
-// process's affinity). Prints a table with the load average, or with json = true {"cores", "load_before",
-// "load_after", "results": [{"config", "blocks", "lmo_flops", "sgemm_gflops", "updates": [{"threads",
-// "lanes", "seconds", "gflops", "sgemm_fraction", "speedup"}, ...], "blas_threads", "blas_threads_seconds"},
-// ...]}. Throws Error on a bad config. Threads are in [1, 1024] and min_flops ≥ 0 (the command line checks).
+// `ringmaster bench server [-c FILE]... [--set section.key=value]... [--backend NAME]... [--threads N]...
+// [--min-mflop F] [--json]`: seconds per server update (momentum + LMO of every block + apply,
+// block_parallel_updates with min_flops, the size below which it keeps one thread) on each config's layout
+// with each spectral back-end (lmo.backend; none = the config's own) and each number of threads, against
+// one thread's sgemm on the largest block's product and against the first back-end's one-thread update
+// with OpenBLAS's own threads, in the same interleaved rounds. No configs = configs/gpt_tiny.toml and
+// configs/fashion_mnist.toml; no threads = 1 and max(2, the cores of this process's affinity). Prints a
+// table with the load average, or with json = true {"cores", "load_before", "load_after", "results":
+// [{"config", "blocks", "sgemm_gflops", "updates": [{"backend", "lmo_flops", "threads", "lanes", "seconds",
+// "gflops", "sgemm_fraction", "speedup"}, ...], "blas_threads", "blas_threads_seconds",
+// "blas_threads_speedup"}, ...]}. Throws Error on a bad config or back-end. Threads are in [1, 1024] and
+// min_flops ≥ 0 (the command line checks).
 int bench_server(const std::vector<std::string>& configs, const std::vector<std::string>& overrides,
-                 const std::vector<int>& threads, double min_flops, bool json);
+                 const std::vector<std::string>& backends, const std::vector<int>& threads, double min_flops,
+                 bool json);
 
 }  // namespace ringmaster

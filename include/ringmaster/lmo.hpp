@@ -9,7 +9,9 @@
 namespace ringmaster {
 
 enum class Geometry { spectral, l2, sign, colnorm, rownorm, none };
-enum class SpectralBackend { newton_schulz, svd };
+// newton-schulz iterates on the s×l block; gram-newton-schulz runs the same polynomial on s×s Gram
+// matrices where that costs fewer flops (docs/method.md §3); svd is exact.
+enum class SpectralBackend { newton_schulz, svd, gram_newton_schulz };
 enum class NsCoefficients { polar_express, muon };
 
 Geometry parse_geometry(const std::string& name);  // throws Error naming the accepted values
@@ -31,6 +33,24 @@ struct NsStep {
 };
 NsStep ns_coefficients(NsCoefficients set, int step);
 
+// Whether the spectral LMO of a rows×cols block runs Newton–Schulz in the Gram form: with the
+// gram-newton-schulz back-end, ns_steps ≥ 3, and only where that form costs fewer flops than the direct one
+// (with 5 steps: l > 2.56 s up to s = 64, l > 4s/3 or less above; never for square blocks). Elsewhere
+// gram-newton-schulz is newton-schulz, bit for bit.
+bool uses_gram_form(int rows, int cols, const LmoOptions& options);
+
+// Floating-point operations of one spectral LMO of a rows×cols block as implemented, for s = min and
+// l = max of the sides and n = ns_steps: the direct form n·(3s²l + s³) (X Xᵀ and A² by ssyrk, one
+// sgemm); the Gram form 6s²l + n·S + (n − 2)(S + 2P), S and P symmetric_product_flops(s) of a square and
+// of a product; svd, as a cost model, 4× the direct form (gesdd measured 2–5× Newton–Schulz:
+// docs/benchmarks.md, "LMO back-ends").
+double spectral_lmo_flops(int rows, int cols, const LmoOptions& options);
+
+// Flops of one product of s×s symmetric, commuting matrices (a square if `square`) as the Gram form computes
+// it: one whole sgemm, 2s³, up to s = 64; above, a square by ssyrk, s³, and a product by row bands covering
+// the upper triangle, ~(4/3)s³ for large s.
+double symmetric_product_flops(int s, bool square);
+
 // Scratch buffers for the spectral LMO of one rows×cols block. The constructor allocates only what the
 // geometry and back-end need (nothing for non-spectral geometries); the SVD buffers that a spectral
 // geometry_norm/dual_norm needs are allocated by the first such call (reserve_svd_values) and reused.
@@ -47,10 +67,14 @@ class LmoWorkspace {
   const LmoOptions& options() const { return options_; }
 
   // Newton–Schulz on the wide orientation (s = min(rows, cols), l = max(rows, cols)):
-  std::vector<float> x;    // (s, l) current iterate
-  std::vector<float> y;    // (s, l) next iterate
-  std::vector<float> gram; // (s, s) A = X Xᵀ
-  std::vector<float> poly; // (s, s) bA + cA²
+  std::vector<float> x;    // (s, l) current iterate (the Gram form: X₁, the iterate after the first step)
+  std::vector<float> y;    // (s, l) next iterate (not in the Gram form)
+  std::vector<float> gram; // (s, s) A = X Xᵀ (the Gram form: the Gram iterate R)
+  std::vector<float> poly; // (s, s) bA + cA² (the Gram form: Z = aI + bR + cR²)
+  // The Gram form only (uses_gram_form):
+  std::vector<float> square;   // (s, s) Z²
+  std::vector<float> q;        // (s, s) Q, the product of the Z's so far
+  std::vector<float> product;  // (s, s) the symmetric products Q·Z and R·Z² before they replace Q and R
   // SVD (LAPACKE gesdd), also used for the nuclear norm:
   std::vector<float> a;    // (rows, cols) copy destroyed by gesdd
   std::vector<float> sv;   // (s) singular values
@@ -76,6 +100,7 @@ void lmo(Geometry geometry, const float* u, float* d, int rows, int cols, LmoWor
 
 // The individual oracles (each a pure function of its input, d = lmo(u)).
 void lmo_spectral_newton_schulz(const float* u, float* d, int rows, int cols, LmoWorkspace& ws);
+void lmo_spectral_gram_newton_schulz(const float* u, float* d, int rows, int cols, LmoWorkspace& ws);
 void lmo_spectral_svd(const float* u, float* d, int rows, int cols, LmoWorkspace& ws);
 void lmo_l2(const float* u, float* d, int rows, int cols);
 void lmo_sign(const float* u, float* d, int rows, int cols);

@@ -22,11 +22,10 @@ std::string to_string(StepScale s);
 // sqrt(max(1, rows/cols)) for spectral blocks under scale = "muon"; 1 otherwise.
 double block_scale(const Block& block, StepScale scale);
 
-// Floating-point operations of one lmo() call on the block (its geometry, back-end, ns_steps): Newton–Schulz
-// as implemented, ns_steps · (3s²l + s³) for an s×l block in its wide orientation (X Xᵀ and A² by ssyrk);
-// svd, 4× that (gesdd measured 2–5× Newton–Schulz: docs/benchmarks.md, "LMO back-ends"); the other
-// geometries, a few passes over the block. A cost model for scheduling blocks on threads, not a count
-// to report as work done.
+// Floating-point operations of one lmo() call on the block (its geometry, back-end, ns_steps): for spectral
+// blocks spectral_lmo_flops (Newton–Schulz as implemented, in the direct or the Gram form; svd as a cost
+// model); the other geometries, a few passes over the block. A cost model for scheduling blocks on
+// threads and shards; for Newton–Schulz also the count of work done.
 double lmo_flops(const Block& block, const LmoOptions& options);
 
 // The LMO scratch of every block of a layout, one per block: each thread computing directions needs its own.
