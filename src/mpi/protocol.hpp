@@ -250,6 +250,13 @@ class SignalReport {
 // poll interval and injected-delay slice.
 void tighten_timer_slack();
 
+// MPI_Improbe that also sees a message its own call brings in: true when one from `source` with `tag` is
+// matched into `message`. Open MPI's ob1 (pml_ob1_iprobe.c) matches first and, on a miss, only then
+// progresses the transport, so a message that this progress pulls in is matched by the next probe, one
+// polling interval later: inside a worker's 2 ms injected-delay slices that was 2 ms added to every
+// interrupt (docs/benchmarks.md "Runtime efficiency"). After a miss it probes once more at once.
+bool improbe(int source, int tag, MPI_Comm comm, MPI_Message* message, MPI_Status* status);
+
 // Waits until `request` completes, without spinning.
 void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff);
 // The same with a deadline (MPI_Wtime): false if it passed first (the request is still pending).

@@ -331,11 +331,9 @@ class ServerLoop : public ShardPeers {
     for (Announced& a : announced_) {
       if (passed_[at(a.worker)]) continue;  // a worker's messages are received in the order they came
       if (!a.receiving) {
-        int found = 0;
         MPI_Message message = MPI_MESSAGE_NULL;
         MPI_Status status;
-        check(MPI_Improbe(rank_of(a.worker), kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
-        if (found) {
+        if (improbe(rank_of(a.worker), kTagGradient, comm_, &message, &status)) {
           start_receive(a, message, status);
           return;
         }

@@ -91,9 +91,7 @@ class WorkerLoop {
   bool arrived() {
     signal_.poll();
     if (incoming_ != MPI_MESSAGE_NULL) return true;
-    int found = 0;
-    check(MPI_Improbe(0, kTagPoint, comm_, &found, &incoming_, &incoming_status_), "MPI_Improbe");
-    return found != 0;
+    return improbe(0, kTagPoint, comm_, &incoming_, &incoming_status_);
   }
 
   // Waits (without spinning) for the next message and makes it current.
@@ -153,9 +151,7 @@ class WorkerLoop {
     backoff_.reset();
     for (;;) {
       signal_.poll();
-      int found = 0;
-      check(MPI_Improbe(shard, tag, comm_, &found, &message, status), "MPI_Improbe");
-      if (found) return message;
+      if (improbe(shard, tag, comm_, &message, status)) return message;
       backoff_.sleep();
     }
   }
