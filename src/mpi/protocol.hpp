@@ -224,6 +224,9 @@ class Backoff {
       : min_(min_sleep_s), max_(max_sleep_s), growth_(growth), current_(min_sleep_s) {}
   void sleep();
   void reset() { current_ = min_; }
+  // Sleeps its longest from the next sleep on: after activity that makes the next event unlikely to come
+  // soon, where every short sleep of a restart would be a wake-up for nothing.
+  void hold() { current_ = max_; }
   void set_max(double max_sleep_s) { max_ = max_sleep_s; }
 
  private:
