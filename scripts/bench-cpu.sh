@@ -8,13 +8,16 @@
 #                 /usr/bin/time -v): the whole job's less the steady rate × the training time. Start-up and
 #                 shutdown of 17 Open MPI processes, the configuration read, the first checkpoint.
 # Also the whole job's CPU / wall, the figure this script printed before. Targets: steady ≤ 0.1 core.
-# Usage: scripts/bench-cpu.sh [BUILD_DIR] [WORKERS] [BUDGET_S]      Environment: WINDOW (default 12 s)
+# Usage: scripts/bench-cpu.sh [BUILD_DIR] [WORKERS] [BUDGET_S]
+# Environment: WINDOW (default 12 s); BASE_S (default 0.1): heterogeneity.base_s (BASE_S=2: workers
+# asleep 2–8 s at a time, so the steady state is little but waiting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
 workers=${2:-16}
 budget=${3:-20}
 window=${WINDOW:-12}
+base_s=${BASE_S:-0.1}
 if awk -v b="$budget" -v w="$window" 'BEGIN { exit !(b < w + 4) }'; then
   echo "bench-cpu: the budget ($budget s) must exceed WINDOW + 4 s ($window + 4)" >&2
   exit 2
@@ -24,7 +27,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "load before: $(uptime | sed 's/.*load average: //')"
 /usr/bin/time -v -o "$out/time" mpirun --oversubscribe -np $((workers + 1)) "$build/ringmaster" train \
-  -c configs/quadratic.toml --set heterogeneity.base_s=0.1 --set objective.rows=32 --set objective.cols=32 \
+  -c configs/quadratic.toml --set heterogeneity.base_s="$base_s" --set objective.rows=32 --set objective.cols=32 \
   --set run.time_budget_s="$budget" --out "$out/run" >"$out/log" 2>&1 &
 job=$!
 

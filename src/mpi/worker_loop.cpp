@@ -36,8 +36,9 @@ namespace {
 // kMaxSliceS]: an interrupt is seen at most that late (plus a wake-up), a few % of the gradient it cuts
 // short, and a stop within 10 ms; a worker sleeping 0.1–0.4 s wakes 125–500 times a second instead of
 // 500. The trade, measured (docs/benchmarks.md "Runtime efficiency" and "Waiting without burning CPU"):
-// fixed 2 ms slices cost 0.11 cores for the 16 workers of scripts/bench-cpu.sh, and an interrupted
-// worker of the 16-worker quadratic (d = 40–80 ms) waited ~1 ms for its point on average.
+// 16 workers asleep 2–8 s at a time (BASE_S=2 scripts/bench-cpu.sh) cost 0.111 cores with fixed 2 ms
+// slices and 0.054 with these, while an interrupted worker of the 16-worker quadratic (d = 40–80 ms)
+// starts its next gradient 0.7 ms after the interrupt (median, all of the runtime's overhead included).
 constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 1e-3;
 constexpr double kSliceShare = 0.02;
