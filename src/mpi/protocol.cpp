@@ -38,6 +38,15 @@ void SignalReport::finish(Backoff& backoff) {
 
 void tighten_timer_slack() { prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL); }  // 1 µs
 
+bool improbe(int source, int tag, MPI_Comm comm, MPI_Message* message, MPI_Status* status) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int found = 0;
+    check(MPI_Improbe(source, tag, comm, &found, message, status), "MPI_Improbe");
+    if (found) return true;
+  }
+  return false;
+}
+
 void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff) {
   backoff.reset();
   for (;;) {

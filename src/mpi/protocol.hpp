@@ -224,6 +224,9 @@ class Backoff {
       : min_(min_sleep_s), max_(max_sleep_s), growth_(growth), current_(min_sleep_s) {}
   void sleep();
   void reset() { current_ = min_; }
+  // Sleeps its longest from the next sleep on: after activity that makes the next event unlikely to come
+  // soon, where every short sleep of a restart would be a wake-up for nothing.
+  void hold() { current_ = max_; }
   void set_max(double max_sleep_s) { max_ = max_sleep_s; }
 
  private:
@@ -249,6 +252,13 @@ class SignalReport {
 // Makes this process's sleeps end on time: the default 50 µs timer slack would add that much to every
 // poll interval and injected-delay slice.
 void tighten_timer_slack();
+
+// MPI_Improbe that also sees a message its own call brings in: true when one from `source` with `tag` is
+// matched into `message`. Open MPI's ob1 (pml_ob1_iprobe.c) matches first and, on a miss, only then
+// progresses the transport, so a message that this progress pulls in is matched by the next probe, one
+// polling interval later: inside a worker's 2 ms injected-delay slices that was 2 ms added to every
+// interrupt (docs/benchmarks.md "Runtime efficiency"). After a miss it probes once more at once.
+bool improbe(int source, int tag, MPI_Comm comm, MPI_Message* message, MPI_Status* status);
 
 // Waits until `request` completes, without spinning.
 void wait(MPI_Request& request, MPI_Status* status, Backoff& backoff);

@@ -32,10 +32,10 @@
 namespace ringmaster::mpi {
 namespace {
 
-// Polling period of the server: starts short after activity and backs off while idle, up to
-// kPollShare of the mean time between arrivals (so polling adds ~kPollShare / 2 of an inter-arrival
-// time of latency, and its wake-ups scale with the traffic), within [50 µs, 2 ms] (500 wake-ups a
-// second at most when idle). A tenth, before: 0.45 ms of latency per gradient of the 16-worker
+// Polling period of the server: starts short when a gradient is on its way (its header has come) and
+// backs off while idle, up to kPollShare of the mean time between arrivals (so polling adds
+// ~kPollShare / 2 of an inter-arrival time of latency, and its wake-ups scale with the traffic), within
+// [50 µs, 2 ms] (500 wake-ups a second at most when idle); after serving it polls at that cap at once. A tenth, before: 0.45 ms of latency per gradient of the 16-worker
 // quadratic (a 9 ms mean interval); 2% makes it ~0.1 ms for a few hundred more wake-ups a second
 // (docs/benchmarks.md "Runtime efficiency").
 constexpr double kMinPollS = 20e-6;
@@ -331,11 +331,9 @@ class ServerLoop : public ShardPeers {
     for (Announced& a : announced_) {
       if (passed_[at(a.worker)]) continue;  // a worker's messages are received in the order they came
       if (!a.receiving) {
-        int found = 0;
         MPI_Message message = MPI_MESSAGE_NULL;
         MPI_Status status;
-        check(MPI_Improbe(rank_of(a.worker), kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
-        if (found) {
+        if (improbe(rank_of(a.worker), kTagGradient, comm_, &message, &status)) {
           start_receive(a, message, status);
           return;
         }
@@ -419,7 +417,9 @@ class ServerLoop : public ShardPeers {
     last_arrival_ = begin;
     mean_interval_ = mean_interval_ > 0.0 ? 0.95 * mean_interval_ + 0.05 * interval : interval;
     backoff_.set_max(std::clamp(kPollShare * mean_interval_, kMinPollCapS, kMaxPollS));
-    backoff_.reset();
+    // The next arrival is about a mean interval away: polling at the cap from now on sees it at most the
+    // cap late, as a restart from kMinPollS would, without the ~10–17 shorter sleeps of the restart.
+    backoff_.hold();
     return true;
   }
 

@@ -158,9 +158,7 @@ class ShardLoop {
     backoff_.reset();
     for (;;) {
       keep_in_touch();
-      int found = 0;
-      check(MPI_Improbe(rank_of(worker), tag, comm_, &found, &message, status ? status : &ignored), "MPI_Improbe");
-      if (found) return message;
+      if (improbe(rank_of(worker), tag, comm_, &message, status ? status : &ignored)) return message;
       points_.progress();
       backoff_.sleep();
     }
@@ -294,16 +292,13 @@ class ShardLoop {
     for (;;) {
       bool busy = false;
       for (int w = 1; w <= workers_; ++w) {
-        int found = 0;
         MPI_Message message = MPI_MESSAGE_NULL;
         MPI_Status status;
-        check(MPI_Improbe(rank_of(w), kTagGradient, comm_, &found, &message, &status), "MPI_Improbe");
-        if (found) {
+        if (improbe(rank_of(w), kTagGradient, comm_, &message, &status)) {
           take(w, message, status);  // dropped: the run is over
           busy = true;
         }
-        check(MPI_Improbe(rank_of(w), kTagGradientHeader, comm_, &found, &message, &status), "MPI_Improbe");
-        if (found) {
+        if (improbe(rank_of(w), kTagGradientHeader, comm_, &message, &status)) {
           receive_header(w, message);
           busy = true;
         }

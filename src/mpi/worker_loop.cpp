@@ -31,14 +31,19 @@ namespace ringmaster::mpi {
 namespace {
 
 // While idle, the worker polls for its next point from 20 µs backing off to 1 ms (the reply to a
-// gradient usually comes within a few polls). Inside an injected delay it sleeps in slices of at most
-// 2 ms, so an interrupt or stop is honoured within ~2 ms while each sleeping worker costs 500 wake-ups
-// a second. The trade (docs/benchmarks.md "Runtime efficiency"): with 5 ms slices an interrupted worker
-// started its new point 2.7 ms late on average, 10% of a gradient of the 16-worker quadratic; 2 ms
-// make it 1.6 ms, and the 16-worker job's CPU / wall 0.136 → 0.163 (1 ms slices: 0.3 of a core).
+// gradient usually comes within a few polls). Inside an injected delay of d seconds it knows how long
+// it will be idle unless interrupted, and tests for a point every kSliceShare × d, within [kMinSliceS,
+// kMaxSliceS]: an interrupt is seen at most that late (plus a wake-up), a few % of the gradient it cuts
+// short, and a stop within 10 ms; a worker sleeping 0.1–0.4 s wakes 125–500 times a second instead of
+// 500. The trade, measured (docs/benchmarks.md "Runtime efficiency" and "Waiting without burning CPU"):
+// 16 workers asleep 2–8 s at a time (BASE_S=2 scripts/bench-cpu.sh) cost 0.111 cores with fixed 2 ms
+// slices and 0.054 with these, while an interrupted worker of the 16-worker quadratic (d = 40–80 ms)
+// starts its next gradient 0.7 ms after the interrupt (median, all of the runtime's overhead included).
 constexpr double kMinPollS = 20e-6;
 constexpr double kMaxPollS = 1e-3;
-constexpr double kSliceS = 2e-3;
+constexpr double kSliceShare = 0.02;
+constexpr double kMinSliceS = 0.5e-3;
+constexpr double kMaxSliceS = 10e-3;
 
 class WorkerLoop {
  public:
@@ -91,9 +96,7 @@ class WorkerLoop {
   bool arrived() {
     signal_.poll();
     if (incoming_ != MPI_MESSAGE_NULL) return true;
-    int found = 0;
-    check(MPI_Improbe(0, kTagPoint, comm_, &found, &incoming_, &incoming_status_), "MPI_Improbe");
-    return found != 0;
+    return improbe(0, kTagPoint, comm_, &incoming_, &incoming_status_);
   }
 
   // Waits (without spinning) for the next message and makes it current.
@@ -153,9 +156,7 @@ class WorkerLoop {
     backoff_.reset();
     for (;;) {
       signal_.poll();
-      int found = 0;
-      check(MPI_Improbe(shard, tag, comm_, &found, &message, status), "MPI_Improbe");
-      if (found) return message;
+      if (improbe(shard, tag, comm_, &message, status)) return message;
       backoff_.sleep();
     }
   }
@@ -278,6 +279,7 @@ class WorkerLoop {
 
   // Sleeps `seconds` in slices, testing for a new point between slices. Returns true if one arrived.
   bool sleep_interruptibly(double seconds) {
+    const double slice = std::clamp(kSliceShare * seconds, kMinSliceS, kMaxSliceS);
     const double end = MPI_Wtime() + seconds;
     const double begin = MPI_Wtime();
     for (;;) {
@@ -287,7 +289,7 @@ class WorkerLoop {
       }
       const double left = end - MPI_Wtime();
       if (left <= 0.0) break;
-      Backoff(std::min(left, kSliceS), kSliceS).sleep();
+      Backoff(std::min(left, slice), slice).sleep();
     }
     injected_s_ += MPI_Wtime() - begin;
     return false;
