@@ -414,8 +414,11 @@ int cli_main(int argc, char** argv) {
     return kExitBadInput;
   } catch (const cxxopts::exceptions::exception& e) {
     // An unknown option, one missing its value: one line, as every bad input (ringmaster --help lists them).
-    if (first_rank()) spdlog::error("{} (ringmaster {} --help lists the options)", shown(e.what(), kShownMessage),
-                                    argc > 1 ? shown(argv[1]) : "COMMAND");
+    // A benchmark has options of its own: `bench lmo --batch 8` points to `ringmaster bench lmo --help`.
+    const bool benchmark = argc > 2 && std::string(argv[1]) == "bench" && argv[2][0] != '-';
+    if (first_rank())
+      spdlog::error("{} (ringmaster {} --help lists the options)", shown(e.what(), kShownMessage),
+                    argc > 1 ? shown(argv[1]) + (benchmark ? " " + shown(argv[2]) : "") : "COMMAND");
     return kExitBadInput;
   } catch (const std::bad_alloc&) {
     spdlog::critical("out of memory");

@@ -324,6 +324,7 @@ TEST(Help, HelpCommandAndEachBenchmarkHasItsOwn) {
   for (const auto& [what, options] : own) EXPECT_NE(bench.output.find("  " + what + " "), std::string::npos);
   const Command foreign = run(binary() + " bench lmo --batch 8");
   EXPECT_EQ(foreign.exit_code, 2) << foreign.output;
+  EXPECT_NE(foreign.output.find("ringmaster bench lmo --help lists the options"), std::string::npos) << foreign.output;
   EXPECT_EQ(run(binary() + " help nothing").exit_code, 2);
 }
 
