@@ -1094,8 +1094,30 @@ const std::string* find_override(const std::vector<std::string>& overrides, std:
   return found;
 }
 
+namespace {
+
+// What the user set (in the file or by --set) that the MPI engine does not use, one line each, with where it
+// was set: values left at their defaults are not mentioned.
+std::vector<std::string> ignored_under_mpi(const Reader& r, const Config& c, int workers) {
+  std::vector<std::string> notes;
+  const Key run_workers{"run", "workers"};
+  if (const std::string where = r.where(run_workers); !where.empty() && c.run.workers != workers)
+    notes.push_back(where + "run.workers = " + std::to_string(c.run.workers) + " is ignored under MPI: the job's " +
+                    std::to_string(workers + c.server.shards) + " ranks give " + std::to_string(workers) +
+                    " workers (mpirun -np N+" + std::to_string(c.server.shards) + " for N workers, docs/method.md §1)");
+  const Key compute{"heterogeneity", "compute_s"}, update{"heterogeneity", "server_update_s"};
+  if (const std::string where = r.where(compute); !where.empty())
+    notes.push_back(where + "heterogeneity.compute_s is ignored under MPI: compute is real here (docs/method.md §7)");
+  if (const std::string where = r.where(update); !where.empty())
+    notes.push_back(where + "heterogeneity.server_update_s is ignored under MPI: the server's time is real here "
+                    "(docs/method.md §7)");
+  return notes;
+}
+
+}  // namespace
+
 Config load_config(const std::string& path, const std::vector<std::string>& overrides, int workers_from_engine,
-                   ConfigFor engine) {
+                   ConfigFor engine, std::vector<std::string>* ignored) {
   toml::table root = path.empty() ? toml::table{} : parse_file(path);
   Overrides applied;
   for (const std::string& text : overrides) apply_override(root, text, applied);
@@ -1123,6 +1145,7 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
                                             " MPI ranks; the job has " + std::to_string(workers_from_engine));
     workers_from_engine -= shards;
   }
+  if (engine == ConfigFor::mpi && ignored) *ignored = ignored_under_mpi(reader, config, workers_from_engine);
   if (workers_from_engine > 0) config.run.workers = workers_from_engine;  // MPI: ranks − shards (docs/method.md §1)
   check_consistency(reader, config, workers_from_engine > 0);
   if (engine != ConfigFor::model) load_trace(reader, config);

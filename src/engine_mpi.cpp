@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -21,6 +22,7 @@
 #include "ringmaster/engine.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/objective.hpp"
+#include "ringmaster/provenance.hpp"
 #include "ringmaster/recorder.hpp"
 #include "ringmaster/run.hpp"
 #include "ringmaster/run_dir.hpp"
@@ -99,6 +101,20 @@ ServerCores server_cores(int rank) {
   return cores;
 }
 
+// hosts[r]: the host MPI rank r runs on, on rank 0 (empty elsewhere), for provenance.json. Collective.
+std::vector<std::string> rank_hosts(int rank, int size) {
+  constexpr std::size_t kHost = 256;  // HOST_NAME_MAX + 1, and then some
+  std::string mine = this_host();
+  mine.resize(kHost, '\0');
+  std::vector<char> all(rank == 0 ? kHost * static_cast<std::size_t>(size) : 0);
+  MPI_Gather(mine.data(), static_cast<int>(kHost), MPI_CHAR, all.data(), static_cast<int>(kHost), MPI_CHAR, 0,
+             MPI_COMM_WORLD);
+  std::vector<std::string> hosts;
+  for (std::size_t r = 0; rank == 0 && r < static_cast<std::size_t>(size); ++r)
+    hosts.emplace_back(all.data() + r * kHost, ::strnlen(all.data() + r * kHost, kHost - 1));
+  return hosts;
+}
+
 int run_ranks(const RunRequest& request, int rank, int size) {
   std::optional<std::string> error;
   Config config;
@@ -107,11 +123,13 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   std::optional<RunDir> run_dir;  // rank 0 only
   std::unique_ptr<ShardPlan> plan;  // server.shards > 1
   int shards = 1, workers = size - 1;
+  std::vector<std::string> ignored;  // keys the user set that this engine does not use (load_config)
+  std::optional<std::string> finished;  // rank 0: the resumed run had already finished
   try {
     if (size < 2)
       throw Error("train: needs at least 2 MPI ranks (rank 0 serves, ranks 1..N work); got " +
                   std::to_string(size) + ". Start it as: mpirun -np N+1 ringmaster train -c FILE");
-    config = load_config(request.config_path, request.overrides, size, ConfigFor::mpi);
+    config = load_config(request.config_path, request.overrides, size, ConfigFor::mpi, &ignored);
     shards = config.server.shards;
     workers = size - shards;
     objective = make_objective(config);
@@ -119,6 +137,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     if (!request.resume.empty() && rank == 0) {
       // Only the leader reads the checkpoint; the followers get their slices of it, the workers the epoch.
       Resumed resumed = open_resumed(request.resume, config, workers, *objective, ConfigFor::mpi);
+      finished = std::move(resumed.finished);
       run_dir.emplace(std::move(resumed.dir));
       resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
     }
@@ -128,6 +147,14 @@ int run_ranks(const RunRequest& request, int rank, int size) {
   if (any_failed(error, rank)) return kExitBadInput;
   error = differing_ranks(config, rank, size);
   if (any_failed(error, rank)) return kExitBadInput;
+  // Nothing left to train (docs/method.md §8): every rank ends here, and the directory is left as it is.
+  int done = finished ? 1 : 0;
+  MPI_Bcast(&done, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (done) {
+    if (rank == 0) spdlog::info("{}", *finished);
+    return kExitOk;
+  }
+  const std::vector<std::string> hosts = rank_hosts(rank, size);
   std::uint32_t epoch = resume ? resume->epoch + 1 : 0;
   MPI_Bcast(&epoch, 1, MPI_UINT32_T, 0, MPI_COMM_WORLD);
 
@@ -143,9 +170,10 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     try {
       // Everything is validated: only now is a new run directory made (locked, with its run id); if
       // writing its first files fails, RunDir removes it again.
-      if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
+      if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force, request.name));
       recorder = std::make_unique<Recorder>(*run_dir, config, "mpi", workers, EvalColumns::of(*objective),
                                             resume ? &resume->recorder : nullptr);
+      record_provenance(run_dir->path(), invocation(request, "mpi", workers, shards, hosts), config, resume != nullptr);
       run_dir->started();
     } catch (const RuntimeFailure& e) {
       error = e.what();
@@ -165,11 +193,7 @@ int run_ranks(const RunRequest& request, int rank, int size) {
     if (plan)
       spdlog::info("server: {} shards (ranks 0-{}), blocks {}; the largest shard does {:.0f}% of an update", shards,
                    shards - 1, plan->describe(), 100.0 * plan->max_share());
-    if (config.heterogeneity.measure_compute || config.heterogeneity.compute_s > 0.0)
-      spdlog::info("heterogeneity.compute_s is ignored under MPI: compute is real here (docs/method.md §7)");
-    if (config.heterogeneity.measure_server_update || config.heterogeneity.server_update_s > 0.0)
-      spdlog::info("heterogeneity.server_update_s is ignored under MPI: the server's time is real here "
-                   "(docs/method.md §7)");
+    for (const std::string& line : ignored) spdlog::warn("{}", shown(line, kShownMessage));
     // The server's update: its blocks' LMOs side by side on the cores rank 0 was given (server.threads;
     // x is bit for bit the same for any number).
     const int threads = config.server.threads > 0 ? config.server.threads : cores.free();
@@ -178,8 +202,8 @@ int run_ranks(const RunRequest& request, int rank, int size) {
                  "on its node may use them too)",
                  lanes, lanes == 1 ? "" : "s", config.server.threads, cores.affinity, cores.affinity == 1 ? "" : "s",
                  cores.shared, cores.shared == 1 ? "" : "s");
-    Run run(config, *objective, *recorder, workers, resume.get(), "train", block_parallel_updates(threads),
-            plan.get());
+    Run run(config, *objective, *recorder, workers, resume.get(), resume_command(request, recorder->dir(), size),
+            block_parallel_updates(threads), plan.get());
     if (plan) mpi::send_shard_states(comm, *plan, resume.get());
     // Evaluations on a thread of their own, so that serving goes on meanwhile (docs/method.md §7); rank
     // 0's objective is the evaluator's from here on.

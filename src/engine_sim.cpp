@@ -27,6 +27,7 @@
 #include "ringmaster/error.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/pipeline.hpp"
+#include "ringmaster/provenance.hpp"
 #include "ringmaster/recorder.hpp"
 #include "ringmaster/rng.hpp"
 #include "ringmaster/run.hpp"
@@ -219,14 +220,14 @@ struct Arrival {
 class SimLoop {
  public:
   SimLoop(const Config& config, Objective& objective, Recorder& recorder, const Checkpoint* resume, double compute_s,
-          double update_s)
+          double update_s, std::string resume_command)
       : config_(config),
         objective_(objective),
         compute_s_(compute_s),
         update_s_(update_s),
         snapshots_(objective.layout().size()),
         gradient_(objective.layout().size()),
-        run_(config, objective, recorder, config.run.workers, resume, "simulate",
+        run_(config, objective, recorder, config.run.workers, resume, std::move(resume_command),
              pipelined_updates(lanes(config),
                                [this](std::int64_t version, std::span<const float> x) { snapshots_.arrived(version, x); })),
         server_(run_.server()),
@@ -542,6 +543,10 @@ int run_sim(const RunRequest& request) {
   std::unique_ptr<Checkpoint> resume;
   if (!request.resume.empty()) {
     Resumed resumed = open_resumed(request.resume, config, config.run.workers, *objective, ConfigFor::simulator);
+    if (resumed.finished) {
+      spdlog::info("{}", *resumed.finished);
+      return kExitOk;
+    }
     run_dir.emplace(std::move(resumed.dir));
     resume = std::make_unique<Checkpoint>(std::move(resumed.checkpoint));
   }
@@ -557,15 +562,18 @@ int run_sim(const RunRequest& request) {
   const double update_s = server_update_s(config, *objective, plan);
   // Everything is validated: only now is a new run directory made (locked, with its run id); if writing
   // its first files fails, RunDir removes it again.
-  if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force));
+  if (!run_dir) run_dir.emplace(RunDir::create(config, request.out, request.force, request.name));
   Recorder recorder(*run_dir, config, "sim", config.run.workers, EvalColumns::of(*objective),
                     resume ? &resume->recorder : nullptr);
+  record_provenance(run_dir->path(), invocation(request, "sim", config.run.workers, 1, {this_host()}), config,
+                    resume != nullptr);
   run_dir->started();
   spdlog::info("simulating {} with {} workers on {} ({} LMO threads); run directory {}", config.run.method,
                config.run.workers, config.objective.kind, lanes(config), shown_path(recorder.dir()));
   std::optional<SimLoop> loop;
   try {
-    loop.emplace(config, *objective, recorder, resume.get(), compute_s, update_s);
+    loop.emplace(config, *objective, recorder, resume.get(), compute_s, update_s,
+                 resume_command(request, run_dir->path(), 0));
   } catch (const std::bad_alloc&) {
     throw out_of_memory(config);
   }

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -67,14 +68,14 @@ Recorder::Recorder(const RunDir& run, const Config& config, std::string engine, 
       // A checkpoint from before eval_windows.csv existed has no size for it: the file starts afresh.
       windows_(open_csv(dir_ / "eval_windows.csv", kWindowsHeader,
                         resume && resume->windows_bytes ? &*resume->windows_bytes : nullptr)),
-      columns_(columns) {
+      columns_(columns),
+      progress_clock_(config.run.log_every_s) {
   if (!resume) write_file_atomically(dir_ / "config.toml", to_toml(config_));
   for (double r : {1e-1, 1e-2, 1e-3, 1e-4, 1e-6}) relative_[r] = std::nullopt;
   // Test-accuracy thresholds of summary.json's time_to_accuracy (classifiers; tools/sweep.py's
   // "accuracy:<threshold>" targets).
   if (columns_.accuracy)
     for (double a : {0.8, 0.85, 0.88, 0.9}) accuracy_[a] = std::nullopt;
-  next_progress_s_ = config_.run.log_every_s;
 }
 
 void Recorder::arrival(double time_s, const Server& server, int worker, std::int64_t version,
@@ -179,7 +180,6 @@ void Recorder::restore(const RecorderState& s, double time_s) {
     if (accuracy_.contains(level)) accuracy_[level] = reached;
   next_eval_s_ = time_s;
   eval_index_ = static_cast<std::int64_t>(std::floor(time_s / config_.run.eval_every_s));
-  next_progress_s_ = config_.run.log_every_s;
 }
 
 std::string Recorder::stop_reason(double time_s, const Server& server) const {
@@ -191,9 +191,31 @@ std::string Recorder::stop_reason(double time_s, const Server& server) const {
   return "";
 }
 
+bool ProgressClock::due(double wall_s) {
+  if (wall_s < next_s_) return false;
+  // On the grid of the first line, so that a slow step does not push every later line back.
+  while (next_s_ <= wall_s) next_s_ += every_s_;
+  return true;
+}
+
+double Recorder::budget_fraction(double time_s, std::int64_t k) const {
+  double fraction = time_s / config_.run.time_budget_s;
+  if (config_.run.max_updates > 0)
+    fraction = std::max(fraction, static_cast<double>(k) / static_cast<double>(config_.run.max_updates));
+  return std::clamp(fraction, 0.0, 1.0);
+}
+
+std::string Recorder::losses_text() const {
+  if (evaluations_ == 0) return "no loss evaluated yet";
+  std::string text = fmt::format("loss={:.4g} (best {:.4g})", last_loss_, best_loss_);
+  if (last_accuracy_) text += fmt::format(" accuracy={:.4f} (best {:.4f})", *last_accuracy_, best_accuracy_.value_or(0.0));
+  return text;
+}
+
 void Recorder::progress(double wall_s, double time_s, const Server& server) {
-  if (wall_s < next_progress_s_) return;
-  next_progress_s_ = wall_s + config_.run.log_every_s;
+  const double fraction = budget_fraction(time_s, server.k());
+  if (!progress_origin_) progress_origin_.emplace(wall_s, fraction);  // this epoch's start, for the ETA
+  if (!progress_clock_.due(wall_s)) return;
   WorkerCounters total;
   for (int i = 1; i <= server.workers(); ++i) {
     const WorkerCounters& c = server.counters(i);
@@ -201,8 +223,17 @@ void Recorder::progress(double wall_s, double time_s, const Server& server) {
     total.discarded += c.discarded;
     total.interrupted += c.interrupted;
   }
-  spdlog::info("t={:.1f}s k={} loss={:.4g} accepted={} discarded={} interrupted={} updates/s={:.0f}", time_s,
-               server.k(), last_loss_, total.accepted, total.discarded, total.interrupted,
+  // The budget left at the pace of this epoch so far (wall seconds): its time budget or max_updates,
+  // whichever is nearer its end; a target loss may end the run sooner.
+  const auto [wall0, fraction0] = *progress_origin_;
+  const double done = fraction - fraction0;
+  const double left_s = done > 0.0 ? (wall_s - wall0) * (1.0 - fraction) / done : -1.0;
+  const std::string eta = left_s < 0.0   ? std::string("?")
+                          : left_s < 10.0 ? fmt::format("{:.1f}s", left_s)
+                                          : fmt::format("{:.0f}s", left_s);
+  // The last evaluated loss (eval.csv's last row): nothing is evaluated for a progress line (§7).
+  spdlog::info("t={:.1f}s ({:.0f}% of the budget, eta {}) k={} {} accepted={} discarded={} interrupted={} updates/s={:.0f}", time_s,
+               100.0 * fraction, eta, server.k(), losses_text(), total.accepted, total.discarded, total.interrupted,
                time_s > 0 ? static_cast<double>(server.k()) / time_s : 0.0);
 }
 

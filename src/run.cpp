@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/provenance.hpp"
 #include "ringmaster/text.hpp"
 
 namespace ringmaster {
@@ -225,8 +226,8 @@ void Run::checkpoint(double t) {
 
 std::string Run::resume_hint() const {
   if (!checkpointed_) return "no checkpoint was written: the run cannot be resumed";
-  return fmt::format("continue with: ringmaster {} --resume {} (its checkpoint at k = {}, t = {:.2f} s)", command_,
-                     shown_path(recorder_.dir()), checkpointed_->first, checkpointed_->second);
+  return fmt::format("continue with: {} (its checkpoint at k = {}, t = {:.2f} s)", shown(command_, kShownMessage),
+                     checkpointed_->first, checkpointed_->second);
 }
 
 std::string Run::stop_reason(double t) const {
@@ -265,28 +266,93 @@ int Run::finish(double t, const std::string& reason, double server_busy_fraction
   totals.server_update_s = server_update_s;
   totals.memory = std::move(memory);
   recorder_.finish(server_, times_, totals);
-  spdlog::info("stopped ({}) at t={:.2f}s after {} updates and {} arrivals in {:.2f}s wall; run directory {}", reason,
-               t, server_.k(), recorder_.arrivals(), wall_s(), shown_path(recorder_.dir()));
+  spdlog::info("stopped ({}) at t={:.2f}s after {} updates and {} arrivals in {:.2f}s wall; final {}; run directory {}",
+               reason, t, server_.k(), recorder_.arrivals(), wall_s(), recorder_.losses_text(),
+               shown_path(recorder_.dir()));
   if (reason != "signal") return kExitOk;
   spdlog::info("stopped by a signal: checkpoint written; {}", resume_hint());
   return kExitStopped;
 }
 
+namespace {
+
+// An argument as a POSIX shell reads it back: as it is when it holds only safe characters, else in single
+// quotes.
+std::string shell_word(const std::string& arg) {
+  if (!arg.empty() && arg.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./=+:,@%-") ==
+                          std::string::npos)
+    return arg;
+  std::string quoted = "'";
+  for (char c : arg) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return quoted + "'";
+}
+
+const char* engine_name(ConfigFor engine) { return engine == ConfigFor::mpi ? "mpi" : "sim"; }
+
+// The stop rule a resume would meet at once (Recorder::stop_reason on the checkpoint's state), said for
+// the user, or nullopt: such a run has nothing left to train (docs/method.md §8).
+std::optional<std::string> finished_by(const Checkpoint& c, const Config& config) {
+  const RunConfig& run = config.run;
+  if (!std::isfinite(c.recorder.last_loss))
+    return fmt::format("it diverged (loss {} at k = {}); start a new run with a smaller stepsize", c.recorder.last_loss,
+                       c.k);
+  if (c.train_time_s >= run.time_budget_s)
+    return fmt::format("its training clock is at t = {:.2f} s, the time budget run.time_budget_s = {:g}; resume with "
+                       "a larger --set run.time_budget_s to train on",
+                       c.train_time_s, run.time_budget_s);
+  if (run.max_updates > 0 && c.k >= run.max_updates)
+    return fmt::format("it made k = {} updates, run.max_updates = {}; resume with a larger --set run.max_updates to "
+                       "train on",
+                       c.k, run.max_updates);
+  if (run.target_loss > 0.0 && c.recorder.time_to_target)
+    return fmt::format("it reached run.target_loss = {:g} at t = {:.2f} s; resume with a smaller --set "
+                       "run.target_loss to train on",
+                       run.target_loss, *c.recorder.time_to_target);
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string resume_command(const RunRequest& request, const std::filesystem::path& dir, int ranks) {
+  const std::string program = request.argv.empty() ? "ringmaster" : request.argv.front();
+  std::string command = ranks > 0 ? "mpirun -np " + std::to_string(ranks) + " " : "";
+  command += shell_word(program) + (ranks > 0 ? " train" : " simulate") + " --resume " + shell_word(dir.string());
+  // A fresh run's config.toml holds its -c file and --set overrides resolved; a resume's own ones (a longer
+  // time budget) are not written there, so its hint repeats them.
+  if (!request.resume.empty()) {
+    if (request.config_path != (std::filesystem::path(request.resume) / "config.toml").string())
+      command += " -c " + shell_word(request.config_path);
+    for (const std::string& set : request.overrides) command += " --set " + shell_word(set);
+  }
+  return command;
+}
+
 Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective,
                      ConfigFor engine) {
   RunDir run_dir = RunDir::resume(dir);
+  // A checkpoint holds the state, not the clock it ran on: under the other engine its training clock (wall
+  // or virtual seconds) and its workers' histories would mean something else (docs/method.md §8).
+  if (const std::optional<std::string> ran = recorded_engine(run_dir.path()); ran && *ran != engine_name(engine))
+    throw Error("--resume " + shown_path(dir) + ": the run was made by " +
+                (*ran == "mpi" ? "the MPI engine (ringmaster train)" : "the simulator (ringmaster simulate)") +
+                "; it resumes only there: " +
+                (*ran == "mpi" ? "mpirun -np N+1 ringmaster train --resume " : "ringmaster simulate --resume ") +
+                shown_path(dir));
   const std::filesystem::path file = run_dir.path() / kCheckpointFile;
   const std::size_t params = objective.layout().size();
   const DataFingerprint& data = objective.data_fingerprint();
   Checkpoint checkpoint = read_checkpoint(file, checkpoint_payload_limit(params, workers));
   check_resumable(checkpoint, config, workers, params, run_dir.run_id(), file.string(), data, engine);
+  if (std::optional<std::string> why = finished_by(checkpoint, config))
+    return {std::move(run_dir), std::move(checkpoint), "the run already finished: " + *why + " (" + shown_path(dir) +
+                                                           " is left as it is)"};
   // Written before checkpoints kept a fingerprint: refusing would strand every such run, and its data is
   // as likely unchanged as the run's own files are. Said once, since nothing is checked.
   if (!checkpoint.data && !data.files.empty())
     spdlog::warn("checkpoint {} records no fingerprint of the run's data (it was written by an earlier version): {} "
                  "is not checked against the data the run was trained on; the next checkpoint records it",
                  file.string(), data.source);
-  return {std::move(run_dir), std::move(checkpoint)};
+  return {std::move(run_dir), std::move(checkpoint), std::nullopt};
 }
 
 void install_stop_signals() {

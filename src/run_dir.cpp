@@ -34,9 +34,13 @@ bool holds_nothing(const fs::path& dir, const std::string& label) {
   return true;
 }
 
-// A small text file (the run id), bounded and type-checked before it is read (read_bounded): a
-// symlink to /dev/zero or a FIFO must not hang a resume.
-std::string read_small_file(const fs::path& path, std::size_t limit, const std::string& label) {
+bool is_run_id(const std::string& id) {
+  return id.size() == 16 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+std::string read_run_file(const fs::path& path, std::size_t limit, const std::string& label) {
   BoundedRead file = read_bounded(path, limit);
   switch (file.status) {
     case BoundedRead::Status::ok: return std::move(file.text);
@@ -50,11 +54,15 @@ std::string read_small_file(const fs::path& path, std::size_t limit, const std::
   }
 }
 
-bool is_run_id(const std::string& id) {
-  return id.size() == 16 && id.find_first_not_of("0123456789abcdef") == std::string::npos;
+void check_run_name(const std::string& name) {
+  const bool safe = !name.empty() && name.size() <= kMaxRunName && name.front() != '.' && name.front() != '-' &&
+                    name.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._+-") ==
+                        std::string::npos;
+  if (!safe)
+    throw Error("--name '" + shown(name) + "': a run name is one path component of 1 to " +
+                std::to_string(kMaxRunName) +
+                " letters, digits, '.', '_', '+' and '-', not starting with '.' or '-' (it names runs/<stamp>-<name>)");
 }
-
-}  // namespace
 
 std::string new_run_id() {
   std::random_device device;  // /dev/urandom on Linux
@@ -122,8 +130,11 @@ void RunDir::give_id() {
   write_file_atomically(path_ / kRunIdFile, run_id_ + "\n");
 }
 
-RunDir RunDir::create(const Config& config, const std::string& out, bool force) {
+RunDir RunDir::create(const Config& config, const std::string& out, bool force, const std::string& name) {
   const std::string requested = out.empty() ? config.run.out : out;
+  if (!requested.empty() && !name.empty())
+    throw Error("--name " + shown(name) + ": names a directory under runs/, but " +
+                (out.empty() ? "run.out" : "--out") + " gives the run's directory: use one of them");
   if (!requested.empty()) {
     fs::path path(requested);
     if (!path.has_filename()) path = path.parent_path();  // "DIR/" is DIR: it is what mkdir creates
@@ -166,19 +177,19 @@ RunDir RunDir::create(const Config& config, const std::string& out, bool force) 
   localtime_r(&now, &tm);
   char stamp[32];
   std::strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
-  const std::string base = (fs::path("runs") / (std::string(stamp) + "-" + config.run.method)).string();
+  const std::string base = (fs::path("runs") / (std::string(stamp) + "-" + (name.empty() ? config.run.method : name))).string();
   // mkdir is the test and the claim in one step: runs started in the same second get distinct names.
   for (int n = 0;; ++n) {
-    const std::string name = n == 0 ? base : base + "-" + std::to_string(n);
-    if (::mkdir(name.c_str(), 0777) == 0) {
-      RunDir dir(name, "run directory " + shown_path(name));
+    const std::string candidate = n == 0 ? base : base + "-" + std::to_string(n);
+    if (::mkdir(candidate.c_str(), 0777) == 0) {
+      RunDir dir(candidate, "run directory " + shown_path(candidate));
       dir.created_ = true;
       dir.lock();
       dir.give_id();
       return dir;
     }
     if (errno != EEXIST || n >= 100000)
-      throw Error("run directory " + shown_path(name) + ": cannot create it: " + errno_text(errno));
+      throw Error("run directory " + shown_path(candidate) + ": cannot create it: " + errno_text(errno));
   }
 }
 
@@ -194,7 +205,7 @@ RunDir RunDir::resume(const std::string& path) {
 }
 
 std::string read_run_id(const fs::path& dir, const std::string& label) {
-  std::string id = read_small_file(dir / kRunIdFile, 64, label);
+  std::string id = read_run_file(dir / kRunIdFile, 64, label);
   while (!id.empty() && (id.back() == '\n' || id.back() == '\r' || id.back() == ' ')) id.pop_back();
   if (!is_run_id(id)) throw Error(label + ": " + shown_path(dir / kRunIdFile) + " does not hold a run id (16 hex digits)");
   return id;

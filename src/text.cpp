@@ -2,6 +2,8 @@
 
 #include <spdlog/fmt/fmt.h>
 
+#include <algorithm>
+
 namespace ringmaster {
 namespace {
 
@@ -21,11 +23,20 @@ bool escaped(char32_t cp) {
 
 }  // namespace
 
-std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+namespace {
+
+// At s[i]: the length of the sequence its first byte starts (0: no sequence starts with it) and how many
+// of its bytes s holds well-formed (Unicode table 3-7: no overlong forms, no surrogates, at most U+10FFFF).
+struct Utf8Prefix {
+  std::size_t length = 0;
+  std::size_t valid = 0;
+};
+
+Utf8Prefix utf8_prefix(std::string_view s, std::size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
   std::size_t length = 1;
   unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-  if (c < 0x80) return 1;
+  if (c < 0x80) return {1, 1};
   if (c >= 0xC2 && c <= 0xDF) {
     length = 2;
   } else if (c >= 0xE0 && c <= 0xEF) {
@@ -37,14 +48,43 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i) {
     if (c == 0xF0) lo = 0x90;  // overlong
     if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
   } else {
-    return 0;
+    return {0, 0};
   }
-  if (s.size() - i < length) return 0;
-  for (std::size_t k = 1; k < length; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if (b < (k == 1 ? lo : 0x80) || b > (k == 1 ? hi : 0xBF)) return 0;
+  std::size_t valid = 1;
+  for (; valid < length && i + valid < s.size(); ++valid) {
+    const auto b = static_cast<unsigned char>(s[i + valid]);
+    if (b < (valid == 1 ? lo : 0x80) || b > (valid == 1 ? hi : 0xBF)) break;
   }
-  return length;
+  return {length, valid};
+}
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+}  // namespace
+
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  const Utf8Prefix p = utf8_prefix(s, i);
+  return p.valid == p.length ? p.length : 0;
+}
+
+std::string Utf8Stream::push(char byte) {
+  std::string out;
+  pending_ += byte;
+  while (!pending_.empty()) {
+    const Utf8Prefix p = utf8_prefix(pending_, 0);
+    if (p.length > 0 && p.valid == pending_.size() && p.valid < p.length) break;  // incomplete: wait
+    // A whole sequence goes out as it is; a byte no sequence starts with, or the longest start of one
+    // that the next byte breaks, as one U+FFFD (Unicode's "maximal subpart" practice).
+    out += p.length > 0 && p.valid == p.length ? pending_.substr(0, p.length) : std::string(kReplacement);
+    pending_.erase(0, std::max<std::size_t>(p.valid, 1));
+  }
+  return out;
+}
+
+std::string Utf8Stream::finish() {
+  const bool cut = !pending_.empty();
+  pending_.clear();
+  return cut ? std::string(kReplacement) : std::string();
 }
 
 std::string shown_path(const std::filesystem::path& path) { return shown(path.native(), kShownPath); }

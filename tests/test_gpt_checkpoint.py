@@ -191,6 +191,19 @@ class GptCheckpointTest(RunsTestCase):
             gpt_checkpoint.main(["--help"])
         self.assertIn("greedy-decodes text from it.", " ".join(out.getvalue().split()))
 
+    def test_help_needs_no_torch_and_the_rest_says_what_is_missing(self):
+        # -S: no site-packages, so neither numpy nor torch (Debian's are there): --help is still the whole
+        # docstring, and anything else one line naming what is missing, exit 2, never a traceback
+        tool = [sys.executable, "-I", "-S", str(REPO / "tools" / "gpt_checkpoint.py")]
+        helped = subprocess.run([*tool, "--help"], capture_output=True, text=True)
+        self.assertEqual(helped.returncode, 0, helped.stderr)
+        self.assertIn("python3-cbor2 (scripts/bootstrap.sh).", helped.stdout)  # the docstring's last sentence
+        self.assertIn("--sample PROMPT", helped.stdout)
+        used = subprocess.run([*tool, str(self.a)], capture_output=True, text=True)
+        self.assertEqual(used.returncode, 2, used.stderr)
+        self.assertEqual(len(used.stderr.strip().splitlines()), 1, used.stderr)
+        self.assertIn("python3-torch and python3-numpy", used.stderr)
+
     def test_parameter_count_is_the_networks(self):
         for layers, heads, width in ((1, 2, 16), (2, 4, 64), (3, 1, 8)):
             model = gpt_torch.GPT(layers, heads, width, 8)

@@ -10,6 +10,7 @@
 #include <functional>
 
 #include "ringmaster/checkpoint.hpp"
+#include "ringmaster/text.hpp"
 #include "support.hpp"
 
 namespace ringmaster {
@@ -82,7 +83,7 @@ TEST_F(GptRun, SampleAndPyTorchGreedyDecodeTheSameText) {
   const std::string tool = "/usr/bin/python3 " + source_dir() + "/tools/gpt_checkpoint.py " + out();
   for (const std::string prompt : {"The ", ""}) {
     SCOPED_TRACE("prompt '" + prompt + "'");
-    const std::string ours = text_of(binary() + " sample --run " + out() + " --temperature 0 --tokens 64 --prompt '" +
+    const std::string ours = text_of(binary() + " sample --raw --run " + out() + " --temperature 0 --tokens 64 --prompt '" +
                                          prompt + "'",
                                      *dir_ / "ours.txt");
     const std::string theirs =
@@ -94,13 +95,33 @@ TEST_F(GptRun, SampleAndPyTorchGreedyDecodeTheSameText) {
   EXPECT_GT(fs::file_size(*dir_ / "model.pt"), 0u);
 }
 
+// sample's text is UTF-8 ending in a newline: the bytes --raw writes, with U+FFFD for what is not UTF-8
+// (Utf8Stream). At the largest temperature the draws are near uniform over the 256 bytes: half of them
+// cannot start a UTF-8 sequence.
+TEST_F(GptRun, SampleWritesUtf8EndingInANewline) {
+  ASSERT_EQ(run_->exit_code, 0) << run_->output;
+  const std::string args = " --run " + out() + " --tokens 300 --temperature 1000 --seed 11";
+  ASSERT_EQ(run_to_file(binary() + " sample --raw" + args, *dir_ / "raw.bin").exit_code, 0);
+  ASSERT_EQ(run_to_file(binary() + " sample" + args, *dir_ / "text.txt").exit_code, 0);
+  const std::string raw = read_bytes(*dir_ / "raw.bin"), text = read_bytes(*dir_ / "text.txt");
+  ASSERT_EQ(raw.size(), 300u);
+  EXPECT_FALSE(is_utf8(raw));
+  EXPECT_TRUE(is_utf8(text));
+  Utf8Stream utf8;
+  std::string expected;
+  for (char byte : raw) expected += utf8.push(byte);
+  expected += utf8.finish();
+  if (expected.back() != '\n') expected += '\n';
+  EXPECT_EQ(text, expected);
+}
+
 // Sampling at a temperature is a function of the seed.
 TEST_F(GptRun, SampleIsSeeded) {
   ASSERT_EQ(run_->exit_code, 0) << run_->output;
   const auto draw = [](int seed) {
     const std::string file = *dir_ / ("seed" + std::to_string(seed) + ".txt");
     const Command c =
-        run_to_file(binary() + " sample --run " + out() + " --tokens 48 --temperature 1 --seed " + std::to_string(seed), file);
+        run_to_file(binary() + " sample --raw --run " + out() + " --tokens 48 --temperature 1 --seed " + std::to_string(seed), file);
     EXPECT_EQ(c.exit_code, 0) << c.output;
     return read_bytes(file);
   };
@@ -156,7 +177,7 @@ TEST(GptSample, ATraceRunSamplesWithoutItsTraceFile) {
                 trace + " --set run.time_budget_s=1 --out " + out)
                 .exit_code,
             0);
-  const std::string sample = binary() + " sample --run " + out + " --tokens 32 --seed 5";
+  const std::string sample = binary() + " sample --raw --run " + out + " --tokens 32 --seed 5";
   const Command with = run_to_file(sample, dir / "with.txt");
   ASSERT_EQ(with.exit_code, 0) << with.output;
   fs::remove(trace);

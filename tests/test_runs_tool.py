@@ -74,6 +74,37 @@ class RunsTool(RunsTestCase):
                       f"loss {float(last[2]):.4g}, grad_dual_norm {float(last[3]):.4g}", out)
         self.assertIn("time to relative loss 0.1: ", out)
 
+    def test_find_lists_runs_by_name_config_file_and_experiment(self):
+        # a, b and q under one directory; b differs from a by its seed (another experiment), q by its config file
+        found = self.dir / "found"
+        found.mkdir()
+        for run in (self.a, self.b, self.quadratic):
+            shutil.copytree(run, found / run.name)
+        # the hash the binary recorded at the start (provenance.json) is the one computed from config.toml, the
+        # one a run from before provenance.json gets
+        for run in (self.a, self.quadratic):
+            recorded = json.loads((run / "provenance.json").read_text())["config_hash"]
+            loaded = runs.load_run(run)
+            loaded.provenance = None
+            self.assertEqual(runs.hash_of(loaded), recorded)
+        a_hash = json.loads((self.a / "provenance.json").read_text())["config_hash"]
+
+        def listed(*args):
+            code, out, err = self.tool("find", found, *args)
+            self.assertEqual(code, 0, err)
+            return sorted(Path(line.split()[0]).name for line in out.splitlines() if line != "no run matches")
+
+        self.assertEqual(listed(), ["a", "b", "q"])
+        self.assertEqual(listed("--same-as", self.a), ["a"])
+        self.assertEqual(listed("--hash", a_hash), ["a"])
+        self.assertEqual(listed("--config", REPO / "configs" / "quadratic.toml"), ["q"])
+        self.assertEqual(listed("--config", TINY, "--name", "b"), ["b"])
+        self.assertEqual(listed("--hash", "0" * 16), [])
+        # show names the hash and the command that started the run
+        code, out, err = self.tool("show", self.a)
+        self.assertIn(f"config hash {a_hash}", out)
+        self.assertIn(f"simulate -c {TINY} --out {self.a} --set run.time_budget_s=3", out)
+
     def test_plot_draws_every_runs_eval_csv_against_time_or_k(self):
         for x, column in (("time", 0), ("k", 1)):
             with self.subTest(x):

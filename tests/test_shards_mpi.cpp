@@ -290,7 +290,11 @@ TEST(ShardsMpi, StoppedFollowerIsNamedAndTheJobEndsResumable) {
   if (end.code != -1) {
     EXPECT_EQ(end.code, 1) << output;
   }
-  EXPECT_NE(output.find("continue with: ringmaster train --resume " + job.out), std::string::npos) << output;
+  // The whole command, as the job was started: its ranks under mpirun, the binary as it was named.
+  EXPECT_NE(output.find("continue with: mpirun -np " + std::to_string(job.ranks.size()) + " " + testing::binary() +
+                        " train --resume " + job.out),
+            std::string::npos)
+      << output;
   const Checkpoint left = checkpoint_of(job.out);  // throws if there is none, or it is damaged
 
   const Command resumed = run(train(2, "--resume " + job.out + " --set run.time_budget_s=2"));

@@ -9,12 +9,16 @@ by side with the differences of their configurations, and a run followed while i
                                                           differences
   tools/runs.py follow DIR [--every S] [--out F.png]       eval.csv's rows as they come, until the run ends; with
                                                           --out the plot redrawn as they come
+  tools/runs.py find [DIR...] [--name TEXT] [--config FILE] [--same-as RUN] [--hash H]
+                                                          the runs under DIR (default runs/), one line each: the
+                                                          ones named TEXT, started with -c FILE, of RUN's
+                                                          experiment (its config hash) or of hash H
 
 The common case, the MPI and the simulator runs of one configuration:
   tools/runs.py plot runs/A runs/B --out ab.png && tools/runs.py compare runs/A runs/B
 
-A run directory is read as docs/formats.md describes it: config.toml, summary.json (written when a run ends),
-eval.csv, workers.csv and .lock; events.csv and delays.csv, which can be gigabytes, are not read. Every file
+A run directory is read as docs/formats.md describes it: config.toml, provenance.json, summary.json (written
+when a run ends), eval.csv, workers.csv and .lock; events.csv and delays.csv, which can be gigabytes, are not read. Every file
 through tools/file_policy.py (regular files only, bounded), every PNG written whole or not at all. A run that
 is still going is one whose .lock names a live ringmaster process on this host; one whose lock is held on
 another host is followed until its summary.json appears.
@@ -41,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from file_policy import FileError, read_regular  # noqa: E402
-from run_files import RunFileError, read_config  # noqa: E402
+from run_files import RunFileError, config_hash, read_config  # noqa: E402
 from sweeplib.files import JSON_LIMIT, TABLE_LIMIT, read_csv, read_json, write_figure  # noqa: E402
 from sweeplib.plots import MissingPlotLibrary, readable_log_axis, require_matplotlib  # noqa: E402
 
@@ -71,6 +75,7 @@ class Run:
     state: str = ""  # "running", "finished", "stopped" (by a signal), "ended" (without a summary), "unknown"
     state_text: str = ""  # one line saying so
     command: str | None = None  # while it runs on this host: its ringmaster command ("train", "simulate")
+    provenance: dict[str, Any] | None = None  # provenance.json (None for runs made before it existed)
 
     def setting(self, dotted: str, default: Any = None) -> Any:
         table: Any = self.config
@@ -166,12 +171,40 @@ def load_run(directory: str | os.PathLike, label: str | None = None) -> Run:
         raise RunError(f"{directory / 'summary.json'}: not JSON ({e})") from None
     if summary is not None and not isinstance(summary, dict):
         raise RunError(f"{directory / 'summary.json'}: not a JSON object")
+    provenance = read_object(directory / "provenance.json")
     rows = read_table(directory / "eval.csv")
     workers = read_table(directory / "workers.csv") if (directory / "workers.csv").exists() else []
     state, state_text, command = run_state(directory, summary)
     if state == "running":
         summary = None  # a resumed run's summary.json is its previous epoch's
-    return Run(directory, label or directory.name, config, text, summary, rows, workers, state, state_text, command)
+    return Run(directory, label or directory.name, config, text, summary, rows, workers, state, state_text, command,
+               provenance)
+
+
+def read_object(path: Path) -> dict[str, Any] | None:
+    """The JSON object in `path`, None when there is no such file; RunError naming it otherwise."""
+    try:
+        value = read_json(path, JSON_LIMIT)
+    except FileError as e:
+        if e.missing:
+            return None
+        raise RunError(str(e)) from None
+    except ValueError as e:
+        raise RunError(f"{path}: not JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise RunError(f"{path}: not a JSON object")
+    return value
+
+
+def hash_of(run: Run) -> str:
+    """The run's config hash (src/config.cpp config_hash; its checkpoints carry it), 16 hex digits."""
+    recorded = (run.provenance or {}).get("config_hash")
+    if isinstance(recorded, str):
+        return recorded
+    try:
+        return f"{config_hash(run.config_text, run.config, run.dir / 'config.toml'):016x}"
+    except RunFileError as e:
+        raise RunError(str(e)) from None
 
 
 def load_runs(directories: list[str]) -> list[Run]:
@@ -219,6 +252,7 @@ def show_text(run: Run) -> str:
              f"  method {run.setting('run.method')}, engine {engine_of(run)}, {run.setting('run.workers')} workers, "
              f"seed {run.setting('run.seed')}, objective {run.setting('objective.kind')}"
              + (f", run id {s['run_id']}" if s.get("run_id") else "")]
+    lines += provenance_lines(run)
     if s:
         train, wall, updates = s.get("train_time_s"), s.get("wall_time_s"), s.get("updates")
         rate = f" ({updates / train:.4g} per second of training)" if updates and train else ""
@@ -251,6 +285,62 @@ def show_text(run: Run) -> str:
                      f"{fmt(statistics.median(accepted))}, max {fmt(max(accepted))}; busy + injected seconds min "
                      f"{fmt(min(busy))}, max {fmt(max(busy))}")
     return "\n".join(lines) + "\n"
+
+
+def invocation_text(invocation: Any) -> str:
+    """One start or resume of provenance.json: when, the command line, the binary, the hosts."""
+    if not isinstance(invocation, dict):
+        return "?"
+    argv = invocation.get("argv") if isinstance(invocation.get("argv"), list) else []
+    binary = invocation.get("binary") if isinstance(invocation.get("binary"), dict) else {}
+    hosts = invocation.get("hosts") if isinstance(invocation.get("hosts"), list) else []
+    where = ", ".join(f"{h.get('host')} (ranks {len(h['ranks'])})" if isinstance(h, dict) and isinstance(h.get("ranks"), list)
+                      else str(h.get("host") if isinstance(h, dict) else h) for h in hosts)
+    return (f"{invocation.get('time', '?')}: {' '.join(map(str, argv))} [ringmaster {binary.get('version', '?')} "
+            f"commit {binary.get('commit', '?')} {binary.get('build_type', '?')}; on {where or '?'}]")
+
+
+def provenance_lines(run: Run) -> list[str]:
+    p = run.provenance
+    if p is None:
+        return [f"  config hash {hash_of(run)}; no provenance.json (a run from before it was written)"]
+    resumes = p.get("resumes") if isinstance(p.get("resumes"), list) else []
+    lines = [f"  config hash {hash_of(run)}" + (f", name {p['name']}" if p.get("name") else ""),
+             f"  started {invocation_text(p.get('start'))}" if p.get("start") else "  started before provenance.json"]
+    lines += [f"  resumed {invocation_text(r)}" for r in resumes]
+    return lines
+
+
+def find_runs(directories: list[str], name: str | None, config: str | None, same_as: str | None,
+              digest: str | None) -> str:
+    """One line per run directory under `directories` that matches every filter given."""
+    want_hash = digest.lower() if digest else None
+    if same_as:
+        want_hash = hash_of(load_run(same_as))
+    want_config = os.path.realpath(config) if config else None
+    lines = []
+    for top in map(Path, directories):
+        if not top.is_dir():
+            raise RunError(f"{top}: not a directory (a directory of runs is expected)")
+        for directory in sorted(d for d in top.iterdir() if d.is_dir() and (d / "config.toml").is_file()):
+            try:
+                run = load_run(directory)
+            except RunError as e:
+                lines.append(f"{directory}: cannot be read: {e}")
+                continue
+            p = run.provenance or {}
+            start = p.get("start") if isinstance(p.get("start"), dict) else {}
+            given = (start.get("config") or {}) if isinstance(start.get("config"), dict) else {}
+            if name and name not in str(p.get("name") or directory.name):
+                continue
+            if want_config and os.path.realpath(str(given.get("absolute", ""))) != want_config:
+                continue
+            run_hash = hash_of(run)
+            if want_hash and run_hash != want_hash:
+                continue
+            lines.append(f"{directory}  {run_hash}  {engine_of(run)}  {run.state}  name {p.get('name') or '—'}  "
+                         f"config {given.get('given', '—')}")
+    return "".join(line + "\n" for line in lines) or "no run matches\n"
 
 
 def flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -426,6 +516,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("run")
     p.add_argument("--every", type=float, default=2.0, help="seconds between looks (default 2)")
     p.add_argument("--out", help="also redraw this PNG as rows come")
+    p = sub.add_parser("find", help="the runs under DIR (default runs/) by name, config file or config hash")
+    p.add_argument("dirs", nargs="*", default=["runs"], metavar="DIR")
+    p.add_argument("--name", help="runs whose --name (or directory name) contains TEXT")
+    p.add_argument("--config", metavar="FILE", help="runs started with -c FILE (the same file, however named)")
+    p.add_argument("--same-as", metavar="RUN", help="runs of RUN's experiment: the same config hash")
+    p.add_argument("--hash", help="runs of this config hash (16 hex digits, as show prints it)")
     args = parser.parse_args(argv)
     try:
         if args.command in ("plot", "follow") and (args.command == "plot" or args.out):
@@ -434,6 +530,8 @@ def main(argv: list[str] | None = None) -> int:
             print(show_text(load_run(args.run)), end="")
         elif args.command == "plot":
             print(plot_runs(load_runs(args.runs), args.x, Path(args.out)))
+        elif args.command == "find":
+            print(find_runs(args.dirs, args.name, args.config, args.same_as, args.hash), end="")
         elif args.command == "compare":
             print(compare_text(load_runs(args.runs)), end="")
         elif args.command == "follow":

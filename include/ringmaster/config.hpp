@@ -207,8 +207,12 @@ enum class ConfigFor { any, simulator, mpi, model };
 // derived from what the code does with each key (docs/configuration.md lists them). The config file
 // is at most 1 MiB, a regular file, and in the TOML subset of docs/configuration.md "What is read"
 // ([section], key = value with strings, numbers, booleans and arrays of them).
+// `ignored` (mpi): filled with one line for each key the user set that the MPI engine does not use
+// (run.workers when the ranks give another number, heterogeneity.compute_s and server_update_s), each with
+// where it was set; keys left at their defaults are not named.
 Config load_config(const std::string& path, const std::vector<std::string>& overrides,
-                   int workers_from_engine = 0, ConfigFor engine = ConfigFor::any);
+                   int workers_from_engine = 0, ConfigFor engine = ConfigFor::any,
+                   std::vector<std::string>* ignored = nullptr);
 
 // The last of `overrides` ("section.key=value", as --set takes them) that sets `key` ("run.out"), or null.
 const std::string* find_override(const std::vector<std::string>& overrides, std::string_view key);

@@ -14,6 +14,8 @@ struct RunRequest {
   std::string out;                     // --out (overrides run.out)
   bool force = false;                  // allow a non-empty existing --out
   std::string resume;                  // --resume DIR: continue the run in DIR from its checkpoint
+  std::string name;                    // --name NAME: runs/<stamp>-NAME (check_run_name)
+  std::vector<std::string> argv;       // the whole command line, for provenance.json and resume hints
 };
 
 // Both return a process exit code (docs/method.md §10); bad input is reported and gives 2.

@@ -2,6 +2,7 @@
 // stopping rule, progress lines, counters, summary. Engines call it; it never calls them.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -62,6 +63,22 @@ struct EvalColumns {
 std::string eval_header(EvalColumns columns);
 std::string eval_row(EvalColumns columns, const EvalResult& result);
 
+// When progress lines are due, in wall seconds since an epoch's start (docs/method.md §8 "Progress"): the
+// first at min(kFirstProgressS, run.log_every_s), so that a run says early that it runs, then every
+// log_every_s after it; none at all with log_every_s at its maximum, kMaxSeconds (the sweeps' run.log).
+inline constexpr double kFirstProgressS = 2.0;
+class ProgressClock {
+ public:
+  explicit ProgressClock(double every_s)
+      : every_s_(every_s), next_s_(every_s >= kMaxSeconds ? every_s : std::min(kFirstProgressS, every_s)) {}
+  // True when a line is due at `wall_s` (and then not again until the next one is).
+  bool due(double wall_s);
+
+ private:
+  double every_s_;
+  double next_s_;
+};
+
 class Recorder {
  public:
   // Writes config.toml and the CSV headers into the (created, locked) run directory. With `resume`,
@@ -96,8 +113,13 @@ class Recorder {
   bool should_stop(double time_s, const Server& server) const { return !stop_reason(time_s, server).empty(); }
   // Next training-clock time at which an evaluation is due.
   double next_eval_s() const { return next_eval_s_; }
-  // A progress line (elapsed, k, loss, accepted / discarded / interrupted, updates/s) if due.
+  // A progress line if due (ProgressClock): the training clock, the share of the budget spent (time budget
+  // or max_updates, whichever is nearer) and the wall seconds left at this epoch's pace, k, the last
+  // evaluated loss and the best, the accuracy for classifiers, accepted / discarded / interrupted,
+  // updates/s. Nothing is evaluated for it.
   void progress(double wall_s, double time_s, const Server& server);
+  // "loss=… (best …)" of the evaluations so far, and the accuracy's for classifiers: the last line's too.
+  std::string losses_text() const;
 
   // Writes workers.csv and summary.json (after a final evaluate()) and closes the CSV files, every
   // write checked: a failure throws Error naming the file.
@@ -113,6 +135,8 @@ class Recorder {
 
  private:
   nlohmann::json time_to_target_json() const;
+  // The share of the budget spent at training time time_s and k updates, in [0, 1].
+  double budget_fraction(double time_s, std::int64_t k) const;
   // events.csv rows of the computations an update interrupted, at time_s and version k (rows mode).
   void interrupts(double time_s, std::int64_t k, const std::vector<Interrupt>& interrupted);
 
@@ -129,7 +153,8 @@ class Recorder {
   EvalColumns columns_;
   TrainLossWindow train_;  // accepted minibatch losses since the last snapshot
   double next_eval_s_ = 0.0;
-  double next_progress_s_ = 0.0;
+  ProgressClock progress_clock_;
+  std::optional<std::pair<double, double>> progress_origin_;  // wall seconds and budget fraction at the first call
   double last_loss_ = 0.0;
   double initial_loss_ = -1.0;
   double best_loss_ = 0.0;

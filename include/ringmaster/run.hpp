@@ -19,6 +19,7 @@
 
 #include "ringmaster/checkpoint.hpp"
 #include "ringmaster/config.hpp"
+#include "ringmaster/engine.hpp"
 #include "ringmaster/evaluator.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/recorder.hpp"
@@ -54,7 +55,8 @@ class ShardPeers {
 class Run {
  public:
   // `resume`: the checkpoint to continue from (null for a fresh run). `updates`: how the Server's LMO
-  // steps reach x (update_executor.hpp). `command`: how to resume, for the log ("train", "simulate").
+  // steps reach x (update_executor.hpp). `command`: the command that resumes the run, for the log
+  // (resume_command).
   // `shard`: with a sharded server, the plan; the Server then runs on shard 0's blocks (plan->layout(0))
   // and the rest of the model is reached through shard_with().
   Run(const Config& config, Objective& objective, Recorder& recorder, int workers, const Checkpoint* resume,
@@ -177,9 +179,15 @@ class Run {
 // configuration, `workers` and the objective (its parameter count and its data's fingerprint). Throws
 // Error (exit 2) naming what does not match, and how to match it under `engine` (check_resumable); warns
 // once when the checkpoint is older than data fingerprints and the objective has data (docs/method.md §8).
+//
+// A run whose stop rules would fire at its first step under `config` (its time budget spent, its
+// max_updates made, its target reached, or diverged) comes back with `finished` saying so: the engines
+// log it and exit 0, leaving the directory as it is (no epoch, no files touched). A directory made by
+// the other engine (provenance.json, or summary.json for older runs) is refused with an Error.
 struct Resumed {
   RunDir dir;
   Checkpoint checkpoint;
+  std::optional<std::string> finished;  // "the run already finished: …"
 };
 Resumed open_resumed(const std::string& dir, const Config& config, int workers, const Objective& objective,
                      ConfigFor engine);
@@ -189,6 +197,11 @@ Resumed open_resumed(const std::string& dir, const Config& config, int workers, 
 // passes it on to rank 0): the run checkpoints and stops cleanly instead of dying mid-write, and exits
 // kExitStopped.
 void install_stop_signals();
+
+// The command that resumes the run `request` started or continued in `dir`, as a shell reads it: under MPI
+// (`ranks` > 0) `mpirun -np ranks PROGRAM train --resume DIR`, else `PROGRAM simulate --resume DIR`, with a
+// resume's own -c and --set repeated. Run's resume hints carry it.
+std::string resume_command(const RunRequest& request, const std::filesystem::path& dir, int ranks);
 int stop_signal();  // the signal received, or 0
 
 }  // namespace ringmaster

@@ -26,9 +26,10 @@ inline constexpr const char* kRunIdFile = "run_id";
 class RunDir {
  public:
   // A new run: `out` (else run.out) if given — created, or an existing empty directory, or with
-  // `force` a non-empty one — else runs/<date>-<time>-<method>[-N]. Locks it and writes a new run id.
-  // Throws Error naming the path (exit 2) on any failure, having removed what it created.
-  static RunDir create(const Config& config, const std::string& out, bool force);
+  // `force` a non-empty one — else runs/<date>-<time>-<name>[-N], the name being `name` (--name,
+  // check_run_name) or the method. Locks it and writes a new run id. Throws Error naming the path
+  // (exit 2) on any failure, having removed what it created; a `name` beside `out` or run.out is one.
+  static RunDir create(const Config& config, const std::string& out, bool force, const std::string& name = "");
   // An existing run directory to continue (train --resume): locks it and reads its run id.
   static RunDir resume(const std::string& dir);
 
@@ -59,6 +60,15 @@ class RunDir {
   bool was_empty_ = false;    // existed, empty, before this run
   bool started_ = false;
 };
+
+// --name NAME: one path component of safe characters (letters, digits, . _ + -, not starting with . or -),
+// at most kMaxRunName bytes; Error naming --name (exit 2) otherwise.
+inline constexpr std::size_t kMaxRunName = 64;
+void check_run_name(const std::string& name);
+
+// A small file of a run directory (the run id, provenance.json), bounded and type-checked before it is read
+// (read_bounded): a symlink to /dev/zero or a FIFO must not hang a resume. Error naming `label` otherwise.
+std::string read_run_file(const std::filesystem::path& path, std::size_t limit, const std::string& label);
 
 // A fresh run id: 16 lowercase hex digits (64 random bits).
 std::string new_run_id();

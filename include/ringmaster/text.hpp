@@ -36,4 +36,17 @@ std::size_t utf8_sequence(std::string_view s, std::size_t i);
 // Every byte of `s` is part of a well-formed UTF-8 sequence.
 bool is_utf8(std::string_view s);
 
+// Bytes made one at a time (ringmaster sample) as valid UTF-8: whole sequences pass as they are, and what
+// is not UTF-8 becomes U+FFFD, one for each byte no sequence starts with or each start of a sequence cut
+// short. push() returns what may be written now (a sequence's first bytes wait for the rest); finish()
+// what is left (U+FFFD for a sequence the end cut short).
+class Utf8Stream {
+ public:
+  std::string push(char byte);
+  std::string finish();
+
+ private:
+  std::string pending_;  // the start of a sequence, at most 3 bytes
+};
+
 }  // namespace ringmaster

@@ -116,7 +116,14 @@ rt10_never_resumed() {
   ((RC != 124)) || { echo "the job hung with rank 2 stopped" >&2; return 1; }
   ((RC != 0)) || { echo "exit 0 though a worker never answered" >&2; return 1; }
   grep -q 'did not answer the stop' log || { echo "no deadline message: $(tail -c 300 log)" >&2; return 1; }
-  rt10_resumes 3 6
+  # The final checkpoint's clock includes the stop deadline's wait (t ≈ 4 + 10 s): with the budget of 4 s the
+  # run is finished, which a resume says (exit 0, nothing written); a budget past that clock continues it.
+  rt_mpi 3 --resume "$PWD/run" >finished.log 2>&1 </dev/null || { echo "resume: $(tail -c 300 finished.log)" >&2; return 1; }
+  local clock
+  clock=$(grep -o 'the run already finished: its training clock is at t = [0-9.]*' finished.log | grep -o '[0-9.]*$') ||
+    { echo "no 'already finished' line: $(tail -c 300 finished.log)" >&2; return 1; }
+  [[ ! -e run/summary.json ]] || { echo "the finished resume wrote summary.json" >&2; return 1; }
+  rt10_resumes 3 "$(python3 -c "print($clock + 2)")"
 }
 rt_scenario "never-resumed worker: job ends nonzero in bounded time, checkpoint resumes" rt10_never_resumed
 

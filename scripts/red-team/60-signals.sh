@@ -88,7 +88,7 @@ rt60_follower_stopped() {
   ((${#left[@]} == 0)) || { echo "rank(s) left running: ${left[*]} (exit $RC): $(tail -c 200 log)" >&2; return 1; }
   ((RC != 124)) || echo "note: mpirun hung after the abort (Open MPI's PMIx_server_finalize, README); killed" >&2
   ((RC == 1 || RC == 124)) || { echo "exit $RC, expected 1: $(tail -c 300 log)" >&2; return 1; }
-  grep -q 'continue with: ringmaster train --resume' log || { echo "no resume hint: $(tail -c 300 log)" >&2; return 1; }
+  grep -q 'continue with: mpirun -np [0-9]* [^ ]*ringmaster train --resume' log || { echo "no resume hint: $(tail -c 300 log)" >&2; return 1; }
   rt10_resumes 4 2  # the checkpoint left is the one of the start (the next, at 30 s, needed the follower)
 }
 rt_scenario "SIGSTOP a follower for good: named within seconds, exit 1, checkpoint resumes" rt60_follower_stopped
@@ -163,7 +163,7 @@ rt_exit "sample: a trace run without its trace file" 0 '' -- bash -c '
   printf "worker,seconds\n1,0.01\n2,0.02\n3,0.03\n4,0.04\n" > trace.csv &&
   "$RM" simulate -c "$ROOT/tests/configs/good/gpt_tiny.toml" --set heterogeneity.profile=trace \
     --set heterogeneity.trace="$PWD/trace.csv" --set run.time_budget_s=1 --out run 2>/dev/null && rm trace.csv &&
-  [[ $("$RM" sample --run run --tokens 40 | wc -c) == 40 ]]'
+  [[ $("$RM" sample --raw --run run --tokens 40 | wc -c) == 40 ]]'
 
 # sample streams: the first bytes of a million reach the reader while it still runs (it printed nothing
 # until the end, ~280 s for a million bytes of gpt_tiny).
