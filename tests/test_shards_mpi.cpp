@@ -239,7 +239,7 @@ struct ShardedJob {
   std::vector<pid_t> ranks;
 };
 
-// A signal on a follower shard stops the job like one on any other rank (README "Signals"): the leader
+// A signal on a follower shard stops the job like one on any other rank (docs/method.md §8 "Preemption, checkpoints and faults"): the leader
 // hears of it, checkpoints, and every rank exits 3 — SIGTERM, and SIGHUP (a closed terminal) alike. The
 // follower used to ignore both: the job ran to its budget and exited 0.
 TEST(ShardsMpi, SignalOnAFollowerStopsTheJobWithACheckpoint) {
