@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Fashion-MNIST acceptance figures (README "Training a real model", docs/benchmarks.md):
+# The Fashion-MNIST acceptance figures (docs/results.md "Fashion-MNIST", docs/benchmarks.md):
 #   1. mpirun -np 9 build/ringmaster train -c configs/fashion_mnist.toml (8 workers, 120 s): the training
 #      time at which test accuracy first reached 80/85/88/90%, and the best and final accuracy;
 #   2. the shipped MLP's forward+backward against PyTorch's, one thread each, in one run (bench mlp).

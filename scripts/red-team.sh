@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The red-team replay: hostile inputs and fault scenarios against a built binary,
-# each with the behaviour the README promises (exit code, message, files left behind). Cases live in
+# each with the behaviour the README and docs/ promise (exit code, message, files left behind). Cases live in
 # scripts/red-team/*.sh, one file per class of defect; lib.sh says how a case is written.
 #
 #   scripts/red-team.sh [BUILD_DIR] [PATTERN]   # default build/; PATTERN (grep -E) picks cases by name

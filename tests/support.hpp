@@ -48,13 +48,21 @@ inline Command run(const std::string& command) {
   return result;
 }
 
+// How long a test waits for a job to get somewhere before it calls it hung. A hang guard, not a speed
+// limit: what it waits for comes within seconds even beside two busy loops on 2 cores (an mpirun of 5
+// ranks to its first checkpoint: 1.7-2.0 s so; a whole mpirun of the tests: 25 s at most), and it only
+// ends a wait for a job that never gets there.
+constexpr double kHangGuardS = 300.0;
+// The same bound for the `timeout` that wraps a command a test runs to its end.
+inline const std::string kHangGuard = std::to_string(static_cast<int>(kHangGuardS));
+
 inline std::string binary() { return RINGMASTER_BINARY; }
 inline std::string source_dir() { return RINGMASTER_SOURCE_DIR; }
 
 // `mpirun -np ranks ringmaster train ...` as root, oversubscribed, as the tests need on a 2-core box.
 inline std::string mpirun(int ranks, const std::string& args) {
   return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-         "ASAN_OPTIONS=detect_leaks=0 timeout 300 mpirun --oversubscribe -np " +
+         "ASAN_OPTIONS=detect_leaks=0 timeout " + kHangGuard + " mpirun --oversubscribe -np " +
          std::to_string(ranks) + " " + binary() + " train " + args;
 }
 
@@ -168,14 +176,27 @@ inline std::int64_t checkpoint_k(const std::string& out) {
   }
 }
 
-// Waits (up to a minute) until the job writing `out` has checkpointed some progress; returns that k.
-inline std::int64_t wait_for_progress(const std::string& out) {
-  for (int i = 0; i < 600; ++i) {
-    const std::int64_t k = checkpoint_k(out);
-    if (k > 20) return k;
+// Waits until the job writing `out` has a checkpoint for which `ready(checkpoint)` holds; false after
+// kHangGuardS.
+template <class Ready>
+inline bool wait_for_checkpoint(const std::string& out, Ready ready) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(kHangGuardS);
+  while (std::chrono::steady_clock::now() < end) {
+    try {
+      if (ready(read_checkpoint(fs::path(out) / kCheckpointFile))) return true;
+    } catch (const std::exception&) {
+      // none yet (checkpoints are renamed into place)
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  return -1;
+  return false;
+}
+
+// Waits until the job writing `out` has checkpointed k > `beyond`; returns that k, or -1 after
+// kHangGuardS.
+inline std::int64_t wait_for_progress(const std::string& out, std::int64_t beyond = 20) {
+  std::int64_t k = -1;
+  return wait_for_checkpoint(out, [&](const Checkpoint& c) { return (k = c.k) > beyond; }) ? k : -1;
 }
 
 // `mpirun ...` as the process itself (exec, no timeout wrapper), so signals sent to it reach mpirun.
@@ -200,9 +221,19 @@ struct JobEnd {
   int code;
   bool ranks_ended;
 };
-inline JobEnd end_of_job_with_stopped_rank(pid_t job, const std::vector<pid_t>& ranks, double seconds = 120) {
-  JobEnd end{wait_exit_within(job, seconds, /*kill_on_timeout=*/false), false};
-  end.ranks_ended = std::all_of(ranks.begin(), ranks.end(), ended);
+// Waits for mpirun or, when it hangs, for every rank: once all have ended, mpirun is given 30 s to exit (it
+// takes 0.14 s beside two busy loops on 2 cores) before it is called hung and ended, so a hung mpirun costs
+// 30 s, not the whole bound. `seconds` is a hang guard for the ranks: the slowest such job, a stopped
+// follower shard ended after its 30 s of silence, ends 32 s after the stop so (the old 120 s left it 3.7
+// times that).
+inline JobEnd end_of_job_with_stopped_rank(pid_t job, const std::vector<pid_t>& ranks, double seconds = 360) {
+  const auto all_ended = [&] { return std::all_of(ranks.begin(), ranks.end(), ended); };
+  const auto guard = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  int code = -1;
+  while (code == -1 && !all_ended() && std::chrono::steady_clock::now() < guard)
+    code = wait_exit_within(job, 0.5, /*kill_on_timeout=*/false);
+  if (code == -1 && all_ended()) code = wait_exit_within(job, 30.0, /*kill_on_timeout=*/false);
+  JobEnd end{code, all_ended()};
   if (end.code == -1) {
     kill(-job, SIGKILL);
     wait_exit(job);

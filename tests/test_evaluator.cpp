@@ -68,10 +68,29 @@ TEST(Evaluator, ResultsArriveInSubmissionOrderWithoutWaiting) {
     evaluator.submit({0.5 * k, k, {}}, point(10.0f - static_cast<float>(k)));
     objective.wait_started(k + 1);  // picked up: the next submit does not replace it
     if (k == 0) {
-      // The evaluation is held at the gate: poll returns at once, with nothing.
-      const auto begin = std::chrono::steady_clock::now();
-      EXPECT_TRUE(evaluator.poll().empty());
-      EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count(), 0.5);
+      // The evaluation is held at the gate: poll returns with nothing, without waiting for it. A poll that
+      // waited would never return, since the gate opens only after it; a watchdog opens the gate after a
+      // minute (a hang guard, not a speed limit: a non-waiting poll returns in microseconds, and even a
+      // loaded machine schedules it within seconds), and the test then fails instead of hanging.
+      bool polled = false;  // guarded by objective.lock
+      bool forced = false;
+      std::thread watchdog([&] {
+        std::unique_lock<std::mutex> hold(objective.lock);
+        if (!objective.changed.wait_for(hold, std::chrono::seconds(60), [&] { return polled; })) {
+          forced = true;
+          objective.open = true;
+          objective.changed.notify_all();
+        }
+      });
+      const bool nothing = evaluator.poll().empty();
+      {
+        std::lock_guard<std::mutex> hold(objective.lock);
+        polled = true;
+      }
+      objective.changed.notify_all();
+      watchdog.join();
+      EXPECT_FALSE(forced) << "poll waited for the evaluation held at the gate";
+      EXPECT_TRUE(nothing);
       objective.open_gate();
     }
   }

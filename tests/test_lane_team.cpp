@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <random>
 #include <set>
@@ -55,15 +56,27 @@ TEST_P(Lanes, RethrowsTheLowestFailingTaskAfterEveryTaskReturned) {
 INSTANTIATE_TEST_SUITE_P(LaneTeam, Lanes, ::testing::Values(1, 2, 4));
 
 TEST(LaneTeam, HelpersTakeTasks) {
-  // 64 tasks of 2 ms: a helper that never ran one would mean the caller did the job alone.
+  // A helper that never ran a task would mean the caller did the job alone. The caller's tasks wait until
+  // the helper has taken one (not a fixed task length that a loaded machine may not give the helper time
+  // to wake within): the wait ends as soon as it has; its minute is a hang guard for a helper that never
+  // runs, the failure this test is for.
   LaneTeam team(2);
+  const std::thread::id caller = std::this_thread::get_id();
   std::mutex mutex;
+  std::condition_variable helped;
+  bool helper_ran = false;
   std::set<std::thread::id> threads;
   team.run(64, [&](std::size_t) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    std::lock_guard lock(mutex);
+    std::unique_lock lock(mutex);
     threads.insert(std::this_thread::get_id());
+    if (std::this_thread::get_id() != caller) {
+      helper_ran = true;
+      helped.notify_all();
+    } else {
+      helped.wait_for(lock, std::chrono::seconds(60), [&] { return helper_ran; });
+    }
   });
+  EXPECT_TRUE(helper_ran);
   EXPECT_EQ(threads.size(), 2u);
 }
 

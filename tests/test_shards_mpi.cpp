@@ -239,7 +239,7 @@ struct ShardedJob {
   std::vector<pid_t> ranks;
 };
 
-// A signal on a follower shard stops the job like one on any other rank (README "Signals"): the leader
+// A signal on a follower shard stops the job like one on any other rank (docs/method.md §8 "Preemption, checkpoints and faults"): the leader
 // hears of it, checkpoints, and every rank exits 3 — SIGTERM, and SIGHUP (a closed terminal) alike. The
 // follower used to ignore both: the job ran to its budget and exited 0.
 TEST(ShardsMpi, SignalOnAFollowerStopsTheJobWithACheckpoint) {
@@ -249,7 +249,7 @@ TEST(ShardsMpi, SignalOnAFollowerStopsTheJobWithACheckpoint) {
     const ShardedJob job(dir, "run", 60.0);
     ASSERT_TRUE(job.started()) << read_text(job.log);
     kill(job.ranks[1], signal);
-    const int code = wait_exit_within(job.job, 120);
+    const int code = wait_exit_within(job.job, kHangGuardS);
     const std::string output = read_text(job.log);
     ASSERT_EQ(code, 3) << output;
     EXPECT_NE(output.find("rank 1 (server shard 1) received signal " + std::to_string(signal)), std::string::npos)
@@ -320,7 +320,7 @@ TEST(ShardsMpi, PausingEveryRankIsNotALostFollower) {
   kill(job.ranks[0], SIGCONT);
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   for (pid_t p : job.ranks) kill(p, SIGCONT);
-  const int code = wait_exit_within(job.job, 120);
+  const int code = wait_exit_within(job.job, kHangGuardS);
   const std::string output = read_text(job.log);
   ASSERT_EQ(code, 0) << output;
   EXPECT_EQ(output.find("has taken none"), std::string::npos) << output;

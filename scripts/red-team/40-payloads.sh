@@ -1,6 +1,6 @@
 # Payloads and data the binary reads (issue #22, part 2): crafted checkpoint payloads behind a valid
 # header and CRC, a FIFO or trailing garbage in the data set, data changed between a checkpoint and its
-# resume, trace worker ids, a corpus of tiny documents. Every case checks what the README promises: the
+# resume, trace worker ids, a corpus of tiny documents. Every case checks what the README and docs/ promise: the
 # exit code, a message naming the file (and line, or key), no crash, no hang, nothing half-written.
 # Scenarios print their reason on stderr.
 

@@ -86,7 +86,7 @@ rt60_follower_stopped() {
   for p in "${RANKS[@]}"; do rt60_running "$p" && left+=("$p"); done
   kill -9 "${RANKS[@]}" 2>/dev/null
   ((${#left[@]} == 0)) || { echo "rank(s) left running: ${left[*]} (exit $RC): $(tail -c 200 log)" >&2; return 1; }
-  ((RC != 124)) || echo "note: mpirun hung after the abort (Open MPI's PMIx_server_finalize, README); killed" >&2
+  ((RC != 124)) || echo "note: mpirun hung after the abort (Open MPI's PMIx_server_finalize, docs/method.md §8); killed" >&2
   ((RC == 1 || RC == 124)) || { echo "exit $RC, expected 1: $(tail -c 300 log)" >&2; return 1; }
   grep -q 'continue with: mpirun -np [0-9]* [^ ]*ringmaster train --resume' log || { echo "no resume hint: $(tail -c 300 log)" >&2; return 1; }
   rt10_resumes 4 2  # the checkpoint left is the one of the start (the next, at 30 s, needed the follower)
