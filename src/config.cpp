@@ -29,6 +29,8 @@
 #include "ringmaster/error.hpp"
 #include "ringmaster/input_file.hpp"
 #include "ringmaster/heterogeneity.hpp"
+#include "ringmaster/method.hpp"
+#include "ringmaster/objective.hpp"
 #include "ringmaster/text.hpp"
 
 namespace ringmaster {
@@ -95,27 +97,8 @@ const toml::table* section_table(const toml::table& root, std::string_view secti
   return nullptr;
 }
 
-// The string-valued choices of docs/method.md §4–§6 (geometry, back-end, coefficients and scale are parsed by
-// lmo.cpp / optimizer.cpp, which own those enums).
-const std::vector<std::string> kStale = {"interrupt", "discard"};
-const std::vector<std::string> kLogInterrupts = {"rows", "counts"};  // docs/method.md §8, events.csv
-const std::vector<std::string> kFaults = {"none", "nan", "truncate", "oversize", "hang"};
-const std::vector<std::string> kObjectives = {"quadratic", "mlp", "gpt"};
-const std::vector<std::string> kRhs = {"gaussian", "e1"};
-const std::vector<std::string> kX0 = {"zero", "e1"};
-const std::vector<std::string> kGradientNoises = {"independent", "shared"};
-const std::vector<std::string> kProfiles = {"uniform", "sqrt", "linear", "power", "list", "trace"};
-const std::vector<std::string> kDelayNoises = {"none", "halfnormal", "exponential", "lognormal"};
-const std::vector<std::string> kModes = {"additive", "multiplicative"};
-
 // ---------------------------------------------------------------------------------------------------
 // Small text helpers.
-
-std::string join(const std::vector<std::string>& words) {
-  std::string out;
-  for (const std::string& w : words) out += (out.empty() ? "" : ", ") + w;
-  return out;
-}
 
 std::string join(const std::vector<std::string_view>& words) {
   std::string out;
@@ -355,6 +338,12 @@ struct Key {
   std::string full() const { return std::string(section) + "." + std::string(name); }
 };
 
+// "objective.gpt.width" as its section and name (views of `full`).
+Key key_of(std::string_view full) {
+  const std::size_t dot = full.rfind('.');
+  return {full.substr(0, dot), full.substr(dot + 1)};
+}
+
 class Reader {
  public:
   Reader(const toml::table& root, std::string file, Overrides overrides)
@@ -417,7 +406,7 @@ class Reader {
 
   // The key to name when a limit is on several keys together: the last of them set on the command line,
   // else the first one in the file, else the first.
-  Key culprit(std::initializer_list<Key> keys) const {
+  Key culprit(const std::vector<Key>& keys) const {
     const Key* found = nullptr;
     std::size_t latest = 0;
     for (const Key& k : keys) {
@@ -532,12 +521,17 @@ class Reader {
     if (auto s = text(key)) out = *s;
   }
 
-  void set_choice(Key key, std::string& out, const std::vector<std::string>& choices) const {
+  // A name of a registry (run.method, objective.kind).
+  void set_choice(Key key, std::string& out, const std::vector<std::string_view>& choices) const {
     if (auto s = text(key)) {
-      if (std::find(choices.begin(), choices.end(), *s) == choices.end())
-        fail(key, "unknown value " + quote(*s) + " (accepted: " + join(choices) + ")");
+      if (std::find(choices.begin(), choices.end(), *s) == choices.end()) fail(key, unknown_value(*s, choices));
       out = *s;
     }
+  }
+
+  template <class Enum, std::size_t N>
+  void set_choice(Key key, Enum& out, const Choices<Enum, N>& choices) const {
+    set_enum(key, out, [&choices](const std::string& s) { return choices.parse(s); });
   }
 
   // Enums owned by other modules: their parse_* throws Error listing the accepted names; we add the key
@@ -609,7 +603,7 @@ class Reader {
 // The sections, in the order of docs/method.md §9.
 
 void read_run(const Reader& r, RunConfig& run) {
-  r.set_choice({"run", "method"}, run.method, known_methods());
+  r.set_choice({"run", "method"}, run.method, method_names());
   r.set({"run", "seed"}, run.seed, 0, kInt64Max);
   r.set({"run", "workers"}, run.workers, 1, kIntMax);
   r.set({"run", "time_budget_s"}, run.time_budget_s, kDuration);
@@ -618,7 +612,7 @@ void read_run(const Reader& r, RunConfig& run) {
   r.set({"run", "eval_every_s"}, run.eval_every_s, kDuration);  // with time_budget_s: check_consistency
   // A progress line at most every 10 ms: below that it is one line per arrival, a flood, not progress.
   r.set({"run", "log_every_s"}, run.log_every_s, Bounds{0.01, false, kMaxSeconds, false});
-  r.set_choice({"run", "log_interrupts"}, run.log_interrupts, kLogInterrupts);
+  r.set_choice({"run", "log_interrupts"}, run.log_interrupts, kLogInterruptsNames);
   r.set({"run", "out"}, run.out);
 }
 
@@ -627,7 +621,7 @@ void read_method(const Reader& r, MethodConfig& method) {
   r.set({"method", "momentum"}, method.momentum, kMomentumRange);
   r.set({"method", "threshold"}, method.threshold, 1, kIntMax);
   r.set({"method", "batch"}, method.batch, 1, kIntMax);
-  r.set_choice({"method", "stale"}, method.stale, kStale);
+  r.set_choice({"method", "stale"}, method.stale, kStaleNames);
   r.set({"method", "nesterov"}, method.nesterov);
 }
 
@@ -660,19 +654,19 @@ void read_lmo(const Reader& r, LmoConfig& lmo) {
 }
 
 void read_objective(const Reader& r, ObjectiveConfig& objective) {
-  r.set_choice({"objective", "kind"}, objective.kind, kObjectives);
+  r.set_choice({"objective", "kind"}, objective.kind, objective_names());
   r.set({"objective", "rows"}, objective.rows, 1, kIntMax);
   r.set({"objective", "cols"}, objective.cols, 1, kIntMax);
   r.set({"objective", "blocks"}, objective.blocks, 1, 4096);
   r.set({"objective", "mu"}, objective.mu, kNonNegative);  // A = tridiag/4 + μI is positive definite for μ ≥ 0
-  r.set_choice({"objective", "rhs"}, objective.rhs, kRhs);
+  r.set_choice({"objective", "rhs"}, objective.rhs, kRhsNames);
   // Scales up to 10^6 in size: beyond that the float parameters no longer hold the problem's scale.
   constexpr Bounds kScale{-1e6, false, 1e6, false};
   r.set({"objective", "rhs_scale"}, objective.rhs_scale, kScale);
-  r.set_choice({"objective", "x0"}, objective.x0, kX0);
+  r.set_choice({"objective", "x0"}, objective.x0, kX0Names);
   objective.x0_scale_sqrt_d = r.set_or_word({"objective", "x0_scale"}, objective.x0_scale, kScale, "sqrt-d");
   r.set({"objective", "noise"}, objective.noise, kNonNegative);
-  r.set_choice({"objective", "noise_kind"}, objective.noise_kind, kGradientNoises);
+  r.set_choice({"objective", "noise_kind"}, objective.noise_kind, kGradientNoiseNames);
 }
 
 // [objective.mlp] (docs/method.md §6). Widths up to 16384 and 16 hidden layers: beyond that the network is no
@@ -726,20 +720,20 @@ void read_gpt(const Reader& r, GptConfig& gpt) {
 }
 
 void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
-  r.set_choice({"heterogeneity", "profile"}, h.profile, kProfiles);
+  r.set_choice({"heterogeneity", "profile"}, h.profile, kProfileNames);
   r.set({"heterogeneity", "power"}, h.power, kNonNegative);  // with base_s and workers: check_consistency
   if (auto list = r.numbers({"heterogeneity", "list"}, kPositive)) h.list = *list;
   r.set({"heterogeneity", "profile_origin"}, h.profile_origin, 0, 1);
   r.set({"heterogeneity", "base_s"}, h.base_s, kDurationOrZero);
   r.set({"heterogeneity", "offset_s"}, h.offset_s, kDurationOrZero);
-  r.set_choice({"heterogeneity", "noise"}, h.noise, kDelayNoises);
+  r.set_choice({"heterogeneity", "noise"}, h.noise, kDelayNoiseNames);
   r.set({"heterogeneity", "noise_scale"}, h.noise_scale, kNonNegative);  // per noise: check_consistency
   // (i + 1)^q up to q = 100; with the number of workers: check_progress.
   h.noise_relative = r.set_or_word({"heterogeneity", "noise_growth"}, h.noise_growth,
                                    Bounds{0.0, false, 100.0, false}, "delay") ||
                      !r.present({"heterogeneity", "noise_growth"});
   r.set({"heterogeneity", "trace"}, h.trace);  // loaded with the number of workers: check_consistency
-  r.set_choice({"heterogeneity", "mode"}, h.mode, kModes);
+  r.set_choice({"heterogeneity", "mode"}, h.mode, kDelayModeNames);
   // At most 10^6 outages per second of busy time: the mean number per gradient stays a countable number.
   r.set({"heterogeneity", "outage_rate"}, h.outage_rate, Bounds{0.0, false, 1e6, false});
   r.set({"heterogeneity", "outage_s"}, h.outage_s, kDurationOrZero);
@@ -756,7 +750,7 @@ void read_checkpoint(const Reader& r, CheckpointConfig& c) {
 void read_fault(const Reader& r, FaultConfig& f) {
   r.set({"fault", "max_bad"}, f.max_bad, 1, kIntMax);
   r.set({"fault", "worker_timeout_s"}, f.worker_timeout_s, kDurationOrZero);
-  r.set_choice({"fault", "inject"}, f.inject, kFaults);
+  r.set_choice({"fault", "inject"}, f.inject, kFaultNames);
   if (auto workers = r.numbers({"fault", "inject_workers"}, kPositive)) f.inject_workers = *workers;
   r.set({"fault", "inject_after"}, f.inject_after, 0, kInt64Max);
 }
@@ -780,23 +774,23 @@ std::string sci(double x) {
 // s of the first and the last worker, docs/method.md §5 (every profile is monotone in i: power ≥ 0).
 // A trace has no slowdown: its seconds are bounded by DelayTrace::load.
 double slowdown_min(const HeterogeneityConfig& h) {
-  if (h.profile == "trace") return 1.0;
-  if (h.profile == "list") return h.list.empty() ? 1.0 : *std::min_element(h.list.begin(), h.list.end());
+  if (h.profile == Profile::trace) return 1.0;
+  if (h.profile == Profile::list) return h.list.empty() ? 1.0 : *std::min_element(h.list.begin(), h.list.end());
   return profile_slowdown(h, 1);
 }
 double slowdown_max(const HeterogeneityConfig& h, int workers) {
-  if (h.profile == "trace") return 1.0;
-  if (h.profile == "list") return h.list.empty() ? 1.0 : *std::max_element(h.list.begin(), h.list.end());
+  if (h.profile == Profile::trace) return 1.0;
+  if (h.profile == Profile::list) return h.list.empty() ? 1.0 : *std::max_element(h.list.begin(), h.list.end());
   return profile_slowdown(h, workers);
 }
 
 // How s_n was computed, for messages: the last worker's profile index is n − 1 + profile_origin.
 std::string slowdown_text(const HeterogeneityConfig& h, int workers) {
   const std::string n = std::to_string(workers - 1 + h.profile_origin);
-  if (h.profile == "sqrt") return "sqrt(" + n + ")";
-  if (h.profile == "linear") return n;
-  if (h.profile == "power") return n + "^" + format_double(h.power);
-  if (h.profile == "list") return "max(heterogeneity.list)";
+  if (h.profile == Profile::sqrt) return "sqrt(" + n + ")";
+  if (h.profile == Profile::linear) return n;
+  if (h.profile == Profile::power) return n + "^" + format_double(h.power);
+  if (h.profile == Profile::list) return "max(heterogeneity.list)";
   return "1";
 }
 
@@ -823,72 +817,30 @@ double memory_limit_bytes() {
   return limit;
 }
 
-// Parameters of the objective: the quadratic's rows × cols, the MLP's weights and biases (784 → hidden → 10),
-// or the GPT's embedding and head (256 × width each) and per block 12 width² (q, k, v, out: 4 C²; MLP: 8 C²).
-double parameter_count(const Config& c) {
-  if (c.objective.kind == "gpt") {
-    const double width = c.objective.gpt.width;
-    return 2.0 * 256.0 * width + 12.0 * c.objective.gpt.layers * width * width;
-  }
-  if (c.objective.kind != "mlp") return static_cast<double>(c.objective.rows) * c.objective.cols * c.objective.blocks;
-  double count = 0.0, in = 784.0;
-  for (double out : c.objective.mlp.hidden) count += (in + 1.0) * out, in = out;
-  return count + (in + 1.0) * 10.0;
-}
-
-// The GPT's activations for one batch, kept for backward: a lower bound of one objective's arena. Per token
-// and block at least 12 width floats (normed inputs, q, k, v, attention output, the MLP's 4·width before and
-// after ReLU²) and heads · context attention probabilities; per token 256 logits. Zero for other kinds.
-double activation_bytes(const Config& c) {
-  if (c.objective.kind != "gpt") return 0.0;
-  const GptConfig& g = c.objective.gpt;
-  const double tokens = static_cast<double>(g.batch) * g.context;
-  return tokens * (g.layers * (12.0 * g.width + static_cast<double>(g.heads) * g.context) + 256.0) * sizeof(float);
-}
-
-// The gpt objective's corpus, read whole by every process: its text and the two streams cut from it are
-// held together while it is split (text_corpus.hpp), twice its size. Zero for other kinds, and for a
-// corpus that cannot be listed (the objective's loader then says why).
-double corpus_memory_bytes(const Config& c) {
-  if (c.objective.kind != "gpt") return 0.0;
-  return 2.0 * static_cast<double>(corpus_bytes(c.objective.gpt.corpus));
-}
-
+// The objective's registry row says what it needs (ObjectiveSize); the blame goes to what dominates: its
+// data, its network, or the workers.
 void check_memory(const Reader& r, const Config& c) {
-  const double parameters = parameter_count(c);
-  const double corpus = corpus_memory_bytes(c);
-  const double for_parameters = parameters * kFloatsPerParameter * sizeof(float) + activation_bytes(c) + corpus;
+  const ObjectiveSize size = objective_row(c.objective.kind).size(c);
+  const double for_parameters =
+      size.parameters * kFloatsPerParameter * sizeof(float) + size.extra_bytes + size.data_bytes;
   const double for_workers = static_cast<double>(c.run.workers) * kBytesPerWorker;
   const double limit = memory_limit_bytes();
   if (for_parameters + for_workers <= limit) return;
+  const std::string needs = " at least " + sci(for_parameters + for_workers) + " bytes";
   const std::string more = ", more than the " + sci(limit) +
                            " bytes of memory (RAM + swap, or the process limit) this process may use";
-  if (corpus >= for_parameters - corpus && corpus >= for_workers)
-    r.fail({"objective.gpt", "corpus"}, quote(c.objective.gpt.corpus) + " holds " + sci(corpus / 2.0) +
-                                            " bytes, read whole by every process and held twice while it is split (its "
-                                            "text and the training and validation streams): with the network the run "
-                                            "needs at least " + sci(for_parameters + for_workers) + " bytes" + more);
-  if (for_parameters >= for_workers && c.objective.kind == "gpt") {
-    const std::string_view gpt = "objective.gpt";
-    r.fail(r.culprit({{gpt, "width"}, {gpt, "layers"}, {gpt, "context"}, {gpt, "batch"}, {gpt, "heads"}}),
-           "a network of " + sci(parameters) + " parameters with a batch of " + std::to_string(c.objective.gpt.batch) +
-               " x " + std::to_string(c.objective.gpt.context) + " tokens needs at least " +
-               sci(for_parameters + for_workers) + " bytes (" + sci(kFloatsPerParameter) +
-               " floats per parameter, the batch's activations: " + sci(activation_bytes(c)) +
-               ", and the corpus, twice: " + sci(corpus) + ")" + more);
+  if (size.data_bytes > 0.0 && size.data_bytes >= for_parameters - size.data_bytes && size.data_bytes >= for_workers)
+    r.fail(key_of(size.data_key), size.data + ": with the network the run needs" + needs + more);
+  if (for_parameters >= for_workers) {
+    std::vector<Key> keys;
+    for (const std::string& k : size.keys) keys.push_back(key_of(k));
+    const std::string beside = (size.extra_bytes > 0.0 ? ", and " + sci(size.extra_bytes) + " bytes of activations" : "") +
+                               (size.data_bytes > 0.0 ? ", and " + sci(size.data_bytes) + " bytes of data" : "");
+    r.fail(r.culprit(keys), size.shape + ": " + sci(size.parameters) + " parameters need" + needs + " (" +
+                                sci(kFloatsPerParameter) + " floats per parameter: x, m, gradients, snapshots and LMO "
+                                "scratch" + beside + ")" + more);
   }
-  if (for_parameters >= for_workers && c.objective.kind == "mlp")
-    r.fail({"objective.mlp", "hidden"}, "a network of " + sci(parameters) + " parameters needs at least " +
-                                            sci(for_parameters + for_workers) + " bytes (" + sci(kFloatsPerParameter) +
-                                            " floats per parameter)" + more);
-  if (for_parameters >= for_workers)
-    r.fail(r.culprit({{"objective", "cols"}, {"objective", "rows"}}),
-           "objective.rows x objective.cols = " + std::to_string(c.objective.rows) + " x " +
-               std::to_string(c.objective.cols) + " = " + sci(parameters) + " parameters need at least " +
-               sci(for_parameters + for_workers) + " bytes (x, m, gradients, snapshots and LMO scratch: " +
-               sci(kFloatsPerParameter) + " floats each)" + more);
-  r.fail({"run", "workers"}, std::to_string(c.run.workers) + " workers need at least " +
-                                 sci(for_parameters + for_workers) + " bytes" + more);
+  r.fail({"run", "workers"}, std::to_string(c.run.workers) + " workers need" + needs + more);
 }
 
 void check_progress(const Reader& r, const Config& c) {
@@ -911,11 +863,11 @@ void check_progress(const Reader& r, const Config& c) {
   // measured compute (multiplicative); past kMaxSeconds the worker never reports within any budget and
   // n^power overflows to inf.
   const double s_max = slowdown_max(h, run.workers);
-  const double longest = h.mode == "additive" ? h.base_s * s_max : s_max;
+  const double longest = h.mode == DelayMode::additive ? h.base_s * s_max : s_max;
   if (!(longest <= kMaxSeconds)) {
     const Key key = r.culprit({base, power, list, profile, {"run", "workers"}});
     const std::string s_n = "s_n = " + slowdown_text(h, run.workers) + " = " + sci(s_max);
-    if (h.mode == "additive")
+    if (h.mode == DelayMode::additive)
       r.fail(key, "heterogeneity.base_s x s_n = " + format_double(h.base_s) + " x " + sci(s_max) + " = " +
                       sci(longest) + " seconds per gradient for the slowest worker (" + s_n + "), more than 1e9");
     r.fail(key, s_n + ", the slowest worker's multiple of its compute time (mode = \"multiplicative\"), is more "
@@ -926,12 +878,12 @@ void check_progress(const Reader& r, const Config& c) {
   // the delay is no longer noise, and the bound keeps the product finite. lognormal (a factor
   // exp(cZ − c²/2)) is bounded where it matters, in the simulator (check_simulator); a huge draw is
   // clamped (DelayModel).
-  if ((h.noise == "halfnormal" || h.noise == "exponential") && h.noise_scale > 1e6)
-    r.fail(noise_scale, "must be in [0.0, 1e6] for noise = " + quote(h.noise) + ", got " + format_double(h.noise_scale));
+  if ((h.noise == DelayNoise::halfnormal || h.noise == DelayNoise::exponential) && h.noise_scale > 1e6)
+    r.fail(noise_scale, "must be in [0.0, 1e6] for noise = " + quote(kDelayNoiseNames.name(h.noise)) + ", got " + format_double(h.noise_scale));
   // Noise that grows with the index: c · (i + 1)^q seconds for the last worker, i + 1 = n + profile_origin.
   const Key growth{"heterogeneity", "noise_growth"};
-  if (!h.noise_relative && h.noise != "none") {
-    if (h.noise == "lognormal")
+  if (!h.noise_relative && h.noise != DelayNoise::none) {
+    if (h.noise == DelayNoise::lognormal)
       r.fail(growth, "a number needs noise = \"halfnormal\" or \"exponential\" (lognormal noise is a factor of the "
                      "delay); use noise_growth = \"delay\"");
     const double last = h.noise_scale * std::pow(run.workers + h.profile_origin, h.noise_growth);
@@ -942,7 +894,7 @@ void check_progress(const Reader& r, const Config& c) {
                  " = " + sci(last) + " seconds of noise scale for the slowest worker, more than 1e9");
   }
   // The deterministic delay with its offset.
-  if (h.mode == "additive" && !(h.offset_s + h.base_s * s_max <= kMaxSeconds))
+  if (h.mode == DelayMode::additive && !(h.offset_s + h.base_s * s_max <= kMaxSeconds))
     r.fail(r.culprit({{"heterogeneity", "offset_s"}, base}),
            "heterogeneity.offset_s + base_s x s_n = " + sci(h.offset_s + h.base_s * s_max) +
                " seconds per gradient for the slowest worker, more than 1e9");
@@ -955,11 +907,11 @@ void check_simulator(const Reader& r, const Config& c) {
   const HeterogeneityConfig& h = c.heterogeneity;
   const Key base{"heterogeneity", "base_s"};
   const bool computes = h.measure_compute || h.compute_s > 0.0;
-  if (h.mode == "multiplicative" && !computes)
+  if (h.mode == DelayMode::multiplicative && !computes)
     r.fail({"heterogeneity", "mode"},
            "\"multiplicative\" needs a compute time, and heterogeneity.compute_s is 0 (compute cost is zero on "
            "the virtual clock); set compute_s (a number or \"measure\") or use mode = \"additive\"");
-  if (h.base_s <= 0.0 && h.offset_s <= 0.0 && !computes && h.profile != "trace")
+  if (h.base_s <= 0.0 && h.offset_s <= 0.0 && !computes && h.profile != Profile::trace)
     r.fail(base, "must be > 0 in the simulator when heterogeneity.compute_s = 0 and offset_s = 0 (compute cost is "
                  "zero on the virtual clock, so offset_s + base_s · s_i is all the time a gradient takes)");
   // A measured compute time is known only at the start: the bound below cannot be checked here.
@@ -971,8 +923,8 @@ void check_simulator(const Reader& r, const Config& c) {
   // ~10^4 arrivals per virtual second).
   if (c.run.max_updates > 0) return;
   constexpr double kMaxGradientsPerWorker = 1e7;
-  const double median_factor = h.noise == "lognormal" ? std::exp(-0.5 * h.noise_scale * h.noise_scale) : 1.0;
-  if (h.profile == "trace") {
+  const double median_factor = h.noise == DelayNoise::lognormal ? std::exp(-0.5 * h.noise_scale * h.noise_scale) : 1.0;
+  if (h.profile == Profile::trace) {
     // A replayed worker takes its rows' mean per gradient; the fastest worker bounds the run's length.
     double fastest = kMaxSeconds;
     for (int w = 1; w <= c.run.workers; ++w) {
@@ -989,13 +941,13 @@ void check_simulator(const Reader& r, const Config& c) {
                  "reasonable time (set run.max_updates, heterogeneity.compute_s, or a shorter time_budget_s)");
     return;
   }
-  const double fastest = h.mode == "multiplicative"
+  const double fastest = h.mode == DelayMode::multiplicative
                              ? h.compute_s * slowdown_min(h)
                              : h.compute_s + h.offset_s + h.base_s * slowdown_min(h) * median_factor;
   const double gradients = c.run.time_budget_s / fastest;
   if (!(gradients <= kMaxGradientsPerWorker)) {
-    const std::string factor = h.noise == "lognormal" ? " x exp(-noise_scale^2/2)" : "";
-    const std::string factor_value = h.noise == "lognormal" ? " x " + sci(median_factor) : "";
+    const std::string factor = h.noise == DelayNoise::lognormal ? " x exp(-noise_scale^2/2)" : "";
+    const std::string factor_value = h.noise == DelayNoise::lognormal ? " x " + sci(median_factor) : "";
     const std::string offset = h.offset_s > 0.0 ? "heterogeneity.offset_s + " : "";
     const std::string offset_value = h.offset_s > 0.0 ? format_double(h.offset_s) + " + " : "";
     r.fail(r.culprit({base, {"heterogeneity", "list"}, {"heterogeneity", "noise_scale"}, {"heterogeneity", "offset_s"},
@@ -1012,7 +964,7 @@ void check_simulator(const Reader& r, const Config& c) {
 // an error naming the key and the file's line before any run directory exists (docs/method.md §5).
 void load_trace(const Reader& r, Config& c) {
   HeterogeneityConfig& h = c.heterogeneity;
-  if (h.profile != "trace") return;
+  if (h.profile != Profile::trace) return;
   try {
     h.trace_times.trace = DelayTrace::load(h.trace, c.run.workers);
   } catch (const Error& e) {
@@ -1029,7 +981,7 @@ void check_consistency(const Reader& r, const Config& c, bool workers_from_engin
   const Key list{"heterogeneity", "list"};
   const Key profile{"heterogeneity", "profile"};
   const HeterogeneityConfig& h = c.heterogeneity;
-  if (h.profile == "list") {
+  if (h.profile == Profile::list) {
     if (h.list.size() != static_cast<std::size_t>(c.run.workers)) {
       const std::string where = r.present(list) ? r.where(list) : r.where(profile);
       throw Error(where + list.full() + ": has " + std::to_string(h.list.size()) + " entries but there are " +
@@ -1038,16 +990,16 @@ void check_consistency(const Reader& r, const Config& c, bool workers_from_engin
                   "); profile = \"list\" needs one s_i per worker");
     }
   } else if (!h.list.empty()) {
-    r.fail(list, "is only used with profile = \"list\" (profile is " + quote(h.profile) + ")");
+    r.fail(list, "is only used with profile = \"list\" (profile is " + quote(kProfileNames.name(h.profile)) + ")");
   }
   const Key trace{"heterogeneity", "trace"};
-  if (h.profile == "trace") {
+  if (h.profile == Profile::trace) {
     if (h.trace.empty()) r.fail(profile, "\"trace\" needs heterogeneity.trace, the CSV file of per-worker seconds");
-    if (h.mode == "multiplicative")
+    if (h.mode == DelayMode::multiplicative)
       r.fail({"heterogeneity", "mode"}, "\"multiplicative\" does not apply to profile = \"trace\" (a trace gives "
                                         "seconds, not multiples of the compute time)");
   } else if (!h.trace.empty()) {
-    r.fail(trace, "is only used with profile = \"trace\" (profile is " + quote(h.profile) + ")");
+    r.fail(trace, "is only used with profile = \"trace\" (profile is " + quote(kProfileNames.name(h.profile)) + ")");
   }
   if (h.outage_rate > 0.0 && h.outage_s <= 0.0)
     r.fail({"heterogeneity", "outage_s"}, "must be > 0 when heterogeneity.outage_rate > 0 (outage_rate = " +
@@ -1080,12 +1032,6 @@ std::string toml_array(const std::vector<double>& xs) {
 }
 
 }  // namespace
-
-const std::vector<std::string>& known_methods() {
-  static const std::vector<std::string> methods = {
-      "ringmaster", "ringmaster-pa", "ringmaster-sgd", "async", "async-delay-adaptive", "rennala", "sync"};
-  return methods;
-}
 
 const std::string* find_override(const std::vector<std::string>& overrides, std::string_view key) {
   const std::string* found = nullptr;
@@ -1135,6 +1081,7 @@ std::string to_toml(const Config& c) {
   const auto line = [&out](std::string_view key, const std::string& value) { out << key << " = " << value << "\n"; };
   const auto real = [](double x) { return format_double(x); };
   const auto boolean = [](bool b) { return std::string(b ? "true" : "false"); };
+  const auto name = [](const auto& choices, auto value) { return toml_string(std::string(choices.name(value))); };
 
   out << "# Ringmaster configuration, fully resolved (docs/method.md §9; keys in docs/configuration.md).\n";
   out << "\n[run]\n";
@@ -1146,7 +1093,7 @@ std::string to_toml(const Config& c) {
   line("target_loss", real(c.run.target_loss));
   line("eval_every_s", real(c.run.eval_every_s));
   line("log_every_s", real(c.run.log_every_s));
-  line("log_interrupts", toml_string(c.run.log_interrupts));
+  line("log_interrupts", name(kLogInterruptsNames, c.run.log_interrupts));
   line("out", toml_string(c.run.out));
 
   out << "\n[method]\n";
@@ -1154,7 +1101,7 @@ std::string to_toml(const Config& c) {
   line("momentum", real(c.method.momentum));
   line("threshold", std::to_string(c.method.threshold));
   line("batch", std::to_string(c.method.batch));
-  line("stale", toml_string(c.method.stale));
+  line("stale", name(kStaleNames, c.method.stale));
   line("nesterov", boolean(c.method.nesterov));
 
   out << "\n[lmo]\n";
@@ -1175,12 +1122,12 @@ std::string to_toml(const Config& c) {
   // Written only when set: it came after config_hash, and the runs before it keep their hash.
   if (c.objective.blocks != 1) line("blocks", std::to_string(c.objective.blocks));
   line("mu", real(c.objective.mu));
-  line("rhs", toml_string(c.objective.rhs));
+  line("rhs", name(kRhsNames, c.objective.rhs));
   line("rhs_scale", real(c.objective.rhs_scale));
-  line("x0", toml_string(c.objective.x0));
+  line("x0", name(kX0Names, c.objective.x0));
   line("x0_scale", c.objective.x0_scale_sqrt_d ? toml_string("sqrt-d") : real(c.objective.x0_scale));
   line("noise", real(c.objective.noise));
-  line("noise_kind", toml_string(c.objective.noise_kind));
+  line("noise_kind", name(kGradientNoiseNames, c.objective.noise_kind));
 
   out << "\n[objective.mlp]\n";
   std::string hidden = "[";
@@ -1204,17 +1151,17 @@ std::string to_toml(const Config& c) {
   line("eval_train_tokens", std::to_string(c.objective.gpt.eval_train_tokens));
 
   out << "\n[heterogeneity]\n";
-  line("profile", toml_string(c.heterogeneity.profile));
+  line("profile", name(kProfileNames, c.heterogeneity.profile));
   line("power", real(c.heterogeneity.power));
   line("list", toml_array(c.heterogeneity.list));
   line("profile_origin", std::to_string(c.heterogeneity.profile_origin));
   line("base_s", real(c.heterogeneity.base_s));
   line("offset_s", real(c.heterogeneity.offset_s));
-  line("noise", toml_string(c.heterogeneity.noise));
+  line("noise", name(kDelayNoiseNames, c.heterogeneity.noise));
   line("noise_scale", real(c.heterogeneity.noise_scale));
   line("noise_growth",
        c.heterogeneity.noise_relative ? toml_string("delay") : real(c.heterogeneity.noise_growth));
-  line("mode", toml_string(c.heterogeneity.mode));
+  line("mode", name(kDelayModeNames, c.heterogeneity.mode));
   line("outage_rate", real(c.heterogeneity.outage_rate));
   line("outage_s", real(c.heterogeneity.outage_s));
   line("compute_s", c.heterogeneity.measure_compute ? toml_string("measure") : real(c.heterogeneity.compute_s));
@@ -1228,7 +1175,7 @@ std::string to_toml(const Config& c) {
   out << "\n[fault]\n";
   line("max_bad", std::to_string(c.fault.max_bad));
   line("worker_timeout_s", real(c.fault.worker_timeout_s));
-  line("inject", toml_string(c.fault.inject));
+  line("inject", name(kFaultNames, c.fault.inject));
   line("inject_workers", toml_array(c.fault.inject_workers));
   line("inject_after", std::to_string(c.fault.inject_after));
 
