@@ -32,14 +32,13 @@
 #include "ringmaster/method.hpp"
 #include "ringmaster/objective.hpp"
 #include "ringmaster/text.hpp"
+#include "config/keys.hpp"
 
 namespace ringmaster {
 namespace {
 
 // ---------------------------------------------------------------------------------------------------
-// The schema: every section and key load_config accepts, in the order of docs/method.md §9 (to_toml writes the
-// same order). Adding a key means: a field in config.hpp, a line here, a line in read_*(), a line in
-// to_toml(), a row in docs/configuration.md.
+// The sections and their keys, in the order of the key table (config/keys.cpp).
 
 struct Section {
   std::string_view name;
@@ -47,31 +46,14 @@ struct Section {
 };
 
 const std::vector<Section>& schema() {
-  static const std::vector<Section> sections = {
-      {"run",
-       {"method", "seed", "workers", "time_budget_s", "max_updates", "target_loss", "eval_every_s",
-        "log_every_s", "log_interrupts", "out"}},
-      {"method", {"stepsize", "momentum", "threshold", "batch", "stale", "nesterov"}},
-      {"lmo", {"geometry", "vector_geometry", "backend", "ns_steps", "ns_coefficients", "scale"}},
-      // The role table (docs/method.md §6 "Block roles"): one subsection per block role.
-      {"lmo.matrix", {"geometry", "multiplier"}},
-      {"lmo.embedding", {"geometry", "multiplier"}},
-      {"lmo.head", {"geometry", "multiplier"}},
-      {"lmo.vector", {"geometry", "multiplier"}},
-      {"objective", {"kind", "rows", "cols", "blocks", "mu", "rhs", "rhs_scale", "x0", "x0_scale", "noise", "noise_kind"}},
-      // A subsection: [objective.mlp] in a file, --set objective.mlp.key=value (see section_table).
-      {"objective.mlp", {"hidden", "batch", "data_dir", "standardize", "eval_train_examples"}},
-      {"objective.gpt",
-       {"layers", "heads", "width", "context", "batch", "corpus", "validation_fraction", "eval_tokens",
-        "eval_train_tokens"}},
-      {"heterogeneity",
-       {"profile", "power", "list", "profile_origin", "base_s", "offset_s", "noise", "noise_scale", "noise_growth",
-        "mode", "outage_rate", "outage_s", "compute_s", "server_update_s", "trace"}},
-      {"checkpoint", {"every_s"}},
-      {"fault", {"max_bad", "worker_timeout_s", "inject", "inject_workers", "inject_after"}},
-      {"sim", {"threads"}},
-      {"server", {"threads", "shards"}},
-  };
+  static const std::vector<Section> sections = [] {
+    std::vector<Section> out;
+    for (const KeyRow& row : key_table()) {
+      if (out.empty() || out.back().name != row.section) out.push_back({row.section, {}});
+      out.back().keys.push_back(row.name);
+    }
+    return out;
+  }();
   return sections;
 }
 
@@ -111,16 +93,6 @@ std::string trim(std::string_view s) {
   if (first == std::string_view::npos) return {};
   const auto last = s.find_last_not_of(" \t");
   return std::string(s.substr(first, last - first + 1));
-}
-
-// Shortest text that reads back as the same double (also what to_toml writes): TOML floats need a '.'
-// or an exponent, so "60" becomes "60.0".
-std::string format_double(double x) {
-  char buffer[64];
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, x);
-  std::string text(buffer, result.ptr);
-  if (std::isfinite(x) && text.find_first_of(".e") == std::string::npos) text += ".0";
-  return text;
 }
 
 std::string quote(std::string_view s) {
@@ -175,34 +147,6 @@ std::string describe(const toml::node& node) {
   }
   return "nothing";
 }
-
-// Bounds of a floating-point key, e.g. momentum ∈ [0, 1).
-struct Bounds {
-  double lo = -std::numeric_limits<double>::infinity();
-  bool lo_strict = false;
-  double hi = std::numeric_limits<double>::infinity();
-  bool hi_strict = false;
-
-  bool contains(double x) const {
-    return (lo_strict ? x > lo : x >= lo) && (hi_strict ? x < hi : x <= hi);
-  }
-  std::string describe() const {
-    if (std::isinf(hi)) return std::string(lo_strict ? "> " : ">= ") + format_double(lo);
-    return std::string(lo_strict ? "in (" : "in [") + format_double(lo) + ", " + format_double(hi) +
-           (hi_strict ? ")" : "]");
-  }
-};
-
-constexpr Bounds kPositive{0.0, true};
-constexpr Bounds kNonNegative{0.0, false};
-// Durations: beyond kMaxSeconds (~31.7 years) a time only overflows conversions (chrono, the int64 grid
-// of evaluations) and never ends a run.
-constexpr Bounds kDuration{0.0, true, kMaxSeconds, false};
-constexpr Bounds kDurationOrZero{0.0, false, kMaxSeconds, false};
-constexpr Bounds kMomentumRange{0.0, false, 1.0, true};  // β ∈ [0, 1): α = 1 − β must be > 0
-
-constexpr std::int64_t kIntMax = std::numeric_limits<int>::max();
-constexpr std::int64_t kInt64Max = std::numeric_limits<std::int64_t>::max();
 
 // ---------------------------------------------------------------------------------------------------
 // What reaches toml++: at most this much text, and only the TOML subset of config/toml_subset.hpp.
@@ -475,75 +419,73 @@ class Reader {
     return values;
   }
 
-  // --- read-and-check into a Config field (absent key: the default stays, and is valid) ---
+  // --- a row of the key table, read, checked and set (an absent key keeps its default, which is valid) ---
 
-  void set(Key key, double& out, Bounds bounds) const {
-    if (auto x = number(key)) {
-      if (!bounds.contains(*x)) fail(key, "must be " + bounds.describe() + ", got " + format_double(*x));
-      out = *x;
-    }
-  }
-
-  template <class Int>
-  void set(Key key, Int& out, std::int64_t lo, std::int64_t hi) const {
-    if (auto x = integer(key)) {
-      // "must be >= 1" when only the lower bound matters; the full range when there is a real upper one
-      // or the value is above the representable maximum.
-      const bool open_above = (hi == kInt64Max || hi == kIntMax) && *x < lo;
-      if (*x < lo || *x > hi)
-        fail(key, "must be " +
-                      (open_above ? ">= " + std::to_string(lo)
-                                  : "in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]") +
-                      ", got " + std::to_string(*x));
-      out = static_cast<Int>(*x);
-    }
-  }
-
-  // A number key that also takes one word (heterogeneity.compute_s = "measure"): true when the word was given.
-  bool set_or_word(Key key, double& out, Bounds bounds, std::string_view word) const {
-    const toml::node* node = known(key);
-    if (node == nullptr) return false;
-    if (node->is_number()) {
-      set(key, out, bounds);
-      return false;
-    }
-    const std::optional<std::string> s = node->is_string() ? text(key) : std::nullopt;
-    if (s == word) return true;
-    fail(key, "expected a number " + bounds.describe() + " or the string " + quote(word) + ", got " +
-                  (s ? quote(*s) : describe(*node)));
-  }
-
-  void set(Key key, bool& out) const {
-    if (auto b = boolean(key)) out = *b;
-  }
-
-  void set(Key key, std::string& out) const {
-    if (auto s = text(key)) out = *s;
-  }
-
-  // A name of a registry (run.method, objective.kind).
-  void set_choice(Key key, std::string& out, const std::vector<std::string_view>& choices) const {
-    if (auto s = text(key)) {
-      if (std::find(choices.begin(), choices.end(), *s) == choices.end()) fail(key, unknown_value(*s, choices));
-      out = *s;
-    }
-  }
-
-  template <class Enum, std::size_t N>
-  void set_choice(Key key, Enum& out, const Choices<Enum, N>& choices) const {
-    set_enum(key, out, [&choices](const std::string& s) { return choices.parse(s); });
-  }
-
-  // Enums owned by other modules: their parse_* throws Error listing the accepted names; we add the key
-  // and the location.
-  template <class Enum, class Parse>
-  void set_enum(Key key, Enum& out, Parse parse) const {
-    if (auto s = text(key)) {
-      try {
-        out = parse(*s);
-      } catch (const Error& e) {
-        fail(key, e.what());
+  void read(const KeyRow& row, Config& c) const {
+    const Key key{row.section, row.name};
+    const KeySpec& spec = row.spec;
+    switch (spec.type) {
+      case KeyType::integer:
+        if (auto x = integer(key)) {
+          // "must be >= 1" when only the lower bound matters; the full range when there is a real upper
+          // one or the value is above the representable maximum.
+          const bool open_above = spec.hi >= std::numeric_limits<int>::max() && *x < spec.lo;
+          if (*x < spec.lo || *x > spec.hi)
+            fail(key, "must be " +
+                          (open_above ? ">= " + std::to_string(spec.lo)
+                                      : "in [" + std::to_string(spec.lo) + ", " + std::to_string(spec.hi) + "]") +
+                          ", got " + std::to_string(*x));
+          spec.set_integer(c, *x);
+        }
+        return;
+      case KeyType::number: {
+        const toml::node* node = known(key);
+        if (node == nullptr) return;
+        if (!spec.word.empty() && !node->is_number()) {  // the one word it also takes ("measure")
+          const std::optional<std::string> s = node->is_string() ? text(key) : std::nullopt;
+          if (s != spec.word)
+            fail(key, "expected a number " + spec.bounds.describe() + " or the string " + quote(spec.word) +
+                          ", got " + (s ? quote(*s) : describe(*node)));
+          spec.set_word(c, true);
+          return;
+        }
+        const double x = number_of(key, *node);
+        if (!spec.bounds.contains(x)) fail(key, "must be " + spec.bounds.describe() + ", got " + format_double(x));
+        spec.set_number(c, x);
+        if (spec.set_word != nullptr) spec.set_word(c, false);
+        return;
       }
+      case KeyType::boolean:
+        if (auto b = boolean(key)) spec.set_boolean(c, *b);
+        return;
+      case KeyType::text:
+        if (auto s = text(key)) {
+          if (spec.nonempty && s->empty()) fail(key, "must not be empty");
+          spec.set_text(c, *s);
+        }
+        return;
+      case KeyType::alias:  // the shorthand and its full spelling are one field: setting both is refused
+        if (const Key full = key_of(spec.alias_of); present(key) && present(full))
+          fail(culprit({key, full}), "set twice: " + key.full() + " is the shorthand of " + full.full() +
+                                         "; set one of them");
+        [[fallthrough]];
+      case KeyType::choice:
+        if (auto s = text(key)) {
+          if (std::find(spec.choices.begin(), spec.choices.end(), *s) == spec.choices.end())
+            fail(key, unknown_value(*s, spec.choices));
+          spec.set_text(c, *s);
+        }
+        return;
+      case KeyType::numbers:
+        if (auto values = numbers(key, spec.bounds)) {
+          if (spec.max_entries > 0 && values->size() > spec.max_entries)
+            fail(key, "at most " + std::to_string(spec.max_entries) + " entries, got " + std::to_string(values->size()));
+          for (std::size_t i = 0; spec.integral && i < values->size(); ++i)
+            if ((*values)[i] != std::floor((*values)[i]))
+              fail(key, "entry " + std::to_string(i) + " must be an integer, got " + format_double((*values)[i]));
+          spec.set_numbers(c, *values);
+        }
+        return;
     }
   }
 
@@ -599,115 +541,10 @@ class Reader {
   Overrides overrides_;
 };
 
-// ---------------------------------------------------------------------------------------------------
-// The sections, in the order of docs/method.md §9.
-
-void read_run(const Reader& r, RunConfig& run) {
-  r.set_choice({"run", "method"}, run.method, method_names());
-  r.set({"run", "seed"}, run.seed, 0, kInt64Max);
-  r.set({"run", "workers"}, run.workers, 1, kIntMax);
-  r.set({"run", "time_budget_s"}, run.time_budget_s, kDuration);
-  r.set({"run", "max_updates"}, run.max_updates, 0, kInt64Max);
-  r.set({"run", "target_loss"}, run.target_loss, kNonNegative);
-  r.set({"run", "eval_every_s"}, run.eval_every_s, kDuration);  // with time_budget_s: check_consistency
-  // A progress line at most every 10 ms: below that it is one line per arrival, a flood, not progress.
-  r.set({"run", "log_every_s"}, run.log_every_s, Bounds{0.01, false, kMaxSeconds, false});
-  r.set_choice({"run", "log_interrupts"}, run.log_interrupts, kLogInterruptsNames);
-  r.set({"run", "out"}, run.out);
-}
-
-void read_method(const Reader& r, MethodConfig& method) {
-  r.set({"method", "stepsize"}, method.stepsize, kPositive);
-  r.set({"method", "momentum"}, method.momentum, kMomentumRange);
-  r.set({"method", "threshold"}, method.threshold, 1, kIntMax);
-  r.set({"method", "batch"}, method.batch, 1, kIntMax);
-  r.set_choice({"method", "stale"}, method.stale, kStaleNames);
-  r.set({"method", "nesterov"}, method.nesterov);
-}
-
-// The role table: [lmo.<role>] geometry and multiplier for every role of docs/method.md §6. lmo.geometry
-// and lmo.vector_geometry (docs/method.md §9) are shorthands of lmo.matrix.geometry and
-// lmo.vector.geometry: one field, two spellings, so setting both spellings is refused.
-void read_roles(const Reader& r, RoleTable& roles) {
-  for (Role role : all_roles()) {
-    const std::string section = "lmo." + to_string(role);
-    r.set_enum({section, "geometry"}, roles[role].geometry, parse_geometry);
-    // A stepsize multiplier: beyond 1e6 a step is no longer a step of the method's γ.
-    r.set({section, "multiplier"}, roles[role].multiplier, Bounds{0.0, true, 1e6, false});
-  }
-  for (auto [shorthand, role] : {std::pair{"geometry", Role::matrix}, std::pair{"vector_geometry", Role::vector}}) {
-    const std::string section = "lmo." + to_string(role);
-    const Key brief{"lmo", shorthand}, full{section, "geometry"};
-    if (r.present(brief) && r.present(full))
-      r.fail(r.culprit({brief, full}), "set twice: lmo." + std::string(shorthand) + " is the shorthand of " +
-                                           section + ".geometry; set one of them");
-    r.set_enum(brief, roles[role].geometry, parse_geometry);
-  }
-}
-
-void read_lmo(const Reader& r, LmoConfig& lmo) {
-  read_roles(r, lmo.roles);
-  r.set_enum({"lmo", "backend"}, lmo.backend, parse_backend);
-  r.set({"lmo", "ns_steps"}, lmo.ns_steps, 1, 100);
-  r.set_enum({"lmo", "ns_coefficients"}, lmo.ns_coefficients, parse_ns_coefficients);
-  r.set_enum({"lmo", "scale"}, lmo.scale, parse_step_scale);
-}
-
-void read_objective(const Reader& r, ObjectiveConfig& objective) {
-  r.set_choice({"objective", "kind"}, objective.kind, objective_names());
-  r.set({"objective", "rows"}, objective.rows, 1, kIntMax);
-  r.set({"objective", "cols"}, objective.cols, 1, kIntMax);
-  r.set({"objective", "blocks"}, objective.blocks, 1, 4096);
-  r.set({"objective", "mu"}, objective.mu, kNonNegative);  // A = tridiag/4 + μI is positive definite for μ ≥ 0
-  r.set_choice({"objective", "rhs"}, objective.rhs, kRhsNames);
-  // Scales up to 10^6 in size: beyond that the float parameters no longer hold the problem's scale.
-  constexpr Bounds kScale{-1e6, false, 1e6, false};
-  r.set({"objective", "rhs_scale"}, objective.rhs_scale, kScale);
-  r.set_choice({"objective", "x0"}, objective.x0, kX0Names);
-  objective.x0_scale_sqrt_d = r.set_or_word({"objective", "x0_scale"}, objective.x0_scale, kScale, "sqrt-d");
-  r.set({"objective", "noise"}, objective.noise, kNonNegative);
-  r.set_choice({"objective", "noise_kind"}, objective.noise_kind, kGradientNoiseNames);
-}
-
-// [objective.mlp] (docs/method.md §6). Widths up to 16384 and 16 hidden layers: beyond that the network is no
-// longer a small Fashion-MNIST model, and its parameter count is checked against memory (check_memory).
-void read_mlp(const Reader& r, MlpConfig& mlp) {
-  const Key hidden{"objective.mlp", "hidden"};
-  if (auto widths = r.numbers(hidden, Bounds{1.0, false, 16384.0, false})) {
-    if (widths->size() > 16) r.fail(hidden, "at most 16 hidden layers, got " + std::to_string(widths->size()));
-    mlp.hidden.clear();
-    for (std::size_t i = 0; i < widths->size(); ++i) {
-      const double w = (*widths)[i];
-      if (w != std::floor(w)) r.fail(hidden, "entry " + std::to_string(i) + " must be an integer, got " + format_double(w));
-      mlp.hidden.push_back(static_cast<int>(w));
-    }
-  }
-  // A minibatch and the evaluation subset are drawn from the 60,000 training images.
-  r.set({"objective.mlp", "batch"}, mlp.batch, 1, 60000);
-  r.set({"objective.mlp", "data_dir"}, mlp.data_dir);
-  if (mlp.data_dir.empty()) r.fail({"objective.mlp", "data_dir"}, "must name the directory of the IDX .gz files");
-  r.set({"objective.mlp", "standardize"}, mlp.standardize);
-  r.set({"objective.mlp", "eval_train_examples"}, mlp.eval_train_examples, 1, 60000);
-}
-
-// [objective.gpt] (docs/method.md §6). Bounds keep a byte-level model a model for CPUs: at most 64 blocks,
-// 128 heads, width and context 8192; its parameters and the activations of a batch are checked against
-// memory (check_memory). The evaluation sizes are capped at run time by what the corpus holds.
-void read_gpt(const Reader& r, GptConfig& gpt) {
-  constexpr std::string_view section = "objective.gpt";
-  const Key heads{section, "heads"}, width{section, "width"}, corpus{section, "corpus"};
-  r.set({section, "layers"}, gpt.layers, 1, 64);
-  r.set(heads, gpt.heads, 1, 128);
-  r.set(width, gpt.width, 2, 8192);
-  r.set({section, "context"}, gpt.context, 1, 8192);
-  r.set({section, "batch"}, gpt.batch, 1, 65536);
-  r.set(corpus, gpt.corpus);
-  if (gpt.corpus.empty()) r.fail(corpus, "must name a text file or a directory of text files");
-  // Both splits must hold documents: the fraction is of the documents, at least one on each side.
-  r.set({section, "validation_fraction"}, gpt.validation_fraction, Bounds{0.0, true, 1.0, true});
-  r.set({section, "eval_tokens"}, gpt.eval_tokens, 1, kIntMax);
-  r.set({section, "eval_train_tokens"}, gpt.eval_train_tokens, 1, kIntMax);
-  // Each head takes width / heads coordinates, and rotary positions turn them in pairs.
+// The gpt's heads divide its width into an even head dimension: each head takes width / heads
+// coordinates, and rotary positions turn them in pairs.
+void check_heads(const Reader& r, const GptConfig& gpt) {
+  const Key heads{"objective.gpt", "heads"}, width{"objective.gpt", "width"};
   if (gpt.width % gpt.heads != 0)
     r.fail(r.culprit({width, heads}), "objective.gpt.width = " + std::to_string(gpt.width) +
                                           " is not divisible by objective.gpt.heads = " + std::to_string(gpt.heads) +
@@ -717,49 +554,6 @@ void read_gpt(const Reader& r, GptConfig& gpt) {
                                           std::to_string(gpt.width) + " / " + std::to_string(gpt.heads) + " = " +
                                           std::to_string(gpt.width / gpt.heads) +
                                           " must be even (rotary positions turn pairs of coordinates)");
-}
-
-void read_heterogeneity(const Reader& r, HeterogeneityConfig& h) {
-  r.set_choice({"heterogeneity", "profile"}, h.profile, kProfileNames);
-  r.set({"heterogeneity", "power"}, h.power, kNonNegative);  // with base_s and workers: check_consistency
-  if (auto list = r.numbers({"heterogeneity", "list"}, kPositive)) h.list = *list;
-  r.set({"heterogeneity", "profile_origin"}, h.profile_origin, 0, 1);
-  r.set({"heterogeneity", "base_s"}, h.base_s, kDurationOrZero);
-  r.set({"heterogeneity", "offset_s"}, h.offset_s, kDurationOrZero);
-  r.set_choice({"heterogeneity", "noise"}, h.noise, kDelayNoiseNames);
-  r.set({"heterogeneity", "noise_scale"}, h.noise_scale, kNonNegative);  // per noise: check_consistency
-  // (i + 1)^q up to q = 100; with the number of workers: check_progress.
-  h.noise_relative = r.set_or_word({"heterogeneity", "noise_growth"}, h.noise_growth,
-                                   Bounds{0.0, false, 100.0, false}, "delay") ||
-                     !r.present({"heterogeneity", "noise_growth"});
-  r.set({"heterogeneity", "trace"}, h.trace);  // loaded with the number of workers: check_consistency
-  r.set_choice({"heterogeneity", "mode"}, h.mode, kDelayModeNames);
-  // At most 10^6 outages per second of busy time: the mean number per gradient stays a countable number.
-  r.set({"heterogeneity", "outage_rate"}, h.outage_rate, Bounds{0.0, false, 1e6, false});
-  r.set({"heterogeneity", "outage_s"}, h.outage_s, kDurationOrZero);
-  h.measure_compute = r.set_or_word({"heterogeneity", "compute_s"}, h.compute_s, kDurationOrZero, "measure");
-  h.measure_server_update =
-      r.set_or_word({"heterogeneity", "server_update_s"}, h.server_update_s, kDurationOrZero, "measure");
-}
-
-// Settings that are each valid but contradict one another.
-void read_checkpoint(const Reader& r, CheckpointConfig& c) {
-  r.set({"checkpoint", "every_s"}, c.every_s, kDurationOrZero);
-}
-
-void read_fault(const Reader& r, FaultConfig& f) {
-  r.set({"fault", "max_bad"}, f.max_bad, 1, kIntMax);
-  r.set({"fault", "worker_timeout_s"}, f.worker_timeout_s, kDurationOrZero);
-  r.set_choice({"fault", "inject"}, f.inject, kFaultNames);
-  if (auto workers = r.numbers({"fault", "inject_workers"}, kPositive)) f.inject_workers = *workers;
-  r.set({"fault", "inject_after"}, f.inject_after, 0, kInt64Max);
-}
-
-void read_sim(const Reader& r, SimConfig& sim) { r.set({"sim", "threads"}, sim.threads, 0, 1024); }
-
-void read_server(const Reader& r, ServerConfig& server) {
-  r.set({"server", "threads"}, server.threads, 0, 1024);
-  r.set({"server", "shards"}, server.shards, 1, 256);
 }
 
 // --- Limits that keep a run making progress: every value accepted must give a run
@@ -1014,23 +808,6 @@ void check_consistency(const Reader& r, const Config& c, bool workers_from_engin
   check_progress(r, c);
 }
 
-// ---------------------------------------------------------------------------------------------------
-// to_toml: values formatted so toml++ reads them back bit-exactly.
-
-std::string toml_string(const std::string& s) {
-  // toml++ does the escaping; basic (double-quoted) strings, with non-ASCII text kept as it is.
-  const toml::value<std::string> value(s);
-  std::ostringstream out;
-  out << toml::toml_formatter{value, toml::format_flags::allow_unicode_strings};
-  return out.str();
-}
-
-std::string toml_array(const std::vector<double>& xs) {
-  std::string out = "[";
-  for (std::size_t i = 0; i < xs.size(); ++i) out += (i ? ", " : "") + format_double(xs[i]);
-  return out + "]";
-}
-
 }  // namespace
 
 const std::string* find_override(const std::vector<std::string>& overrides, std::string_view key) {
@@ -1049,17 +826,8 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
   const Reader reader(root, path, std::move(applied));
   reader.check_known_keys();
   Config config;
-  read_run(reader, config.run);
-  read_method(reader, config.method);
-  read_lmo(reader, config.lmo);
-  read_objective(reader, config.objective);
-  read_mlp(reader, config.objective.mlp);
-  read_gpt(reader, config.objective.gpt);
-  read_heterogeneity(reader, config.heterogeneity);
-  read_checkpoint(reader, config.checkpoint);
-  read_fault(reader, config.fault);
-  read_sim(reader, config.sim);
-  read_server(reader, config.server);
+  for (const KeyRow& row : key_table()) reader.read(row, config);
+  check_heads(reader, config.objective.gpt);
   if (engine == ConfigFor::mpi) {
     // Ranks 0 … shards − 1 serve, the rest work (docs/method.md §1, §7 "Sharded server").
     const int shards = config.server.shards;
@@ -1077,115 +845,15 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
 }
 
 std::string to_toml(const Config& c) {
-  std::ostringstream out;
-  const auto line = [&out](std::string_view key, const std::string& value) { out << key << " = " << value << "\n"; };
-  const auto real = [](double x) { return format_double(x); };
-  const auto boolean = [](bool b) { return std::string(b ? "true" : "false"); };
-  const auto name = [](const auto& choices, auto value) { return toml_string(std::string(choices.name(value))); };
-
-  out << "# Ringmaster configuration, fully resolved (docs/method.md §9; keys in docs/configuration.md).\n";
-  out << "\n[run]\n";
-  line("method", toml_string(c.run.method));
-  line("seed", std::to_string(c.run.seed));
-  line("workers", std::to_string(c.run.workers));
-  line("time_budget_s", real(c.run.time_budget_s));
-  line("max_updates", std::to_string(c.run.max_updates));
-  line("target_loss", real(c.run.target_loss));
-  line("eval_every_s", real(c.run.eval_every_s));
-  line("log_every_s", real(c.run.log_every_s));
-  line("log_interrupts", name(kLogInterruptsNames, c.run.log_interrupts));
-  line("out", toml_string(c.run.out));
-
-  out << "\n[method]\n";
-  line("stepsize", real(c.method.stepsize));
-  line("momentum", real(c.method.momentum));
-  line("threshold", std::to_string(c.method.threshold));
-  line("batch", std::to_string(c.method.batch));
-  line("stale", name(kStaleNames, c.method.stale));
-  line("nesterov", boolean(c.method.nesterov));
-
-  out << "\n[lmo]\n";
-  line("backend", toml_string(to_string(c.lmo.backend)));
-  line("ns_steps", std::to_string(c.lmo.ns_steps));
-  line("ns_coefficients", toml_string(to_string(c.lmo.ns_coefficients)));
-  line("scale", toml_string(to_string(c.lmo.scale)));
-  for (Role role : all_roles()) {  // the role table in full (not the shorthands)
-    out << "\n[lmo." << to_string(role) << "]\n";
-    line("geometry", toml_string(to_string(c.lmo.roles[role].geometry)));
-    line("multiplier", real(c.lmo.roles[role].multiplier));
+  std::string out = "# Ringmaster configuration, fully resolved (docs/method.md §9; keys in docs/configuration.md).\n";
+  std::string_view section;
+  for (const KeyRow& row : key_table()) {
+    if (row.spec.type == KeyType::alias) continue;  // the full spelling is written
+    if (row.section != section) (out += "\n[") += std::string(row.section) + "]\n";
+    section = row.section;
+    (out += row.name) += " = " + row.spec.write(c) + "\n";
   }
-
-  out << "\n[objective]\n";
-  line("kind", toml_string(c.objective.kind));
-  line("rows", std::to_string(c.objective.rows));
-  line("cols", std::to_string(c.objective.cols));
-  // Written only when set: it came after config_hash, and the runs before it keep their hash.
-  if (c.objective.blocks != 1) line("blocks", std::to_string(c.objective.blocks));
-  line("mu", real(c.objective.mu));
-  line("rhs", name(kRhsNames, c.objective.rhs));
-  line("rhs_scale", real(c.objective.rhs_scale));
-  line("x0", name(kX0Names, c.objective.x0));
-  line("x0_scale", c.objective.x0_scale_sqrt_d ? toml_string("sqrt-d") : real(c.objective.x0_scale));
-  line("noise", real(c.objective.noise));
-  line("noise_kind", name(kGradientNoiseNames, c.objective.noise_kind));
-
-  out << "\n[objective.mlp]\n";
-  std::string hidden = "[";
-  for (std::size_t i = 0; i < c.objective.mlp.hidden.size(); ++i)
-    hidden += (i ? ", " : "") + std::to_string(c.objective.mlp.hidden[i]);
-  line("hidden", hidden + "]");
-  line("batch", std::to_string(c.objective.mlp.batch));
-  line("data_dir", toml_string(c.objective.mlp.data_dir));
-  line("standardize", boolean(c.objective.mlp.standardize));
-  line("eval_train_examples", std::to_string(c.objective.mlp.eval_train_examples));
-
-  out << "\n[objective.gpt]\n";
-  line("layers", std::to_string(c.objective.gpt.layers));
-  line("heads", std::to_string(c.objective.gpt.heads));
-  line("width", std::to_string(c.objective.gpt.width));
-  line("context", std::to_string(c.objective.gpt.context));
-  line("batch", std::to_string(c.objective.gpt.batch));
-  line("corpus", toml_string(c.objective.gpt.corpus));
-  line("validation_fraction", real(c.objective.gpt.validation_fraction));
-  line("eval_tokens", std::to_string(c.objective.gpt.eval_tokens));
-  line("eval_train_tokens", std::to_string(c.objective.gpt.eval_train_tokens));
-
-  out << "\n[heterogeneity]\n";
-  line("profile", name(kProfileNames, c.heterogeneity.profile));
-  line("power", real(c.heterogeneity.power));
-  line("list", toml_array(c.heterogeneity.list));
-  line("profile_origin", std::to_string(c.heterogeneity.profile_origin));
-  line("base_s", real(c.heterogeneity.base_s));
-  line("offset_s", real(c.heterogeneity.offset_s));
-  line("noise", name(kDelayNoiseNames, c.heterogeneity.noise));
-  line("noise_scale", real(c.heterogeneity.noise_scale));
-  line("noise_growth",
-       c.heterogeneity.noise_relative ? toml_string("delay") : real(c.heterogeneity.noise_growth));
-  line("mode", name(kDelayModeNames, c.heterogeneity.mode));
-  line("outage_rate", real(c.heterogeneity.outage_rate));
-  line("outage_s", real(c.heterogeneity.outage_s));
-  line("compute_s", c.heterogeneity.measure_compute ? toml_string("measure") : real(c.heterogeneity.compute_s));
-  line("server_update_s", c.heterogeneity.measure_server_update ? toml_string("measure")
-                                                                : real(c.heterogeneity.server_update_s));
-  line("trace", toml_string(c.heterogeneity.trace));
-
-  out << "\n[checkpoint]\n";
-  line("every_s", real(c.checkpoint.every_s));
-
-  out << "\n[fault]\n";
-  line("max_bad", std::to_string(c.fault.max_bad));
-  line("worker_timeout_s", real(c.fault.worker_timeout_s));
-  line("inject", name(kFaultNames, c.fault.inject));
-  line("inject_workers", toml_array(c.fault.inject_workers));
-  line("inject_after", std::to_string(c.fault.inject_after));
-
-  out << "\n[sim]\n";
-  line("threads", std::to_string(c.sim.threads));
-
-  out << "\n[server]\n";
-  line("threads", std::to_string(c.server.threads));
-  line("shards", std::to_string(c.server.shards));
-  return out.str();
+  return out;
 }
 
 std::uint64_t config_hash(const Config& config) {
@@ -1211,7 +879,12 @@ std::uint64_t config_hash(const Config& config) {
   // before it keep their hash.
   std::string toml = to_toml(experiment);
   toml.erase(toml.rfind("\n[server]\n"));
-  // Likewise heterogeneity.server_update_s while it is unset (no charge: the runs it came after).
+  // Likewise objective.blocks at 1 and heterogeneity.server_update_s while it is unset (the runs they came
+  // after).
+  if (config.objective.blocks == 1) {
+    const std::size_t line = toml.find("\nblocks = 1\n");
+    toml.erase(line, toml.find('\n', line + 1) - line);
+  }
   if (!config.heterogeneity.measure_server_update && config.heterogeneity.server_update_s == 0.0) {
     const std::size_t line = toml.find("\nserver_update_s = ");
     toml.erase(line, toml.find('\n', line + 1) - line);

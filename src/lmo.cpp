@@ -13,7 +13,6 @@
 #include <stdexcept>
 #include <utility>
 
-#include "ringmaster/choices.hpp"
 #include "ringmaster/error.hpp"
 
 namespace ringmaster {
@@ -22,22 +21,6 @@ static_assert(sizeof(lapack_int) == sizeof(int), "LmoWorkspace::iwork assumes a 
 
 // ---------------------------------------------------------------------------------------------
 // Names (config values of docs/method.md §9)
-
-namespace {
-
-constexpr Choices<Geometry, 6> kGeometryNames{{{{Geometry::spectral, "spectral"},
-                                               {Geometry::l2, "l2"},
-                                               {Geometry::sign, "sign"},
-                                               {Geometry::colnorm, "colnorm"},
-                                               {Geometry::rownorm, "rownorm"},
-                                               {Geometry::none, "none"}}}};
-constexpr Choices<SpectralBackend, 3> kBackendNames{{{{SpectralBackend::newton_schulz, "newton-schulz"},
-                                                     {SpectralBackend::gram_newton_schulz, "gram-newton-schulz"},
-                                                     {SpectralBackend::svd, "svd"}}}};
-constexpr Choices<NsCoefficients, 2> kCoefficientNames{
-    {{{NsCoefficients::polar_express, "polar-express"}, {NsCoefficients::muon, "muon"}}}};
-
-}  // namespace
 
 Geometry parse_geometry(const std::string& name) { return kGeometryNames.parse(name); }
 std::string to_string(Geometry g) { return std::string(kGeometryNames.name(g)); }

@@ -9,12 +9,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "ringmaster/choices.hpp"
 #include "ringmaster/error.hpp"
 
 namespace ringmaster {
-
-constexpr Choices<StepScale, 2> kStepScaleNames{{{{StepScale::muon, "muon"}, {StepScale::none, "none"}}}};
 
 StepScale parse_step_scale(const std::string& name) { return kStepScaleNames.parse(name); }
 std::string to_string(StepScale s) { return std::string(kStepScaleNames.name(s)); }

@@ -186,7 +186,7 @@ def config_hash(text: str, config: dict, path: str | os.PathLike) -> int:
     cut = hashed.rfind("\n[server]\n")
     if cut < 0:
         raise RunFileError(f"{path}: not a config.toml as the binary writes it (no [server] section)")
-    hashed = hashed[:cut]
+    hashed = hashed[:cut].replace("\nblocks = 1\n", "\n", 1)  # objective.blocks at 1, as before the key existed
     heterogeneity = config.get("heterogeneity", {})
     charge = heterogeneity.get("server_update_s")
     if isinstance(charge, (int, float)) and not isinstance(charge, bool) and charge == 0.0:
