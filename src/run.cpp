@@ -8,6 +8,7 @@
 #include <limits>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/objective.hpp"
 #include "ringmaster/text.hpp"
 
 namespace ringmaster {
@@ -196,6 +197,7 @@ void Run::checkpoint(double t) {
   Checkpoint c;
   c.run_id = recorder_.run_id();
   c.config_hash = config_hash(config_);
+  if (const auto shape = objective_row(config_.objective.kind).shape) c.model_shape = shape(config_);
   c.workers = server_.workers();
   c.epoch = epoch_;
   c.k = server_.k();

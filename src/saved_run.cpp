@@ -33,9 +33,8 @@ Checkpoint read_saved_checkpoint(const SavedRun& run, std::size_t params) {
   if (run.config.heterogeneity.profile == Profile::trace) {
     if (checkpoint.run_id != read_run_id(run.dir, run.shown))
       throw Error("checkpoint " + shown_path(file) + ": belongs to another run than " + shown_path(run.dir));
-  } else if (checkpoint.config_hash != config_hash(run.config)) {
-    throw Error("checkpoint " + shown_path(file) + ": written by a different configuration than " +
-                shown_path(run.config_file));
+  } else {
+    check_config_hash(checkpoint, run.config, shown_path(file), shown_path(run.config_file));
   }
   if (checkpoint.x.size() != params)
     throw Error("checkpoint " + shown_path(file) + ": holds " + std::to_string(checkpoint.x.size()) +

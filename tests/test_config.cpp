@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+#include <toml++/toml.h>
+
+#include "config/keys.hpp"
 #include "ringmaster/error.hpp"
 #include "ringmaster/method.hpp"
 
@@ -376,9 +379,50 @@ TEST_F(ConfigTest, ServerUpdateTimeIsANumberOrMeasure) {
     EXPECT_NE(config_hash(c), config_hash(defaults));
   }
   EXPECT_NE(config_hash(fixed), config_hash(measured));
-  // Unset, it is not hashed: the defaults keep the hash every release before it gave them (883a3e4's
-  // `ringmaster simulate` of an empty config file wrote this one), so their checkpoints still resume.
-  EXPECT_EQ(config_hash(defaults), 15472330092693239912ull);
+  // At its default it is not hashed, as no key is (rule 2): the defaults hash the empty text, FNV-1a's
+  // offset basis, so a key added at its default changes no hash.
+  EXPECT_EQ(config_hash(defaults), 14695981039346656037ull);
+}
+
+// Sets the field of `row` in `c` to its default through the row's own setters (not load_config, whose
+// cross-checks would refuse, say, profile "sqrt" beside unusual_config's list).
+void set_to_default(const KeyRow& row, Config& c) {
+  const Config defaults;
+  const toml::table parsed = toml::parse("v = " + row.spec.write(defaults));
+  const toml::node& v = *parsed.get("v");
+  const KeySpec& s = row.spec;
+  if (s.set_word != nullptr) s.set_word(c, v.is_string());
+  if (v.is_integer() && s.set_integer != nullptr) s.set_integer(c, **v.as_integer());
+  if (v.is_floating_point() && s.set_number != nullptr) s.set_number(c, **v.as_floating_point());
+  if (v.is_boolean()) s.set_boolean(c, **v.as_boolean());
+  if (v.is_string() && s.set_text != nullptr) s.set_text(c, **v.as_string());
+  if (v.is_array()) {
+    std::vector<double> values;
+    for (const toml::node& x : *v.as_array()) values.push_back(x.value<double>().value());
+    s.set_numbers(c, values);
+  }
+  if (s.set_word != nullptr && !v.is_string()) s.set_number(c, v.value<double>().value());
+}
+
+// The hash rule of docs/method.md §8: a key that changes results counts at a non-default value only; a
+// key that does not change results never counts; a value set back to its default is the default.
+TEST_F(ConfigTest, HashCoversTheKeysThatChangeResultsAtNonDefaultValues) {
+  const Config defaults;
+  for (const KeyRow& row : key_table()) {
+    if (row.spec.type == KeyType::alias) continue;
+    SCOPED_TRACE(row.full());
+    const Config unusual = unusual_config();
+    const bool differs = row.spec.write(unusual) != row.spec.write(defaults);
+    // `unusual` with this one key at its default: the hash changes iff the key counts.
+    Config one = unusual;
+    set_to_default(row, one);
+    ASSERT_EQ(row.spec.write(one), row.spec.write(defaults));
+    if (row.results && differs)
+      EXPECT_NE(config_hash(one), config_hash(unusual));
+    else
+      EXPECT_EQ(config_hash(one), config_hash(unusual));
+  }
+  EXPECT_EQ(config_hash(load_config("", {"objective.blocks=1", "run.time_budget_s=5"})), config_hash(defaults));
 }
 
 TEST_F(ConfigTest, MissingFile) {

@@ -273,10 +273,15 @@ inline constexpr double kMaxSeconds = 1e9;
 // The resolved configuration as TOML (written to <run>/config.toml; load_config reads it back).
 std::string to_toml(const Config& config);
 
-// A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with the keys that only say where
-// to write, when to stop, how often to log or checkpoint, how many threads reset: run.out, time_budget_s,
-// max_updates, target_loss, log_every_s, [checkpoint], [sim], [server]). Checkpoints record it so a resume refuses
+// A stable 64-bit fingerprint of the experiment (docs/method.md §8 "The configuration hash"), rule 2:
+// FNV-1a over "section.key = value" lines of the keys that change results (the key table's column) whose
+// value differs from the default, in the key table's order, then a trace's seconds. A key added later at
+// its default leaves every hash as it was. Checkpoints record it, and the rule, so a resume refuses
 // another experiment but accepts, say, a longer time budget.
+inline constexpr int kConfigHashRule = 2;
 std::uint64_t config_hash(const Config& config);
+
+// FNV-1a over to_toml: every key. The ranks of one MPI job compare it (they must agree on everything).
+std::uint64_t config_fingerprint(const Config& config);
 
 }  // namespace ringmaster

@@ -2,6 +2,8 @@
 // An objective is one file in src/objectives/ and one row of the registry below (docs/extending.md).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -92,6 +94,9 @@ struct ObjectiveRow {
   std::string_view section;  // the section of its own keys ([objective] for the quadratic)
   ObjectiveSize (*size)(const Config& config);
   std::unique_ptr<Objective> (*make)(const Config& config);  // may read data and throw Error
+  // The network's shape, recorded in checkpoints for tools that rebuild it (tools/gpt_checkpoint.py); null:
+  // none recorded.
+  std::map<std::string, std::int64_t> (*shape)(const Config& config) = nullptr;
 };
 std::span<const ObjectiveRow> objectives();
 std::vector<std::string_view> objective_names();

@@ -176,7 +176,12 @@ ObjectiveRow gpt_objective() {
                         "training and validation streams)";
             return size;
           },
-          [](const Config& c) -> std::unique_ptr<Objective> { return std::make_unique<Gpt>(c); }};
+          [](const Config& c) -> std::unique_ptr<Objective> { return std::make_unique<Gpt>(c); },
+          [](const Config& c) {
+            const GptShape s = gpt_shape(c.objective.gpt);
+            return std::map<std::string, std::int64_t>{
+                {"layers", s.layers}, {"heads", s.heads}, {"width", s.width}, {"context", s.context}, {"vocab", s.vocab}};
+          }};
 }
 
 }  // namespace ringmaster

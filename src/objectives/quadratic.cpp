@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+#include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
 #include <cmath>
@@ -148,8 +149,8 @@ ObjectiveRow quadratic_objective() {
             const ObjectiveConfig& o = c.objective;
             ObjectiveSize size;
             size.parameters = static_cast<double>(o.rows) * o.cols * o.blocks;
-            size.shape = "objective.rows x objective.cols x objective.blocks = " + std::to_string(o.rows) + " x " +
-                         std::to_string(o.cols) + " x " + std::to_string(o.blocks);
+            size.shape = fmt::format("objective.rows x objective.cols x objective.blocks = {} x {} x {}", o.rows,
+                                     o.cols, o.blocks);
             size.keys = {"objective.cols", "objective.rows", "objective.blocks"};
             return size;
           },
