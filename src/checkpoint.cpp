@@ -224,6 +224,8 @@ json to_json(const Checkpoint& c) {
   json out = {
       {"run_id", c.run_id},
       {"config_hash", c.config_hash},
+      {"hash_rule", c.hash_rule},
+      {"model_shape", c.model_shape},
       {"workers", c.workers},
       {"epoch", c.epoch},
       {"k", c.k},
@@ -262,6 +264,9 @@ Checkpoint from_json(const json& j) {
   if (c.run_id.size() != 16 || c.run_id.find_first_not_of("0123456789abcdef") != std::string::npos)
     throw Error("run_id: not 16 hex digits");
   c.config_hash = integer<std::uint64_t>(j.at("config_hash"));
+  c.hash_rule = j.contains("hash_rule") ? integer<std::int32_t>(j.at("hash_rule")) : 1;
+  if (j.contains("model_shape"))
+    for (const auto& [name, value] : j.at("model_shape").items()) c.model_shape[name] = integer<std::int64_t>(value);
   c.workers = integer<std::int32_t>(j.at("workers"));
   // epoch + 1 is the next run's epoch: it must not wrap.
   c.epoch = integer<std::uint32_t>(j.at("epoch"));
@@ -490,10 +495,7 @@ void check_resumable(const Checkpoint& c, const Config& config, int workers, std
     throw Error("checkpoint " + name + ": this run was started with " + std::to_string(workers) +
                 " workers, the checkpoint has " + n + ": " + how);
   }
-  if (c.config_hash != config_hash(config))
-    throw Error("checkpoint " + name + ": written by a different configuration (hash " + std::to_string(c.config_hash) +
-                ", this run's " + std::to_string(config_hash(config)) +
-                "); resume with the run's own config.toml and the same --set overrides");
+  check_config_hash(c, config, name, "");
   if (c.x.size() != params)
     throw Error("checkpoint " + name + ": holds " + std::to_string(c.x.size()) + " parameters, the objective has " +
                 std::to_string(params));
@@ -504,6 +506,22 @@ void check_resumable(const Checkpoint& c, const Config& config, int workers, std
     if (const std::optional<std::string> change = fingerprint_difference(*c.data, data))
       throw checkpoint_error(name, "the run's data changed since it was written: " + data.source + ": " + *change +
                                        " (resume with the data the run was trained on, or start a new run)");
+}
+
+void check_config_hash(const Checkpoint& c, const Config& config, const std::string& name,
+                       const std::string& config_file) {
+  if (c.hash_rule != kConfigHashRule)
+    throw Error("checkpoint " + name + ": its configuration hash follows rule " + std::to_string(c.hash_rule) +
+                " (every key of config.toml, before version 2 of docs/method.md §8), this build's rule " +
+                std::to_string(kConfigHashRule) + " (the keys that change results, at non-default values): it cannot "
+                "tell whether the checkpoint belongs to this configuration. Resume it with the build that wrote it, "
+                "or start a new run");
+  if (c.config_hash == config_hash(config)) return;
+  if (!config_file.empty())
+    throw Error("checkpoint " + name + ": written by a different configuration than " + config_file);
+  throw Error("checkpoint " + name + ": written by a different configuration (hash " + std::to_string(c.config_hash) +
+              ", this run's " + std::to_string(config_hash(config)) +
+              "); resume with the run's own config.toml and the same --set overrides");
 }
 
 }  // namespace ringmaster

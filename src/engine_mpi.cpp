@@ -43,12 +43,10 @@ bool any_failed(const std::optional<std::string>& error, int rank) {
 
 // Every rank must run the same experiment with the same protocol: an MPMD launch (`mpirun -np 2
 // ringmaster train -c A : -np 1 ringmaster train -c B`) or a stale binary on one node would train
-// something no one asked for, or misread every message. Compares each rank's config_hash and
+// something no one asked for, or misread every message. Compares each rank's config_fingerprint and
 // protocol_fingerprint with rank 0's; on every rank, the error naming the ranks that differ, or none.
 std::optional<std::string> differing_ranks(const Config& config, int rank, int size) {
-  // server.shards is not in the config hash (a checkpoint resumes with any), but all ranks must agree on it.
-  const std::uint64_t mine[2] = {config_hash(config) ^ (static_cast<std::uint64_t>(config.server.shards) << 56),
-                                 mpi::protocol_fingerprint()};
+  const std::uint64_t mine[2] = {config_fingerprint(config), mpi::protocol_fingerprint()};
   std::vector<std::uint64_t> all(2 * static_cast<std::size_t>(size));
   MPI_Allgather(mine, 2, MPI_UINT64_T, all.data(), 2, MPI_UINT64_T, MPI_COMM_WORLD);
   std::string config_ranks, binary_ranks;

@@ -14,33 +14,33 @@ namespace ringmaster {
 
 double profile_slowdown(const HeterogeneityConfig& c, int worker) {
   const double i = worker - 1 + c.profile_origin;
-  if (c.profile == "uniform") return 1.0;
-  if (c.profile == "sqrt") return std::sqrt(i);
-  if (c.profile == "linear") return i;
-  if (c.profile == "power") return std::pow(i, c.power);  // pow(0, 0) = 1: i^0 is uniform at every origin
-  if (c.profile == "list") return c.list.at(static_cast<std::size_t>(worker - 1));
-  throw Error("heterogeneity.profile: no slowdown for profile '" + c.profile + "'");
+  switch (c.profile) {
+    case Profile::uniform: return 1.0;
+    case Profile::sqrt: return std::sqrt(i);
+    case Profile::linear: return i;
+    case Profile::power: return std::pow(i, c.power);  // pow(0, 0) = 1: i^0 is uniform at every origin
+    case Profile::list: return c.list.at(static_cast<std::size_t>(worker - 1));
+    case Profile::trace: break;
+  }
+  throw Error("heterogeneity.profile: no slowdown for profile \"trace\" (its seconds are the trace's)");
 }
 
 DelayModel::DelayModel(const HeterogeneityConfig& config, int worker, int workers, std::uint64_t seed,
                        std::uint32_t epoch)
     : worker_(worker),
-      multiplicative_(config.mode == "multiplicative"),
+      multiplicative_(config.mode == DelayMode::multiplicative),
       slowdown_(1.0),
       base_s_(config.base_s),
       offset_s_(config.offset_s),
-      noise_(config.noise == "halfnormal"    ? Noise::halfnormal
-             : config.noise == "exponential" ? Noise::exponential
-             : config.noise == "lognormal"   ? Noise::lognormal
-                                             : Noise::none),
+      noise_(config.noise),
       noise_scale_(config.noise_scale),
       outage_rate_(config.outage_rate),
       outage_s_(config.outage_s),
       rng_(seed, Stream::delays, worker_stream(worker, epoch)) {
-  if (config.profile == "list" && config.list.size() != static_cast<std::size_t>(workers))
+  if (config.profile == Profile::list && config.list.size() != static_cast<std::size_t>(workers))
     throw Error("heterogeneity.list: has " + std::to_string(config.list.size()) + " entries but there are " +
                 std::to_string(workers) + " workers");
-  if (config.profile == "trace") {
+  if (config.profile == Profile::trace) {
     // load_config loaded the file and checked that it has rows for every worker (DelayTrace::load).
     trace_ = config.trace_times.trace;
     if (trace_ == nullptr || trace_->workers() < worker || trace_->times(worker).empty())
@@ -69,11 +69,11 @@ double DelayModel::next_delay(double compute_s) {
     delay = offset_s_ + (multiplicative_ ? (s - 1.0) * compute_s : base);
     const double c = noise_scale_;
     const double scale = noise_seconds_ ? *noise_seconds_ : c * base;
-    if (noise_ == Noise::halfnormal) {
+    if (noise_ == DelayNoise::halfnormal) {
       delay += std::abs(scale * rng.normal());  // |N(0, scale²)|
-    } else if (noise_ == Noise::exponential) {
+    } else if (noise_ == DelayNoise::exponential) {
       delay += scale * rng.exponential();  // mean scale
-    } else if (noise_ == Noise::lognormal) {
+    } else if (noise_ == DelayNoise::lognormal) {
       // base · (exp(cZ − c²/2) − 1): mean zero, and base + noise > 0 always (relative noise only).
       delay += base * (std::exp(c * rng.normal() - 0.5 * c * c) - 1.0);
     }

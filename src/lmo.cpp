@@ -22,53 +22,12 @@ static_assert(sizeof(lapack_int) == sizeof(int), "LmoWorkspace::iwork assumes a 
 // ---------------------------------------------------------------------------------------------
 // Names (config values of docs/method.md §9)
 
-namespace {
-
-template <typename Enum, std::size_t N>
-using NameTable = std::array<std::pair<Enum, const char*>, N>;
-
-constexpr NameTable<Geometry, 6> kGeometryNames{{{Geometry::spectral, "spectral"},
-                                                 {Geometry::l2, "l2"},
-                                                 {Geometry::sign, "sign"},
-                                                 {Geometry::colnorm, "colnorm"},
-                                                 {Geometry::rownorm, "rownorm"},
-                                                 {Geometry::none, "none"}}};
-constexpr NameTable<SpectralBackend, 3> kBackendNames{{{SpectralBackend::newton_schulz, "newton-schulz"},
-                                                       {SpectralBackend::gram_newton_schulz, "gram-newton-schulz"},
-                                                       {SpectralBackend::svd, "svd"}}};
-constexpr NameTable<NsCoefficients, 2> kCoefficientNames{
-    {{NsCoefficients::polar_express, "polar-express"}, {NsCoefficients::muon, "muon"}}};
-
-// Looks `name` up in `table`; the error lists every accepted value so the user can fix the config.
-template <typename Enum, std::size_t N>
-Enum parse_name(const char* what, const std::string& name, const NameTable<Enum, N>& table) {
-  std::string accepted;
-  for (const auto& [value, text] : table) {
-    if (name == text) return value;
-    accepted += accepted.empty() ? "" : ", ";
-    accepted += text;
-  }
-  throw Error("unknown " + std::string(what) + " '" + name + "'; expected one of: " + accepted);
-}
-
-template <typename Enum, std::size_t N>
-std::string name_of(Enum value, const NameTable<Enum, N>& table) {
-  for (const auto& [v, text] : table) {
-    if (v == value) return text;
-  }
-  return "?";
-}
-
-}  // namespace
-
-Geometry parse_geometry(const std::string& name) { return parse_name("geometry", name, kGeometryNames); }
-std::string to_string(Geometry g) { return name_of(g, kGeometryNames); }
-SpectralBackend parse_backend(const std::string& name) { return parse_name("lmo backend", name, kBackendNames); }
-std::string to_string(SpectralBackend b) { return name_of(b, kBackendNames); }
-NsCoefficients parse_ns_coefficients(const std::string& name) {
-  return parse_name("ns_coefficients", name, kCoefficientNames);
-}
-std::string to_string(NsCoefficients c) { return name_of(c, kCoefficientNames); }
+Geometry parse_geometry(const std::string& name) { return kGeometryNames.parse(name); }
+std::string to_string(Geometry g) { return std::string(kGeometryNames.name(g)); }
+SpectralBackend parse_backend(const std::string& name) { return kBackendNames.parse(name); }
+std::string to_string(SpectralBackend b) { return std::string(kBackendNames.name(b)); }
+NsCoefficients parse_ns_coefficients(const std::string& name) { return kCoefficientNames.parse(name); }
+std::string to_string(NsCoefficients c) { return std::string(kCoefficientNames.name(c)); }
 
 // ---------------------------------------------------------------------------------------------
 // Newton–Schulz coefficients (docs/method.md §3)

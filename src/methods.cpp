@@ -1,5 +1,6 @@
 // The methods of docs/method.md §4, each a small policy over the Server's primitives.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -33,7 +34,7 @@ class Ringmaster final : public Method {
         stepsize_(c.stepsize),
         alpha_(1.0 - c.momentum),
         threshold_(c.threshold),
-        interrupt_(c.stale == "interrupt"),
+        interrupt_(c.stale == Stale::interrupt),
         update_(update),
         parameter_agnostic_(parameter_agnostic) {}
 
@@ -202,19 +203,45 @@ class Sync final : public Method {
   Averager round_;
 };
 
+// The registry (method.hpp): one row per method of docs/method.md §4.
+const std::array<MethodRow, 7> kMethods = {{
+    {"ringmaster", [](const MethodConfig& c, std::size_t, int) -> std::unique_ptr<Method> {
+       return std::make_unique<Ringmaster>("ringmaster", c, Update::lmo, false);
+     }},
+    {"ringmaster-pa", [](const MethodConfig& c, std::size_t, int) -> std::unique_ptr<Method> {
+       return std::make_unique<Ringmaster>("ringmaster-pa", c, Update::lmo, true);
+     }},
+    {"ringmaster-sgd", [](const MethodConfig& c, std::size_t, int) -> std::unique_ptr<Method> {
+       return std::make_unique<Ringmaster>("ringmaster-sgd", c, Update::sgd, false);
+     }},
+    {"async", [](const MethodConfig& c, std::size_t, int workers) -> std::unique_ptr<Method> {
+       return std::make_unique<Async>("async", c, workers, false);
+     }},
+    {"async-delay-adaptive", [](const MethodConfig& c, std::size_t, int workers) -> std::unique_ptr<Method> {
+       return std::make_unique<Async>("async-delay-adaptive", c, workers, true);
+     }},
+    {"rennala", [](const MethodConfig& c, std::size_t params, int workers) -> std::unique_ptr<Method> {
+       return std::make_unique<Rennala>(c, params, workers);
+     }},
+    {"sync", [](const MethodConfig& c, std::size_t params, int workers) -> std::unique_ptr<Method> {
+       return std::make_unique<Sync>(c, params, workers);
+     }},
+}};
+
 }  // namespace
 
+std::span<const MethodRow> methods() { return kMethods; }
+
+std::vector<std::string_view> method_names() {
+  std::vector<std::string_view> names;
+  for (const MethodRow& row : kMethods) names.push_back(row.name);
+  return names;
+}
+
 std::unique_ptr<Method> make_method(const Config& config, std::size_t params, int workers) {
-  const std::string& m = config.run.method;
-  const MethodConfig& c = config.method;
-  if (m == "ringmaster") return std::make_unique<Ringmaster>(m, c, Update::lmo, false);
-  if (m == "ringmaster-pa") return std::make_unique<Ringmaster>(m, c, Update::lmo, true);
-  if (m == "ringmaster-sgd") return std::make_unique<Ringmaster>(m, c, Update::sgd, false);
-  if (m == "async") return std::make_unique<Async>(m, c, workers, false);
-  if (m == "async-delay-adaptive") return std::make_unique<Async>(m, c, workers, true);
-  if (m == "rennala") return std::make_unique<Rennala>(c, params, workers);
-  if (m == "sync") return std::make_unique<Sync>(c, params, workers);
-  throw Error("run.method: unknown method '" + m + "'");
+  for (const MethodRow& row : kMethods)
+    if (row.name == config.run.method) return row.make(config.method, params, workers);
+  throw Error("run.method: " + unknown_value(config.run.method, method_names()));
 }
 
 }  // namespace ringmaster

@@ -1,8 +1,5 @@
 #include "ringmaster/objective.hpp"
 
-#include "objectives/gpt_objective.hpp"
-#include "objectives/mlp.hpp"
-#include "objectives/quadratic.hpp"
 #include "ringmaster/error.hpp"
 
 namespace ringmaster {
@@ -16,11 +13,28 @@ const DataFingerprint& Objective::data_fingerprint() const {
   return none;
 }
 
-std::unique_ptr<Objective> make_objective(const Config& config) {
-  if (config.objective.kind == "quadratic") return std::make_unique<Quadratic>(config);
-  if (config.objective.kind == "mlp") return std::make_unique<Mlp>(config);  // reads the data set: may throw Error
-  if (config.objective.kind == "gpt") return std::make_unique<Gpt>(config);  // reads the corpus: may throw Error
-  throw Error("objective.kind: '" + config.objective.kind + "' is not implemented (available: quadratic, mlp, gpt)");
+// The registry (objective.hpp). Each row is defined beside its objective, in src/objectives/<name>.cpp.
+ObjectiveRow quadratic_objective();
+ObjectiveRow mlp_objective();
+ObjectiveRow gpt_objective();
+
+std::span<const ObjectiveRow> objectives() {
+  static const std::vector<ObjectiveRow> rows = {quadratic_objective(), mlp_objective(), gpt_objective()};
+  return rows;
 }
+
+std::vector<std::string_view> objective_names() {
+  std::vector<std::string_view> names;
+  for (const ObjectiveRow& row : objectives()) names.push_back(row.name);
+  return names;
+}
+
+const ObjectiveRow& objective_row(std::string_view kind) {
+  for (const ObjectiveRow& row : objectives())
+    if (row.name == kind) return row;
+  throw Error("objective.kind: " + unknown_value(kind, objective_names()));
+}
+
+std::unique_ptr<Objective> make_objective(const Config& config) { return objective_row(config.objective.kind).make(config); }
 
 }  // namespace ringmaster

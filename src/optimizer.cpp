@@ -13,13 +13,8 @@
 
 namespace ringmaster {
 
-StepScale parse_step_scale(const std::string& name) {
-  if (name == "muon") return StepScale::muon;
-  if (name == "none") return StepScale::none;
-  throw Error("unknown lmo scale '" + name + "'; expected one of: muon, none");
-}
-
-std::string to_string(StepScale s) { return s == StepScale::muon ? "muon" : "none"; }
+StepScale parse_step_scale(const std::string& name) { return kStepScaleNames.parse(name); }
+std::string to_string(StepScale s) { return std::string(kStepScaleNames.name(s)); }
 
 double block_scale(const Block& block, StepScale scale) {
   // Muon's shape factor (docs/method.md §3): a tall spectral block's polar factor has unit singular values but

@@ -9,6 +9,7 @@
 
 #include "ringmaster/error.hpp"
 #include "ringmaster/provenance.hpp"
+#include "ringmaster/objective.hpp"
 #include "ringmaster/text.hpp"
 
 namespace ringmaster {
@@ -197,6 +198,7 @@ void Run::checkpoint(double t) {
   Checkpoint c;
   c.run_id = recorder_.run_id();
   c.config_hash = config_hash(config_);
+  if (const auto shape = objective_row(config_.objective.kind).shape) c.model_shape = shape(config_);
   c.workers = server_.workers();
   c.epoch = epoch_;
   c.k = server_.k();

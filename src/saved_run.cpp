@@ -30,12 +30,11 @@ Checkpoint read_saved_checkpoint(const SavedRun& run, std::size_t params) {
   Checkpoint checkpoint = read_checkpoint(file, checkpoint_payload_limit(params, run.config.run.workers));
   // The checkpoint's configuration hash covers a trace's rows, which were not read: a trace-replay run's
   // checkpoint is matched to its directory by the run id instead.
-  if (run.config.heterogeneity.profile == "trace") {
+  if (run.config.heterogeneity.profile == Profile::trace) {
     if (checkpoint.run_id != read_run_id(run.dir, run.shown))
       throw Error("checkpoint " + shown_path(file) + ": belongs to another run than " + shown_path(run.dir));
-  } else if (checkpoint.config_hash != config_hash(run.config)) {
-    throw Error("checkpoint " + shown_path(file) + ": written by a different configuration than " +
-                shown_path(run.config_file));
+  } else {
+    check_config_hash(checkpoint, run.config, shown_path(file), shown_path(run.config_file));
   }
   if (checkpoint.x.size() != params)
     throw Error("checkpoint " + shown_path(file) + ": holds " + std::to_string(checkpoint.x.size()) +

@@ -1,5 +1,7 @@
 #include "ringmaster/text.hpp"
 
+#include "ringmaster/choices.hpp"
+
 #include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
@@ -117,6 +119,12 @@ std::string shown(std::string_view text, std::size_t max_bytes) {
   }
   if (i < text.size()) out += "… (" + std::to_string(text.size()) + " bytes)";
   return out;
+}
+
+std::string unknown_value(std::string_view text, const std::vector<std::string_view>& accepted) {
+  std::string out = "unknown value \"" + shown(text) + "\" (accepted: ";
+  for (std::size_t i = 0; i < accepted.size(); ++i) (out += i == 0 ? "" : ", ") += accepted[i];
+  return out + ")";
 }
 
 }  // namespace ringmaster

@@ -1,35 +1,8 @@
 #include "ringmaster/worker_model.hpp"
 
 #include <algorithm>
-#include <array>
-#include <utility>
-
-#include "ringmaster/error.hpp"
 
 namespace ringmaster {
-namespace {
-
-constexpr std::array<std::pair<Fault, const char*>, 5> kFaultNames = {{
-    {Fault::none, "none"},
-    {Fault::nan, "nan"},
-    {Fault::truncate, "truncate"},
-    {Fault::oversize, "oversize"},
-    {Fault::hang, "hang"},
-}};
-
-}  // namespace
-
-Fault parse_fault(const std::string& name) {
-  for (const auto& [fault, text] : kFaultNames)
-    if (name == text) return fault;
-  throw Error("fault.inject: unknown fault '" + name + "'");
-}
-
-std::string to_string(Fault fault) {
-  for (const auto& [f, text] : kFaultNames)
-    if (f == fault) return text;
-  return "?";
-}
 
 WorkerModel::WorkerModel(const Config& config, int worker, std::uint32_t epoch, std::size_t training_examples)
     : worker_(worker),
@@ -39,7 +12,7 @@ WorkerModel::WorkerModel(const Config& config, int worker, std::uint32_t epoch, 
       training_examples_(training_examples),
       fault_(std::find(config.fault.inject_workers.begin(), config.fault.inject_workers.end(),
                        static_cast<double>(worker)) != config.fault.inject_workers.end()
-                 ? parse_fault(config.fault.inject)
+                 ? config.fault.inject
                  : Fault::none),
       good_first_(config.fault.inject_after) {}
 

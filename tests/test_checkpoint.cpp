@@ -75,6 +75,7 @@ TEST(Checkpoint, RoundTripsEveryField) {
   EXPECT_FALSE(fs::exists(dir.path() / "c.bin.tmp"));
   const Checkpoint r = read_checkpoint(dir.path() / "c.bin");
   EXPECT_EQ(r.config_hash, c.config_hash);
+  EXPECT_EQ(r.hash_rule, kConfigHashRule);
   EXPECT_EQ(r.workers, 3);
   EXPECT_EQ(r.epoch, 2u);
   EXPECT_EQ(r.k, 1234);
@@ -145,6 +146,24 @@ TEST(Checkpoint, RefusesAnotherExperiment) {
   longer.checkpoint.every_s = 5.0;
   longer.run.out = "elsewhere";
   EXPECT_NO_THROW(check_resumable(c, longer, 3, 4, kRunId, "c.bin", {}, ConfigFor::mpi));
+}
+
+// A checkpoint from before the hash rule was recorded (the corpus's, written by an older build) reads as
+// rule 1, and a resume refuses it saying why and what to do rather than calling it another configuration.
+TEST(Checkpoint, AnOlderHashRuleIsRefusedSayingWhy) {
+  const Checkpoint old =
+      read_checkpoint(fs::path(RINGMASTER_SOURCE_DIR) / "tests/fuzz/corpus/checkpoint/ringmaster-1worker.bin");
+  EXPECT_EQ(old.hash_rule, 1);
+  Checkpoint c = sample(Config{});
+  c.hash_rule = 1;
+  try {
+    check_resumable(c, Config{}, 3, 4, kRunId, "c.bin", {}, ConfigFor::mpi);
+    ADD_FAILURE() << "resumed a checkpoint of hash rule 1";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("checkpoint c.bin: its configuration hash follows rule 1"), std::string::npos) << m;
+    EXPECT_NE(m.find("Resume it with the build that wrote it, or start a new run"), std::string::npos) << m;
+  }
 }
 
 TEST(Checkpoint, MissingFileIsAClearError) {

@@ -85,7 +85,7 @@ TEST(Cli, HostileInputsExitTwoNamingWhere) {
        "--set heterogeneity.noise_scale=1e200: heterogeneity.noise_scale"},
       {"rows x cols beyond memory (bad_alloc or the OOM killer)",
        "simulate -c " + kConfig + " --set objective.rows=46340 --set objective.cols=46340" + out,
-       "objective.rows x objective.cols = 46340 x 46340"},
+       "objective.rows x objective.cols x objective.blocks = 46340 x 46340 x 1: "},
   };
   for (const Hostile& h : cases) {
     SCOPED_TRACE(h.name);

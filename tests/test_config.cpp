@@ -17,7 +17,11 @@
 #include <string>
 #include <vector>
 
+#include <toml++/toml.h>
+
+#include "config/keys.hpp"
 #include "ringmaster/error.hpp"
+#include "ringmaster/method.hpp"
 
 namespace ringmaster {
 namespace {
@@ -73,13 +77,13 @@ Config unusual_config() {
   c.run.target_loss = 1e-7;
   c.run.eval_every_s = 0.1;
   c.run.log_every_s = 2.5e8;
-  c.run.log_interrupts = "counts";
+  c.run.log_interrupts = LogInterrupts::counts;
   c.run.out = "runs/with \"quotes\", \\ backslash, tab\t, newline\n and \u00e9";
   c.method.stepsize = 0.1 + 0.2;
   c.method.momentum = 0.0;
   c.method.threshold = 17;
   c.method.batch = 9;
-  c.method.stale = "discard";
+  c.method.stale = Stale::discard;
   c.method.nesterov = false;
   c.lmo.roles[Role::matrix].geometry = Geometry::colnorm;
   c.lmo.roles[Role::vector].geometry = Geometry::sign;
@@ -90,12 +94,12 @@ Config unusual_config() {
   c.objective.rows = 5;
   c.objective.cols = 300;
   c.objective.mu = 0.0;
-  c.objective.rhs = "e1";
+  c.objective.rhs = Rhs::e1;
   c.objective.rhs_scale = -0.25;
-  c.objective.x0 = "e1";
+  c.objective.x0 = X0::e1;
   c.objective.x0_scale_sqrt_d = true;
   c.objective.noise = std::nextafter(0.1, 1.0);
-  c.objective.noise_kind = "shared";
+  c.objective.noise_kind = GradientNoise::shared;
   c.objective.mlp.hidden = {7, 1, 300};
   c.objective.mlp.batch = 60000;
   c.objective.mlp.data_dir = "data dir/with \"quotes\"";
@@ -110,15 +114,15 @@ Config unusual_config() {
   c.objective.gpt.validation_fraction = 1.0 / 3.0;
   c.objective.gpt.eval_tokens = 12345;
   c.objective.gpt.eval_train_tokens = 678;
-  c.heterogeneity.profile = "list";
+  c.heterogeneity.profile = Profile::list;
   c.heterogeneity.power = 0.5;
   c.heterogeneity.list = {1.0, 2.0 / 3.0, 1e-300};
   c.heterogeneity.profile_origin = 0;
   c.heterogeneity.base_s = 0.0;
   c.heterogeneity.offset_s = 1.0 / 7.0;
-  c.heterogeneity.noise = "lognormal";
+  c.heterogeneity.noise = DelayNoise::lognormal;
   c.heterogeneity.noise_scale = 123456.789;
-  c.heterogeneity.mode = "multiplicative";
+  c.heterogeneity.mode = DelayMode::multiplicative;
   c.heterogeneity.outage_rate = 0.25;
   c.heterogeneity.outage_s = 3.0;
   c.server.threads = 3;
@@ -245,7 +249,8 @@ TEST_F(ConfigTest, GptSubsectionFromFileAndOverrides) {
                   "objective.gpt.dropout: unknown key");
   // 64 blocks of width 8192: 5.2e10 parameters, far beyond this machine.
   EXPECT_CONTAINS(error_of([&] { load_config(path, {"objective.gpt.layers=64", "objective.gpt.width=8192"}); }),
-                  "--set objective.gpt.width=8192: objective.gpt.width: a network of 5.15e+10 parameters");
+                  "--set objective.gpt.width=8192: objective.gpt.width: objective.gpt: layers = 64, width = 8192, a batch of 8 x "
+                  "128 tokens: 5.15e+10 parameters");
 }
 
 // The gpt corpus is read whole by every process and held twice while it is split (text_corpus.hpp): the
@@ -290,7 +295,7 @@ TEST_F(ConfigTest, RoleTableFromFileAndOverrides) {
   EXPECT_CONTAINS(error_of([&] { load_config("", {"lmo.bias.multiplier=2"}); }),
                   "--set lmo.bias.multiplier=2: unknown block role [lmo.bias]");
   EXPECT_CONTAINS(error_of([&] { load_config("", {"lmo.head.geometry=frobenius"}); }),
-                  "--set lmo.head.geometry=frobenius: lmo.head.geometry: unknown geometry");
+                  "--set lmo.head.geometry=frobenius: lmo.head.geometry: unknown value \"frobenius\" (accepted: spectral, ");
   EXPECT_CONTAINS(error_of([&] { load_config("", {"lmo.head.multiplier=0"}); }),
                   "lmo.head.multiplier: must be in (0.0, 1e+06], got 0.0");
   EXPECT_CONTAINS(error_of([&] { load_config(write("twice.toml", "[lmo]\ngeometry = \"l2\"\n[lmo.matrix]\ngeometry = \"sign\"\n"), {}); }),
@@ -374,9 +379,50 @@ TEST_F(ConfigTest, ServerUpdateTimeIsANumberOrMeasure) {
     EXPECT_NE(config_hash(c), config_hash(defaults));
   }
   EXPECT_NE(config_hash(fixed), config_hash(measured));
-  // Unset, it is not hashed: the defaults keep the hash every release before it gave them (883a3e4's
-  // `ringmaster simulate` of an empty config file wrote this one), so their checkpoints still resume.
-  EXPECT_EQ(config_hash(defaults), 15472330092693239912ull);
+  // At its default it is not hashed, as no key is (rule 2): the defaults hash the empty text, FNV-1a's
+  // offset basis, so a key added at its default changes no hash.
+  EXPECT_EQ(config_hash(defaults), 14695981039346656037ull);
+}
+
+// Sets the field of `row` in `c` to its default through the row's own setters (not load_config, whose
+// cross-checks would refuse, say, profile "sqrt" beside unusual_config's list).
+void set_to_default(const KeyRow& row, Config& c) {
+  const Config defaults;
+  const toml::table parsed = toml::parse("v = " + row.spec.write(defaults));
+  const toml::node& v = *parsed.get("v");
+  const KeySpec& s = row.spec;
+  if (s.set_word != nullptr) s.set_word(c, v.is_string());
+  if (v.is_integer() && s.set_integer != nullptr) s.set_integer(c, **v.as_integer());
+  if (v.is_floating_point() && s.set_number != nullptr) s.set_number(c, **v.as_floating_point());
+  if (v.is_boolean()) s.set_boolean(c, **v.as_boolean());
+  if (v.is_string() && s.set_text != nullptr) s.set_text(c, **v.as_string());
+  if (v.is_array()) {
+    std::vector<double> values;
+    for (const toml::node& x : *v.as_array()) values.push_back(x.value<double>().value());
+    s.set_numbers(c, values);
+  }
+  if (s.set_word != nullptr && !v.is_string()) s.set_number(c, v.value<double>().value());
+}
+
+// The hash rule of docs/method.md §8: a key that changes results counts at a non-default value only; a
+// key that does not change results never counts; a value set back to its default is the default.
+TEST_F(ConfigTest, HashCoversTheKeysThatChangeResultsAtNonDefaultValues) {
+  const Config defaults;
+  for (const KeyRow& row : key_table()) {
+    if (row.spec.type == KeyType::alias) continue;
+    SCOPED_TRACE(row.full());
+    const Config unusual = unusual_config();
+    const bool differs = row.spec.write(unusual) != row.spec.write(defaults);
+    // `unusual` with this one key at its default: the hash changes iff the key counts.
+    Config one = unusual;
+    set_to_default(row, one);
+    ASSERT_EQ(row.spec.write(one), row.spec.write(defaults));
+    if (row.results && differs)
+      EXPECT_NE(config_hash(one), config_hash(unusual));
+    else
+      EXPECT_EQ(config_hash(one), config_hash(unusual));
+  }
+  EXPECT_EQ(config_hash(load_config("", {"objective.blocks=1", "run.time_budget_s=5"})), config_hash(defaults));
 }
 
 TEST_F(ConfigTest, MissingFile) {
@@ -455,11 +501,11 @@ const std::vector<Rule> kRules = {
     {"objective.mlp", "hidden", "[0]", "entry 0 must be in [1.0, 16384.0], got 0.0"},
     {"objective.mlp", "hidden", "[128, 16385]", "entry 1 must be in [1.0, 16384.0], got 16385.0"},
     {"objective.mlp", "hidden", "[64, 1.5]", "entry 1 must be an integer, got 1.5"},
-    {"objective.mlp", "hidden", "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]", "at most 16 hidden layers, got 17"},
+    {"objective.mlp", "hidden", "[1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]", "at most 16 entries, got 17"},
     {"objective.mlp", "hidden", "128", "expected an array of numbers, got integer 128"},
     {"objective.mlp", "batch", "0", "must be in [1, 60000], got 0"},
     {"objective.mlp", "batch", "60001", "must be in [1, 60000], got 60001"},
-    {"objective.mlp", "data_dir", "\"\"", "must name the directory of the IDX .gz files"},
+    {"objective.mlp", "data_dir", "\"\"", "must not be empty"},
     {"objective.mlp", "standardize", "1", "expected a boolean (true or false), got integer 1"},
     {"objective.mlp", "eval_train_examples", "0", "must be in [1, 60000], got 0"},
     {"objective.gpt", "layers", "0", "must be in [1, 64], got 0"},
@@ -469,7 +515,7 @@ const std::vector<Rule> kRules = {
     {"objective.gpt", "width", "12", "head dimension objective.gpt.width / objective.gpt.heads = 12 / 4 = 3 must be even"},
     {"objective.gpt", "context", "8193", "must be in [1, 8192], got 8193"},
     {"objective.gpt", "batch", "0", "must be in [1, 65536], got 0"},
-    {"objective.gpt", "corpus", "\"\"", "must name a text file or a directory of text files"},
+    {"objective.gpt", "corpus", "\"\"", "must not be empty"},
     {"objective.gpt", "validation_fraction", "1.0", "must be in (0.0, 1.0), got 1.0"},
     {"objective.gpt", "validation_fraction", "0", "must be in (0.0, 1.0), got 0.0"},
     {"objective.gpt", "eval_tokens", "0", "must be >= 1, got 0"},
@@ -589,9 +635,9 @@ TEST_F(ConfigTest, BlockSizeMustFitAnInt) {
 }
 
 TEST_F(ConfigTest, AllMethodsLoad) {
-  ASSERT_EQ(known_methods().size(), 7u);
-  for (const std::string& method : known_methods())
-    EXPECT_EQ(load_config("", {"run.method=" + method}).run.method, method);
+  ASSERT_EQ(methods().size(), 7u);
+  for (const MethodRow& row : methods())
+    EXPECT_EQ(load_config("", {"run.method=" + std::string(row.name)}).run.method, row.name);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -630,7 +676,7 @@ TEST_F(ConfigTest, RoundTripIsBitExactForDoubles) {
   std::vector<double> values;
   for (int i = 0; i < 200; ++i) values.push_back(mantissa(engine) * std::pow(10.0, exponent(engine)));
   Config c;
-  c.heterogeneity.profile = "list";
+  c.heterogeneity.profile = Profile::list;
   c.heterogeneity.list = values;
   c.heterogeneity.base_s = 0.0;  // base_s · s_i ≤ 1e9 s holds for any s_i (an MPI run: compute is real time)
   c.run.workers = static_cast<int>(values.size());
@@ -719,7 +765,7 @@ TEST_F(ConfigTest, HashIsDeterministicAndSeesTheExperiment) {
   EXPECT_EQ(config_hash(a), config_hash(threads));
   // events.csv's columns: a resume appends to the file, so it must keep them (docs/configuration.md).
   Config c = a;
-  c.run.log_interrupts = "rows";
+  c.run.log_interrupts = LogInterrupts::rows;
   EXPECT_NE(config_hash(a), config_hash(c));
 }
 
@@ -743,9 +789,9 @@ TEST_F(ConfigTest, DefaultExperimentLoads) {
   EXPECT_EQ(c.objective.kind, "quadratic");
   EXPECT_EQ(c.objective.rows, 64);
   EXPECT_EQ(c.objective.cols, 64);
-  EXPECT_EQ(c.heterogeneity.profile, "sqrt");
+  EXPECT_EQ(c.heterogeneity.profile, Profile::sqrt);
   EXPECT_EQ(c.heterogeneity.base_s, 0.01);
-  EXPECT_EQ(c.heterogeneity.noise, "halfnormal");
+  EXPECT_EQ(c.heterogeneity.noise, DelayNoise::halfnormal);
   EXPECT_EQ(c.method.threshold, 4);
 }
 
@@ -1028,8 +1074,8 @@ TEST_F(ConfigTest, SimulatorValuesThatWouldNotEndARunAreRefused) {
 // Sizes that validate but cannot be allocated: named with the bytes they need, before anything is built.
 TEST_F(ConfigTest, SizesBeyondMemoryNameTheKeysAndBytes) {
   std::string m = error_of([] { load_config("", {"objective.rows=46340", "objective.cols=46340"}); });
-  EXPECT_CONTAINS(m, "--set objective.cols=46340: objective.cols: objective.rows x objective.cols = 46340 x 46340");
-  EXPECT_CONTAINS(m, "bytes (x, m, gradients, snapshots and LMO scratch");
+  EXPECT_CONTAINS(m, "--set objective.cols=46340: objective.cols: objective.rows x objective.cols x objective.blocks = 46340 x 46340 x 1");
+  EXPECT_CONTAINS(m, "floats per parameter: x, m, gradients, snapshots and LMO scratch)");
   m = error_of([] { load_config("", {"run.workers=2000000000"}); });
   EXPECT_CONTAINS(m, "--set run.workers=2000000000: run.workers: 2000000000 workers need at least");
   EXPECT_NO_THROW(load_config("", {"objective.rows=1000", "objective.cols=1000"}));

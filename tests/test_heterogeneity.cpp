@@ -18,10 +18,10 @@
 namespace ringmaster {
 namespace {
 
-HeterogeneityConfig make(const std::string& profile, const std::string& noise, double power = 1.0) {
+HeterogeneityConfig make(std::string_view profile, std::string_view noise, double power = 1.0) {
   HeterogeneityConfig h;
-  h.profile = profile;
-  h.noise = noise;
+  h.profile = kProfileNames.parse(profile);
+  h.noise = kDelayNoiseNames.parse(noise);
   h.power = power;
   h.base_s = 0.01;
   h.noise_scale = 0.05;
@@ -76,7 +76,7 @@ TEST(Heterogeneity, LognormalNoiseKeepsTheMeanAndPositivity) {
 
 TEST(Heterogeneity, MultiplicativeSleepsSlowdownMinusOneTimesCompute) {
   HeterogeneityConfig h = make("linear", "none");
-  h.mode = "multiplicative";
+  h.mode = DelayMode::multiplicative;
   EXPECT_DOUBLE_EQ(DelayModel(h, 4, 4, 0).next_delay(0.5), 1.5);  // (4 − 1) × 0.5
   EXPECT_DOUBLE_EQ(DelayModel(h, 1, 4, 0).next_delay(0.5), 0.0);
 }
@@ -150,7 +150,7 @@ TEST(Heterogeneity, DelaysAreClampedToAFiniteMaximum) {
   outage.outage_s = 1e9;
   configs.push_back(outage);
   for (const HeterogeneityConfig& h : configs) {
-    SCOPED_TRACE(h.profile + " " + h.noise);
+    SCOPED_TRACE(std::string(kProfileNames.name(h.profile)) + " " + std::string(kDelayNoiseNames.name(h.noise)));
     DelayModel m(h, 2, 2, 4);
     for (int i = 0; i < 200; ++i) {
       const double d = m.next_delay(0.0);

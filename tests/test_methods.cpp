@@ -18,7 +18,7 @@ ParamLayout tiny_layout(Geometry g = Geometry::l2) {
   return layout;
 }
 
-Config tiny_config(const std::string& method, int threshold, const std::string& stale = "interrupt") {
+Config tiny_config(const std::string& method, int threshold, Stale stale = Stale::interrupt) {
   Config c;
   c.run.method = method;
   c.method.stepsize = 0.1;
@@ -62,7 +62,7 @@ TEST(Ringmaster, StartHandsEveryWorkerVersionZero) {
 // others are 2 updates stale (δ ≥ R) and must be interrupted; worker 2's gradient, already in flight,
 // is then superseded; worker 3 restarts at version 2 and its next gradient is accepted.
 TEST(Ringmaster, InterruptModeExactSequence) {
-  Fixture f(tiny_config("ringmaster", 2, "interrupt"), 3);
+  Fixture f(tiny_config("ringmaster", 2, Stale::interrupt), 3);
   const Outcome& a = f.arrive(1, 0);
   EXPECT_EQ(a.action, Action::accept);
   EXPECT_EQ(a.delay, 0);
@@ -107,7 +107,7 @@ TEST(Ringmaster, InterruptsExactlyTheStaleWorkersInAscendingOrder) {
   for (const char* method : {"ringmaster", "ringmaster-pa"}) {
     SCOPED_TRACE(method);
     constexpr int n = 150;
-    Fixture f(tiny_config(method, 3, "interrupt"), n);
+    Fixture f(tiny_config(method, 3, Stale::interrupt), n);
     std::mt19937 engine(11);
     std::uniform_int_distribution<int> pick(1, n), percent(0, 99);
     std::int64_t interrupts = 0;
@@ -145,7 +145,7 @@ TEST(Ringmaster, InterruptsExactlyTheStaleWorkersInAscendingOrder) {
 // Same arrival order, discard mode: nobody is interrupted; stale gradients (δ ≥ R) are dropped on
 // arrival and their worker gets the current point.
 TEST(Ringmaster, DiscardModeExactSequence) {
-  Fixture f(tiny_config("ringmaster", 2, "discard"), 3);
+  Fixture f(tiny_config("ringmaster", 2, Stale::discard), 3);
   std::vector<Action> actions;
   std::vector<std::int64_t> delays;
   auto arrive = [&](int w, std::int64_t v) {
@@ -173,7 +173,7 @@ TEST(Ringmaster, DiscardModeExactSequence) {
 //   g1 = (1, −2):  m1 = (0.5, −1),   x1 = −0.1·m1/‖m1‖ = (−0.1/√5, 0.2/√5)
 //   g2 = (−3, 1):  m2 = 0.5·m1 + 0.5·g2 = (−1.25, 0),  x2 = x1 + 0.1·(1, 0)
 TEST(Ringmaster, ExactParametersAfterTwoUpdates) {
-  Fixture f(tiny_config("ringmaster", 1, "discard"), 2);
+  Fixture f(tiny_config("ringmaster", 1, Stale::discard), 2);
   f.arrive(1, 0, {1.0f, -2.0f});
   const std::vector<float> x1(f.server.x().begin(), f.server.x().end());
   EXPECT_NEAR(x1[0], -0.1 / std::sqrt(5.0), 1e-7);
@@ -211,7 +211,7 @@ TEST(RingmasterPa, ScheduleFollowsSpec) {
 
 // With R_0 = R_1 = 1 only fresh gradients pass; the first step has α_0 = 1 (m = g) and γ_0 = η.
 TEST(RingmasterPa, ThresholdAndStepsInForce) {
-  Config c = tiny_config("ringmaster-pa", 99, "discard");
+  Config c = tiny_config("ringmaster-pa", 99, Stale::discard);
   c.method.stepsize = 0.3;  // η
   Fixture f(c, 2);
   EXPECT_EQ(f.server.method().threshold(f.server), 1);

@@ -14,7 +14,7 @@ Config quadratic_config(int rows, int cols, const std::string& rhs, double noise
   Config c;
   c.objective.rows = rows;
   c.objective.cols = cols;
-  c.objective.rhs = rhs;
+  c.objective.rhs = kRhsNames.parse(rhs);
   c.objective.noise = noise;
   c.objective.mu = 0.001;
   return c;
@@ -49,7 +49,7 @@ TEST(Quadratic, SolutionIsStationaryAndLossIsSuboptimality) {
 TEST(Quadratic, BlocksAreIndependentProblems) {
   Config c = quadratic_config(4, 3, "e1", 0.0);
   c.objective.blocks = 3;
-  c.objective.x0 = "e1";
+  c.objective.x0 = X0::e1;
   c.objective.x0_scale = 2.0;
   Quadratic q(c);
   ASSERT_EQ(q.layout().blocks().size(), 3u);
@@ -128,7 +128,7 @@ TEST(Quadratic, AuthorsWorstCaseAtMuZeroHasTheClosedFormMinimum) {
   Config c = quadratic_config(d, 1, "e1", 0.0);
   c.objective.mu = 0.0;
   c.objective.rhs_scale = -0.25;
-  c.objective.x0 = "e1";
+  c.objective.x0 = X0::e1;
   c.objective.x0_scale_sqrt_d = true;
   Quadratic q(c);
   EXPECT_EQ(q.layout().blocks().front().role, Role::vector);  // one vector block: vector_geometry applies
@@ -157,7 +157,7 @@ TEST(Quadratic, AuthorsWorstCaseAtMuZeroHasTheClosedFormMinimum) {
 TEST(Quadratic, SharedNoiseIsOneNormalPerColumnInEveryRow) {
   const double sigma = 0.5;
   Config c = quadratic_config(6, 3, "gaussian", sigma);
-  c.objective.noise_kind = "shared";
+  c.objective.noise_kind = GradientNoise::shared;
   Quadratic q(c);
   std::vector<float> x(18, 0.25f), full(18), g(18);
   q.full_gradient(x, full);
@@ -188,7 +188,7 @@ TEST(Quadratic, RightHandSideAndInitialPointScales) {
   Quadratic(two).full_gradient(zero, g2);
   for (std::size_t i = 0; i < 12; ++i) EXPECT_EQ(g2[i], 2.0f * g1[i]);
   Config e1 = quadratic_config(4, 3, "e1", 0.0);
-  e1.objective.x0 = "e1";
+  e1.objective.x0 = X0::e1;
   e1.objective.x0_scale = -1.5;
   std::vector<float> x0(12);
   Quadratic(e1).initial_point(x0);

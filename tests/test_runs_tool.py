@@ -80,21 +80,21 @@ class RunsTool(RunsTestCase):
         found.mkdir()
         for run in (self.a, self.b, self.quadratic):
             shutil.copytree(run, found / run.name)
-        # the hash the binary recorded at the start (provenance.json) is the one computed from config.toml, the
-        # one a run from before provenance.json gets
-        for run in (self.a, self.quadratic):
-            recorded = json.loads((run / "provenance.json").read_text())["config_hash"]
-            loaded = runs.load_run(run)
-            loaded.provenance = None
-            self.assertEqual(runs.hash_of(loaded), recorded)
+        # the hash is the one the binary recorded at the start (provenance.json); a run from before provenance.json
+        # has none (its checkpoints carry the older rule's), and a search by hash does not list it
+        old = found / "old"
+        shutil.copytree(self.a, old)
+        (old / "provenance.json").unlink()
+        self.assertIsNone(runs.hash_of(runs.load_run(old)))
         a_hash = json.loads((self.a / "provenance.json").read_text())["config_hash"]
+        self.assertEqual(runs.hash_of(runs.load_run(self.a)), a_hash)
 
         def listed(*args):
             code, out, err = self.tool("find", found, *args)
             self.assertEqual(code, 0, err)
             return sorted(Path(line.split()[0]).name for line in out.splitlines() if line != "no run matches")
 
-        self.assertEqual(listed(), ["a", "b", "q"])
+        self.assertEqual(listed(), ["a", "b", "old", "q"])
         self.assertEqual(listed("--same-as", self.a), ["a"])
         self.assertEqual(listed("--hash", a_hash), ["a"])
         self.assertEqual(listed("--config", REPO / "configs" / "quadratic.toml"), ["q"])

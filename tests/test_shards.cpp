@@ -160,9 +160,9 @@ TEST(ShardedServer, ShardsFedTheSameArrivalsMatchTheWholeServerBitForBit) {
   const int workers = 5;
   for (const std::string method : {"ringmaster", "ringmaster-pa", "ringmaster-sgd", "async", "async-delay-adaptive",
                                    "rennala", "sync"}) {
-    for (const std::string stale : {"interrupt", "discard"}) {
+    for (const Stale stale : {Stale::interrupt, Stale::discard}) {
       for (int shards : {2, 3, 5}) {
-        SCOPED_TRACE(method + ", stale = " + stale + ", S = " + std::to_string(shards));
+        SCOPED_TRACE(method + ", stale = " + std::string(kStaleNames.name(stale)) + ", S = " + std::to_string(shards));
         Config config = method_config(method);
         config.method.stale = stale;
         std::vector<float> x0(layout.size());
@@ -221,7 +221,7 @@ TEST(ShardedServer, ShardsFedTheSameArrivalsMatchTheWholeServerBitForBit) {
         // The sequence exercised what it is meant to.
         EXPECT_GT(updates, 20);
         EXPECT_GT(rejected, 0);
-        if (stale == "interrupt" && method.starts_with("ringmaster")) {
+        if (stale == Stale::interrupt && method.starts_with("ringmaster")) {
           EXPECT_GT(superseded, 0);
         }
         ASSERT_EQ(whole.k(), parts[0]->k());

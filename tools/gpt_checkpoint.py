@@ -38,7 +38,7 @@ try:
 except ImportError as missing:
     MISSING = missing
 from file_policy import FileError, write_atomic  # noqa: E402
-from run_files import RunFileError, config_hash, payload_limit, read_checkpoint, read_config  # noqa: E402
+from run_files import RunFileError, check_model_shape, payload_limit, read_checkpoint, read_config  # noqa: E402
 
 END_OF_DOCUMENT = 0  # src/objectives/text_corpus.hpp, kEndOfDocument
 # [objective.gpt] keys that fix the network, with the binary's bounds (src/config.cpp, read_gpt)
@@ -72,7 +72,7 @@ def load_run(run_dir):
     run_dir = Path(run_dir)
     config_file = run_dir / "config.toml"
     checkpoint_file = run_dir / "checkpoint.bin"
-    text, config = read_config(config_file)
+    _, config = read_config(config_file)
     objective = config.get("objective")
     kind = objective.get("kind") if isinstance(objective, dict) else None
     if kind != "gpt":
@@ -81,10 +81,9 @@ def load_run(run_dir):
     workers = integer(config.get("run"), "run", "workers", 1, INT_MAX, config_file)
     params = gpt_torch.parameter_count(layers, width)
     checkpoint = read_checkpoint(checkpoint_file, payload_limit(params, workers))
-    # as `ringmaster sample` checks it (src/sample.cpp): the configuration's hash, then the size
-    if checkpoint.get("config_hash") != config_hash(text, config, config_file):
-        raise RunFileError(f"checkpoint {checkpoint_file}: written by a different configuration than "
-                           f"{config_file}")
+    # the network the checkpoint was written for (its model_shape), then the size
+    check_model_shape(checkpoint, {"layers": layers, "heads": heads, "width": width, "context": context, "vocab": 256},
+                      checkpoint_file, config_file)
     x = checkpoint.get("x")
     if not isinstance(x, bytes) or len(x) % 4:
         raise RunFileError(f"checkpoint {checkpoint_file}: malformed content: x is not a float32 array "

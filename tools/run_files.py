@@ -9,10 +9,9 @@ this run can hold (payload_limit, checked from the header before the payload is 
 walk_cbor walks the payload's item heads, iteratively, under the limits the binary's reader applies too, and
 only then does cbor2 decode it (cbor2 recurses, and allocates what a length announces).
 
-config_hash is src/config.cpp's config_hash of the run's configuration, computed from config.toml, which the
-binary writes as to_toml of that configuration: a checkpoint records the hash of the configuration that
-wrote it, and a checkpoint of another shape with as many parameters loads into the wrong network unless the
-two hashes are compared, as `ringmaster sample` compares them (src/sample.cpp).
+check_model_shape compares the network's shape a checkpoint records (model_shape) with config.toml's: a
+checkpoint of another shape with as many parameters would load into the wrong network, and the binary's
+config hash (docs/method.md §8) is not re-implemented here.
 """
 from __future__ import annotations
 
@@ -35,8 +34,6 @@ MAX_DEPTH = 32  # arrays and maps nested in each other, the outermost map counte
 SIMPLE_WRITTEN = (20, 21, 22, 25, 26, 27)
 
 CONFIG_LIMIT = 1 << 20  # config.toml: the binary's bound on a config file (src/config.cpp)
-TRACE_LIMIT = 256 << 20  # a heterogeneity.trace file: the binary's bound (src/delay_trace.cpp)
-MAX_SECONDS = 1e9  # kMaxSeconds (include/ringmaster/config.hpp): a trace's seconds are capped there
 
 
 class RunFileError(Exception):
@@ -156,71 +153,13 @@ def read_config(path: str | os.PathLike) -> tuple[str, dict]:
         raise RunFileError(f"{path}: arrays or tables nested too deeply") from None
 
 
-# What config_hash leaves out of the hash, as to_toml writes it for the defaults (RunConfig{}, CheckpointConfig{},
-# SimConfig{} in include/ringmaster/config.hpp): where to write, when to stop, how often to log or checkpoint,
-# how many threads. tests/test_gpt_checkpoint.py loads a checkpoint of a run that sets every one of them (and
-# replays a trace): a default that changed in the binary fails it.
-UNHASHED = {("run", "out"): '""', ("run", "time_budget_s"): "60.0", ("run", "max_updates"): "0",
-            ("run", "target_loss"): "0.0", ("run", "log_every_s"): "5.0", ("checkpoint", "every_s"): "30.0",
-            ("sim", "threads"): "0"}
-FNV_OFFSET, FNV_PRIME, MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1  # FNV-1a, 64 bits
-
-
-def fnv1a(data: bytes, value: int = FNV_OFFSET) -> int:
-    for byte in data:
-        value = ((value ^ byte) * FNV_PRIME) & MASK
-    return value
-
-
-def config_hash(text: str, config: dict, path: str | os.PathLike) -> int:
-    """config_hash (src/config.cpp) of the configuration whose to_toml is `text` (config.toml at `path`;
-    `config` is its TOML): the text with the UNHASHED keys at their defaults, without the [server] section
-    and, while it is unset, heterogeneity.server_update_s; then the seconds of a trace file, by content."""
-    lines, section = [], None
-    for line in text.splitlines(keepends=True):
-        if line.startswith("["):
-            section = line.strip()[1:-1]
-        key = line.partition(" = ")[0]
-        lines.append(f"{key} = {UNHASHED[section, key]}\n" if (section, key) in UNHASHED else line)
-    hashed = "".join(lines)
-    cut = hashed.rfind("\n[server]\n")
-    if cut < 0:
-        raise RunFileError(f"{path}: not a config.toml as the binary writes it (no [server] section)")
-    hashed = hashed[:cut]
-    heterogeneity = config.get("heterogeneity", {})
-    charge = heterogeneity.get("server_update_s")
-    if isinstance(charge, (int, float)) and not isinstance(charge, bool) and charge == 0.0:
-        # unset: hashed as the runs made before the key existed were
-        update = hashed.find("\nserver_update_s = ")
-        end = hashed.find("\n", update + 1) if update >= 0 else -1
-        hashed = hashed[:update] + hashed[end:] if end >= 0 else hashed[:update]
-    value = fnv1a(hashed.encode("utf-8"))
-    if heterogeneity.get("profile") == "trace":
-        times = trace_times(heterogeneity.get("trace", ""))
-        for worker in sorted(times):  # workers without rows add nothing
-            value = fnv1a(struct.pack(f"={len(times[worker])}d", *times[worker]), value)
-    return value
-
-
-def trace_times(path: str) -> dict[int, list[float]]:
-    """Worker → the seconds of a trace file as the binary's DelayTrace::load reads them (a `seconds` column,
-    or `compute_s` + `injected_s`; capped at MAX_SECONDS), for config_hash. The binary checked the file when
-    the run started; a file that no longer reads so cannot be the one that was hashed."""
-    try:
-        lines = read_regular(path, TRACE_LIMIT).decode("ascii").split("\n")
-    except (FileError, UnicodeDecodeError) as e:
-        raise RunFileError(f"heterogeneity.trace {path}: cannot be read to check the config hash: {e}") from None
-    column = {name: c for c, name in enumerate(lines[0].removesuffix("\r").split(","))}  # the last of a name
-    times: dict[int, list[float]] = {}
-    try:
-        for number, line in enumerate(lines[1:], 2):
-            if not line and number == len(lines):
-                break  # the newline that ends the last row
-            row = line.removesuffix("\r").split(",")
-            seconds = (float(row[column["seconds"]]) if "seconds" in column
-                       else float(row[column["compute_s"]]) + float(row[column["injected_s"]]))
-            times.setdefault(int(float(row[column["worker"]])), []).append(min(seconds, MAX_SECONDS))
-    except (ValueError, IndexError, KeyError, OverflowError):
-        raise RunFileError(f"heterogeneity.trace {path}: not a trace as the binary reads it (the run read it "
-                           "when it started: changed since?)") from None
-    return times
+def check_model_shape(checkpoint: dict, shape: dict, checkpoint_file, config_file) -> None:
+    """Raises RunFileError unless the checkpoint records the network `shape` (name -> integer) that config.toml
+    gives: its model_shape, written by the binary from the objective registry's row (src/objective.cpp), so
+    that a checkpoint of another network with as many parameters is refused without re-implementing the
+    binary's config hash. A checkpoint of hash rule 1 records none: the binary refuses it too."""
+    if checkpoint.get("hash_rule") != 2 or not isinstance(checkpoint.get("model_shape"), dict):
+        raise RunFileError(f"checkpoint {checkpoint_file}: written by an older ringmaster (hash rule "
+                           f"{checkpoint.get('hash_rule', 1)!r}, no model shape); sample it with the build that wrote it")
+    if checkpoint["model_shape"] != shape:
+        raise RunFileError(f"checkpoint {checkpoint_file}: written by a different configuration than {config_file}")

@@ -45,7 +45,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from file_policy import FileError, read_regular  # noqa: E402
-from run_files import RunFileError, config_hash, read_config  # noqa: E402
+from run_files import RunFileError, read_config  # noqa: E402
 from sweeplib.files import JSON_LIMIT, TABLE_LIMIT, read_csv, read_json, write_figure  # noqa: E402
 from sweeplib.plots import MissingPlotLibrary, readable_log_axis, require_matplotlib  # noqa: E402
 
@@ -196,15 +196,12 @@ def read_object(path: Path) -> dict[str, Any] | None:
     return value
 
 
-def hash_of(run: Run) -> str:
-    """The run's config hash (src/config.cpp config_hash; its checkpoints carry it), 16 hex digits."""
+def hash_of(run: Run) -> str | None:
+    """The run's config hash as its provenance.json records it (src/config.cpp config_hash, 16 hex digits), or
+    None for a run from before provenance.json: its checkpoints carry a hash of the older rule (docs/method.md
+    §8, "The configuration hash"), which no current run can share, so it is not computed here."""
     recorded = (run.provenance or {}).get("config_hash")
-    if isinstance(recorded, str):
-        return recorded
-    try:
-        return f"{config_hash(run.config_text, run.config, run.dir / 'config.toml'):016x}"
-    except RunFileError as e:
-        raise RunError(str(e)) from None
+    return recorded if isinstance(recorded, str) else None
 
 
 def load_runs(directories: list[str]) -> list[Run]:
@@ -303,7 +300,7 @@ def invocation_text(invocation: Any) -> str:
 def provenance_lines(run: Run) -> list[str]:
     p = run.provenance
     if p is None:
-        return [f"  config hash {hash_of(run)}; no provenance.json (a run from before it was written)"]
+        return ["  config hash unknown: no provenance.json (a run from before it was written)"]
     resumes = p.get("resumes") if isinstance(p.get("resumes"), list) else []
     lines = [f"  config hash {hash_of(run)}" + (f", name {p['name']}" if p.get("name") else ""),
              f"  started {invocation_text(p.get('start'))}" if p.get("start") else "  started before provenance.json"]
@@ -317,6 +314,9 @@ def find_runs(directories: list[str], name: str | None, config: str | None, same
     want_hash = digest.lower() if digest else None
     if same_as:
         want_hash = hash_of(load_run(same_as))
+        if want_hash is None:
+            raise RunError(f"{same_as}: no provenance.json, so no config hash to compare (a run from before it "
+                           "was written)")
     want_config = os.path.realpath(config) if config else None
     lines = []
     for top in map(Path, directories):
@@ -338,6 +338,7 @@ def find_runs(directories: list[str], name: str | None, config: str | None, same
             run_hash = hash_of(run)
             if want_hash and run_hash != want_hash:
                 continue
+            run_hash = run_hash or "(no hash)"
             lines.append(f"{directory}  {run_hash}  {engine_of(run)}  {run.state}  name {p.get('name') or '—'}  "
                          f"config {given.get('given', '—')}")
     return "".join(line + "\n" for line in lines) or "no run matches\n"

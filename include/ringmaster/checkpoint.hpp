@@ -59,6 +59,12 @@ struct RecorderState {
 struct Checkpoint {
   std::string run_id;            // the run directory's id (16 hex digits)
   std::uint64_t config_hash = 0;
+  // The rule config_hash was computed by (docs/method.md §8): kConfigHashRule; 1 for checkpoints written
+  // before the payload said (every key of to_toml, a hash this build does not compute).
+  int hash_rule = kConfigHashRule;
+  // The network's shape for tools that rebuild it without the binary (tools/gpt_checkpoint.py): the
+  // objective registry row's shape(); empty for objectives without one.
+  std::map<std::string, std::int64_t> model_shape;
   std::int32_t workers = 0;
   std::uint32_t epoch = 0;       // 0 for a fresh run, +1 at every resume
   std::int64_t k = 0;
@@ -126,5 +132,11 @@ std::uint32_t checkpoint_crc32(const void* data, std::size_t size, std::uint32_t
 void check_resumable(const Checkpoint& checkpoint, const Config& config, int workers, std::size_t params,
                      const std::string& run_id, const std::string& name, const DataFingerprint& data,
                      ConfigFor engine);
+
+// A checkpoint's configuration hash against `config`'s, for a resume (config_file empty) and for ringmaster
+// sample and eval (the run's config.toml): throws Error naming the checkpoint `name` when it was hashed by
+// another rule (written by an older build) or when it differs.
+void check_config_hash(const Checkpoint& c, const Config& config, const std::string& name,
+                       const std::string& config_file);
 
 }  // namespace ringmaster

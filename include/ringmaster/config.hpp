@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ringmaster/choices.hpp"
 #include "ringmaster/delay_trace.hpp"
 #include "ringmaster/layout.hpp"
 #include "ringmaster/lmo.hpp"
@@ -16,8 +17,60 @@
 
 namespace ringmaster {
 
+// The named choices of docs/method.md §4–§8, each with its table of names (choices.hpp). The methods and
+// the objectives are registries instead (method.hpp, objective.hpp): adding one is a row there.
+enum class LogInterrupts { rows, counts };  // events.csv: a row per interrupt, or counts (docs/method.md §8)
+inline constexpr Choices<LogInterrupts, 2> kLogInterruptsNames{
+    {{{LogInterrupts::rows, "rows"}, {LogInterrupts::counts, "counts"}}}};
+
+enum class Stale { interrupt, discard };  // what a stale computation becomes (docs/method.md §4)
+inline constexpr Choices<Stale, 2> kStaleNames{{{{Stale::interrupt, "interrupt"}, {Stale::discard, "discard"}}}};
+
+enum class Rhs { gaussian, e1 };  // the quadratic's B: the seeded Gaussian, or first row ones
+inline constexpr Choices<Rhs, 2> kRhsNames{{{{Rhs::gaussian, "gaussian"}, {Rhs::e1, "e1"}}}};
+
+enum class X0 { zero, e1 };  // the quadratic's X0: zero, or x0_scale in the first row
+inline constexpr Choices<X0, 2> kX0Names{{{{X0::zero, "zero"}, {X0::e1, "e1"}}}};
+
+enum class GradientNoise { independent, shared };  // ξ entrywise, or one ξ per column times 𝟙
+inline constexpr Choices<GradientNoise, 2> kGradientNoiseNames{
+    {{{GradientNoise::independent, "independent"}, {GradientNoise::shared, "shared"}}}};
+
+// s_i of docs/method.md §5: 1, √i, i, i^p, list[w − 1], or a trace's seconds.
+enum class Profile { uniform, sqrt, linear, power, list, trace };
+inline constexpr Choices<Profile, 6> kProfileNames{{{{Profile::uniform, "uniform"},
+                                                     {Profile::sqrt, "sqrt"},
+                                                     {Profile::linear, "linear"},
+                                                     {Profile::power, "power"},
+                                                     {Profile::list, "list"},
+                                                     {Profile::trace, "trace"}}}};
+
+enum class DelayNoise { none, halfnormal, exponential, lognormal };  // docs/method.md §5
+inline constexpr Choices<DelayNoise, 4> kDelayNoiseNames{{{{DelayNoise::none, "none"},
+                                                           {DelayNoise::halfnormal, "halfnormal"},
+                                                           {DelayNoise::exponential, "exponential"},
+                                                           {DelayNoise::lognormal, "lognormal"}}}};
+
+enum class DelayMode { additive, multiplicative };  // the injected delay plus, or times, the compute time
+inline constexpr Choices<DelayMode, 2> kDelayModeNames{
+    {{{DelayMode::additive, "additive"}, {DelayMode::multiplicative, "multiplicative"}}}};
+
+// fault.inject: what a faulty worker does to a gradient it is about to deliver.
+enum class Fault {
+  none,
+  nan,       // every entry NaN: the server rejects it (docs/method.md §4 "Faults")
+  truncate,  // half the message: malformed
+  oversize,  // one unit more than expected: malformed
+  hang,      // delivers nothing, now or ever again (still obeys a stop)
+};
+inline constexpr Choices<Fault, 5> kFaultNames{{{{Fault::none, "none"},
+                                                {Fault::nan, "nan"},
+                                                {Fault::truncate, "truncate"},
+                                                {Fault::oversize, "oversize"},
+                                                {Fault::hang, "hang"}}}};
+
 struct RunConfig {
-  std::string method = "ringmaster";  // docs/method.md §4
+  std::string method = "ringmaster";  // a row of the method registry (method.hpp, docs/method.md §4)
   std::uint64_t seed = 0;
   int workers = 8;                    // simulator; under MPI workers = ranks − 1
   double time_budget_s = 60.0;        // training clock (wall under MPI, virtual in the simulator)
@@ -25,7 +78,7 @@ struct RunConfig {
   double target_loss = 0.0;           // 0 = off
   double eval_every_s = 1.0;
   double log_every_s = 5.0;           // progress line period (wall seconds)
-  std::string log_interrupts = "rows";  // events.csv: a row per interrupt, or "counts" (docs/method.md §8)
+  LogInterrupts log_interrupts = LogInterrupts::rows;
   std::string out;                    // empty = runs/<date>-<time>-<method>
 
   bool operator==(const RunConfig&) const = default;
@@ -36,7 +89,7 @@ struct MethodConfig {
   double momentum = 0.95;   // β = 1 − α
   int threshold = 4;        // R
   int batch = 4;            // B (rennala)
-  std::string stale = "interrupt";  // or "discard"
+  Stale stale = Stale::interrupt;
   bool nesterov = true;
 
   bool operator==(const MethodConfig&) const = default;
@@ -82,18 +135,18 @@ struct GptConfig {
 };
 
 struct ObjectiveConfig {
-  std::string kind = "quadratic";
+  std::string kind = "quadratic";  // a row of the objective registry (objective.hpp)
   int rows = 64;
   int cols = 64;
   int blocks = 1;                // the quadratic: `blocks` independent rows×cols problems, one parameter block each
   double mu = 0.001;
-  std::string rhs = "gaussian";  // or "e1"
+  Rhs rhs = Rhs::gaussian;
   double rhs_scale = 1.0;        // B = rhs_scale · (the seeded Gaussian, or first row ones)
-  std::string x0 = "zero";       // X0 = 0, or "e1": x0_scale · (first row ones)
+  X0 x0 = X0::zero;              // X0 = 0, or e1: x0_scale · (first row ones)
   double x0_scale = 1.0;
   bool x0_scale_sqrt_d = false;  // x0_scale = "sqrt-d": √rows (the authors' x0 = (√d, 0, …, 0))
   double noise = 0.1;            // σ
-  std::string noise_kind = "independent";  // ξ entrywise, or "shared": one ξ per column times 𝟙
+  GradientNoise noise_kind = GradientNoise::independent;
   MlpConfig mlp;                 // kind = "mlp"
   GptConfig gpt;                 // kind = "gpt"
 
@@ -101,13 +154,13 @@ struct ObjectiveConfig {
 };
 
 struct HeterogeneityConfig {
-  std::string profile = "sqrt";  // uniform | sqrt | linear | power | list | trace
+  Profile profile = Profile::sqrt;
   double power = 1.0;
   std::vector<double> list;      // s_i for profile = "list" (one per worker)
   int profile_origin = 1;        // the profile's index of worker 1: s_i at i = worker − 1 + origin
   double base_s = 0.01;
   double offset_s = 0.0;         // seconds added to every τ_i
-  std::string noise = "halfnormal";  // none | halfnormal | exponential | lognormal
+  DelayNoise noise = DelayNoise::halfnormal;
   double noise_scale = 0.05;
   // The noise's scale: relative to the deterministic delay (c · base_s · s_i, the published default) or,
   // with a number q, c · (i + 1)^q seconds (i the profile's index): noise_relative = false.
@@ -116,7 +169,7 @@ struct HeterogeneityConfig {
   // profile = "trace": the CSV file of per-worker seconds, loaded by load_config (docs/method.md §5).
   std::string trace;
   TraceTimes trace_times;
-  std::string mode = "additive";     // or "multiplicative"
+  DelayMode mode = DelayMode::additive;
   // Dynamics (docs/method.md §5): outages arrive per worker as a Poisson process of this rate (1/s) of busy time,
   // each silencing the worker for outage_s seconds.
   double outage_rate = 0.0;
@@ -147,7 +200,7 @@ struct CheckpointConfig {
 struct FaultConfig {
   int max_bad = 3;                 // bad gradients in a row that retire a worker
   double worker_timeout_s = 0.0;   // sync/rennala: a worker silent this long is gone; 0 = wait forever
-  std::string inject = "none";     // fault injection: none | nan | truncate | oversize | hang
+  Fault inject = Fault::none;      // fault injection
   std::vector<double> inject_workers;  // 1-based workers that misbehave (integers)
   std::int64_t inject_after = 0;   // good gradients each of them sends first
 
@@ -224,13 +277,15 @@ inline constexpr double kMaxSeconds = 1e9;
 // The resolved configuration as TOML (written to <run>/config.toml; load_config reads it back).
 std::string to_toml(const Config& config);
 
-// The methods of docs/method.md §4, for validation and help.
-const std::vector<std::string>& known_methods();
-
-// A stable 64-bit fingerprint of the experiment (FNV-1a over to_toml with the keys that only say where
-// to write, when to stop, how often to log or checkpoint, how many threads reset: run.out, time_budget_s,
-// max_updates, target_loss, log_every_s, [checkpoint], [sim], [server]). Checkpoints record it so a resume refuses
+// A stable 64-bit fingerprint of the experiment (docs/method.md §8 "The configuration hash"), rule 2:
+// FNV-1a over "section.key = value" lines of the keys that change results (the key table's column) whose
+// value differs from the default, in the key table's order, then a trace's seconds. A key added later at
+// its default leaves every hash as it was. Checkpoints record it, and the rule, so a resume refuses
 // another experiment but accepts, say, a longer time budget.
+inline constexpr int kConfigHashRule = 2;
 std::uint64_t config_hash(const Config& config);
+
+// FNV-1a over to_toml: every key. The ranks of one MPI job compare it (they must agree on everything).
+std::uint64_t config_fingerprint(const Config& config);
 
 }  // namespace ringmaster

@@ -38,7 +38,6 @@ class DelayModel {
   double next_delay(double compute_s);
 
  private:
-  enum class Noise { none, halfnormal, exponential, lognormal };
   // The scalars of HeterogeneityConfig this worker needs (not the config itself: a profile list holds
   // one entry per worker, and the simulator keeps a model per worker).
   int worker_;
@@ -46,7 +45,7 @@ class DelayModel {
   double slowdown_;  // s_i
   double base_s_;
   double offset_s_;
-  Noise noise_;
+  DelayNoise noise_;
   double noise_scale_;
   std::optional<double> noise_seconds_;  // c · (i + 1)^q when the noise does not scale with the delay
   double outage_rate_, outage_s_;

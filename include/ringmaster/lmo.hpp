@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "ringmaster/choices.hpp"
+
 namespace ringmaster {
 
 enum class Geometry { spectral, l2, sign, colnorm, rownorm, none };
@@ -13,6 +15,19 @@ enum class Geometry { spectral, l2, sign, colnorm, rownorm, none };
 // matrices where that costs fewer flops (docs/method.md §3); svd is exact.
 enum class SpectralBackend { newton_schulz, svd, gram_newton_schulz };
 enum class NsCoefficients { polar_express, muon };
+
+inline constexpr Choices<Geometry, 6> kGeometryNames{{{{Geometry::spectral, "spectral"},
+                                                      {Geometry::l2, "l2"},
+                                                      {Geometry::sign, "sign"},
+                                                      {Geometry::colnorm, "colnorm"},
+                                                      {Geometry::rownorm, "rownorm"},
+                                                      {Geometry::none, "none"}}}};
+inline constexpr Choices<SpectralBackend, 3> kBackendNames{
+    {{{SpectralBackend::newton_schulz, "newton-schulz"},
+      {SpectralBackend::gram_newton_schulz, "gram-newton-schulz"},
+      {SpectralBackend::svd, "svd"}}}};
+inline constexpr Choices<NsCoefficients, 2> kCoefficientNames{
+    {{{NsCoefficients::polar_express, "polar-express"}, {NsCoefficients::muon, "muon"}}}};
 
 Geometry parse_geometry(const std::string& name);  // throws Error naming the accepted values
 std::string to_string(Geometry g);

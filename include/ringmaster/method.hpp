@@ -7,6 +7,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ringmaster/config.hpp"
@@ -41,6 +42,16 @@ class Method {
   virtual MethodState state() const { return {}; }
   virtual void restore(const MethodState&) {}
 };
+
+// The method registry: one row per method of docs/method.md §4, its run.method name and how it is made
+// from [method] (`params` parameters, `workers` workers). load_config checks run.method against it, and
+// its "unknown value" message lists it: adding a method is a class and a row in methods.cpp.
+struct MethodRow {
+  std::string_view name;
+  std::unique_ptr<Method> (*make)(const MethodConfig& config, std::size_t params, int workers);
+};
+std::span<const MethodRow> methods();
+std::vector<std::string_view> method_names();
 
 // The method named by config.run.method, with its parameters from config.method.
 std::unique_ptr<Method> make_method(const Config& config, std::size_t params, int workers);

@@ -1,11 +1,15 @@
 // An objective (docs/method.md §6) is a parameter layout plus a stochastic gradient oracle and an evaluator.
-// New objectives (mlp, gpt) are one file each in src/objectives/ and one line in make_objective.
+// An objective is one file in src/objectives/ and one row of the registry below (docs/extending.md).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "ringmaster/config.hpp"
 #include "ringmaster/data_fingerprint.hpp"
@@ -68,6 +72,35 @@ class Objective {
   // (the quadratic: its loss is f − f*).
   virtual void evaluate_on(const EvalData& data);
 };
+
+// What load_config must know of an objective before it is built (the memory check of docs/configuration.md
+// "Cross-checks"): its parameters, what it holds beside them, and which keys to name when it does not fit.
+struct ObjectiveSize {
+  double parameters = 0.0;    // the layout's parameter count, from the keys alone
+  double extra_bytes = 0.0;   // beyond kFloatsPerParameter floats a parameter: a batch's activations, data held
+  std::string shape;          // how `parameters` follows from the keys ("objective.rows x objective.cols = …")
+  std::vector<std::string> keys;  // the keys to name when the network does not fit, as section.key
+  // Data every process holds (the gpt corpus): its bytes, the key naming it, and what it is, for a run whose
+  // data alone does not fit.
+  double data_bytes = 0.0;
+  std::string data_key;
+  std::string data;
+};
+
+// The objective registry: one row per objective.kind (docs/method.md §6). load_config checks the kind
+// against it and its "unknown value" message lists it; the row's size() drives the memory check.
+struct ObjectiveRow {
+  std::string_view name;     // objective.kind
+  std::string_view section;  // the section of its own keys ([objective] for the quadratic)
+  ObjectiveSize (*size)(const Config& config);
+  std::unique_ptr<Objective> (*make)(const Config& config);  // may read data and throw Error
+  // The network's shape, recorded in checkpoints for tools that rebuild it (tools/gpt_checkpoint.py); null:
+  // none recorded.
+  std::map<std::string, std::int64_t> (*shape)(const Config& config) = nullptr;
+};
+std::span<const ObjectiveRow> objectives();
+std::vector<std::string_view> objective_names();
+const ObjectiveRow& objective_row(std::string_view kind);  // throws Error listing the names
 
 // Builds the objective of config.objective; data that needs randomness (B) comes from config.run.seed.
 std::unique_ptr<Objective> make_objective(const Config& config);

@@ -16,6 +16,7 @@
 namespace ringmaster {
 
 enum class StepScale { muon, none };
+inline constexpr Choices<StepScale, 2> kStepScaleNames{{{{StepScale::muon, "muon"}, {StepScale::none, "none"}}}};
 StepScale parse_step_scale(const std::string& name);
 std::string to_string(StepScale s);
 

@@ -16,16 +16,6 @@
 
 namespace ringmaster {
 
-// fault.inject: what a faulty worker does to a gradient it is about to deliver.
-enum class Fault {
-  none,
-  nan,       // every entry NaN: the server rejects it (docs/method.md §4 "Faults")
-  truncate,  // half the message: malformed
-  oversize,  // one unit more than expected: malformed
-  hang,      // delivers nothing, now or ever again (still obeys a stop)
-};
-Fault parse_fault(const std::string& name);
-std::string to_string(Fault fault);
 
 class WorkerModel {
  public:

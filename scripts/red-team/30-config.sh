@@ -41,9 +41,9 @@ rt_exit "-c a name too long" 2 '\(5000 bytes\): cannot open config file: File na
   bash -c '"$RM" simulate -c "$(head -c 5000 /dev/zero | tr "\0" n)"'
 rt_exit "-c a file without permission (as root: readable)" 0 '' -- \
   bash -c 'cp "$Q" p.toml && chmod 000 p.toml && "$RM" simulate -c p.toml --set run.max_updates=5 --out r'
-rt_exit "rows x cols beyond memory" 2 'objective\.rows x objective\.cols = 46340 x 46340 = .* bytes' -- \
+rt_exit "rows x cols beyond memory" 2 'objective\.rows x objective\.cols x objective\.blocks = 46340 x 46340 x 1: .* bytes' -- \
   "$RM" simulate -c "$Q" --set objective.rows=46340 --set objective.cols=46340
-rt_exit "rows x cols beyond memory under mpirun" 2 'objective\.rows x objective\.cols = 46340' -- \
+rt_exit "rows x cols beyond memory under mpirun" 2 'objective\.rows x objective\.cols x objective\.blocks = 46340' -- \
   mpirun --oversubscribe -np 3 "$RM" train -c "$Q" --set objective.rows=46340 --set objective.cols=46340
 rt_exit "two billion workers" 2 '--set run\.workers=2000000000: run\.workers: .* bytes' -- \
   "$RM" simulate -c "$Q" --set run.workers=2000000000

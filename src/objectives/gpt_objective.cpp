@@ -4,7 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#include <spdlog/fmt/fmt.h>
+
 #include "ringmaster/error.hpp"
+#include "ringmaster/text.hpp"
 #include "ringmaster/rng.hpp"
 
 namespace ringmaster {
@@ -144,6 +147,41 @@ std::string gpt_generate(const GptShape& shape, std::span<const float> params, s
   std::string generated;
   gpt_generate(shape, params, prompt, tokens, temperature, seed, [&](char byte) { generated.push_back(byte); });
   return generated;
+}
+
+// The registry's row (objective.hpp): gpt_layout's parameters; beside them the activations of a batch kept
+// for backward, a lower bound of the network's arena (per token and block at least 12 width floats: normed
+// inputs, q, k, v, attention output, the MLP's 4·width before and after ReLU²; heads · context attention
+// probabilities; per token 256 logits), and the corpus, read whole by every process and held twice while it
+// is split (its text and the two streams cut from it, text_corpus.hpp). A corpus that cannot be listed
+// counts 0 here: the objective's loader then says why.
+ObjectiveRow gpt_objective() {
+  return {"gpt", "objective.gpt",
+          [](const Config& c) {
+            const GptConfig& g = c.objective.gpt;
+            ObjectiveSize size;
+            size.parameters = static_cast<double>(gpt_layout(gpt_shape(g), c.lmo.roles).size());
+            const double tokens = static_cast<double>(g.batch) * g.context;
+            size.extra_bytes =
+                tokens * (g.layers * (12.0 * g.width + static_cast<double>(g.heads) * g.context) + 256.0) * sizeof(float);
+            size.shape = "objective.gpt: layers = " + std::to_string(g.layers) + ", width = " + std::to_string(g.width) +
+                         ", a batch of " + std::to_string(g.batch) + " x " + std::to_string(g.context) + " tokens";
+            size.keys = {"objective.gpt.width", "objective.gpt.layers", "objective.gpt.context", "objective.gpt.batch",
+                         "objective.gpt.heads"};
+            const double corpus = static_cast<double>(corpus_bytes(g.corpus));
+            size.data_bytes = 2.0 * corpus;
+            size.data_key = "objective.gpt.corpus";
+            size.data = "\"" + shown(g.corpus) + "\" holds " + fmt::format("{:.3g}", corpus) +
+                        " bytes, read whole by every process and held twice while it is split (its text and the "
+                        "training and validation streams)";
+            return size;
+          },
+          [](const Config& c) -> std::unique_ptr<Objective> { return std::make_unique<Gpt>(c); },
+          [](const Config& c) {
+            const GptShape s = gpt_shape(c.objective.gpt);
+            return std::map<std::string, std::int64_t>{
+                {"layers", s.layers}, {"heads", s.heads}, {"width", s.width}, {"context", s.context}, {"vocab", s.vocab}};
+          }};
 }
 
 }  // namespace ringmaster

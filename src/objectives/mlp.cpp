@@ -264,4 +264,22 @@ void Mlp::evaluate_on(const EvalData& data) {
   data_.test = load_labelled_images(data.path, data.labels);
 }
 
+// The registry's row (objective.hpp): the layout's parameters (784 → hidden → 10); the data set is not
+// counted (60,000 images, 47 MB).
+ObjectiveRow mlp_objective() {
+  return {"mlp", "objective.mlp",
+          [](const Config& c) {
+            ObjectiveSize size;
+            const std::vector<int> widths = mlp_widths(c.objective.mlp);
+            size.parameters = static_cast<double>(mlp_layout(widths, c.lmo.roles).size());
+            size.shape = "objective.mlp.hidden = [";
+            for (std::size_t i = 1; i + 1 < widths.size(); ++i)
+              size.shape += (i > 1 ? ", " : "") + std::to_string(widths[i]);
+            size.shape += "]";
+            size.keys = {"objective.mlp.hidden"};
+            return size;
+          },
+          [](const Config& c) -> std::unique_ptr<Objective> { return std::make_unique<Mlp>(c); }};
+}
+
 }  // namespace ringmaster

@@ -2,6 +2,7 @@
 
 #include <cblas.h>
 #include <lapacke.h>
+#include <spdlog/fmt/fmt.h>
 
 #include <algorithm>
 #include <cmath>
@@ -17,9 +18,9 @@ Quadratic::Quadratic(const Config& config)
       rows_(m_ * blocks_),
       mu_(config.objective.mu),
       sigma_(config.objective.noise),
-      shared_noise_(config.objective.noise_kind == "shared"),
+      shared_noise_(config.objective.noise_kind == GradientNoise::shared),
       // X0 (docs/method.md §6): zero, or x0_scale in the first row ("sqrt-d": √m, the authors' (√d, 0, …, 0)).
-      x0_first_row_(config.objective.x0 == "e1" ? static_cast<float>(config.objective.x0_scale_sqrt_d
+      x0_first_row_(config.objective.x0 == X0::e1 ? static_cast<float>(config.objective.x0_scale_sqrt_d
                                                                           ? std::sqrt(static_cast<double>(m_))
                                                                           : config.objective.x0_scale)
                                                 : 0.0f) {
@@ -34,7 +35,7 @@ Quadratic::Quadratic(const Config& config)
   const std::size_t size = layout_.size();
   b_.assign(size, 0.0f);
   const auto scale = static_cast<float>(config.objective.rhs_scale);
-  if (config.objective.rhs == "e1") {
+  if (config.objective.rhs == Rhs::e1) {
     // First row of each block: the Nesterov worst case (b = −¼ e1: scale −0.25).
     for (int b = 0; b < blocks_; ++b) std::fill_n(b_.begin() + first_row(b), k_, scale);
   } else {
@@ -140,5 +141,20 @@ void Quadratic::full_gradient(std::span<const float> x, std::span<float> g) {
 }
 
 Evaluation Quadratic::evaluate(std::span<const float> x) { return {suboptimality(x), std::nullopt}; }
+
+// The registry's row (objective.hpp): rows × cols × blocks parameters, nothing held beside them.
+ObjectiveRow quadratic_objective() {
+  return {"quadratic", "objective",
+          [](const Config& c) {
+            const ObjectiveConfig& o = c.objective;
+            ObjectiveSize size;
+            size.parameters = static_cast<double>(o.rows) * o.cols * o.blocks;
+            size.shape = fmt::format("objective.rows x objective.cols x objective.blocks = {} x {} x {}", o.rows,
+                                     o.cols, o.blocks);
+            size.keys = {"objective.cols", "objective.rows", "objective.blocks"};
+            return size;
+          },
+          [](const Config& c) -> std::unique_ptr<Objective> { return std::make_unique<Quadratic>(c); }};
+}
 
 }  // namespace ringmaster
