@@ -121,6 +121,7 @@ std::string this_host() {
 
 void record_provenance(const fs::path& dir, const Invocation& invocation, const Config& config, bool resume) {
   const fs::path path = dir / kProvenanceFile;
+  const std::string hash = fmt::format("{:016x}", config_hash(config));
   nlohmann::ordered_json file;
   if (resume) {
     std::optional<nlohmann::ordered_json> earlier = read_json_object(path, kProvenanceLimit, "--resume " + shown_path(dir));
@@ -129,14 +130,14 @@ void record_provenance(const fs::path& dir, const Invocation& invocation, const 
     file = earlier ? std::move(*earlier) : nlohmann::ordered_json{{"engine", invocation.engine}, {"start", nullptr},
                                                            {"resumes", nlohmann::ordered_json::array()}};
     file["resumes"].push_back(invocation_json(invocation));
+    if (!file.contains("config_hash")) file["config_hash"] = hash;  // a run from before provenance.json
   } else {
     file = {{"engine", invocation.engine},
             {"name", nullable(invocation.name)},
-            {"config_hash", fmt::format("{:016x}", config_hash(config))},
+            {"config_hash", hash},
             {"start", invocation_json(invocation)},
             {"resumes", nlohmann::ordered_json::array()}};
   }
-  if (!file.contains("config_hash")) file["config_hash"] = fmt::format("{:016x}", config_hash(config));
   // Arguments are bytes: invalid UTF-8 is written as U+FFFD rather than refused.
   write_file_atomically(path, file.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
 }
