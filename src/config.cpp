@@ -7,6 +7,7 @@
 //   --set section.key=value: section.key: <what is wrong>  (value from the command line)
 //   section.key: <what is wrong>                          (cross-check on a default value)
 #include "ringmaster/config.hpp"
+#include "ringmaster/fnv1a.hpp"
 
 #include <toml++/toml.h>
 
@@ -215,15 +216,6 @@ std::string to_toml(const Config& c) {
 
 namespace {
 
-constexpr std::uint64_t kFnvOffset = 14695981039346656037ull;  // FNV-1a 64-bit offset basis
-
-std::uint64_t fnv1a(std::string_view bytes, std::uint64_t hash = kFnvOffset) {
-  for (unsigned char byte : bytes) {
-    hash ^= byte;
-    hash *= 1099511628211ull;  // FNV prime
-  }
-  return hash;
-}
 
 }  // namespace
 

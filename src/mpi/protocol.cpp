@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "ringmaster/error.hpp"
+#include "ringmaster/fnv1a.hpp"
 #include "ringmaster/run.hpp"
 #include "ringmaster/server.hpp"
 
@@ -119,21 +120,15 @@ std::uint64_t protocol_fingerprint() {
                   sizeof(GradientHeader), sizeof(StatsMessage), kUnitBytes, +kTagPoint, +kTagGradient, +kTagStats,
                   +kTagClock, +kTagSignal, +kTagAck, +kTagGradientHeader, +kTagDecision, +kTagShardSlice,
                   sizeof(Decision), sizeof(ShardState), +kTagPointSlice, +kTagShardProgress);
-  std::uint64_t hash = 14695981039346656037ull;  // FNV-1a 64-bit, as config_hash
-  for (unsigned char byte : text) {
-    hash ^= byte;
-    hash *= 1099511628211ull;
-  }
-  return hash;
+  return fnv1a(text);
 }
 
 std::uint64_t outcome_hash(const Outcome& outcome) {
-  std::uint64_t hash = 14695981039346656037ull;
-  const auto mix = [&hash](std::int64_t value) {
-    for (int i = 0; i < 8; ++i) {
-      hash ^= static_cast<std::uint64_t>(value >> (8 * i)) & 0xffu;
-      hash *= 1099511628211ull;
-    }
+  std::uint64_t hash = kFnv1aOffset;
+  const auto mix = [&hash](std::int64_t value) {  // its 8 bytes, least significant first, on any machine
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>((value >> (8 * i)) & 0xff);
+    hash = fnv1a(std::string_view(bytes, sizeof bytes), hash);
   };
   mix(static_cast<std::int64_t>(outcome.action));
   mix(outcome.updated ? 1 : 0);
